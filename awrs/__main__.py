@@ -1,0 +1,3 @@
+from awrs.cli import main
+
+raise SystemExit(main())

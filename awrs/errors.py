@@ -1,0 +1,58 @@
+"""The exceptions awrs raises for problems a user can cause.
+
+Every failure a user can cause is an :class:`AwrsError`; the message says what is wrong and
+what to do about it. Internal invariants use ``assert`` and are bugs when they fire.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AwrsError",
+    "ConstraintError",
+    "UnsupportedSchemaError",
+    "ModelError",
+    "TokenizerError",
+    "PromptTooLongError",
+    "GenerationError",
+]
+
+
+class AwrsError(Exception):
+    """The root of every error awrs raises on purpose."""
+
+
+class ConstraintError(AwrsError, ValueError):
+    """A pattern, schema or grammar is invalid, or its language is empty."""
+
+
+class UnsupportedSchemaError(ConstraintError):
+    """A JSON Schema uses a keyword that awrs does not enforce.
+
+    ``keyword`` is the keyword and ``pointer`` the JSON pointer of the schema that uses it.
+    """
+
+    def __init__(self, keyword: str, pointer: str, detail: str = "") -> None:
+        self.keyword = keyword
+        self.pointer = pointer
+        where = pointer or "#"
+        message = f"unsupported JSON Schema keyword {keyword!r} at {where}"
+        if detail:
+            message += f": {detail}"
+        message += " (pass strict=False to accept the schema with this keyword unenforced)"
+        super().__init__(message)
+
+
+class ModelError(AwrsError):
+    """A model could not be found, loaded or converted."""
+
+
+class TokenizerError(AwrsError):
+    """The exact byte string of every token could not be recovered from a tokenizer."""
+
+
+class PromptTooLongError(AwrsError, ValueError):
+    """The prompt plus the token budget does not fit the model's context window."""
+
+
+class GenerationError(AwrsError, ValueError):
+    """Generation was asked for something it cannot do (bad arguments, impossible settings)."""

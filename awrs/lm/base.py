@@ -1,0 +1,86 @@
+"""The view of a language model that the sampler and SMC need.
+
+A :class:`LanguageModel` knows its :class:`~awrs.lm.vocab.Vocabulary`, turns a prompt into
+token ids, and starts a :class:`SequenceBatch`: a set of rows, each a prompt plus the tokens
+generated so far, whose next-token log-probabilities are ready to read. ``extend`` feeds one
+new token per row (one batched forward pass, reusing each row's KV cache); ``select``
+reorders, copies and drops rows without recomputation (SMC resampling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, Union, runtime_checkable
+
+import numpy as np
+
+from awrs.errors import GenerationError
+from awrs.lm.vocab import Vocabulary
+
+__all__ = ["LanguageModel", "SequenceBatch", "Prompt", "ChatMessage", "check_temperature"]
+
+ChatMessage = Mapping[str, str]
+#: A plain string, or chat messages ``[{"role": ..., "content": ...}]`` (uses the chat template).
+Prompt = Union[str, Sequence[ChatMessage]]
+
+
+@runtime_checkable
+class SequenceBatch(Protocol):
+    """Rows of token sequences with their next-token distributions.
+
+    Row order is meaningful: ``logprobs()[r]`` belongs to row ``r``. After ``select(rows)``
+    the batch holds ``len(rows)`` rows, row ``j`` being a copy of the old row ``rows[j]``.
+    """
+
+    @property
+    def size(self) -> int:
+        """The number of rows."""
+
+    @property
+    def generated(self) -> list[list[int]]:
+        """The tokens generated so far in each row (prompt excluded)."""
+
+    def logprobs(self, temperature: float = 1.0) -> np.ndarray:
+        """Next-token log-probabilities, float32 of shape (size, len(vocab)).
+
+        ``temperature`` divides the logits before normalisation; it must be > 0.
+        """
+
+    def extend(self, tokens: Sequence[int]) -> None:
+        """Append one token to every row and advance the model by one step (one forward)."""
+
+    def select(self, rows: Sequence[int]) -> None:
+        """Keep, copy and reorder rows by index (duplicates copy, omissions drop). No forward."""
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """Anything that gives next-token log-probabilities over byte-string tokens."""
+
+    @property
+    def vocab(self) -> Vocabulary:
+        """Every token id's exact bytes, end ids and special ids."""
+
+    @property
+    def max_length(self) -> int | None:
+        """The longest prompt-plus-generation the model accepts, or None if unbounded."""
+
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """Token ids for a prompt; chat messages go through the model's chat template."""
+
+    def start(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> SequenceBatch:
+        """Prefill each prompt once and return a batch with ``copies`` rows per prompt.
+
+        Rows are grouped by prompt: rows ``[k*copies, (k+1)*copies)`` hold prompt ``k``.
+        """
+
+
+def check_temperature(temperature: float) -> float:
+    """Validate a sampling temperature (a positive finite number) and return it as float."""
+    t = float(temperature)
+    if not np.isfinite(t) or t <= 0:
+        raise GenerationError(
+            f"temperature must be a positive number, got {temperature!r} "
+            "(for the most likely constrained output use greedy decoding instead of temperature 0)"
+        )
+    return t

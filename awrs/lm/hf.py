@@ -1,0 +1,273 @@
+"""The Hugging Face transformers backend: any ``AutoModelForCausalLM`` with a KV cache per row.
+
+Prompts are prefilled once (left-padded together when they differ in length); each step
+then feeds only the one new token of every row. Row operations (copy, reorder, drop) index
+the KV cache in place, so SMC resampling costs a gather, never a forward pass.
+
+This module imports torch and transformers; ``import awrs`` does not import it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from awrs.errors import GenerationError, ModelError, PromptTooLongError
+from awrs.lm.base import Prompt, check_temperature
+from awrs.lm.token_bytes import vocabulary_from_tokenizer
+from awrs.lm.vocab import Vocabulary
+
+__all__ = ["HFModel", "HFBatch", "resolve_device", "resolve_dtype"]
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` or ``"auto"`` picks cuda, then mps, then cpu; anything else is checked."""
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ModelError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but this torch build sees no CUDA GPU; use device='cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError(f"device {device!r} asked for, but MPS is not available here; use device='cpu'")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None`` or ``"auto"``: float32 on cpu and mps, bfloat16 on cuda (float16 without bf16)."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ModelError(f"unknown dtype {dtype!r}: use one of {sorted(set(_DTYPES))} or 'auto'") from None
+
+
+class HFModel:
+    """A transformers causal LM and its tokenizer, seen as byte-string tokens.
+
+    ``HFModel(model, tokenizer)`` wraps already-loaded objects (the model is put in eval
+    mode and not moved). ``eos_token_ids`` adds end ids to those found in the tokenizer, the
+    model's ``generation_config`` and the known chat end markers.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, eos_token_ids: Sequence[int] = ()):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        width = _logits_width(model)
+        extra_eos = [*eos_token_ids, *_generation_config_eos(model)]
+        self._vocab = vocabulary_from_tokenizer(tokenizer, vocab_size=width, eos_token_ids=extra_eos)
+        self._max_length = getattr(model.config, "max_position_embeddings", None)
+        self._cache_kwarg = _cache_argument_name(model)
+
+    def __repr__(self) -> str:
+        name = getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__
+        return f"HFModel({name!r}, device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r})"
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self._vocab
+
+    @property
+    def max_length(self) -> int | None:
+        return self._max_length
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt. Chat messages use the tokenizer's chat template with the
+        generation prompt added; a plain string is encoded as ``tokenizer(prompt)`` would."""
+        if isinstance(prompt, str):
+            ids = list(self.tokenizer.encode(prompt))
+        else:
+            ids = self._encode_chat(prompt)
+        if not ids:
+            bos = getattr(self.tokenizer, "bos_token_id", None)
+            if bos is None:
+                raise GenerationError("the prompt is empty and the tokenizer has no BOS token to start from")
+            ids = [bos]
+        return ids
+
+    def _encode_chat(self, messages: Sequence[Any]) -> list[int]:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise GenerationError(
+                "chat messages were given but this tokenizer has no chat template; pass the prompt as a string"
+            )
+        try:
+            text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        except Exception as exc:  # the template is user-supplied Jinja; report its failure plainly
+            raise GenerationError(f"the chat template could not render these messages: {exc}") from exc
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def start(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> HFBatch:
+        """Prefill the prompts in one forward pass, then copy each prompt's KV rows ``copies`` times."""
+        if copies < 1:
+            raise GenerationError(f"copies must be at least 1, got {copies}")
+        if not prompts or any(len(p) == 0 for p in prompts):
+            raise GenerationError("every prompt needs at least one token")
+        longest = max(len(p) for p in prompts)
+        if self._max_length is not None and longest >= self._max_length:
+            raise PromptTooLongError(
+                f"the prompt has {longest} tokens but the model's context window is {self._max_length}; "
+                "shorten the prompt"
+            )
+        return HFBatch(self, [list(p) for p in prompts], copies)
+
+    @torch.inference_mode()
+    def forward(self, input_ids, attention_mask, position_ids, cache):
+        """One forward pass returning the float32 logits of the last position of each row."""
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self._cache_kwarg: cache},
+        )
+        # The cache object is updated in place; newer and older transformers name it differently.
+        new_cache = getattr(out, self._cache_kwarg, None)
+        return out.logits[:, -1, :].float(), cache if new_cache is None else new_cache
+
+
+class HFBatch:
+    """KV-cached rows of one :class:`HFModel`. See :class:`~awrs.lm.base.SequenceBatch`."""
+
+    def __init__(self, lm: HFModel, prompts: list[list[int]], copies: int):
+        self._lm = lm
+        device = lm.device
+        longest = max(len(p) for p in prompts)
+        pad = _pad_id(lm.tokenizer)
+        ids = torch.tensor([[pad] * (longest - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (longest - len(p)) + [1] * len(p) for p in prompts], device=device)
+        self._padded = bool((mask == 0).any())
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        from transformers import DynamicCache
+
+        logits, cache = lm.forward(ids, mask if self._padded else None, positions, DynamicCache())
+        self._cache = cache
+        self._mask = mask
+        self._next_pos = positions[:, -1] + 1
+        self._logits = logits
+        self._generated: list[list[int]] = [[] for _ in prompts]
+        self._logprob_memo: tuple[float, np.ndarray] | None = None
+        if copies > 1:
+            self.select(np.repeat(np.arange(len(prompts)), copies))
+
+    @property
+    def size(self) -> int:
+        return len(self._generated)
+
+    @property
+    def generated(self) -> list[list[int]]:
+        return [list(g) for g in self._generated]
+
+    @property
+    def length(self) -> int:
+        """Positions held in the KV cache (padding included)."""
+        return int(self._mask.shape[1])
+
+    def logprobs(self, temperature: float = 1.0) -> np.ndarray:
+        t = check_temperature(temperature)
+        if self._logprob_memo is not None and self._logprob_memo[0] == t:
+            return self._logprob_memo[1]
+        logits = self._logits if t == 1.0 else self._logits / t
+        out = torch.log_softmax(logits, dim=-1).cpu().numpy()
+        self._logprob_memo = (t, out)
+        return out
+
+    def extend(self, tokens: Sequence[int]) -> None:
+        if len(tokens) != self.size:
+            raise GenerationError(f"extend needs one token per row: {len(tokens)} tokens for {self.size} rows")
+        if self.size == 0:
+            return
+        limit = self._lm.max_length
+        if limit is not None and self.length >= limit:
+            raise GenerationError(f"the sequence reached the model's context window of {limit} tokens")
+        device = self._mask.device
+        ids = torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device).unsqueeze(1)
+        self._mask = torch.cat([self._mask, self._mask.new_ones((self.size, 1))], dim=1)
+        positions = self._next_pos.unsqueeze(1)
+        self._logits, self._cache = self._lm.forward(
+            ids, self._mask if self._padded else None, positions, self._cache
+        )
+        self._next_pos = self._next_pos + 1
+        for g, t in zip(self._generated, tokens):
+            g.append(int(t))
+        self._logprob_memo = None
+
+    def select(self, rows: Sequence[int]) -> None:
+        rows = [int(r) for r in rows]
+        if rows == list(range(self.size)):
+            return
+        index = torch.tensor(rows, dtype=torch.long, device=self._mask.device)
+        if rows:
+            self._cache.reorder_cache(index)
+        else:
+            self._cache = type(self._cache)()
+        self._mask = self._mask.index_select(0, index)
+        self._next_pos = self._next_pos.index_select(0, index)
+        self._logits = self._logits.index_select(0, index)
+        self._generated = [list(self._generated[r]) for r in rows]
+        self._logprob_memo = None
+
+
+def _cache_argument_name(model: Any) -> str:
+    """transformers 5.2x calls the KV cache argument ``cache``; earlier releases ``past_key_values``."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _logits_width(model: Any) -> int:
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None and getattr(head, "weight", None) is not None:
+        return int(head.weight.shape[0])
+    return int(model.config.vocab_size)
+
+
+def _generation_config_eos(model: Any) -> list[int]:
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None) if config is not None else None
+    if eos is None:
+        return []
+    return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
+
+def _pad_id(tokenizer: Any) -> int:
+    for name in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        value = getattr(tokenizer, name, None)
+        if value is not None:
+            return int(value)
+    return 0

@@ -1,0 +1,1 @@
+"""Lark grammars shipped with awrs (installed as the ``awrs.grammars`` package)."""
