@@ -18,7 +18,10 @@ from awrs.errors import (
     TokenizerError,
     UnsupportedSchemaError,
 )
+from awrs.constraints import Choice, Constraint, Predicate, Regex, Unconstrained
+from awrs.generate import generate
 from awrs.lm import LanguageModel, MockLM, Vocabulary, load_model
+from awrs.result import Particle, Result, Stats
 
 if TYPE_CHECKING:
     from awrs.lm.hf import HFModel
@@ -27,17 +30,26 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AwrsError",
+    "Choice",
+    "Constraint",
     "ConstraintError",
     "GenerationError",
     "HFModel",
     "LanguageModel",
     "MockLM",
     "ModelError",
+    "Particle",
+    "Predicate",
     "PromptTooLongError",
+    "Regex",
+    "Result",
+    "Stats",
     "TokenizerError",
+    "Unconstrained",
     "UnsupportedSchemaError",
     "Vocabulary",
     "__version__",
+    "generate",
     "load_model",
 ]
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import sys
 import time
 from collections.abc import Sequence
-
-import numpy as np
 
 from awrs._version import __version__
 from awrs.errors import AwrsError
 
 __all__ = ["main"]
 
-DEMO_PROMPT = [{"role": "user", "content": "Write one sentence about the sea."}]
+DEMO_PROMPT = [{"role": "user", "content": "What is the e-mail address of Jane Doe, who works at Acme?"}]
+DEMO_PATTERN = r"[a-z]+(\.[a-z]+)?@acme\.com"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"awrs {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the main job on the embedded default model")
-    demo.add_argument("--max-new-tokens", type=int, default=48)
+    demo.add_argument("--max-new-tokens", type=int, default=24)
+    demo.add_argument("--particles", type=int, default=4)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--model", default=None, help="a Hugging Face id or local path (default: embedded SmolLM2-135M)")
     demo.add_argument("--device", default=None)
@@ -45,31 +44,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Stream a sampled answer from the default model and report tokens per second."""
+    """Constrained generation on the default model: the output, its weight and the cost."""
+    from awrs.constraints.regex import Regex
+    from awrs.generate import generate
     from awrs.lm.loading import load_model
 
     started = time.perf_counter()
     lm = load_model(args.model, device=args.device)
     print(f"model: {lm} (loaded in {time.perf_counter() - started:.1f} s)")
+    constraint = Regex(DEMO_PATTERN)
     print(f"prompt: {DEMO_PROMPT[0]['content']}")
-    rng = np.random.default_rng(args.seed)
-    batch = lm.start([lm.encode_prompt(DEMO_PROMPT)])
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    vocab = lm.vocab
-    started = time.perf_counter()
-    n = 0
-    sys.stdout.write("output: ")
-    for n in range(1, args.max_new_tokens + 1):
-        probs = np.exp(batch.logprobs()[0].astype(np.float64))
-        token = int(rng.choice(len(probs), p=probs / probs.sum()))
-        if token in vocab.eos_ids:
-            break
-        sys.stdout.write(decoder.decode(vocab.tokens[token]))
-        sys.stdout.flush()
-        batch.extend([token])
-    elapsed = time.perf_counter() - started
-    print(decoder.decode(b"", final=True))
-    print(f"tokens: {n}, {n / elapsed:.1f} tokens/s")
+    print(f"constraint: {constraint}")
+    result = generate(
+        lm, DEMO_PROMPT, constraint, method="smc", n_particles=args.particles,
+        max_new_tokens=args.max_new_tokens, seed=args.seed,
+    )
+    print(f"output: {result.text}")
+    print(f"valid: {result.valid} ({result.stop_reason})")
+    print(f"log weight (log P(valid) estimate): {result.log_ml:.3f}")
+    for text, prob in list(result.posterior.items())[:5]:
+        print(f"  posterior {prob:.3f}  {text}")
+    s = result.stats
+    print(f"tokens/s: {s.tokens_per_second:.1f} ({args.particles} particles, {s.tokens} tokens in {s.seconds:.1f} s)")
+    print(f"constraint checks per token: {s.checks_per_token:.2f}")
     return 0
 
 

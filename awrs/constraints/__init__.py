@@ -1,0 +1,9 @@
+"""What scores a string, part two: constraints that check byte strings."""
+
+from awrs.constraints.base import Constraint
+from awrs.constraints.choice import Choice
+from awrs.constraints.predicate import Predicate
+from awrs.constraints.regex import Regex
+from awrs.constraints.unconstrained import Unconstrained
+
+__all__ = ["Choice", "Constraint", "Predicate", "Regex", "Unconstrained"]

@@ -1,0 +1,102 @@
+"""The constraint protocol: compile once, check many, copy states for free.
+
+A :class:`Constraint` is compiled once and never changes afterwards, so one object serves
+many sequences and threads. Each sequence holds a *state*: an immutable value (an int, a
+tuple, bytes...), so copying a state is copying a reference and copies can never interfere.
+
+- ``initial()`` is the state of the empty text;
+- ``advance(state, data)`` is the state after appending the bytes ``data``, or ``None`` when
+  no valid string starts with the text so far (rejected);
+- ``is_complete(state)`` says whether the text so far is itself a valid string.
+
+Checks work on bytes: a token may end inside a multi-byte UTF-8 character, and
+``advance`` must accept it exactly when some continuation of those bytes can still lead to a
+valid string.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from awrs.lm.vocab import Vocabulary
+
+__all__ = ["Constraint", "State", "to_bytes"]
+
+#: A constraint state: any immutable value. ``None`` is reserved for "rejected".
+State = Any
+
+
+def to_bytes(text: str | bytes) -> bytes:
+    """The UTF-8 bytes of ``text`` (bytes pass through)."""
+    if isinstance(text, bytes):
+        return text
+    if isinstance(text, str):
+        return text.encode("utf-8")
+    raise TypeError(f"expected str or bytes, got {type(text).__name__}")
+
+
+class Constraint(ABC):
+    """A set of valid byte strings, checked incrementally."""
+
+    @abstractmethod
+    def initial(self) -> State:
+        """The state of the empty text."""
+
+    @abstractmethod
+    def advance(self, state: State, data: bytes) -> State | None:
+        """The state after appending ``data``, or None if no valid string has that prefix."""
+
+    @abstractmethod
+    def is_complete(self, state: State) -> bool:
+        """True when the text that led to ``state`` is a valid string."""
+
+    def mask(self, state: State, vocab: Vocabulary) -> np.ndarray:
+        """Which tokens may come next: a boolean array over ``vocab`` (special tokens False).
+
+        The default checks every token with :meth:`advance`; engines override it with a
+        batched kernel. This is what the token-masking baseline calls every step.
+        """
+        out = np.zeros(len(vocab), dtype=np.bool_)
+        special = vocab.special_ids
+        for i, token in enumerate(vocab.tokens):
+            if i not in special:
+                out[i] = self.advance(state, token) is not None
+        return out
+
+    def allowed_bytes(self) -> np.ndarray | None:
+        """A (256,) boolean array of the bytes that can occur in some valid string, or None
+        if unknown. Tokens containing any other byte can be pruned before sampling."""
+        return None
+
+    def parse(self, text: str) -> Any:
+        """The value a valid text stands for (``result.value``); the text itself by default."""
+        return text
+
+    # --- conveniences built on the protocol ---------------------------------------------
+
+    def walk(self, text: str | bytes) -> State | None:
+        """The state after ``text`` from the start, or None if rejected."""
+        return self.advance(self.initial(), to_bytes(text))
+
+    def accepts(self, text: str | bytes) -> bool:
+        """``text`` is a complete valid string."""
+        state = self.walk(text)
+        return state is not None and self.is_complete(state)
+
+    def accepts_prefix(self, text: str | bytes) -> bool:
+        """``text`` can still be completed to a valid string."""
+        return self.walk(text) is not None
+
+    def first_violation(self, text: str | bytes) -> int | None:
+        """The byte offset at which ``text`` stops being a valid prefix, ``len(text)`` if it is
+        a valid prefix but not complete, or None if it is accepted."""
+        data = to_bytes(text)
+        state = self.initial()
+        for i in range(len(data)):
+            state = self.advance(state, data[i : i + 1])
+            if state is None:
+                return i
+        return None if self.is_complete(state) else len(data)

@@ -1,0 +1,273 @@
+"""Byte-level deterministic automata and the constraint that walks them.
+
+A :class:`ByteDFA` is built from a *character* automaton (transitions labelled with sets of
+code points) by expanding each character set into UTF-8 byte-range sequences, determinising
+the resulting byte automaton, keeping only live states (from which an accepting state is
+reachable) and minimising. Because only live states remain, "the walk has not fallen off the
+table" is exactly "some completion is accepted": the prefix check is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from awrs.constraints import _dfa_kernels as kernels
+from awrs.constraints.base import Constraint
+from awrs.constraints.utf8 import utf8_sequences
+from awrs.errors import ConstraintError
+from awrs.lm.vocab import Vocabulary
+
+__all__ = ["ByteDFA", "CharTransition", "DFAConstraint", "build_byte_dfa", "trie_dfa"]
+
+DEAD = -1
+#: (source state, inclusive code point ranges, target state)
+CharTransition = tuple[int, Sequence[tuple[int, int]], int]
+
+
+@dataclass(frozen=True, eq=False)
+class ByteDFA:
+    """A minimal DFA over bytes with only live states.
+
+    ``table[s, b]`` is the next state or -1 (no valid string continues that way); state 0 is
+    the initial state; ``final[s]`` marks accepting states.
+    """
+
+    table: np.ndarray  # int32, shape (n_states, 256), C-contiguous
+    final: np.ndarray  # bool, shape (n_states,)
+    rows: list[list[int]] = field(repr=False)  # the same table as Python lists (fast scalar walks)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.table.shape[0])
+
+
+def build_byte_dfa(n_states: int, initial: int, finals: Iterable[int], transitions: Iterable[CharTransition]) -> ByteDFA:
+    """Expand a character automaton (possibly nondeterministic) to a minimal live byte DFA.
+
+    Raises :class:`ConstraintError` when the language is empty.
+    """
+    edges, n_nodes = _byte_nfa(n_states, transitions)
+    table, final = _determinise(edges, initial, frozenset(finals), n_nodes)
+    table, final = _keep_live(table, final)
+    if table.shape[0] == 0:
+        raise ConstraintError("the constraint's language is empty: no string satisfies it")
+    table, final = _minimise(table, final)
+    table = np.ascontiguousarray(table, dtype=np.int32)
+    return ByteDFA(table=table, final=final, rows=table.tolist())
+
+
+def trie_dfa(strings: Iterable[bytes]) -> ByteDFA:
+    """The DFA accepting exactly the given byte strings."""
+    strings = list(dict.fromkeys(strings))
+    if not strings:
+        raise ConstraintError("the list of choices is empty: give at least one string")
+    children: list[dict[int, int]] = [{}]
+    finals = set()
+    for s in strings:
+        node = 0
+        for b in s:
+            nxt = children[node].get(b)
+            if nxt is None:
+                nxt = len(children)
+                children[node][b] = nxt
+                children.append({})
+            node = nxt
+        finals.add(node)
+    table = np.full((len(children), 256), DEAD, dtype=np.int64)
+    for node, kids in enumerate(children):
+        for b, nxt in kids.items():
+            table[node, b] = nxt
+    final = np.zeros(len(children), dtype=np.bool_)
+    final[list(finals)] = True
+    table, final = _minimise(table, final)
+    table = np.ascontiguousarray(table, dtype=np.int32)
+    return ByteDFA(table=table, final=final, rows=table.tolist())
+
+
+# --- construction -------------------------------------------------------------------------
+
+
+def _byte_nfa(n_states: int, transitions: Iterable[CharTransition]):
+    """Byte edges (lo, hi, target) per node; nodes past ``n_states`` are inside a character.
+
+    Chains for the same target and the same remaining byte ranges are shared, so a class like
+    ``[^"]`` adds a few dozen nodes, not one per code point.
+    """
+    edges: list[list[tuple[int, int, int]]] = [[] for _ in range(n_states)]
+    chain: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
+
+    def node_for(target: int, rest: tuple[tuple[int, int], ...]) -> int:
+        if not rest:
+            return target
+        key = (target, rest)
+        node = chain.get(key)
+        if node is None:
+            node = len(edges)
+            edges.append([])
+            chain[key] = node
+            edges[node].append((rest[0][0], rest[0][1], node_for(target, rest[1:])))
+        return node
+
+    sequences: dict[tuple[tuple[int, int], ...], list[list[tuple[int, int]]]] = {}
+    for src, ranges, dst in transitions:
+        key = tuple(ranges)
+        seqs = sequences.get(key)
+        if seqs is None:
+            seqs = sequences[key] = [seq for lo, hi in ranges for seq in utf8_sequences(lo, hi)]
+        for seq in seqs:
+            first, rest = seq[0], tuple(seq[1:])
+            edges[src].append((first[0], first[1], node_for(dst, rest)))
+    return edges, len(edges)
+
+
+def _determinise(edges, initial: int, finals: frozenset[int], n_nodes: int):
+    start = frozenset([initial])
+    index = {start: 0}
+    order = [start]
+    rows: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        subset = order[i]
+        targets: dict[int, set[int]] = {}
+        for node in subset:
+            for lo, hi, dst in edges[node]:
+                for b in range(lo, hi + 1):
+                    targets.setdefault(b, set()).add(dst)
+        row = [DEAD] * 256
+        for b, dsts in targets.items():
+            key = frozenset(dsts)
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(order)
+                order.append(key)
+            row[b] = j
+        rows.append(row)
+        i += 1
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 256)
+    final = np.array([bool(s & finals) for s in order], dtype=np.bool_)
+    return table, final
+
+
+def _keep_live(table: np.ndarray, final: np.ndarray):
+    """Drop states from which no accepting state is reachable; renumber with 0 first."""
+    n = table.shape[0]
+    live = final.copy()
+    changed = True
+    while changed:  # backward reachability by fixed point (vectorised over states)
+        reach = np.zeros(n, dtype=np.bool_)
+        valid = table >= 0
+        reach |= (valid & live[np.where(valid, table, 0)]).any(axis=1)
+        new = live | reach
+        changed = bool((new != live).any())
+        live = new
+    if not live[0]:
+        return np.zeros((0, 256), dtype=np.int64), np.zeros(0, dtype=np.bool_)
+    keep = np.flatnonzero(live)
+    renumber = np.full(n, DEAD, dtype=np.int64)
+    renumber[keep] = np.arange(len(keep))
+    sub = table[keep]
+    sub = np.where(sub >= 0, renumber[np.where(sub >= 0, sub, 0)], DEAD)
+    return sub, final[keep]
+
+
+def _minimise(table: np.ndarray, final: np.ndarray):
+    """Moore partition refinement; state 0 stays the initial state.
+
+    Each round groups states by (class, classes of the 256 successors). Rows are grouped by a
+    64-bit hash (a product with random odd multipliers, wrapping), which keeps a round at one
+    matrix-vector product; a final exact check falls back to exact row grouping in the
+    astronomically unlikely case of a collision.
+    """
+    classes = _refine(table, final, _row_hash_groups)
+    if not _is_consistent(table, classes):  # pragma: no cover - a 64-bit hash collision
+        classes = _refine(table, final, _row_exact_groups)
+    _, first = np.unique(classes, return_index=True)
+    order = np.argsort(first)  # classes numbered by first appearance: the initial state's is 0
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    cls = rank[classes]
+    reps = first[order]
+    small = table[reps]
+    small = np.where(small >= 0, cls[np.where(small >= 0, small, 0)], DEAD)
+    return small, final[reps]
+
+
+_MULTIPLIERS = np.random.default_rng(20250401).integers(1, 2**62, size=257, dtype=np.int64) | 1
+
+
+def _signatures(table: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    succ = np.where(table >= 0, classes[np.where(table >= 0, table, 0)], DEAD)
+    return np.concatenate([classes[:, None], succ], axis=1)
+
+
+def _row_hash_groups(signature: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        h = (signature + 2) @ _MULTIPLIERS
+    return np.unique(h, return_inverse=True)[1].reshape(-1)
+
+
+def _row_exact_groups(signature: np.ndarray) -> np.ndarray:
+    return np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _refine(table: np.ndarray, final: np.ndarray, groups) -> np.ndarray:
+    classes = np.unique(final, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    count = int(classes.max()) + 1 if len(classes) else 0
+    while True:
+        new = groups(_signatures(table, classes))
+        new_count = int(new.max()) + 1 if len(new) else 0
+        if new_count == count:
+            return classes
+        classes, count = new, new_count
+
+
+def _is_consistent(table: np.ndarray, classes: np.ndarray) -> bool:
+    sig = _signatures(table, classes)
+    order = np.argsort(classes, kind="stable")
+    same_class = classes[order][1:] == classes[order][:-1]
+    same_row = (sig[order][1:] == sig[order][:-1]).all(axis=1)
+    return bool((same_row | ~same_class).all())
+
+
+# --- the constraint -------------------------------------------------------------------------
+
+
+class DFAConstraint(Constraint):
+    """A constraint whose states are the integer states of a :class:`ByteDFA`."""
+
+    def __init__(self, dfa: ByteDFA):
+        self._dfa = dfa
+        self._allowed = (dfa.table >= 0).any(axis=0)
+
+    @property
+    def dfa(self) -> ByteDFA:
+        return self._dfa
+
+    def initial(self) -> int:
+        return 0
+
+    def advance(self, state: int, data: bytes) -> int | None:
+        rows = self._dfa.rows
+        for b in data:
+            state = rows[state][b]
+            if state < 0:
+                return None
+        return state
+
+    def is_complete(self, state: int) -> bool:
+        return bool(self._dfa.final[state])
+
+    def mask(self, state: int, vocab: Vocabulary) -> np.ndarray:
+        return (walk_vocabulary(self._dfa, state, vocab) >= 0) & vocab.text_mask
+
+    def allowed_bytes(self) -> np.ndarray:
+        return self._allowed
+
+
+def walk_vocabulary(dfa: ByteDFA, state: int, vocab: Vocabulary) -> np.ndarray:
+    """The state after each token of ``vocab`` from ``state`` (-1 where rejected), via Numba."""
+    buf, offsets = vocab.flat
+    return kernels.walk_all(dfa.table, state, buf, offsets)

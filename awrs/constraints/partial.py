@@ -1,0 +1,104 @@
+"""Patterns beyond regular languages, checked by the ``regex`` module's partial matching.
+
+Back-references, look-arounds, conditionals, atomic groups, possessive quantifiers,
+recursion and Unicode properties cannot become a DFA. Here a state is the text so far (as
+bytes); a prefix is accepted when ``regex.fullmatch(pattern, text, partial=True)`` says a
+full match is still possible, and a text is complete when it fully matches.
+
+Exactness: the prefix check is as exact as the ``regex`` module's partial matching. When a
+token ends inside a multi-byte UTF-8 character, every character those bytes can still
+become is tried if there are at most :data:`MAX_CHARACTER_CANDIDATES` of them; past that the
+check only asks that the bytes be a valid UTF-8 prefix (an over-approximation, documented in
+docs/constraints.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import regex
+
+from awrs.constraints.base import Constraint
+
+__all__ = ["PartialMatch", "MAX_CHARACTER_CANDIDATES", "split_utf8"]
+
+#: A 3-byte prefix of a 4-byte character, or a 2-byte prefix of a 3-byte one, leaves 64
+#: candidate characters: cheap to try one by one. Shorter prefixes leave 4096 or more.
+MAX_CHARACTER_CANDIDATES = 64
+
+
+def split_utf8(data: bytes) -> tuple[str, bytes] | None:
+    """``(text, tail)``: the decoded complete characters and the bytes of an unfinished last
+    character; None if ``data`` is not a prefix of any valid UTF-8 string."""
+    try:
+        return data.decode("utf-8"), b""
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":
+            return None
+        head, tail = data[: exc.start], data[exc.start :]
+        return head.decode("utf-8"), tail
+
+
+def completions_of(tail: bytes) -> range | None:
+    """The code points whose UTF-8 encoding starts with ``tail`` (the bytes of an unfinished
+    character, already known to be a valid UTF-8 prefix); None if there are none."""
+    lead = tail[0]
+    length = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2
+    value = lead & (0x7F >> length)  # the payload bits of the lead byte
+    for b in tail[1:]:
+        value = (value << 6) | (b & 0x3F)
+    missing = length - len(tail)
+    lo = value << (6 * missing)
+    hi = lo | ((1 << (6 * missing)) - 1)
+    lo = max(lo, _SMALLEST[length])  # no overlong encodings
+    hi = min(hi, _LARGEST[length])
+    return range(lo, hi + 1) if lo <= hi else None
+
+
+_SMALLEST = {2: 0x80, 3: 0x800, 4: 0x10000}
+_LARGEST = {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}
+
+
+class PartialMatch(Constraint):
+    """A pattern checked by partial matching. States are the UTF-8 bytes of the text so far."""
+
+    def __init__(self, compiled: Any, allowed_bytes: np.ndarray | None = None):
+        self._compiled = compiled
+        self._allowed = allowed_bytes
+
+    def allowed_bytes(self) -> np.ndarray | None:
+        return self._allowed
+
+    @property
+    def compiled(self) -> Any:
+        return self._compiled
+
+    def initial(self) -> bytes:
+        return b""
+
+    def advance(self, state: bytes, data: bytes) -> bytes | None:
+        new = state + data
+        split = split_utf8(new)
+        if split is None:
+            return None
+        text, tail = split
+        if not tail:
+            return new if self._viable(text) else None
+        if not self._viable(text):
+            return None
+        candidates = completions_of(tail)
+        if candidates is None:
+            return None
+        if len(candidates) > MAX_CHARACTER_CANDIDATES:
+            return new  # over-approximation: see the module docstring
+        return new if any(self._viable(text + chr(c)) for c in candidates if not 0xD800 <= c <= 0xDFFF) else None
+
+    def is_complete(self, state: bytes) -> bool:
+        split = split_utf8(state)
+        if split is None or split[1]:
+            return False
+        return self._compiled.fullmatch(split[0]) is not None
+
+    def _viable(self, text: str) -> bool:
+        return self._compiled.fullmatch(text, partial=True) is not None

@@ -1,0 +1,81 @@
+"""What ``awrs.generate`` returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Particle", "Result", "Stats"]
+
+
+@dataclass(frozen=True)
+class Particle:
+    """One finished (or stopped) sequence.
+
+    ``finished``: it ended with EOS (chosen, or forced by the token budget while complete).
+    ``valid``: its text satisfies the constraint completely. ``stop_reason``: "eos",
+    "max_new_tokens" or "dead_end".
+    """
+
+    text: str
+    log_weight: float
+    finished: bool
+    valid: bool
+    stop_reason: str
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts and timings of one call.
+
+    ``tokens`` counts generated text tokens over all particles; ``checks_per_token`` divides the
+    constraint checks by the token steps taken (the end-of-sequence step included).
+    ``prefill_seconds`` is the prompt's forward pass and ``sampling_seconds`` the time spent
+    choosing tokens (proposals and constraint checks), the rest being the model's steps.
+    """
+
+    tokens: int
+    constraint_checks: int
+    checks_per_token: float
+    seconds: float
+    tokens_per_second: float
+    forward_passes: int
+    steps: int = 0
+    prefill_seconds: float = 0.0
+    sampling_seconds: float = 0.0
+    n_resamples: int = 0
+    n_dead: int = 0
+    ess_history: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of a generation.
+
+    ``text`` is, for ``method="smc"``, a draw from the weighted posterior (reproducible with
+    the call's seed); otherwise the one sequence. ``valid`` is False when that text does not
+    satisfy the constraint, and ``stop_reason`` then says why (e.g. "max_new_tokens": the
+    budget ran out first). ``value`` is the parsed value (a JSON value or pydantic instance
+    for JSON constraints, the text otherwise), or None when the text is not valid.
+    """
+
+    text: str
+    value: Any
+    valid: bool
+    stop_reason: str
+    particles: list[Particle]
+    posterior: dict[str, float]
+    log_ml: float
+    stats: Stats
+    method: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def weight(self) -> float:
+        """exp(log_ml): the estimated probability that the model produces a valid string."""
+        return math.exp(self.log_ml) if self.log_ml > -math.inf else 0.0
+
+    def __str__(self) -> str:
+        return self.text

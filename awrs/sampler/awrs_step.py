@@ -1,0 +1,230 @@
+"""The AWRS step: one token from a handful of constraint checks, with a properly weighted
+estimate of the allowed mass. ``docs/sampler.md`` and ``ALGORITHM.md`` section 3 state the
+estimators; the tests check each claim by enumerating every walk.
+
+All functions here are pure: they take log-probabilities, an ``accept`` callback and a
+``numpy.random.Generator``, and return a :class:`Step`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from awrs.errors import GenerationError
+from awrs.sampler.order import CandidateOrder
+
+__all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution"]
+
+Estimator = Literal["recursive", "two-loop", "none"]
+Accept = Callable[[int], bool]
+_ESTIMATORS = ("recursive", "two-loop", "none")
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one step.
+
+    ``token`` is the index of the chosen candidate, or None when every candidate visited was
+    rejected (the weight is then 0). ``log_weight`` is the log of the properly weighted
+    estimate of the allowed mass (0.0 for the unweighted mode and greedy). ``n_checks`` counts
+    calls to ``accept`` (or candidates checked, for masking).
+    """
+
+    token: int | None
+    log_weight: float
+    n_checks: int
+
+
+def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None):
+    """``(index, logq, log_kept)``: the candidates with non-zero mass, their log-probabilities
+    renormalised among the kept ones, and the log of the kept mass ``P_kept``.
+
+    ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
+    with ``prune`` True or a log-probability of -inf are never visited.
+    """
+    lp = np.asarray(logprobs, dtype=np.float64)
+    if lp.ndim != 1:
+        raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
+    finite = np.isfinite(lp)
+    if prune is not None:
+        finite &= ~np.asarray(prune, dtype=np.bool_)
+    index = np.flatnonzero(finite)
+    if len(index) == 0:
+        return index, np.empty(0), -math.inf
+    vals = lp[index]
+    top = vals.max()
+    log_kept = float(top + np.log(np.exp(vals - top).sum()))
+    logq = vals - log_kept
+    nonzero = logq > -745.0  # below this exp() underflows to 0 in float64: zero mass, never visited
+    if not nonzero.all():
+        index, logq = index[nonzero], logq[nonzero]
+    return index, logq, log_kept
+
+
+def awrs_step(
+    logprobs: np.ndarray,
+    accept: Accept,
+    rng: np.random.Generator,
+    estimator: Estimator = "recursive",
+    max_rejects: int | None = None,
+    prune: np.ndarray | None = None,
+) -> Step:
+    """Draw one candidate from ``p(x) c(x) / Z`` by adaptive rejection, with a weight whose
+    expectation is ``Z = sum_x p(x) c(x)``.
+
+    ``logprobs`` is a 1-D array over candidates (the caller may put EOS last and check it as
+    "complete"); ``accept(i)`` says whether candidate ``i`` is allowed. Candidates are visited
+    in a without-replacement order (float64 Gumbel keys). ``prune`` marks candidates known to
+    be impossible: they are skipped and their mass is accounted for exactly.
+
+    ``estimator``: ``"recursive"`` (default; rejections + 2 checks), ``"two-loop"`` (the
+    paper's estimator), or ``"none"`` (plain exact locally constrained decoding, weight 1).
+    ``max_rejects=k`` gives up at the k-th rejection with weight 0, which keeps every
+    estimator properly weighted while capping the work of dead ends.
+    """
+    if estimator not in _ESTIMATORS:
+        raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
+    if max_rejects is not None and max_rejects < 1:
+        raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
+    index, logq, log_kept = kept_distribution(logprobs, prune)
+    if len(index) == 0:
+        return Step(None, -math.inf, 0)
+    checker = _CountingAccept(accept)
+    order = CandidateOrder.gumbel(index, logq, rng)
+    if estimator == "recursive":
+        token, log_w = _recursive(order, logq, checker, max_rejects)
+    elif estimator == "two-loop":
+        token, log_w = _two_loop(order, logq, index, checker, rng, max_rejects)
+    else:
+        token, log_w = _first_accepted(order, checker, max_rejects), 0.0
+        if token is None:
+            log_w = -math.inf
+    if token is None:
+        return Step(None, -math.inf, checker.calls)
+    return Step(token, log_w + log_kept if estimator != "none" else 0.0, checker.calls)
+
+
+def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
+    """The most likely allowed candidate (exactly the argmax of the masked distribution),
+    checking candidates from the most likely down."""
+    index, logq, _ = kept_distribution(logprobs, prune)
+    checker = _CountingAccept(accept)
+    token = _first_accepted(CandidateOrder.greedy(index, logq), checker, None) if len(index) else None
+    return Step(token, 0.0 if token is not None else -math.inf, checker.calls)
+
+
+def mask_step(
+    logprobs: np.ndarray,
+    allowed: np.ndarray,
+    rng: np.random.Generator | None,
+    n_checks: int | None = None,
+) -> Step:
+    """Token masking: sample from ``p`` restricted to ``allowed`` (argmax when ``rng`` is None);
+    the weight is the exact allowed mass ``Z``. ``n_checks`` defaults to the number of candidates."""
+    lp = np.asarray(logprobs, dtype=np.float64)
+    checks = len(lp) if n_checks is None else n_checks
+    masked = np.where(allowed, lp, -np.inf)
+    top = masked.max() if len(masked) else -np.inf
+    if not np.isfinite(top):
+        return Step(None, -math.inf, checks)
+    log_z = float(top + np.log(np.exp(masked - top).sum()))
+    if rng is None:
+        return Step(int(np.argmax(masked)), log_z, checks)
+    keys = masked - np.log(rng.standard_exponential(len(masked)))
+    return Step(int(np.argmax(keys)), log_z, checks)
+
+
+# --- estimators ---------------------------------------------------------------------------
+
+
+class _CountingAccept:
+    """Memoises ``accept`` within one step and counts the distinct checks made."""
+
+    __slots__ = ("_accept", "_seen", "calls")
+
+    def __init__(self, accept: Accept):
+        self._accept = accept
+        self._seen: dict[int, bool] = {}
+        self.calls = 0
+
+    def __call__(self, i: int) -> bool:
+        hit = self._seen.get(i)
+        if hit is None:
+            self.calls += 1
+            hit = self._seen[i] = bool(self._accept(i))
+        return hit
+
+
+def _first_accepted(order: CandidateOrder, accept: _CountingAccept, max_rejects: int | None) -> int | None:
+    for i in range(len(order)):
+        x = order[i]
+        if accept(x):
+            return x
+        if max_rejects is not None and i + 1 >= max_rejects:
+            return None
+    return None
+
+
+def _recursive(order, logq, accept, max_rejects):
+    """The recursive estimator: ``w = mult * tail`` where ``mult`` multiplies ``1 - q'(r)`` over
+    the rejected candidates (``q'`` renormalised among those not yet visited) and ``tail`` is 1
+    if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one."""
+    n = len(order)
+    log_mult = 0.0
+    rejected = 0.0
+    for i in range(n):
+        pos = order.position(i)
+        x = order[i]
+        q = math.exp(logq[pos])
+        last = i == n - 1
+        qx = 1.0 if last else min(1.0, q / max(1.0 - rejected, 1e-300))
+        capped = max_rejects is not None and i + 1 >= max_rejects
+        if accept(x):
+            if last or capped:
+                return x, log_mult
+            tail = 1.0 if accept(order[i + 1]) else qx
+            return x, log_mult + math.log(tail)
+        if last or capped or qx >= 1.0:
+            return None, -math.inf
+        log_mult += math.log1p(-qx)
+        rejected += q
+    return None, -math.inf
+
+
+def _two_loop(order, logq, index, accept, rng, max_rejects):
+    """The paper's estimator: loop 0 finds the sample after ``n0`` rejections of total mass
+    ``psi0``; loop 1 walks a fresh order over the candidates loop 0 did not reject, counting
+    ``n1`` rejections; ``w = (1 - psi0) / (n0 + n1 + 1)``. With ``max_rejects = k``: loop 0
+    gives up at its k-th rejection (weight 0) and loop 1 stops when ``n0 + n1`` reaches k,
+    with ``w = (1 - psi0) / k`` (properly weighted; checked by enumeration in the tests)."""
+    rejected: list[int] = []  # positions in `index`
+    sample = None
+    for i in range(len(order)):
+        x = order[i]
+        if accept(x):
+            sample = x
+            break
+        rejected.append(order.position(i))
+        if max_rejects is not None and len(rejected) >= max_rejects:
+            return None, -math.inf
+    if sample is None:
+        return None, -math.inf
+    n0 = len(rejected)
+    rej_pos = np.array(rejected, dtype=np.int64)
+    psi0 = float(np.exp(logq[rej_pos]).sum()) if n0 else 0.0
+    keep = np.ones(len(index), dtype=np.bool_)
+    keep[rej_pos] = False
+    second = CandidateOrder.gumbel(index[keep], logq[keep], rng)
+    n1 = 0
+    for i in range(len(second)):
+        if accept(second[i]):
+            break
+        n1 += 1
+        if max_rejects is not None and n0 + n1 >= max_rejects:
+            return sample, math.log(max(1.0 - psi0, 1e-300)) - math.log(max_rejects)
+    return sample, math.log(max(1.0 - psi0, 1e-300)) - math.log(n0 + n1 + 1)

@@ -1,0 +1,136 @@
+"""Proposals: turn one row of next-token log-probabilities and a constraint state into a Step.
+
+Candidates are the vocabulary's token ids plus one end-of-sequence candidate at index
+``len(vocab)`` whose mass is the sum over every end id; it is allowed when the text so far is
+complete. Special tokens, end ids (their mass is in the EOS candidate) and tokens containing a
+byte the constraint can never produce are pruned exactly (ALGORITHM.md section 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from awrs.constraints.base import Constraint
+from awrs.errors import GenerationError
+from awrs.lm.vocab import Vocabulary
+from awrs.sampler.awrs_step import Estimator, Step, awrs_step, greedy_step, mask_step
+
+__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "propose"]
+
+Method = Literal["awrs", "lcd", "mask"]
+
+
+class CandidateSpace:
+    """The candidate layout for one vocabulary and one constraint (built once per generation)."""
+
+    def __init__(self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = ()):
+        self.vocab = vocab
+        self.constraint = constraint
+        self.eos_index = len(vocab)
+        self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
+        prune = ~vocab.text_mask.copy()
+        prune[self.eos_ids] = True
+        allowed = constraint.allowed_bytes()
+        if allowed is not None:
+            prune |= _tokens_with_bytes_outside(vocab, allowed)
+        self.prune = prune
+        #: What one masking step checks: every token that can appear in text, plus EOS.
+        self.mask_checks = int(vocab.text_mask.sum()) + 1
+
+    def candidates(self, logprobs: np.ndarray) -> np.ndarray:
+        """float64 log-probabilities over the candidates (pruned ones -inf, EOS last)."""
+        out = np.empty(self.eos_index + 1, dtype=np.float64)
+        out[: self.eos_index] = logprobs
+        eos = out[self.eos_ids]
+        top = eos.max()
+        out[self.eos_index] = top + np.log(np.exp(eos - top).sum()) if np.isfinite(top) else -np.inf
+        out[: self.eos_index][self.prune] = -np.inf
+        return out
+
+    def checker(self, state: Any) -> TokenChecker:
+        return TokenChecker(self, state)
+
+
+def _tokens_with_bytes_outside(vocab: Vocabulary, allowed: np.ndarray) -> np.ndarray:
+    buf, offsets = vocab.flat
+    bad = (~np.asarray(allowed, dtype=np.bool_))[buf].astype(np.int64)
+    cum = np.concatenate([[0], np.cumsum(bad)])  # bad bytes before each offset
+    return (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
+
+
+class TokenChecker:
+    """``checker(i)``: may candidate ``i`` come next? Remembers the states it computes."""
+
+    __slots__ = ("space", "state", "next_states")
+
+    def __init__(self, space: CandidateSpace, state: Any):
+        self.space = space
+        self.state = state
+        self.next_states: dict[int, Any] = {}
+
+    def __call__(self, i: int) -> bool:
+        space = self.space
+        if i == space.eos_index:
+            return space.constraint.is_complete(self.state)
+        nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
+        if nxt is None:
+            return False
+        self.next_states[i] = nxt
+        return True
+
+    def next_state(self, i: int) -> Any:
+        if i not in self.next_states and not self(i):
+            raise AssertionError(f"candidate {i} was chosen but is not allowed")
+        return self.next_states[i]
+
+    def mask(self) -> np.ndarray:
+        """Every candidate checked at once (the masking baseline)."""
+        space = self.space
+        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
+        out[: space.eos_index] = space.constraint.mask(self.state, space.vocab) & ~space.prune
+        out[space.eos_index] = space.constraint.is_complete(self.state)
+        return out
+
+
+@dataclass(frozen=True)
+class ProposalOptions:
+    estimator: Estimator = "recursive"
+    max_rejects: int | None = None
+    greedy: bool = False
+
+
+def _propose_awrs(cand, checker, rng, opts: ProposalOptions) -> Step:
+    if opts.greedy:
+        return greedy_step(cand, checker)
+    return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects)
+
+
+def _propose_lcd(cand, checker, rng, opts: ProposalOptions) -> Step:
+    if opts.greedy:
+        return greedy_step(cand, checker)
+    return awrs_step(cand, checker, rng, "none", opts.max_rejects)
+
+
+def _propose_mask(cand, checker, rng, opts: ProposalOptions) -> Step:
+    allowed = checker.mask()
+    return mask_step(cand, allowed, None if opts.greedy else rng, n_checks=checker.space.mask_checks)
+
+
+#: Proposal name -> function(candidates, checker, rng, options) -> Step.
+PROPOSALS: dict[str, Callable[[np.ndarray, TokenChecker, np.random.Generator, ProposalOptions], Step]] = {
+    "awrs": _propose_awrs,
+    "lcd": _propose_lcd,
+    "mask": _propose_mask,
+}
+
+
+def propose(method: str, cand: np.ndarray, checker: TokenChecker, rng: np.random.Generator, opts: ProposalOptions) -> Step:
+    try:
+        fn = PROPOSALS[method]
+    except KeyError:
+        raise GenerationError(f"unknown proposal {method!r}: use one of {sorted(PROPOSALS)}") from None
+    return fn(cand, checker, rng, opts)

@@ -1,0 +1,92 @@
+"""A contract kit for constraints, including the ones users write.
+
+``check_constraint(c, valid=[...], invalid=[...])`` checks the promises the sampler relies on
+and raises :class:`ContractViolation` (an ``AssertionError``) naming the first broken one:
+
+- every valid example is accepted, and every prefix of it (byte by byte) is accepted as a
+  prefix (prefix closure: the sampler must never reject the start of a valid string);
+- complete implies prefix;
+- invalid examples are not accepted as complete;
+- checking is independent of how the bytes are split into tokens (one byte at a time, the
+  whole string, random chunks);
+- states are values: advancing a state never changes it, so copies are independent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from awrs.constraints.base import Constraint, to_bytes
+
+__all__ = ["ContractViolation", "check_constraint"]
+
+
+class ContractViolation(AssertionError):
+    """A constraint broke one of the promises of the protocol."""
+
+
+def check_constraint(
+    constraint: Constraint,
+    valid: Iterable[str | bytes],
+    invalid: Iterable[str | bytes] = (),
+    *,
+    seed: int = 0,
+    splits: int = 5,
+) -> None:
+    """Check ``constraint`` on example strings; raise :class:`ContractViolation` on the first failure."""
+    rng = random.Random(seed)
+    for example in valid:
+        data = to_bytes(example)
+        _check_valid(constraint, data)
+        for _ in range(splits):
+            _check_chunking(constraint, data, rng)
+        _check_states_are_values(constraint, data, rng)
+    for example in invalid:
+        if constraint.accepts(example):
+            raise ContractViolation(f"{constraint!r} accepts the invalid example {example!r}")
+
+
+def _check_valid(c: Constraint, data: bytes) -> None:
+    if not c.accepts(data):
+        raise ContractViolation(f"{c!r} does not accept the valid example {data!r}")
+    state = c.initial()
+    for i in range(len(data)):
+        state = c.advance(state, data[i : i + 1])
+        if state is None:
+            raise ContractViolation(
+                f"{c!r} rejects the prefix {data[: i + 1]!r} of the valid example {data!r} (prefix closure)"
+            )
+        if c.is_complete(state) and not c.accepts_prefix(data[: i + 1]):
+            raise ContractViolation(f"{c!r}: {data[: i + 1]!r} is complete but not accepted as a prefix")
+    if not c.is_complete(state):
+        raise ContractViolation(f"{c!r}: walking {data!r} byte by byte does not end complete, but accepts() is True")
+
+
+def _check_chunking(c: Constraint, data: bytes, rng: random.Random) -> None:
+    cuts = sorted(rng.sample(range(1, len(data)), k=min(len(data) - 1, rng.randint(0, 4)))) if len(data) > 1 else []
+    state = c.initial()
+    start = 0
+    for end in [*cuts, len(data)]:
+        state = c.advance(state, data[start:end])
+        if state is None:
+            raise ContractViolation(f"{c!r} rejects {data!r} when it arrives in chunks cut at {cuts}")
+        start = end
+    if not c.is_complete(state):
+        raise ContractViolation(f"{c!r}: {data!r} in chunks cut at {cuts} does not end complete")
+
+
+def _check_states_are_values(c: Constraint, data: bytes, rng: random.Random) -> None:
+    if not data:
+        return
+    cut = rng.randrange(len(data) + 1)
+    state = c.walk(data[:cut])
+    assert state is not None  # the example passed _check_valid
+    snapshot = repr(state)
+    for noise in (b"\x00", b"}", b"zz", "é".encode()):
+        c.advance(state, noise)  # must not change `state`
+    if repr(state) != snapshot:
+        raise ContractViolation(f"{c!r}: advance() changed the state it was given (states must be immutable values)")
+    rest = c.advance(state, data[cut:])
+    if rest is None or not c.is_complete(rest):
+        raise ContractViolation(f"{c!r}: after exploring other continuations, the state no longer completes {data!r}")

@@ -1,0 +1,97 @@
+"""Exact distributions on a mock LM by enumerating every token sequence (test oracles)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+
+def _next_logprobs(lm, context):
+    logits = np.asarray(lm.next_logits(tuple(context)), dtype=np.float64)
+    return logits - np.logaddexp.reduce(logits)
+
+
+def _walk(lm, prompt, constraint, max_new_tokens, visit):
+    """Depth-first over every sequence: visit(tokens, state, logp_row, depth)."""
+    eos = lm.eos_id
+
+    def rec(tokens, state):
+        lp = _next_logprobs(lm, list(prompt) + tokens)
+        visit(tokens, state, lp, len(tokens) == max_new_tokens)
+        if len(tokens) == max_new_tokens:
+            return
+        for tok, data in enumerate(lm.vocab.tokens):
+            if tok == eos:
+                continue
+            nxt = constraint.advance(state, data)
+            if nxt is not None:
+                rec(tokens + [tok], nxt)
+
+    rec([], constraint.initial())
+
+
+def global_distribution(lm, prompt, constraint, max_new_tokens):
+    """g(text) ∝ p(tokens, EOS) * complete, over sequences of at most max_new_tokens tokens.
+    Returns ({text: probability}, total mass of valid strings)."""
+    masses = defaultdict(float)
+    eos = lm.eos_id
+    path_logp = {(): 0.0}
+
+    def visit(tokens, state, lp, at_budget):
+        base = path_logp[tuple(tokens)]
+        if constraint.is_complete(state):
+            masses[lm.vocab.decode(tokens)] += math.exp(base + lp[eos])
+        for tok in range(len(lm.vocab)):
+            if tok != eos:
+                path_logp[tuple(tokens) + (tok,)] = base + lp[tok]
+
+    _walk(lm, prompt, constraint, max_new_tokens, visit)
+    total = sum(masses.values())
+    return {k: v / total for k, v in masses.items()}, total
+
+
+def lcd_distribution(lm, prompt, constraint, max_new_tokens):
+    """The locally constrained decoding distribution (what masking samples), with EOS forced at
+    the budget when the text is complete. Returns {text: probability} over finished texts."""
+    out = defaultdict(float)
+    eos = lm.eos_id
+    path = {(): 1.0}
+
+    def visit(tokens, state, lp, at_budget):
+        prob = path[tuple(tokens)]
+        complete = constraint.is_complete(state)
+        if at_budget:
+            if complete:
+                out[lm.vocab.decode(tokens)] += prob
+            return
+        allowed = np.array([
+            (complete if tok == eos else constraint.advance(state, data) is not None)
+            for tok, data in enumerate(lm.vocab.tokens)
+        ])
+        p = np.exp(lp) * allowed
+        z = p.sum()
+        if z == 0:
+            return
+        if complete:
+            out[lm.vocab.decode(tokens)] += prob * p[eos] / z
+        for tok in np.flatnonzero(allowed):
+            if tok != eos:
+                path[tuple(tokens) + (int(tok),)] = prob * p[tok] / z
+
+    _walk(lm, prompt, constraint, max_new_tokens, visit)
+    return dict(out)
+
+
+def total_variation(p: dict, q: dict) -> float:
+    keys = set(p) | set(q)
+    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in keys)
+
+
+def empirical(texts) -> dict:
+    counts = defaultdict(float)
+    for t in texts:
+        counts[t] += 1
+    n = sum(counts.values())
+    return {k: v / n for k, v in counts.items()}

@@ -1,0 +1,216 @@
+"""The AWRS step against exact enumeration of every walk (ALGORITHM.md section 3).
+
+Each estimator's randomness is the visiting order. The tests replace the Gumbel order by
+every possible walk prefix, weight each by its exact without-replacement probability, and
+check proper weighting ``E[w 1{token = x}] = p(x) c(x)`` to 1e-12.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from awrs.sampler import awrs_step, greedy_step, mask_step
+from awrs.sampler.order import CandidateOrder
+
+TOL = 1e-12
+
+
+def walk_prefixes(q, allowed, candidates, extra):
+    """Every without-replacement walk over ``candidates`` until the first allowed one plus
+    ``extra`` further positions, with its exact probability."""
+
+    def rec(prefix, prob, remaining, after_accept):
+        rest = [c for c in candidates if c not in prefix and q[c] > 0]
+        if not rest or (after_accept is not None and after_accept >= extra):
+            yield prefix, prob
+            return
+        for c in rest:
+            p = prob * q[c] / remaining
+            nxt = after_accept + 1 if after_accept is not None else (0 if allowed[c] else None)
+            yield from rec(prefix + [c], p, remaining - q[c], nxt)
+
+    yield from rec([], 1.0, sum(q[c] for c in candidates), None)
+
+
+class ScriptedOrders:
+    """Replaces CandidateOrder.gumbel: the k-th call visits the k-th scripted prefix first."""
+
+    def __init__(self, prefixes):
+        self.prefixes = list(prefixes)
+        self.calls = 0
+
+    def __call__(self, index, logq, rng):
+        prefix = self.prefixes[self.calls]
+        self.calls += 1
+        rank = {c: -j for j, c in enumerate(prefix)}
+        keys = np.array([rank.get(int(c), -1000.0 - k) for k, c in enumerate(index)], dtype=np.float64)
+        return CandidateOrder(index, keys)
+
+
+def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects, prune=None):
+    """Sum over all walks of P(walk) * w(walk) per returned token, by enumeration."""
+    n = len(logp)
+    p = np.exp(logp)
+    kept = [i for i in range(n) if np.isfinite(logp[i]) and not (prune is not None and prune[i])]
+    p_kept = sum(p[i] for i in kept)
+    q = {i: p[i] / p_kept for i in kept}
+    out = np.zeros(n)
+    for prefix0, prob0 in walk_prefixes(q, allowed, kept, extra=1):
+        accepted = next((c for c in prefix0 if allowed[c]), None)
+        rejected0 = prefix0[: prefix0.index(accepted)] if accepted is not None else prefix0
+        if estimator == "two-loop" and accepted is not None:
+            rest = [c for c in kept if c not in rejected0]
+            second = list(walk_prefixes(q, allowed, rest, extra=0))
+        else:
+            second = [([], 1.0)]
+        for prefix1, prob1 in second:
+            monkeypatch.setattr(CandidateOrder, "gumbel", ScriptedOrders([prefix0, prefix1]))
+            step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, prune)
+            if step.token is not None:
+                assert allowed[step.token], "a rejected candidate was returned"
+                out[step.token] += prob0 * prob1 * math.exp(step.log_weight)
+    return out
+
+
+def random_cases(count, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n = int(rng.integers(2, 7))
+        logp = np.log(rng.dirichlet(np.ones(n) * 0.7))
+        allowed = rng.random(n) < 0.5
+        yield logp, allowed
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop"])
+@pytest.mark.parametrize("max_rejects", [None, 1, 2, 3])
+def test_estimators_are_properly_weighted_by_enumeration(monkeypatch, estimator, max_rejects):
+    seed = {"recursive": 100, "two-loop": 200}[estimator] + (max_rejects or 0)
+    for logp, allowed in random_cases(40, seed=seed):
+        got = expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects)
+        want = np.exp(logp) * allowed
+        np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop"])
+def test_pruned_candidates_and_unnormalised_mass_stay_exact(monkeypatch, estimator):
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        n = int(rng.integers(3, 7))
+        p = rng.dirichlet(np.ones(n))
+        p[0] = 0.0  # zero mass: never visited
+        logp = np.log(p * 0.8, where=p > 0, out=np.full(n, -np.inf))  # 20% of the mass is missing
+        prune = rng.random(n) < 0.3
+        allowed = (rng.random(n) < 0.6) & ~prune
+        got = expected_weight_by_token(monkeypatch, logp, allowed, estimator, None, prune)
+        want = np.where(np.isfinite(logp), np.exp(logp), 0.0) * allowed
+        np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
+def test_paper_worked_example(monkeypatch):
+    """Two tokens of mass 1/2, only the first allowed: outcomes (1/4, w=1), (1/4, 1/2), (1/2, 1/4)."""
+    logp = np.log([0.5, 0.5])
+    allowed = np.array([True, False])
+    outcomes = []
+    for first, second in ([0], [0]), ([0], [1, 0]), ([1, 0], [0]):
+        monkeypatch.setattr(CandidateOrder, "gumbel", ScriptedOrders([first, second]))
+        step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), "two-loop")
+        outcomes.append((step.token, math.exp(step.log_weight)))
+    assert outcomes == [(0, 1.0), (0, 0.5), (0, 0.25)]
+    assert 0.25 * 1 + 0.25 * 0.5 + 0.5 * 0.25 == 0.5
+
+
+def test_unweighted_mode_returns_only_allowed_tokens_and_weight_one():
+    rng = np.random.default_rng(3)
+    logp = np.log(rng.dirichlet(np.ones(50)))
+    allowed = rng.random(50) < 0.2
+    for _ in range(500):
+        step = awrs_step(logp, allowed.__getitem__, rng, "none")
+        assert allowed[step.token] and step.log_weight == 0.0
+
+
+def test_everything_rejected_gives_weight_zero_and_no_token():
+    rng = np.random.default_rng(0)
+    logp = np.log([0.2, 0.3, 0.5])
+    for estimator in ("recursive", "two-loop", "none"):
+        step = awrs_step(logp, lambda i: False, rng, estimator)
+        assert step.token is None and step.log_weight == -math.inf and step.n_checks == 3
+
+
+def test_max_rejects_caps_the_work():
+    rng = np.random.default_rng(0)
+    logp = np.log(np.full(1000, 1e-3))
+    step = awrs_step(logp, lambda i: i == 999, rng, "recursive", max_rejects=5)
+    assert step.n_checks <= 5
+
+
+def test_recursive_costs_rejections_plus_two_checks():
+    rng = np.random.default_rng(0)
+    logp = np.log(np.full(10, 0.1))
+    allowed = np.ones(10, dtype=bool)
+    step = awrs_step(logp, allowed.__getitem__, rng)
+    assert step.n_checks == 2 and step.log_weight == pytest.approx(0.0)  # everything allowed: w = 1
+
+
+def _chi_square_pvalue(counts, probs):
+    from math import erf, sqrt  # Wilson-Hilferty approximation keeps the test free of scipy
+
+    expected = probs * counts.sum()
+    keep = expected > 0
+    stat = float((((counts - expected) ** 2)[keep] / expected[keep]).sum())
+    k = int(keep.sum()) - 1
+    z = ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / sqrt(2 / (9 * k))
+    return 0.5 * (1 - erf(z / sqrt(2)))
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
+def test_sampled_tokens_follow_the_masked_distribution(estimator):
+    """Chi-square at level 1e-3 with a fixed seed: frequencies of 20,000 AWRS draws against the
+    exhaustive masked distribution p(x)c(x)/Z."""
+    rng = np.random.default_rng(11)
+    logp = np.log(rng.dirichlet(np.ones(12)))
+    allowed = rng.random(12) < 0.5
+    allowed[3] = True
+    draws = [awrs_step(logp, allowed.__getitem__, rng, estimator).token for _ in range(20000)]
+    counts = np.bincount(draws, minlength=12).astype(float)
+    target = np.exp(logp) * allowed
+    target /= target.sum()
+    assert counts[~allowed].sum() == 0
+    assert _chi_square_pvalue(counts, target) > 1e-3
+
+
+def test_gumbel_order_is_sampling_without_replacement():
+    """The first two visited candidates follow q(a) q(b) / (1 - q(a)) (chi-square, level 1e-3)."""
+    rng = np.random.default_rng(5)
+    q = np.array([0.4, 0.3, 0.2, 0.1])
+    index = np.arange(4)
+    counts = np.zeros((4, 4))
+    for _ in range(20000):
+        order = CandidateOrder.gumbel(index, np.log(q), rng)
+        counts[order[0], order[1]] += 1
+    pairs = [(a, b) for a, b in itertools.permutations(range(4), 2)]
+    probs = np.array([q[a] * q[b] / (1 - q[a]) for a, b in pairs])
+    assert _chi_square_pvalue(np.array([counts[a, b] for a, b in pairs]), probs) > 1e-3
+
+
+def test_order_extends_past_the_first_block():
+    rng = np.random.default_rng(0)
+    logq = np.log(np.full(100, 0.01))
+    order = CandidateOrder.gumbel(np.arange(100), logq, rng)
+    seen = [order[i] for i in range(100)]
+    assert sorted(seen) == list(range(100))
+
+
+def test_greedy_and_mask_steps():
+    logp = np.log([0.1, 0.5, 0.4])
+    allowed = np.array([True, False, True])
+    g = greedy_step(logp, allowed.__getitem__)
+    assert g.token == 2 and g.n_checks == 2
+    m = mask_step(logp, allowed, None)
+    assert m.token == 2 and math.exp(m.log_weight) == pytest.approx(0.5)
+    rng = np.random.default_rng(1)
+    draws = [mask_step(logp, allowed, rng).token for _ in range(4000)]
+    assert abs(np.mean(np.array(draws) == 0) - 0.2) < 0.03  # binomial sd 0.0063: a 4.7-sd band

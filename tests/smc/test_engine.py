@@ -1,0 +1,100 @@
+"""End-to-end generation on the mock LM against exact enumeration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import awrs
+from awrs.errors import GenerationError, PromptTooLongError
+from awrs.lm.mock import MockLM
+from tests.exact import empirical, global_distribution, lcd_distribution, total_variation
+
+TOKENS = [b"a", b"b", b"ab", b"c", b"\n"]
+
+
+def markov_lm(seed=0, max_length=None):
+    rng = np.random.default_rng(seed)
+    return MockLM(TOKENS, rng.normal(0, 1.5, size=(6, 6)), max_length=max_length)
+
+
+CONSTRAINT = awrs.Regex(r"a[ab]*c?")  # "a" then a's and b's, optionally ending in c
+
+
+@pytest.mark.parametrize("method", ["awrs", "lcd", "mask"])
+def test_single_sequence_methods_sample_the_lcd_distribution(method):
+    """2,000 runs per method; the TV distance to the exact LCD distribution must be below 0.05
+    (the expected TV of 2,000 draws over ~30 strings is about 0.02-0.03)."""
+    lm = markov_lm()
+    exact = lcd_distribution(lm, [0], CONSTRAINT, max_new_tokens=4)
+    texts = []
+    for seed in range(2000):
+        r = awrs.generate(lm, "a", CONSTRAINT, method=method, max_new_tokens=4, seed=seed)
+        assert r.valid and CONSTRAINT.accepts(r.text)
+        texts.append(r.text.encode())
+    assert total_variation(empirical(texts), exact) < 0.05
+
+
+def test_awrs_weights_estimate_the_valid_mass():
+    """E[exp(log_ml)] over runs of the single-sequence weighted method is the probability that
+    the LM produces a valid string (within 3 standard errors)."""
+    lm = markov_lm(1)
+    _, total = global_distribution(lm, [0], CONSTRAINT, max_new_tokens=4)
+    for method in ("awrs", "mask"):
+        w = np.array([awrs.generate(lm, "a", CONSTRAINT, method=method, max_new_tokens=4, seed=s).weight for s in range(3000)])
+        assert abs(w.mean() - total) < 3 * w.std() / math.sqrt(len(w)) + 1e-12, (method, w.mean(), total)
+
+
+def test_budget_without_completion_is_flagged_not_returned_as_valid():
+    lm = markov_lm()
+    c = awrs.Regex(r"(ab){5}")
+    r = awrs.generate(lm, "a", c, method="lcd", max_new_tokens=3, seed=0)
+    assert not r.valid and r.stop_reason == "max_new_tokens" and r.value is None
+
+
+def test_stop_strings_end_generation():
+    lm = MockLM(TOKENS, np.array([0.0, 0.0, 0.0, 0.0, 5.0, -5.0]))
+    r = awrs.generate(lm, "a", None, method="lcd", stop=["\n"], max_new_tokens=20, seed=0)
+    assert "\n" not in r.text and r.stop_reason == "eos"
+    with pytest.raises(GenerationError, match="no token"):
+        awrs.generate(lm, "a", None, stop=["zz"])
+
+
+def test_finished_particles_leave_the_batch():
+    lm = MockLM(TOKENS, np.array([0.0, 0.0, 0.0, 0.0, 0.0, 3.0]))  # EOS likely
+    c = awrs.Regex(r"[ab]*")
+    lm.forward_rows = 0
+    r = awrs.generate(lm, "a", c, method="smc", n_particles=8, ess_threshold=0.0, max_new_tokens=10, seed=0)
+    lengths = [len(p.token_ids) for p in r.particles]
+    # one prefill row per particle, then one row per particle per token it still needed
+    assert lm.forward_rows == 8 + sum(lengths)
+
+
+def test_bad_arguments_are_clear_errors():
+    lm = markov_lm(max_length=10)
+    with pytest.raises(GenerationError, match="method"):
+        awrs.generate(lm, "a", CONSTRAINT, method="beam")
+    with pytest.raises(PromptTooLongError):
+        awrs.generate(lm, "a", CONSTRAINT, max_new_tokens=20)
+    with pytest.raises(GenerationError, match="temperature"):
+        awrs.generate(lm, "a", CONSTRAINT, temperature=0)
+    with pytest.raises(GenerationError, match="constraint"):
+        awrs.generate(lm, "a", "a[ab]*")
+
+
+def test_greedy_takes_the_most_likely_allowed_token():
+    logits = np.array([0.0, 2.0, 1.0, 3.0, 4.0, -1.0])  # "\n" most likely, then "c", "b"
+    lm = MockLM(TOKENS, logits)
+    r = awrs.generate(lm, "a", awrs.Regex(r"[ab]{3}"), method="awrs", greedy=True, max_new_tokens=5)
+    assert r.text == "bbb"
+    m = awrs.generate(lm, "a", awrs.Regex(r"[ab]{3}"), method="mask", greedy=True, max_new_tokens=5)
+    assert m.text == "bbb"
+
+
+def test_seeds_make_runs_reproducible():
+    lm = markov_lm()
+    a = awrs.generate(lm, "a", CONSTRAINT, method="smc", n_particles=4, seed=7, max_new_tokens=4)
+    b = awrs.generate(lm, "a", CONSTRAINT, method="smc", n_particles=4, seed=7, max_new_tokens=4)
+    assert a.text == b.text and a.posterior == b.posterior and a.log_ml == b.log_ml
