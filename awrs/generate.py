@@ -18,7 +18,7 @@ from awrs.constraints.unconstrained import Unconstrained
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.base import LanguageModel, Prompt, check_temperature
 from awrs.result import Particle, Result, Stats
-from awrs.sampler.awrs_step import Estimator
+from awrs.sampler.step import Estimator
 from awrs.sampler.proposal import ProposalOptions
 from awrs.smc.engine import RunRecord, SMCConfig, run_particles
 from awrs.smc.resampling import Resampling

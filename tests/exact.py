@@ -95,3 +95,35 @@ def empirical(texts) -> dict:
         counts[t] += 1
     n = sum(counts.values())
     return {k: v / n for k, v in counts.items()}
+
+
+def chi_square_pvalue(counts, probs) -> float:
+    """Upper-tail p-value of Pearson's chi-square statistic (Wilson-Hilferty approximation, so
+    the tests need no scipy). ``counts`` and ``probs`` are aligned arrays; zero-probability
+    bins must have zero counts."""
+    from math import erf, sqrt
+
+    counts = np.asarray(counts, dtype=float)
+    probs = np.asarray(probs, dtype=float)
+    expected = probs * counts.sum()
+    keep = expected > 0
+    assert counts[~keep].sum() == 0, "draws landed where the exact probability is zero"
+    stat = float((((counts - expected) ** 2)[keep] / expected[keep]).sum())
+    k = int(keep.sum()) - 1
+    z = ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / sqrt(2 / (9 * k))
+    return 0.5 * (1 - erf(z / sqrt(2)))
+
+
+def chi_square_against(samples, exact: dict, min_expected: float = 5.0) -> float:
+    """Chi-square p-value of samples against an exact distribution over outcomes, pooling the
+    outcomes expected fewer than ``min_expected`` times into one bin."""
+    n = len(samples)
+    big = [k for k, p in exact.items() if p * n >= min_expected]
+    small = set(exact) - set(big)
+    counts = defaultdict(float)
+    for s in samples:
+        assert s in exact, f"{s!r} has exact probability zero"
+        counts[s if s in big else "<pooled>"] += 1
+    keys = big + (["<pooled>"] if small else [])
+    probs = [exact[k] for k in big] + ([sum(exact[k] for k in small)] if small else [])
+    return chi_square_pvalue([counts[k] for k in keys], probs)

@@ -17,7 +17,7 @@ import numpy as np
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
-from awrs.sampler.awrs_step import Estimator, Step, awrs_step, greedy_step, mask_step
+from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step
 
 __all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "propose"]
 

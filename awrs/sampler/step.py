@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from awrs.errors import GenerationError
-from awrs.sampler.order import CandidateOrder
+from awrs.sampler.order import GreedyOrder, RandomOrder
 
 __all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution"]
 
@@ -41,8 +41,8 @@ class Step:
 
 
 def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None):
-    """``(index, logq, log_kept)``: the candidates with non-zero mass, their log-probabilities
-    renormalised among the kept ones, and the log of the kept mass ``P_kept``.
+    """``(index, q, log_kept)``: the candidates with non-zero mass, their probabilities
+    renormalised among the kept ones (float64), and the log of the kept mass ``P_kept``.
 
     ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
     with ``prune`` True or a log-probability of -inf are never visited.
@@ -50,20 +50,26 @@ def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None):
     lp = np.asarray(logprobs, dtype=np.float64)
     if lp.ndim != 1:
         raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
-    finite = np.isfinite(lp)
+    keep = lp > -np.inf
     if prune is not None:
-        finite &= ~np.asarray(prune, dtype=np.bool_)
-    index = np.flatnonzero(finite)
+        keep &= ~np.asarray(prune, dtype=np.bool_)
+    index = np.flatnonzero(keep)
     if len(index) == 0:
         return index, np.empty(0), -math.inf
     vals = lp[index]
     top = vals.max()
-    log_kept = float(top + np.log(np.exp(vals - top).sum()))
-    logq = vals - log_kept
-    nonzero = logq > -745.0  # below this exp() underflows to 0 in float64: zero mass, never visited
-    if not nonzero.all():
-        index, logq = index[nonzero], logq[nonzero]
-    return index, logq, log_kept
+    w = np.exp(vals - top)
+    total = w.sum()
+    q = w / total
+    if not q.all():  # exp() underflowed: zero mass, never visited
+        nonzero = q > 0
+        index, q = index[nonzero], q[nonzero]
+    return index, q, float(top + math.log(total))
+
+
+def _random_order(q: np.ndarray, rng: np.random.Generator, exclude=()) -> RandomOrder:
+    """The without-replacement visiting order (a seam the enumeration tests replace)."""
+    return RandomOrder(q, rng, exclude)
 
 
 def awrs_step(
@@ -91,31 +97,31 @@ def awrs_step(
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if max_rejects is not None and max_rejects < 1:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
-    index, logq, log_kept = kept_distribution(logprobs, prune)
+    index, q, log_kept = kept_distribution(logprobs, prune)
     if len(index) == 0:
         return Step(None, -math.inf, 0)
-    checker = _CountingAccept(accept)
-    order = CandidateOrder.gumbel(index, logq, rng)
+    checker = _CountingAccept(lambda pos: accept(int(index[pos])))
+    order = _random_order(q, rng)
     if estimator == "recursive":
-        token, log_w = _recursive(order, logq, checker, max_rejects)
+        pos, log_w = _recursive(order, q, checker, max_rejects)
     elif estimator == "two-loop":
-        token, log_w = _two_loop(order, logq, index, checker, rng, max_rejects)
+        pos, log_w = _two_loop(order, q, checker, rng, max_rejects)
     else:
-        token, log_w = _first_accepted(order, checker, max_rejects), 0.0
-        if token is None:
-            log_w = -math.inf
-    if token is None:
+        pos, log_w = _first_accepted(order, checker, max_rejects), 0.0
+    if pos is None:
         return Step(None, -math.inf, checker.calls)
-    return Step(token, log_w + log_kept if estimator != "none" else 0.0, checker.calls)
+    return Step(int(index[pos]), log_w + log_kept if estimator != "none" else 0.0, checker.calls)
 
 
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
     """The most likely allowed candidate (exactly the argmax of the masked distribution),
     checking candidates from the most likely down."""
-    index, logq, _ = kept_distribution(logprobs, prune)
-    checker = _CountingAccept(accept)
-    token = _first_accepted(CandidateOrder.greedy(index, logq), checker, None) if len(index) else None
-    return Step(token, 0.0 if token is not None else -math.inf, checker.calls)
+    index, q, _ = kept_distribution(logprobs, prune)
+    checker = _CountingAccept(lambda pos: accept(int(index[pos])))
+    pos = _first_accepted(GreedyOrder(q), checker, None) if len(index) else None
+    if pos is None:
+        return Step(None, -math.inf, checker.calls)
+    return Step(int(index[pos]), 0.0, checker.calls)
 
 
 def mask_step(
@@ -160,17 +166,17 @@ class _CountingAccept:
         return hit
 
 
-def _first_accepted(order: CandidateOrder, accept: _CountingAccept, max_rejects: int | None) -> int | None:
+def _first_accepted(order, accept: _CountingAccept, max_rejects: int | None) -> int | None:
     for i in range(len(order)):
-        x = order[i]
-        if accept(x):
-            return x
+        pos = order.position(i)
+        if accept(pos):
+            return pos
         if max_rejects is not None and i + 1 >= max_rejects:
             return None
     return None
 
 
-def _recursive(order, logq, accept, max_rejects):
+def _recursive(order, q, accept, max_rejects):
     """The recursive estimator: ``w = mult * tail`` where ``mult`` multiplies ``1 - q'(r)`` over
     the rejected candidates (``q'`` renormalised among those not yet visited) and ``tail`` is 1
     if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one."""
@@ -179,52 +185,49 @@ def _recursive(order, logq, accept, max_rejects):
     rejected = 0.0
     for i in range(n):
         pos = order.position(i)
-        x = order[i]
-        q = math.exp(logq[pos])
+        qi = float(q[pos])
         last = i == n - 1
-        qx = 1.0 if last else min(1.0, q / max(1.0 - rejected, 1e-300))
+        qx = 1.0 if last else min(1.0, qi / max(1.0 - rejected, 1e-300))
         capped = max_rejects is not None and i + 1 >= max_rejects
-        if accept(x):
+        if accept(pos):
             if last or capped:
-                return x, log_mult
-            tail = 1.0 if accept(order[i + 1]) else qx
-            return x, log_mult + math.log(tail)
+                return pos, log_mult
+            tail = 1.0 if accept(order.position(i + 1)) else qx
+            return pos, log_mult + math.log(tail)
         if last or capped or qx >= 1.0:
             return None, -math.inf
         log_mult += math.log1p(-qx)
-        rejected += q
+        rejected += qi
     return None, -math.inf
 
 
-def _two_loop(order, logq, index, accept, rng, max_rejects):
+def _two_loop(order, q, accept, rng, max_rejects):
     """The paper's estimator: loop 0 finds the sample after ``n0`` rejections of total mass
     ``psi0``; loop 1 walks a fresh order over the candidates loop 0 did not reject, counting
     ``n1`` rejections; ``w = (1 - psi0) / (n0 + n1 + 1)``. With ``max_rejects = k``: loop 0
     gives up at its k-th rejection (weight 0) and loop 1 stops when ``n0 + n1`` reaches k,
     with ``w = (1 - psi0) / k`` (properly weighted; checked by enumeration in the tests)."""
-    rejected: list[int] = []  # positions in `index`
+    rejected: list[int] = []
     sample = None
     for i in range(len(order)):
-        x = order[i]
-        if accept(x):
-            sample = x
+        pos = order.position(i)
+        if accept(pos):
+            sample = pos
             break
-        rejected.append(order.position(i))
+        rejected.append(pos)
         if max_rejects is not None and len(rejected) >= max_rejects:
             return None, -math.inf
     if sample is None:
         return None, -math.inf
     n0 = len(rejected)
-    rej_pos = np.array(rejected, dtype=np.int64)
-    psi0 = float(np.exp(logq[rej_pos]).sum()) if n0 else 0.0
-    keep = np.ones(len(index), dtype=np.bool_)
-    keep[rej_pos] = False
-    second = CandidateOrder.gumbel(index[keep], logq[keep], rng)
+    psi0 = float(q[rejected].sum()) if n0 else 0.0
+    log_left = math.log(max(1.0 - psi0, 1e-300))
+    second = _random_order(q, rng, exclude=rejected)
     n1 = 0
     for i in range(len(second)):
-        if accept(second[i]):
+        if accept(second.position(i)):
             break
         n1 += 1
         if max_rejects is not None and n0 + n1 >= max_rejects:
-            return sample, math.log(max(1.0 - psi0, 1e-300)) - math.log(max_rejects)
-    return sample, math.log(max(1.0 - psi0, 1e-300)) - math.log(n0 + n1 + 1)
+            return sample, log_left - math.log(max_rejects)
+    return sample, log_left - math.log(n0 + n1 + 1)

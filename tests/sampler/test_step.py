@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from awrs.sampler import awrs_step, greedy_step, mask_step
-from awrs.sampler.order import CandidateOrder
+from awrs.sampler import step as step_module
+from awrs.sampler.order import GreedyOrder, RandomOrder
+from tests.exact import chi_square_pvalue
 
 TOL = 1e-12
 
@@ -36,19 +38,34 @@ def walk_prefixes(q, allowed, candidates, extra):
     yield from rec([], 1.0, sum(q[c] for c in candidates), None)
 
 
-class ScriptedOrders:
-    """Replaces CandidateOrder.gumbel: the k-th call visits the k-th scripted prefix first."""
+class ScriptedOrder:
+    """An order that visits a scripted prefix of positions first, then the rest."""
 
-    def __init__(self, prefixes):
+    def __init__(self, positions, q, exclude):
+        rest = [p for p in range(len(q)) if p not in positions and p not in exclude and q[p] > 0]
+        self._visits = list(positions) + rest
+        self._size = len(self._visits)
+
+    def __len__(self):
+        return self._size
+
+    def position(self, i):
+        return self._visits[i]
+
+
+class ScriptedOrders:
+    """Replaces the random order: the k-th order made visits the k-th scripted prefix first.
+    Prefixes are candidate ids; ``kept`` maps them to positions in the kept arrays."""
+
+    def __init__(self, prefixes, kept):
         self.prefixes = list(prefixes)
+        self.kept = list(kept)
         self.calls = 0
 
-    def __call__(self, index, logq, rng):
+    def __call__(self, q, rng, exclude=()):
         prefix = self.prefixes[self.calls]
         self.calls += 1
-        rank = {c: -j for j, c in enumerate(prefix)}
-        keys = np.array([rank.get(int(c), -1000.0 - k) for k, c in enumerate(index)], dtype=np.float64)
-        return CandidateOrder(index, keys)
+        return ScriptedOrder([self.kept.index(c) for c in prefix], q, set(exclude))
 
 
 def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects, prune=None):
@@ -68,7 +85,7 @@ def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects,
         else:
             second = [([], 1.0)]
         for prefix1, prob1 in second:
-            monkeypatch.setattr(CandidateOrder, "gumbel", ScriptedOrders([prefix0, prefix1]))
+            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1], kept))
             step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, prune)
             if step.token is not None:
                 assert allowed[step.token], "a rejected candidate was returned"
@@ -116,7 +133,7 @@ def test_paper_worked_example(monkeypatch):
     allowed = np.array([True, False])
     outcomes = []
     for first, second in ([0], [0]), ([0], [1, 0]), ([1, 0], [0]):
-        monkeypatch.setattr(CandidateOrder, "gumbel", ScriptedOrders([first, second]))
+        monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([first, second], [0, 1]))
         step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), "two-loop")
         outcomes.append((step.token, math.exp(step.log_weight)))
     assert outcomes == [(0, 1.0), (0, 0.5), (0, 0.25)]
@@ -155,17 +172,6 @@ def test_recursive_costs_rejections_plus_two_checks():
     assert step.n_checks == 2 and step.log_weight == pytest.approx(0.0)  # everything allowed: w = 1
 
 
-def _chi_square_pvalue(counts, probs):
-    from math import erf, sqrt  # Wilson-Hilferty approximation keeps the test free of scipy
-
-    expected = probs * counts.sum()
-    keep = expected > 0
-    stat = float((((counts - expected) ** 2)[keep] / expected[keep]).sum())
-    k = int(keep.sum()) - 1
-    z = ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / sqrt(2 / (9 * k))
-    return 0.5 * (1 - erf(z / sqrt(2)))
-
-
 @pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
 def test_sampled_tokens_follow_the_masked_distribution(estimator):
     """Chi-square at level 1e-3 with a fixed seed: frequencies of 20,000 AWRS draws against the
@@ -179,29 +185,37 @@ def test_sampled_tokens_follow_the_masked_distribution(estimator):
     target = np.exp(logp) * allowed
     target /= target.sum()
     assert counts[~allowed].sum() == 0
-    assert _chi_square_pvalue(counts, target) > 1e-3
+    assert chi_square_pvalue(counts, target) > 1e-3
 
 
-def test_gumbel_order_is_sampling_without_replacement():
-    """The first two visited candidates follow q(a) q(b) / (1 - q(a)) (chi-square, level 1e-3)."""
+@pytest.mark.parametrize("exclude", [(), (1,)])
+def test_random_order_is_sampling_without_replacement(exclude):
+    """The first two visited positions follow q(a) q(b) / (1 - q(a)) over the positions not
+    excluded (chi-square, level 1e-3, 20,000 orders)."""
     rng = np.random.default_rng(5)
-    q = np.array([0.4, 0.3, 0.2, 0.1])
-    index = np.arange(4)
-    counts = np.zeros((4, 4))
+    q = np.array([0.4, 0.3, 0.2, 0.1, 0.0])
+    counts = np.zeros((5, 5))
     for _ in range(20000):
-        order = CandidateOrder.gumbel(index, np.log(q), rng)
-        counts[order[0], order[1]] += 1
-    pairs = [(a, b) for a, b in itertools.permutations(range(4), 2)]
-    probs = np.array([q[a] * q[b] / (1 - q[a]) for a, b in pairs])
-    assert _chi_square_pvalue(np.array([counts[a, b] for a, b in pairs]), probs) > 1e-3
+        order = RandomOrder(q, rng, exclude)
+        assert len(order) == 4 - len(exclude)
+        counts[order.position(0), order.position(1)] += 1
+    left = [i for i in range(4) if i not in exclude]
+    qq = q / q[left].sum()
+    pairs = list(itertools.permutations(left, 2))
+    probs = np.array([qq[a] * qq[b] / (1 - qq[a]) for a, b in pairs])
+    assert counts.sum() == sum(counts[a, b] for a, b in pairs)  # never zero mass, never excluded
+    assert chi_square_pvalue(np.array([counts[a, b] for a, b in pairs]), probs) > 1e-3
 
 
-def test_order_extends_past_the_first_block():
+def test_orders_visit_every_positive_position_once():
     rng = np.random.default_rng(0)
-    logq = np.log(np.full(100, 0.01))
-    order = CandidateOrder.gumbel(np.arange(100), logq, rng)
-    seen = [order[i] for i in range(100)]
-    assert sorted(seen) == list(range(100))
+    q = np.full(100, 0.01)
+    q[::7] = 0.0
+    for order in (RandomOrder(q, rng), GreedyOrder(q)):
+        seen = [order.position(i) for i in range(len(order))]
+        assert sorted(seen) == [i for i in range(100) if q[i] > 0]
+        with pytest.raises(IndexError):
+            order.position(len(order))
 
 
 def test_greedy_and_mask_steps():
