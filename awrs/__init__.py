@@ -18,7 +18,7 @@ from awrs.errors import (
     TokenizerError,
     UnsupportedSchemaError,
 )
-from awrs.constraints import Choice, Constraint, Predicate, Regex, Unconstrained
+from awrs.constraints import Choice, Constraint, JsonSchema, Predicate, Regex, Unconstrained, UnenforcedKeywordWarning
 from awrs.generate import generate
 from awrs.lm import LanguageModel, MockLM, Vocabulary, load_model
 from awrs.result import Particle, Result, Stats
@@ -35,6 +35,7 @@ __all__ = [
     "ConstraintError",
     "GenerationError",
     "HFModel",
+    "JsonSchema",
     "LanguageModel",
     "MockLM",
     "ModelError",
@@ -46,6 +47,7 @@ __all__ = [
     "Stats",
     "TokenizerError",
     "Unconstrained",
+    "UnenforcedKeywordWarning",
     "UnsupportedSchemaError",
     "Vocabulary",
     "__version__",

@@ -2,8 +2,9 @@
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.choice import Choice
+from awrs.constraints.json_schema import JsonSchema, UnenforcedKeywordWarning
 from awrs.constraints.predicate import Predicate
 from awrs.constraints.regex import Regex
 from awrs.constraints.unconstrained import Unconstrained
 
-__all__ = ["Choice", "Constraint", "Predicate", "Regex", "Unconstrained"]
+__all__ = ["Choice", "Constraint", "JsonSchema", "Predicate", "Regex", "Unconstrained", "UnenforcedKeywordWarning"]

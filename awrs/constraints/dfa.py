@@ -20,9 +20,19 @@ from awrs.constraints.utf8 import utf8_sequences
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["ByteDFA", "CharTransition", "DFAConstraint", "build_byte_dfa", "trie_dfa"]
+__all__ = ["ByteDFA", "CharTransition", "DFAConstraint", "build_byte_dfa", "intersect", "trie_dfa"]
 
 DEAD = -1
+#: Determinisation stops past this many states (a bounded repeat of a wide class can blow up);
+#: the regex engine then falls back to partial matching.
+MAX_DFA_STATES = 4000
+#: Minimisation (Moore refinement, quadratic in the worst case) is skipped above this size;
+#: the expanded DFA of interegular's minimal automaton is close to minimal already.
+MAX_MINIMISE_STATES = 300
+
+
+class DFATooLarge(ConstraintError):
+    """The automaton would exceed :data:`MAX_DFA_STATES` states."""
 #: (source state, inclusive code point ranges, target state)
 CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
@@ -54,7 +64,8 @@ def build_byte_dfa(n_states: int, initial: int, finals: Iterable[int], transitio
     table, final = _keep_live(table, final)
     if table.shape[0] == 0:
         raise ConstraintError("the constraint's language is empty: no string satisfies it")
-    table, final = _minimise(table, final)
+    if table.shape[0] <= MAX_MINIMISE_STATES:
+        table, final = _minimise(table, final)
     table = np.ascontiguousarray(table, dtype=np.int32)
     return ByteDFA(table=table, final=final, rows=table.tolist())
 
@@ -143,6 +154,8 @@ def _determinise(edges, initial: int, finals: frozenset[int], n_nodes: int):
             if j is None:
                 j = index[key] = len(order)
                 order.append(key)
+                if len(order) > MAX_DFA_STATES:
+                    raise DFATooLarge(f"the automaton would exceed {MAX_DFA_STATES} states")
             row[b] = j
         rows.append(row)
         i += 1
@@ -271,3 +284,42 @@ def walk_vocabulary(dfa: ByteDFA, state: int, vocab: Vocabulary) -> np.ndarray:
     """The state after each token of ``vocab`` from ``state`` (-1 where rejected), via Numba."""
     buf, offsets = vocab.flat
     return kernels.walk_all(dfa.table, state, buf, offsets)
+
+
+def intersect(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+    """The DFA of strings both accept (product construction, then live states, minimised).
+
+    Raises :class:`ConstraintError` when the intersection is empty.
+    """
+    index = {(0, 0): 0}
+    order = [(0, 0)]
+    rows: list[list[int]] = []
+    ta, tb = a.rows, b.rows
+    i = 0
+    while i < len(order):
+        sa, sb = order[i]
+        row = [DEAD] * 256
+        ra, rb = ta[sa], tb[sb]
+        for byte in range(256):
+            na, nb = ra[byte], rb[byte]
+            if na < 0 or nb < 0:
+                continue
+            key = (na, nb)
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(order)
+                order.append(key)
+                if len(order) > MAX_DFA_STATES:
+                    raise DFATooLarge(f"the automaton would exceed {MAX_DFA_STATES} states")
+            row[byte] = j
+        rows.append(row)
+        i += 1
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 256)
+    final = np.array([bool(a.final[x] and b.final[y]) for x, y in order], dtype=np.bool_)
+    table, final = _keep_live(table, final)
+    if table.shape[0] == 0:
+        raise ConstraintError("the constraint's language is empty: no string satisfies it")
+    if table.shape[0] <= MAX_MINIMISE_STATES:
+        table, final = _minimise(table, final)
+    table = np.ascontiguousarray(table, dtype=np.int32)
+    return ByteDFA(table=table, final=final, rows=table.tolist())

@@ -27,7 +27,7 @@ import numpy as np
 import regex as regex_module
 
 from awrs.constraints.base import Constraint, State
-from awrs.constraints.dfa import ByteDFA, DFAConstraint, build_byte_dfa
+from awrs.constraints.dfa import ByteDFA, DFAConstraint, DFATooLarge, build_byte_dfa
 from awrs.constraints.partial import PartialMatch
 from awrs.constraints.utf8 import code_point_ranges, complement_ranges, utf8_sequences
 from awrs.errors import ConstraintError
@@ -48,6 +48,9 @@ Engine = Literal["auto", "dfa", "partial"]
 #: [\u0080-\uffff] takes about a second; past this many code points the partial engine is
 #: used instead (2048 code points compile in about 30 ms).
 MAX_INTEREGULAR_CLASS_WIDTH = 2048
+#: Character automata past this size (e.g. ``(?:\S+\s+){0,199}``) go to partial matching: their
+#: byte DFAs take seconds to build for little gain over the regex module.
+MAX_INTEREGULAR_STATES = 400
 
 #: Operators of Python's regex parser that leave the regular languages (or, for anchors in
 #: the middle of a pattern, that interegular does not model).
@@ -77,7 +80,7 @@ class Regex(Constraint):
         if engine == "partial":
             dfa, reason = None, "engine='partial' was asked for"
         else:
-            dfa, reason = _try_dfa(pattern, parsed)
+            dfa, reason = _try_dfa(pattern, parsed, limit_size=engine == "auto")
         if dfa is None and engine == "dfa":
             raise ConstraintError(f"pattern {pattern!r} cannot be compiled to a DFA: {reason}")
         self.reason = reason
@@ -113,6 +116,10 @@ class Regex(Constraint):
 
 def _compile_or_raise(pattern: str):
     try:
+        if _UNICODE_FEATURES.search(pattern):
+            # The ASCII flag would also make \p{..} and POSIX classes ASCII-only: keep them
+            # Unicode and spell the shorthand classes out as ASCII instead.
+            return regex_module.compile(_ascii_shorthands(pattern), flags=regex_module.VERSION0)
         return regex_module.compile(pattern, flags=regex_module.ASCII | regex_module.VERSION0)
     except regex_module.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
@@ -130,7 +137,32 @@ def _parse_like_re(pattern: str):
         return str(exc)
 
 
-def _try_dfa(pattern: str, parsed) -> tuple[ByteDFA | None, str]:
+_UNICODE_FEATURES = regex_module.compile(r"\\[pPN]")
+_OUTSIDE = {"d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]", "s": "[ \\t\\n\\r\\f\\v]", "S": "[^ \\t\\n\\r\\f\\v]"}
+_INSIDE = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \\t\\n\\r\\f\\v"}
+
+
+def _ascii_shorthands(pattern: str) -> str:
+    """\\d, \\w, \\s (and negations outside classes) written out as ASCII classes."""
+    out, i, in_class, class_start = [], 0, False, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            table = _INSIDE if in_class else _OUTSIDE
+            out.append(table.get(nxt, ch + nxt))
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class, class_start = True, i + 1 + (pattern[i + 1 : i + 2] == "^")
+        elif ch == "]" and in_class and i > class_start:  # a "]" first in a class is literal
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _try_dfa(pattern: str, parsed, limit_size: bool = True) -> tuple[ByteDFA | None, str]:
     """A byte DFA for ``pattern`` and "regular", or None and why the DFA engine cannot be used."""
     if isinstance(parsed, str):
         return None, f"uses syntax only the regex module reads ({parsed})"
@@ -153,10 +185,12 @@ def _try_dfa(pattern: str, parsed) -> tuple[ByteDFA | None, str]:
         return None, f"is not supported by interegular ({exc})"
     except Exception as exc:  # noqa: BLE001 - a third-party parser's failure only means "no DFA"
         return None, f"interegular failed ({type(exc).__name__}: {exc})"
+    if limit_size and len(fsm.states) > MAX_INTEREGULAR_STATES:
+        return None, f"its automaton has {len(fsm.states)} states (more than {MAX_INTEREGULAR_STATES})"
     try:
         return _fsm_to_dfa(fsm), "regular"
-    except ConstraintError:
-        raise
+    except DFATooLarge as exc:
+        return None, str(exc)
     except RecursionError:
         return None, "the automaton is too deep to build"
 
@@ -251,14 +285,24 @@ def _has_non_ascii_literal(items) -> bool:
 
 
 def _explicit_class_width(items) -> int:
-    """How many code points the pattern's explicit ranges span (interegular lists each one)."""
-    width = 0
+    """How many distinct code points the pattern's explicit ranges cover (interegular lists
+    each of them in its alphabet)."""
+    ranges: list[tuple[int, int]] = []
+    _collect_ranges(items, ranges)
+    width, end = 0, -1
+    for lo, hi in sorted(ranges):
+        if hi > end:
+            width += hi - max(lo, end + 1) + 1
+            end = hi
+    return width
+
+
+def _collect_ranges(items, out: list[tuple[int, int]]) -> None:
     for op, av in items:
         if op == sre_constants.IN:
-            width += sum(hi - lo + 1 for kind, arg in av if kind == sre_constants.RANGE for lo, hi in [arg])
+            out.extend(arg for kind, arg in av if kind == sre_constants.RANGE)
         for sub in _children(op, av):
-            width += _explicit_class_width(sub)
-    return width
+            _collect_ranges(sub, out)
 
 
 def _find_non_regular(items) -> str | None:

@@ -43,12 +43,18 @@ ALPHABET = st.sampled_from(list("abcdexyz019.-+eE@ \t\n\"\\é😀αβωHhWlo") +
 texts = st.lists(ALPHABET, max_size=12).map("".join)
 
 
+def _flags(pattern):
+    """awrs's semantics: ASCII shorthand classes, but Unicode \\p{..} properties (the test
+    patterns with \\p use no shorthand classes, so no rewriting is needed here)."""
+    return regex.VERSION0 if "\\p" in pattern else regex.ASCII | regex.VERSION0
+
+
 def oracle_full(pattern, text):
-    return regex.fullmatch(pattern, text, flags=regex.ASCII | regex.VERSION0) is not None
+    return regex.fullmatch(pattern, text, flags=_flags(pattern)) is not None
 
 
 def oracle_prefix(pattern, text):
-    return regex.fullmatch(pattern, text, partial=True, flags=regex.ASCII | regex.VERSION0) is not None
+    return regex.fullmatch(pattern, text, partial=True, flags=_flags(pattern)) is not None
 
 
 @pytest.fixture(scope="module", params=REGULAR)

@@ -1,0 +1,124 @@
+"""``awrs.JsonSchema``: JSON documents valid under a JSON Schema, checked exactly byte by byte.
+
+See docs/json-schema.md for the supported keywords and the few places where the prefix check
+over-approximates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from awrs.constraints.base import Constraint
+from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
+from awrs.constraints.json_schema.nodes import WHITESPACE, Node
+from awrs.constraints.json_schema.refs import detect_draft
+from awrs.errors import ConstraintError
+
+__all__ = ["JsonSchema", "UnenforcedKeywordWarning"]
+
+LEAD, VALUE, TRAIL = range(3)
+
+
+class DocState(NamedTuple):
+    phase: int
+    ws: int
+    value: Any
+
+
+class JsonSchema(Constraint):
+    """JSON text that validates against ``schema``.
+
+    ``schema``: a dict, a JSON string, or a pydantic model class (``parse`` then returns a
+    model instance). ``whitespace``: ``"flexible"`` (runs of at most ``max_whitespace`` spaces,
+    tabs and newlines between tokens, so models can indent) or ``"compact"`` (none).
+    ``strict=False`` turns unsupported keywords into warnings. ``formats="annotate"`` treats
+    ``format`` as an annotation, as JSON Schema 2019-09 and later do by default.
+    ``max_string_length`` caps every string (generation cannot run on forever inside one);
+    ``key_order="schema"`` makes declared properties appear in schema order. ``registry``
+    maps URIs to schemas for remote ``$ref`` (nothing is downloaded).
+    """
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        strict: bool = True,
+        whitespace: Literal["flexible", "compact"] = "flexible",
+        max_whitespace: int = 32,
+        formats: Literal["assert", "annotate"] = "assert",
+        max_string_length: int | None = None,
+        key_order: Literal["free", "schema"] = "free",
+        registry: Mapping[str, Any] | None = None,
+        draft: int | None = None,
+    ):
+        self.model = None
+        if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+            self.model = schema
+            schema = schema.model_json_schema()
+        elif isinstance(schema, (str, bytes)):
+            try:
+                schema = json.loads(schema)
+            except json.JSONDecodeError as exc:
+                raise ConstraintError(f"the schema is not valid JSON: {exc}") from None
+        if whitespace not in ("flexible", "compact"):
+            raise ConstraintError(f"whitespace must be 'flexible' or 'compact', got {whitespace!r}")
+        if formats not in ("assert", "annotate"):
+            raise ConstraintError(f"formats must be 'assert' or 'annotate', got {formats!r}")
+        self.schema = schema
+        options = Options(
+            strict=strict,
+            max_whitespace=max_whitespace if whitespace == "flexible" else 0,
+            formats=formats,
+            max_string_length=max_string_length,
+            fixed_order=key_order == "schema",
+            registry=dict(registry or {}),
+        )
+        compiler = Compiler(schema, draft if draft is not None else detect_draft(schema), options)
+        self._root: Node = compiler.compile_root()
+        self._max_ws = options.max_whitespace
+        self.ignored_keywords = frozenset(compiler.ignored)
+        self.unenforced = tuple(compiler.unenforced)
+        if self._root.empty:
+            raise ConstraintError("the schema allows no JSON value at all (its language is empty)")
+
+    def __repr__(self) -> str:
+        title = self.schema.get("title") if isinstance(self.schema, Mapping) else None
+        return f"JsonSchema({title!r})" if title else "JsonSchema(...)"
+
+    def initial(self) -> DocState:
+        return DocState(LEAD, 0, self._root.start())
+
+    def advance(self, state: DocState, data: bytes) -> DocState | None:
+        root, max_ws = self._root, self._max_ws
+        phase, ws, value = state
+        for b in data:
+            if phase == VALUE:
+                nxt = root.feed(value, b)
+                if nxt is not None:
+                    value = nxt
+                    continue
+                if not root.end(value) or b not in WHITESPACE or max_ws == 0:
+                    return None
+                phase, ws = TRAIL, 1
+                continue
+            if b in WHITESPACE:
+                if ws >= max_ws:
+                    return None
+                ws += 1
+                continue
+            if phase == TRAIL:
+                return None
+            value = root.feed(value, b)
+            if value is None:
+                return None
+            phase, ws = VALUE, 0
+        return DocState(phase, ws, value)
+
+    def is_complete(self, state: DocState) -> bool:
+        return state.phase == TRAIL or (state.phase == VALUE and self._root.end(state.value))
+
+    def parse(self, text: str) -> Any:
+        value = json.loads(text)
+        return self.model.model_validate(value) if self.model is not None else value

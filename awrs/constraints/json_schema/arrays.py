@@ -1,0 +1,184 @@
+"""JSON arrays: items by position, counts, ``contains`` and ``uniqueItems``, byte by byte."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+from awrs.constraints.json_schema.nodes import WHITESPACE, Layout, Node
+
+__all__ = ["ArraySpec", "canonical"]
+
+# Phases.
+START, OPEN, VALUE, AFTER_VALUE, NEXT, CLOSED = range(6)
+
+
+class ArrState(NamedTuple):
+    phase: int
+    ws: int
+    count: int  # items completed
+    child: Node | None
+    value: Any
+    hit: Any  # state of the `contains` node on the current item (None once dead)
+    matched: int  # items that satisfied `contains`
+    text: bytes  # the current item's bytes (kept only for uniqueItems)
+    seen: frozenset  # canonical forms of the items so far (uniqueItems)
+
+
+class ArraySpec:
+    """The array keywords of one schema, compiled. ``items`` applies past ``prefix``."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        prefix: Sequence[Node],
+        items: Node,
+        min_items: int = 0,
+        max_items: int | None = None,
+        unique: bool = False,
+        contains: Node | None = None,
+        min_contains: int = 1,
+        max_contains: int | None = None,
+    ):
+        self.layout = layout
+        self.prefix = tuple(prefix)
+        self.items = items
+        self.min_items = min_items
+        self.max_items = max_items
+        self.unique = unique
+        self.contains = contains
+        self.min_contains = min_contains if contains is not None else 0
+        self.max_contains = max_contains if contains is not None else None
+        self.empty = not self._satisfiable()
+
+    def __repr__(self) -> str:
+        return f"ArraySpec(prefix={len(self.prefix)}, min={self.min_items}, max={self.max_items})"
+
+    def item(self, i: int) -> Node:
+        return self.prefix[i] if i < len(self.prefix) else self.items
+
+    def _longest(self) -> int | None:
+        """The most items an array can hold (an empty item schema ends it)."""
+        limit = self.max_items
+        for i, node in enumerate(self.prefix):
+            if node.empty:
+                limit = i if limit is None else min(limit, i)
+                break
+        else:
+            if self.items.empty:
+                n = len(self.prefix)
+                limit = n if limit is None else min(limit, n)
+        return limit
+
+    def _satisfiable(self) -> bool:
+        longest = self._longest()
+        if longest is not None and longest < max(self.min_items, self.min_contains):
+            return False
+        if self.max_contains is not None and self.max_contains < self.min_contains:
+            return False
+        return not (self.contains is not None and self.min_contains > 0 and self.contains.empty)
+
+    def _can_finish(self, count: int, matched: int) -> bool:
+        if self.max_contains is not None and matched > self.max_contains:
+            return False
+        longest = self._longest()
+        room = None if longest is None else longest - count
+        if room is not None and room < 0:
+            return False
+        need = max(self.min_items - count, self.min_contains - matched, 0)
+        return room is None or need <= room
+
+    def _close_ok(self, st: ArrState) -> bool:
+        return (
+            st.count >= self.min_items
+            and (self.max_items is None or st.count <= self.max_items)
+            and st.matched >= self.min_contains
+            and (self.max_contains is None or st.matched <= self.max_contains)
+        )
+
+    def start(self) -> ArrState:
+        return ArrState(START, 0, 0, None, None, None, 0, b"", frozenset())
+
+    def end(self, st: ArrState) -> bool:
+        return st.phase == CLOSED
+
+    def feed(self, st: ArrState, b: int) -> ArrState | None:
+        phase = st.phase
+        if phase == VALUE:
+            nxt = st.child.feed(st.value, b)
+            if nxt is not None:
+                hit = None if st.hit is None else self.contains.feed(st.hit, b)
+                return self._with_value(st._replace(value=nxt, hit=hit, text=st.text + bytes([b]) if self.unique else b""))
+            if not st.child.end(st.value):
+                return None
+            st = self._finish_item(st)
+            if st is None:
+                return None
+            phase = AFTER_VALUE
+        if b in WHITESPACE and phase in (OPEN, AFTER_VALUE, NEXT):
+            return st._replace(ws=st.ws + 1) if st.ws < self.layout.max_run else None
+        if phase == START:
+            return st._replace(phase=OPEN) if b == 0x5B else None
+        if phase == OPEN and b == 0x5D:
+            return st._replace(phase=CLOSED) if self._close_ok(st) else None
+        if phase in (OPEN, NEXT):
+            return self._begin_item(st, b)
+        if phase == AFTER_VALUE:
+            if b == 0x2C:
+                # the next item may or may not satisfy `contains`
+                ok = not self.item(st.count).empty and (
+                    self._can_finish(st.count + 1, st.matched) or self._can_finish(st.count + 1, st.matched + 1)
+                )
+                return st._replace(phase=NEXT, ws=0) if ok else None
+            if b == 0x5D:
+                return st._replace(phase=CLOSED) if self._close_ok(st) else None
+        return None
+
+    def _begin_item(self, st: ArrState, b: int) -> ArrState | None:
+        child = self.item(st.count)
+        if child.empty or (self.max_items is not None and st.count >= self.max_items):
+            return None
+        value = child.feed(child.start(), b)
+        if value is None:
+            return None
+        hit = None
+        if self.contains is not None:
+            hit = self.contains.feed(self.contains.start(), b)
+        return self._with_value(st._replace(phase=VALUE, ws=0, child=child, value=value, hit=hit, text=bytes([b]) if self.unique else b""))
+
+    def _with_value(self, st: ArrState) -> ArrState | None:
+        """An item that can take no more bytes is judged at once."""
+        if not st.child.closed(st.value):
+            return st
+        if not st.child.end(st.value):
+            return None
+        return self._finish_item(st)
+
+    def _finish_item(self, st: ArrState) -> ArrState | None:
+        count = st.count + 1
+        matched = st.matched + (1 if st.hit is not None and self.contains.end(st.hit) else 0)
+        seen = st.seen
+        if self.unique:
+            key = canonical(json.loads(st.text, parse_float=Fraction, parse_int=Fraction))
+            if key in seen:
+                return None
+            seen = seen | {key}
+        if not self._can_finish(count, matched):
+            return None
+        return ArrState(AFTER_VALUE, 0, count, None, None, None, matched, b"", seen)
+
+
+def canonical(value: Any) -> Any:
+    """A hashable form under which two JSON values are equal exactly when JSON Schema says so
+    (numbers compare by value, ``true`` is not ``1``, object key order does not matter)."""
+    if isinstance(value, bool) or value is None:
+        return ("lit", value)
+    if isinstance(value, Fraction):
+        return ("num", value)
+    if isinstance(value, str):
+        return ("str", value)
+    if isinstance(value, list):
+        return ("arr", tuple(canonical(v) for v in value))
+    return ("obj", frozenset((k, canonical(v)) for k, v in value.items()))

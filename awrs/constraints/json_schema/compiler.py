@@ -1,0 +1,517 @@
+"""Compile a JSON Schema (draft 4, 6, 7, 2019-09 or 2020-12) into nodes.
+
+Every keyword is either enforced, an annotation (no effect on validity), or refused with
+:class:`~awrs.errors.UnsupportedSchemaError` naming it and its JSON pointer (with
+``strict=False`` it is reported as an :class:`UnenforcedKeywordWarning` instead). Unknown
+keywords outside the JSON Schema vocabulary are extensions and do not affect validity; the
+compiled schema lists them in ``ignored``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect, trie_dfa
+from awrs.constraints.json_schema.arrays import ArraySpec
+from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
+from awrs.constraints.json_schema.nodes import (
+    AllOfNode,
+    AnyOfNode,
+    IfNode,
+    Layout,
+    NeverNode,
+    Node,
+    NotNode,
+    OneOfNode,
+    RefNode,
+    TypedNode,
+)
+from awrs.constraints.json_schema.numbers import NumberSpec
+from awrs.constraints.json_schema.objects import ObjectSpec
+from awrs.constraints.json_schema.refs import Draft, Resolved, Resources
+from awrs.constraints.json_schema.strings import StringSpec
+from awrs.errors import ConstraintError, UnsupportedSchemaError
+
+__all__ = ["Compiler", "Options", "UnenforcedKeywordWarning", "ANNOTATIONS", "ENFORCED", "UNENFORCED"]
+
+
+class UnenforcedKeywordWarning(UserWarning):
+    """A schema keyword is accepted with ``strict=False`` but not enforced."""
+
+
+#: Keywords that never affect validity.
+ANNOTATIONS = frozenset({
+    "$schema", "$id", "id", "$anchor", "$defs", "definitions", "$comment", "$vocabulary",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+    "contentMediaType", "contentEncoding", "contentSchema", "discriminator", "xml", "example",
+    "externalDocs",
+})
+#: Keywords awrs enforces.
+ENFORCED = frozenset({
+    "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref",
+    "minLength", "maxLength", "pattern", "format",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "properties", "patternProperties", "additionalProperties", "required", "propertyNames",
+    "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
+    "items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
+    "contains", "minContains", "maxContains",
+})
+#: JSON Schema keywords awrs recognises but does not enforce.
+UNENFORCED = frozenset({
+    "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$dynamicAnchor",
+    "$recursiveRef", "$recursiveAnchor",
+})
+
+_ALL_TYPES = ("string", "number", "integer", "object", "array", "boolean", "null")
+
+
+@dataclass(frozen=True)
+class Options:
+    strict: bool = True
+    max_whitespace: int = 32  # 0 = compact
+    formats: str = "assert"  # or "annotate"
+    max_string_length: int | None = None
+    fixed_order: bool = False
+    registry: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Compiler:
+    """Compiles one root schema; nodes are memoised per subschema so references can loop."""
+
+    def __init__(self, schema: Any, draft: Draft, options: Options):
+        self.options = options
+        self.draft = draft
+        self.layout = Layout(options.max_whitespace)
+        self.resources = Resources(schema, draft, options.registry)
+        self.ignored: set[str] = set()
+        self.unenforced: list[tuple[str, str]] = []
+        self._memo: dict[int, Node] = {}
+        self._any: Node | None = None
+
+    def compile_root(self) -> Node:
+        return self.node(self.resources.root)
+
+    @property
+    def any_value(self) -> Node:
+        """A node that accepts every JSON value."""
+        if self._any is None:
+            self._any = self.node(Resolved(True, self.resources.root.base, "#"))
+        return self._any
+
+    def node(self, where: Resolved) -> Node:
+        key = id(where.schema)
+        node = self._memo.get(key)
+        if node is None:
+            placeholder = RefNode(lambda: self._memo[key])
+            self._memo[key] = placeholder  # a reference back to this schema resolves lazily
+            try:
+                node = self._compile(where)
+            except BaseException:
+                del self._memo[key]
+                raise
+            self._memo[key] = node
+        return node
+
+    # --- one schema ---------------------------------------------------------------------
+
+    def _compile(self, where: Resolved) -> Node:
+        schema, pointer = where.schema, where.pointer
+        if schema is True:
+            return self._typed({}, where)
+        if schema is False:
+            return NeverNode()
+        if not isinstance(schema, Mapping):
+            raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {json.dumps(schema)[:60]}")
+        if "$ref" in schema and self.draft <= 7:
+            return self._ref(schema["$ref"], where)  # draft 4-7: siblings of $ref are ignored
+        self._check_keywords(schema, pointer)
+        parts: list[Node] = [self._typed(schema, where)]
+        if "$ref" in schema:
+            parts.append(self._ref(schema["$ref"], where))
+        for key, cls in (("allOf", AllOfNode), ("anyOf", AnyOfNode), ("oneOf", OneOfNode)):
+            if key in schema:
+                subs = self._list(schema, key, where)
+                parts.append(cls([self.node(s) for s in subs]))
+        if "not" in schema:
+            parts.append(NotNode(self.node(self._sub(where, "not")), self.any_value))
+        if "if" in schema and ("then" in schema or "else" in schema):
+            then = self.node(self._sub(where, "then")) if "then" in schema else self.any_value
+            otherwise = self.node(self._sub(where, "else")) if "else" in schema else self.any_value
+            parts.append(IfNode(self.node(self._sub(where, "if")), then, otherwise, self.any_value))
+        return parts[0] if len(parts) == 1 else AllOfNode(parts)
+
+    def _check_keywords(self, schema: Mapping, pointer: str) -> None:
+        for key in schema:
+            if key in ENFORCED or key in ANNOTATIONS:
+                continue
+            if key in UNENFORCED:
+                self._unsupported(key, pointer, "awrs does not enforce this keyword")
+            else:
+                self.ignored.add(key)
+        fmt = schema.get("format")
+        if isinstance(fmt, str) and self.options.formats == "assert" and fmt not in FORMATS:
+            if fmt in UNSUPPORTED:
+                self._unsupported("format", pointer, f"the {fmt!r} format is not enforced")
+            else:
+                self.ignored.add(f"format:{fmt}")
+
+    def _unsupported(self, keyword: str, pointer: str, detail: str) -> None:
+        if self.options.strict:
+            raise UnsupportedSchemaError(keyword, pointer, detail)
+        self.unenforced.append((keyword, pointer))
+        warnings.warn(f"{keyword} at {pointer} is not enforced: {detail}", UnenforcedKeywordWarning, stacklevel=4)
+
+    def _ref(self, ref: Any, where: Resolved) -> Node:
+        if not isinstance(ref, str):
+            raise ConstraintError(f"invalid $ref at {where.pointer}: expected a string")
+        return self.node(self.resources.resolve(ref, where.base))
+
+    def _sub(self, where: Resolved, *path: str) -> Resolved:
+        schema = where.schema
+        for p in path:
+            schema = schema[p]
+        return Resolved(schema, self._base_of(schema, where.base), where.pointer + "/" + "/".join(map(str, path)))
+
+    def _base_of(self, schema: Any, base: str) -> str:
+        if isinstance(schema, Mapping) and not (self.draft <= 7 and "$ref" in schema):
+            ident = schema.get("id" if self.draft == 4 else "$id")
+            if isinstance(ident, str) and not ident.startswith("#"):
+                from urllib.parse import urldefrag, urljoin
+
+                return urldefrag(urljoin(base, ident))[0]
+        return base
+
+    def _list(self, schema: Mapping, key: str, where: Resolved) -> list[Resolved]:
+        value = schema[key]
+        if not isinstance(value, list) or not value:
+            raise ConstraintError(f"invalid schema at {where.pointer}/{key}: expected a non-empty array of schemas")
+        return [self._sub(where, key, i) for i in range(len(value))]  # type: ignore[arg-type]
+
+    # --- the type-specific keywords ---------------------------------------------------
+
+    def _typed(self, schema: Mapping, where: Resolved) -> Node:
+        types = self._types(schema, where.pointer)
+        if "enum" in schema or "const" in schema:
+            return self._enum_node(schema, types, where)
+        string = self._string(schema, where) if "string" in types else None
+        number = self._number(schema, types, where.pointer) if ("number" in types or "integer" in types) else None
+        obj = self._object(schema, where) if "object" in types else None
+        arr = self._array(schema, where) if "array" in types else None
+        literals = frozenset(({b"true", b"false"} if "boolean" in types else set()) | ({b"null"} if "null" in types else set()))
+        return TypedNode(string, number, obj, arr, literals)
+
+    def _types(self, schema: Mapping, pointer: str) -> frozenset[str]:
+        value = schema.get("type", list(_ALL_TYPES))
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or any(n not in _ALL_TYPES for n in names):
+            raise ConstraintError(f"invalid type at {pointer}: {json.dumps(value)} (use {', '.join(_ALL_TYPES)})")
+        types = set(names)
+        if "number" in types:
+            types.add("integer")
+        return frozenset(types)
+
+    def _enum_node(self, schema: Mapping, types: frozenset[str], where: Resolved) -> Node:
+        """``enum``/``const``: the listed values that also satisfy the schema's other keywords."""
+        values = [schema["const"]] if "const" in schema else schema["enum"]
+        if "enum" in schema and "const" in schema:
+            values = [v for v in schema["enum"] if _json_equal(v, schema["const"])]
+        if not isinstance(values, list):
+            raise ConstraintError(f"invalid enum at {where.pointer}: expected an array")
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
+        others = self._typed(rest, where) if set(rest) & (ENFORCED - {"$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"}) else None
+        kept = [v for v in values if _type_of(v) in types and (others is None or _accepts_value(others, v))]
+        return value_node(kept, self.layout)
+
+    def _string(self, schema: Mapping, where: Resolved) -> StringSpec:
+        pointer = where.pointer
+        min_len = _count(schema, "minLength", pointer)
+        max_len = _count(schema, "maxLength", pointer, None)
+        dfa: ByteDFA | None = None
+        partial: list[Any] = []
+        checks: list[Any] = []
+        if "pattern" in schema:
+            dfa, partial = self._pattern(schema["pattern"], pointer)
+        fmt = schema.get("format")
+        if self.options.formats == "assert" and isinstance(fmt, str) and fmt in FORMATS:
+            if dfa is None:
+                dfa = format_dfa(fmt)
+            elif dfa is not False:
+                try:
+                    dfa = intersect(dfa, format_dfa(fmt))
+                except DFATooLarge:
+                    checks.append(_full_match(FORMATS[fmt]))
+                except ConstraintError:
+                    dfa = False  # the pattern and the format exclude each other
+            if fmt in FINAL_CHECKS:
+                checks.append(FINAL_CHECKS[fmt])
+            limit = format_max_length(fmt)
+            if limit is not None:
+                max_len = limit if max_len is None else min(max_len, limit)
+        cap = self.options.max_string_length
+        if cap is not None:
+            max_len = cap if max_len is None else min(max_len, cap)
+        if dfa is False:
+            return StringSpec(min_len=1, max_len=0)  # empty
+        return StringSpec(dfa=dfa, min_len=min_len, max_len=max_len, partial=tuple(partial), final_checks=tuple(checks))
+
+    def _pattern(self, pattern: Any, pointer: str):
+        from awrs.constraints.regex import Regex
+
+        if not isinstance(pattern, str):
+            raise ConstraintError(f"invalid pattern at {pointer}: expected a string")
+        try:
+            rx = Regex(search_pattern(pattern))
+        except ConstraintError as exc:
+            raise ConstraintError(f"invalid pattern at {pointer}/pattern: {exc}") from None
+        if rx.engine == "dfa":
+            return rx.dfa, []
+        return None, [rx._impl.compiled]
+
+    def _number(self, schema: Mapping, types: frozenset[str], pointer: str) -> NumberSpec:
+        lo = hi = None
+        lo_open = hi_open = False
+        if "minimum" in schema:
+            lo = _fraction(schema["minimum"], pointer, "minimum")
+            lo_open = schema.get("exclusiveMinimum") is True
+        if "maximum" in schema:
+            hi = _fraction(schema["maximum"], pointer, "maximum")
+            hi_open = schema.get("exclusiveMaximum") is True
+        for key in ("exclusiveMinimum", "exclusiveMaximum"):
+            value = schema.get(key)
+            if value is None or isinstance(value, bool):
+                continue
+            bound = _fraction(value, pointer, key)
+            if key == "exclusiveMinimum" and (lo is None or bound >= lo):
+                lo, lo_open = bound, True
+            if key == "exclusiveMaximum" and (hi is None or bound <= hi):
+                hi, hi_open = bound, True
+        step = None
+        if "multipleOf" in schema:
+            step = _fraction(schema["multipleOf"], pointer, "multipleOf")
+            if step <= 0:
+                raise ConstraintError(f"invalid multipleOf at {pointer}: must be greater than 0")
+        integers_only = "number" not in types
+        if integers_only:
+            step = Fraction(1) if step is None else _lcm(step, Fraction(1))
+        # Draft 4 counts 1.0 as a number but not an integer: integers are plain literals.
+        plain = integers_only and self.draft == 4
+        return NumberSpec(lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, step=step, plain=plain)
+
+    def _object(self, schema: Mapping, where: Resolved) -> ObjectSpec:
+        pointer = where.pointer
+        props = schema.get("properties", {})
+        properties = {name: self.node(self._sub(where, "properties", name)) for name in props}
+        patterns = []
+        for pat in schema.get("patternProperties", {}):
+            compiled = _search_regex(pat, f"{pointer}/patternProperties")
+            prefix = _prefix_checker(pat, f"{pointer}/patternProperties")
+            patterns.append((compiled, prefix, self.node(self._sub(where, "patternProperties", pat))))
+        additional = self.node(self._sub(where, "additionalProperties")) if "additionalProperties" in schema else self.any_value
+        names = self.node(self._sub(where, "propertyNames")) if "propertyNames" in schema else None
+        required = schema.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            raise ConstraintError(f"invalid required at {pointer}: expected an array of strings")
+        dep_required: dict[str, frozenset[str]] = {}
+        dep_schemas: dict[str, Node] = {}
+        for name, deps in schema.get("dependentRequired", {}).items():
+            dep_required[name] = frozenset(deps)
+        for name in schema.get("dependentSchemas", {}):
+            dep_schemas[name] = self.node(self._sub(where, "dependentSchemas", name))
+        for name, dep in schema.get("dependencies", {}).items():
+            if isinstance(dep, list):
+                dep_required[name] = frozenset(dep)
+            else:
+                dep_schemas[name] = self.node(self._sub(where, "dependencies", name))
+        return ObjectSpec(
+            self.layout,
+            properties,
+            patterns,
+            additional,
+            names=names,
+            required=frozenset(required),
+            min_props=_count(schema, "minProperties", pointer),
+            max_props=_count(schema, "maxProperties", pointer, None),
+            dependent_required=dep_required,
+            dependent_schemas=dep_schemas,
+            fixed_order=self.options.fixed_order,
+        )
+
+    def _array(self, schema: Mapping, where: Resolved) -> ArraySpec:
+        pointer = where.pointer
+        items = schema.get("items")
+        prefix: list[Node] = []
+        rest: Node = self.any_value
+        if "prefixItems" in schema and self.draft >= 2020:
+            prefix = [self.node(s) for s in self._list(schema, "prefixItems", where)]
+            if items is not None:
+                rest = self.node(self._sub(where, "items"))
+        elif isinstance(items, list):  # draft 4-2019 tuple form
+            prefix = [self.node(self._sub(where, "items", i)) for i in range(len(items))]  # type: ignore[arg-type]
+            if "additionalItems" in schema:
+                rest = self.node(self._sub(where, "additionalItems"))
+        elif items is not None:
+            rest = self.node(self._sub(where, "items"))
+        contains = self.node(self._sub(where, "contains")) if "contains" in schema else None
+        return ArraySpec(
+            self.layout,
+            prefix,
+            rest,
+            min_items=_count(schema, "minItems", pointer),
+            max_items=_count(schema, "maxItems", pointer, None),
+            unique=bool(schema.get("uniqueItems", False)),
+            contains=contains,
+            min_contains=_count(schema, "minContains", pointer, 1) if self.draft >= 2019 else 1,
+            max_contains=_count(schema, "maxContains", pointer, None) if self.draft >= 2019 else None,
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def search_pattern(pattern: str) -> str:
+    """A JSON Schema ``pattern`` (found anywhere in the string) as a full-match pattern."""
+    anchored_start = pattern.startswith("^")
+    anchored_end = pattern.endswith("$") and not pattern.endswith("\\$")
+    if "|" in pattern and not (anchored_start and anchored_end and _single_branch(pattern)):
+        return r"[\s\S]*(?:" + pattern + r")[\s\S]*"
+    head = "" if anchored_start else r"[\s\S]*"
+    tail = "" if anchored_end else r"[\s\S]*"
+    return head + pattern + tail
+
+
+def _single_branch(pattern: str) -> bool:
+    """True when the pattern's alternations are all inside groups."""
+    depth, escaped, in_class = 0, False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return False
+    return True
+
+
+def _prefix_checker(pattern: str, pointer: str):
+    """An awrs Regex whose prefix check says whether a name can still come to contain a match."""
+    from awrs.constraints.regex import Regex
+
+    try:
+        return Regex(search_pattern(pattern))
+    except ConstraintError as exc:
+        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
+
+
+def _search_regex(pattern: str, pointer: str):
+    import regex
+
+    try:
+        return regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    except regex.error as exc:
+        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
+
+
+def _full_match(pattern: str):
+    """An exact check of a whole string against a pattern (used when two DFAs are too large to
+    intersect: the prefix check then follows only one of them)."""
+    import regex
+
+    compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    return lambda text: compiled.fullmatch(text) is not None
+
+
+def _count(schema: Mapping, key: str, pointer: str, default: Any = 0) -> Any:
+    value = schema.get(key, default)
+    if value is default:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (isinstance(value, float) and not value.is_integer()):
+        raise ConstraintError(f"invalid {key} at {pointer}: expected a non-negative integer, got {json.dumps(value)}")
+    return int(value)
+
+
+def _fraction(value: Any, pointer: str, key: str) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ConstraintError(f"invalid {key} at {pointer}: expected a number, got {json.dumps(value)}")
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+def _lcm(a: Fraction, b: Fraction) -> Fraction:
+    """The least common multiple of two positive rationals."""
+    num = a.numerator * b.numerator // math.gcd(a.numerator, b.numerator)
+    return Fraction(num, math.gcd(a.denominator, b.denominator))
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    from awrs.constraints.json_schema.arrays import canonical
+
+    return canonical(_exact(a)) == canonical(_exact(b))
+
+
+def _exact(value: Any) -> Any:
+    """Numbers as Fractions (exact), recursively, as the canonical form expects."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return {k: _exact(v) for k, v in value.items()}
+
+
+def _accepts_value(node: Node, value: Any) -> bool:
+    st = node.start()
+    for b in json.dumps(value, ensure_ascii=False).encode():
+        st = node.feed(st, b)
+        if st is None:
+            return False
+    return node.end(st)
+
+
+def value_node(values: list[Any], layout: Layout) -> Node:
+    """A node accepting exactly the given JSON values (any serialisation of them)."""
+    strings = [v for v in values if isinstance(v, str)]
+    numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+    literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
+    string = StringSpec(dfa=trie_dfa([s.encode("utf-8", "surrogatepass") for s in strings])) if strings else None
+    number = NumberSpec(values=numbers) if numbers else None
+    nodes: list[Node] = []
+    if string or number or literals:
+        nodes.append(TypedNode(string, number, None, None, literals))
+    for v in values:
+        if isinstance(v, dict):
+            props = {k: value_node([x], layout) for k, x in v.items()}
+            nodes.append(TypedNode(obj=ObjectSpec(layout, props, [], NeverNode(), required=frozenset(v))))
+        elif isinstance(v, list):
+            items = [value_node([x], layout) for x in v]
+            nodes.append(TypedNode(arr=ArraySpec(layout, items, NeverNode(), min_items=len(v))))
+    if not nodes:
+        return NeverNode()
+    return nodes[0] if len(nodes) == 1 else AnyOfNode(nodes)

@@ -1,0 +1,358 @@
+"""Compiled schema nodes: each one reads the bytes of one JSON value.
+
+A :class:`Node` is immutable; its states are immutable values. ``feed(state, byte)`` returns
+the next state or None when the byte cannot continue a valid value — either because the
+value is invalid, or because the value has already ended (then ``end(state)`` is True and the
+enclosing container handles the byte). ``end(state)`` says whether the bytes so far form a
+complete value that satisfies the node.
+
+Every state a node returns is *viable*: some continuation completes a valid value. That is
+what makes the constraint's prefix check exact; where a keyword makes this out of reach the
+node over-approximates and docs/json-schema.md lists the case.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from awrs.constraints.json_schema.numbers import (
+    START as NUM_START,
+    NumberSpec,
+    NumberState,
+    feed_number,
+    number_complete,
+    number_value,
+    prefix_viable,
+)
+from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
+from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
+
+__all__ = [
+    "Node",
+    "NeverNode",
+    "TypedNode",
+    "AllOfNode",
+    "AnyOfNode",
+    "OneOfNode",
+    "NotNode",
+    "IfNode",
+    "RefNode",
+    "Layout",
+    "ANY_STRING",
+]
+
+DEAD = None
+_PENDING = ()  # the state of a value before its first byte
+
+# Kinds of values a TypedNode dispatches to.
+STRING, NUMBER, OBJECT, ARRAY, LITERAL = range(5)
+_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
+_NUMBER_START = frozenset(b"-0123456789")
+
+ANY_STRING = StringSpec()
+
+
+class Layout:
+    """Whitespace policy shared by every container of one schema.
+
+    ``max_run`` is the longest run of whitespace allowed between two tokens (0 = compact).
+    """
+
+    __slots__ = ("max_run",)
+
+    def __init__(self, max_run: int):
+        self.max_run = max_run
+
+
+WHITESPACE = frozenset(b" \t\n\r")
+
+
+#: The kinds of JSON values, as TypedNode dispatches them.
+ALL_KINDS = frozenset({"string", "number", "object", "array", "true", "false", "null"})
+
+
+class Node(ABC):
+    """One compiled (sub)schema."""
+
+    #: The kinds of value the node may accept (an over-approximation).
+    kinds: frozenset[str] = ALL_KINDS
+
+    @property
+    def empty(self) -> bool:
+        """True when no JSON value satisfies the node (decided at compile time, best effort)."""
+        return not self.kinds
+
+    def start(self) -> Any:
+        return _PENDING
+
+    @abstractmethod
+    def feed(self, state: Any, b: int) -> Any | None: ...
+
+    @abstractmethod
+    def end(self, state: Any) -> bool: ...
+
+    def closed(self, state: Any) -> bool:
+        """True when the value is over: no further byte can belong to it (a closing quote or
+        bracket, a whole literal). Numbers are never closed: a digit may always follow."""
+        return False
+
+
+class NeverNode(Node):
+    """The ``false`` schema."""
+
+    kinds = frozenset()
+
+    def feed(self, state: Any, b: int) -> None:
+        return None
+
+    def end(self, state: Any) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NeverNode()"
+
+
+class TypedNode(Node):
+    """A value of the allowed types, each checked by its own spec.
+
+    ``string``/``number``/``obj``/``arr`` are None when that type is not allowed;
+    ``literals`` holds the allowed literal spellings among ``true``, ``false``, ``null``.
+    """
+
+    def __init__(self, string=None, number=None, obj=None, arr=None, literals: frozenset[bytes] = frozenset()):
+        self.string: StringSpec | None = None if string is None or string.empty else string
+        self.number: NumberSpec | None = None if number is None or number.empty else number
+        self.obj = None if obj is None or obj.empty else obj
+        self.arr = None if arr is None or arr.empty else arr
+        self.literals = literals
+        self.kinds = frozenset(
+            k for k, present in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if present
+        ) | frozenset(w.decode() for w in literals)
+
+    def __repr__(self) -> str:
+        kinds = [k for k, v in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if v]
+        return f"TypedNode({kinds + sorted(x.decode() for x in self.literals)})"
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        if state is _PENDING:
+            return self._dispatch(b)
+        kind, sub = state
+        if kind == STRING:
+            nxt = feed_string(self.string, sub, b)
+        elif kind == NUMBER:
+            nxt = feed_number(sub, b)
+            if nxt is not None and not prefix_viable(nxt, self.number):
+                return None
+        elif kind == OBJECT:
+            nxt = self.obj.feed(sub, b)
+        elif kind == ARRAY:
+            nxt = self.arr.feed(sub, b)
+        else:  # literal
+            word, i = sub
+            if i >= len(word) or word[i] != b:
+                return None
+            nxt = (word, i + 1)
+        return None if nxt is None else (kind, nxt)
+
+    def _dispatch(self, b: int) -> Any | None:
+        if b == 0x22 and self.string is not None:
+            return (STRING, feed_string(self.string, string_start(self.string), b))
+        if b in _NUMBER_START and self.number is not None:
+            st = feed_number(NumberState(NUM_START, b""), b)
+            return (NUMBER, st) if st is not None and prefix_viable(st, self.number) else None
+        if b == 0x7B and self.obj is not None:
+            return (OBJECT, self.obj.feed(self.obj.start(), b))
+        if b == 0x5B and self.arr is not None:
+            return (ARRAY, self.arr.feed(self.arr.start(), b))
+        word = _LITERALS.get(b)
+        if word is not None and word in self.literals:
+            return (LITERAL, (word, 1))
+        return None
+
+    def closed(self, state: Any) -> bool:
+        if state is _PENDING:
+            return False
+        kind, sub = state
+        if kind == STRING:
+            return sub.phase == STR_CLOSED
+        if kind == OBJECT:
+            return self.obj.end(sub)
+        if kind == ARRAY:
+            return self.arr.end(sub)
+        if kind == LITERAL:
+            return sub[1] == len(sub[0])
+        return False
+
+    def end(self, state: Any) -> bool:
+        if state is _PENDING:
+            return False
+        kind, sub = state
+        if kind == STRING:
+            return sub.phase == STR_CLOSED
+        if kind == NUMBER:
+            return number_complete(sub) and self.number.contains(number_value(sub))
+        if kind == OBJECT:
+            return self.obj.end(sub)
+        if kind == ARRAY:
+            return self.arr.end(sub)
+        word, i = sub
+        return i == len(word)
+
+
+class AllOfNode(Node):
+    """Every child holds (``allOf``, and the conjunction of a schema's own keywords)."""
+
+    def __init__(self, children: list[Node]):
+        self.children = tuple(children)
+        kinds = ALL_KINDS
+        for c in self.children:
+            kinds = kinds & c.kinds
+        self.kinds = kinds
+
+    def __repr__(self) -> str:
+        return f"AllOf{list(self.children)}"
+
+    def closed(self, state: Any) -> bool:
+        return self.children[0].closed(state[0])
+
+    def start(self) -> Any:
+        return tuple(c.start() for c in self.children)
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        out = []
+        for child, st in zip(self.children, state):
+            nxt = child.feed(st, b)
+            if nxt is None:
+                return None
+            out.append(nxt)
+        return tuple(out)
+
+    def end(self, state: Any) -> bool:
+        return all(c.end(s) for c, s in zip(self.children, state))
+
+
+class AnyOfNode(Node):
+    """At least one child holds. States keep the children still alive."""
+
+    def __init__(self, children: list[Node]):
+        self.children = tuple(c for c in children if not c.empty)
+        self.kinds = frozenset().union(*(c.kinds for c in self.children))
+
+    def __repr__(self) -> str:
+        return f"AnyOf{list(self.children)}"
+
+    def closed(self, state: Any) -> bool:
+        i, st = state[0]
+        return self.children[i].closed(st)
+
+    def start(self) -> Any:
+        return tuple((i, c.start()) for i, c in enumerate(self.children))
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        out = tuple((i, nxt) for i, st in state if (nxt := self.children[i].feed(st, b)) is not None)
+        return out or None
+
+    def end(self, state: Any) -> bool:
+        return any(self.children[i].end(st) for i, st in state)
+
+
+class OneOfNode(AnyOfNode):
+    """Exactly one child holds. Prefixes are checked as for ``anyOf`` (an over-approximation:
+    two children may both end up valid); the end check is exact."""
+
+    def end(self, state: Any) -> bool:
+        return sum(1 for i, st in state if self.children[i].end(st)) == 1
+
+
+class NotNode(Node):
+    """The value must not satisfy ``child``. A syntax-only node keeps reading the value when
+    the child dies. Prefixes are not restricted beyond syntax (over-approximation)."""
+
+    def __init__(self, child: Node, carrier: Node):
+        self.child = child
+        self.carrier = carrier  # accepts any JSON value: tracks where the value ends
+
+    def closed(self, state: Any) -> bool:
+        return self.carrier.closed(state[0])
+
+    def start(self) -> Any:
+        return (self.carrier.start(), self.child.start())
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        carried, inner = state
+        nxt = self.carrier.feed(carried, b)
+        if nxt is None:
+            return None
+        return (nxt, self.child.feed(inner, b) if inner is not None else None)
+
+    def end(self, state: Any) -> bool:
+        carried, inner = state
+        return self.carrier.end(carried) and (inner is None or not self.child.end(inner))
+
+
+class IfNode(Node):
+    """``if``/``then``/``else``: the value satisfies ``then`` if it satisfies ``if``, else
+    ``else``. A prefix is kept while (``if`` and ``then``) or ``else`` can still hold."""
+
+    def __init__(self, cond: Node, then: Node, otherwise: Node, carrier: Node):
+        self.cond, self.then, self.otherwise, self.carrier = cond, then, otherwise, carrier
+
+    def closed(self, state: Any) -> bool:
+        return self.carrier.closed(state[0])
+
+    def start(self) -> Any:
+        return (self.carrier.start(), self.cond.start(), self.then.start(), self.otherwise.start())
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        carried, c, t, o = state
+        carried = self.carrier.feed(carried, b)
+        if carried is None:
+            return None
+        c = self.cond.feed(c, b) if c is not None else None
+        t = self.then.feed(t, b) if t is not None else None
+        o = self.otherwise.feed(o, b) if o is not None else None
+        if not ((c is not None and t is not None) or o is not None):
+            return None
+        return (carried, c, t, o)
+
+    def end(self, state: Any) -> bool:
+        carried, c, t, o = state
+        if not self.carrier.end(carried):
+            return False
+        if c is not None and self.cond.end(c):
+            return t is not None and self.then.end(t)
+        return o is not None and self.otherwise.end(o)
+
+
+class RefNode(Node):
+    """A ``$ref``: resolved lazily, so recursive schemas compile to finite graphs."""
+
+    def __init__(self, resolve):
+        self._resolve = resolve
+        self._target: Node | None = None
+
+    @property
+    def target(self) -> Node:
+        if self._target is None:
+            self._target = self._resolve()
+        return self._target
+
+    @property
+    def kinds(self) -> frozenset[str]:  # type: ignore[override]
+        return ALL_KINDS if self._target is None else self._target.kinds
+
+    def __repr__(self) -> str:
+        return "RefNode()"
+
+    def closed(self, state: Any) -> bool:
+        return self.target.closed(state)
+
+    def start(self) -> Any:
+        return self.target.start()
+
+    def feed(self, state: Any, b: int) -> Any | None:
+        return self.target.feed(state, b)
+
+    def end(self, state: Any) -> bool:
+        return self.target.end(state)

@@ -1,0 +1,257 @@
+"""JSON objects: keys, values and the object-level keywords, checked byte by byte.
+
+A state records where the parser is (a key, the colon, a value, a comma...), the keys seen so
+far, the key or value in progress, and the states of ``dependentSchemas`` subschemas, which
+read the whole object alongside. After every byte the object can still be completed: keys
+that could not lead to a valid object (unknown under ``additionalProperties: false``,
+duplicates, over ``maxProperties`` while required keys are missing...) are refused as soon as
+no completion of the key text can be valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
+from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
+from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
+
+__all__ = ["ObjectSpec"]
+
+_KEY = StringSpec(keep_text=True)
+# Phases.
+START, OPEN, KEY, COLON, BEFORE_VALUE, VALUE, AFTER_VALUE, NEXT_KEY, CLOSED = range(9)
+
+
+class ObjState(NamedTuple):
+    phase: int
+    ws: int  # whitespace bytes in the current run
+    seen: frozenset
+    key: Any  # the key's string state, while reading a key
+    names: Any  # the propertyNames node's state for the key
+    child: Node | None  # the node of the value being read
+    value: Any  # its state
+    deps: tuple  # states of the dependentSchemas nodes (None once dead)
+    last: int  # index in schema order of the last declared property (fixed key order)
+
+
+class ObjectSpec:
+    """The object keywords of one schema, compiled."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        properties: Mapping[str, Node],
+        patterns: Sequence[tuple[Any, Node]],
+        additional: Node,
+        names: Node | None = None,
+        required: frozenset[str] = frozenset(),
+        min_props: int = 0,
+        max_props: int | None = None,
+        dependent_required: Mapping[str, frozenset[str]] | None = None,
+        dependent_schemas: Mapping[str, Node] | None = None,
+        fixed_order: bool = False,
+    ):
+        self.layout = layout
+        self.properties = dict(properties)
+        self.patterns = list(patterns)  # (regex searched in the name, prefix checker, node)
+        self.additional = additional
+        self.names = names
+        self.required = frozenset(required)
+        self.min_props = min_props
+        self.max_props = max_props
+        self.dep_required = dict(dependent_required or {})
+        self.dep_keys = tuple((dependent_schemas or {}).keys())
+        self.dep_nodes = tuple((dependent_schemas or {}).values())
+        self.order = {name: i for i, name in enumerate(self.properties)} if fixed_order else None
+        self._node_cache: dict[str, Node] = {}
+        self.finite = additional.empty and not self.patterns
+        self._candidates = tuple(n for n, node in self.properties.items() if not node.empty)
+        self.empty = not self._satisfiable()
+
+    def __repr__(self) -> str:
+        return f"ObjectSpec(properties={list(self.properties)}, required={sorted(self.required)})"
+
+    # --- compile-time reasoning ----------------------------------------------------------
+
+    def node_for(self, name: str) -> Node:
+        """The schema a property's value must satisfy (``properties``, matching
+        ``patternProperties``, else ``additionalProperties``)."""
+        node = self._node_cache.get(name)
+        if node is None:
+            nodes = [self.properties[name]] if name in self.properties else []
+            nodes += [n for rx, _, n in self.patterns if rx.search(name)]
+            node = self.additional if not nodes else nodes[0] if len(nodes) == 1 else AllOfNode(nodes)
+            self._node_cache[name] = node
+        return node
+
+    def _name_allowed(self, name: str) -> bool:
+        if self.node_for(name).empty:
+            return False
+        return self.names is None or _node_accepts_string(self.names, name)
+
+    def _satisfiable(self) -> bool:
+        if self.max_props is not None and self.max_props < self.min_props:
+            return False
+        return self._can_finish(frozenset(), -1)
+
+    def _missing(self, seen: frozenset) -> frozenset:
+        """Required keys not yet seen, including dependentRequired ones (transitively)."""
+        needed = set(self.required)
+        frontier = list(needed | seen)
+        while frontier:
+            for dep in self.dep_required.get(frontier.pop(), ()):
+                if dep not in needed:
+                    needed.add(dep)
+                    frontier.append(dep)
+        return frozenset(needed - seen)
+
+    def _can_finish(self, seen: frozenset, last: int) -> bool:
+        """Can keys still be added so that the object closes validly?"""
+        missing = self._missing(seen)
+        if not all(self._name_allowed(m) for m in missing):
+            return False
+        if self.order is not None and any(self.order.get(m, 1 << 30) < last for m in missing):
+            return False
+        room = None if self.max_props is None else self.max_props - len(seen)
+        want = max(self.min_props - len(seen), len(missing))
+        if room is not None and want > room:
+            return False
+        if self.finite:
+            available = [c for c in self._candidates if c not in seen and self._order_ok(c, last) and self._name_allowed(c)]
+            return len(available) >= want
+        return True
+
+    def _order_ok(self, name: str, last: int) -> bool:
+        return self.order is None or name not in self.order or self.order[name] > last
+
+    def _key_viable(self, st: ObjState, text: str, closed: bool) -> bool:
+        """Can the key being read (``text`` so far) become a key of a valid object?"""
+        seen, last = st.seen, st.last
+        if closed:
+            if text in seen or not self._order_ok(text, last) or not self._name_allowed(text):
+                return False
+            return self._can_finish(seen | {text}, self.order.get(text, last) if self.order else last)
+        room = None if self.max_props is None else self.max_props - len(seen)
+        if room is not None and room <= 0:
+            return False
+        missing = self._missing(seen)
+        if self.finite or (room is not None and room == len(missing)):
+            pool = missing if (room is not None and room == len(missing)) else self._candidates
+            return any(
+                n.startswith(text) and n not in seen and self._order_ok(n, last) and self._name_allowed(n)
+                and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
+                for n in pool
+            )
+        if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
+            return any(n.startswith(text) and n not in seen for n in self._candidates) or any(
+                prefix.accepts_prefix(text) for _, prefix, node in self.patterns if not node.empty
+            )
+        return True  # an open set of names: the text can always grow into a fresh one
+
+    def _close_ok(self, st: ObjState) -> bool:
+        seen = st.seen
+        if self._missing(seen) or len(seen) < self.min_props:
+            return False
+        if self.max_props is not None and len(seen) > self.max_props:
+            return False
+        return all(
+            k not in seen or (s is not None and node.end(s)) for k, node, s in zip(self.dep_keys, self.dep_nodes, st.deps)
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def start(self) -> ObjState:
+        return ObjState(START, 0, frozenset(), None, None, None, None, tuple(n.start() for n in self.dep_nodes), -1)
+
+    def end(self, st: ObjState) -> bool:
+        return st.phase == CLOSED
+
+    def feed(self, st: ObjState, b: int) -> ObjState | None:
+        if self.dep_nodes:
+            deps = tuple(None if s is None else n.feed(s, b) for n, s in zip(self.dep_nodes, st.deps))
+            if any(s is None and k in st.seen for k, s in zip(self.dep_keys, deps)):
+                return None
+            st = st._replace(deps=deps)
+        return self._step(st, b)
+
+    def _step(self, st: ObjState, b: int) -> ObjState | None:
+        phase = st.phase
+        if phase == VALUE:
+            nxt = st.child.feed(st.value, b)
+            if nxt is not None:
+                return self._with_value(st, nxt)
+            if not st.child.end(st.value):
+                return None
+            st = st._replace(phase=AFTER_VALUE, ws=0, child=None, value=None)
+            phase = AFTER_VALUE
+        if phase == KEY:
+            return self._key_byte(st, b)
+        if b in WHITESPACE and phase in (OPEN, COLON, BEFORE_VALUE, AFTER_VALUE, NEXT_KEY):
+            return st._replace(ws=st.ws + 1) if st.ws < self.layout.max_run else None
+        if phase == START:
+            return st._replace(phase=OPEN) if b == 0x7B else None
+        if phase in (OPEN, NEXT_KEY):
+            if b == 0x22:
+                if not self._key_viable(st, "", closed=False):
+                    return None
+                names = None if self.names is None else self.names.feed(self.names.start(), b)
+                if self.names is not None and names is None:
+                    return None
+                return st._replace(phase=KEY, ws=0, key=feed_string(_KEY, string_start(_KEY), b), names=names)
+            if b == 0x7D and phase == OPEN:
+                return st._replace(phase=CLOSED) if self._close_ok(st) else None
+            return None
+        if phase == COLON:
+            return st._replace(phase=BEFORE_VALUE, ws=0) if b == 0x3A else None
+        if phase == BEFORE_VALUE:
+            value = st.child.feed(st.child.start(), b)
+            return None if value is None else self._with_value(st._replace(phase=VALUE), value)
+        if phase == AFTER_VALUE:
+            if b == 0x2C:
+                return st._replace(phase=NEXT_KEY, ws=0) if self._key_viable(st, "", closed=False) else None
+            if b == 0x7D:
+                return st._replace(phase=CLOSED) if self._close_ok(st) else None
+            return None
+        return None  # CLOSED
+
+    def _with_value(self, st: ObjState, value: Any) -> ObjState | None:
+        """Store the value's new state; a value that can take no more bytes is judged now."""
+        if not st.child.closed(value):
+            return st._replace(value=value)
+        if not st.child.end(value):
+            return None
+        return st._replace(phase=AFTER_VALUE, ws=0, child=None, value=None)
+
+    def _key_byte(self, st: ObjState, b: int) -> ObjState | None:
+        key = feed_string(_KEY, st.key, b)
+        if key is None:
+            return None
+        names = st.names
+        if self.names is not None:
+            names = self.names.feed(names, b)
+            if names is None:
+                return None
+        closed = key.phase == STR_CLOSED
+        if not self._key_viable(st, key.text, closed):
+            return None
+        if not closed:
+            return st._replace(key=key, names=names)
+        if self.names is not None and not self.names.end(names):
+            return None
+        name = key.text
+        last = self.order.get(name, st.last) if self.order is not None else st.last
+        return st._replace(phase=COLON, ws=0, seen=st.seen | {name}, key=None, names=None, child=self.node_for(name), last=last)
+
+
+def _node_accepts_string(node: Node, text: str) -> bool:
+    """Whether ``node`` accepts the JSON string ``text`` (as a value)."""
+    import json
+
+    st = node.start()
+    for b in json.dumps(text).encode():
+        st = node.feed(st, b)
+        if st is None:
+            return False
+    return node.end(st)

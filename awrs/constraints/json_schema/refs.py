@@ -1,0 +1,177 @@
+"""Schema resources and ``$ref`` resolution: ``$id``/``id`` base URIs, ``$anchor`` and plain-name
+fragments, JSON pointers, ``$defs``/``definitions``, and remote documents from a registry.
+
+Only keywords that hold subschemas are searched for identifiers, so an ``$id`` inside an
+``enum`` or ``const`` value is data, not an identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
+
+from awrs.errors import ConstraintError
+
+__all__ = ["DEFAULT_BASE", "Draft", "Resolved", "Resources", "detect_draft", "subschemas"]
+
+#: The base URI of a root schema that has no ``$id`` (a reserved, never-fetched domain).
+DEFAULT_BASE = "https://awrs.invalid/root.json"
+
+_DRAFTS = {
+    "json-schema.org/draft-04/schema": 4,
+    "json-schema.org/draft-06/schema": 6,
+    "json-schema.org/draft-07/schema": 7,
+    "json-schema.org/draft/2019-09/schema": 2019,
+    "json-schema.org/draft/2020-12/schema": 2020,
+}
+Draft = int
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_VALUES = (
+    "not", "if", "then", "else", "additionalProperties", "additionalItems", "contains",
+    "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+)
+
+
+def detect_draft(schema: Any, default: Draft = 2020) -> Draft:
+    """The draft a schema's ``$schema`` names (the default when absent or unknown)."""
+    if isinstance(schema, Mapping):
+        uri = schema.get("$schema")
+        if isinstance(uri, str):
+            for key, draft in _DRAFTS.items():
+                if key in uri:
+                    return draft
+    return default
+
+
+def subschemas(schema: Mapping, draft: Draft):
+    """(keyword path, subschema) for every place a subschema can sit."""
+    for key in _SCHEMA_MAPS:
+        value = schema.get(key)
+        if isinstance(value, Mapping):
+            for name, sub in value.items():
+                yield (key, name), sub
+    for key in _SCHEMA_LISTS:
+        value = schema.get(key)
+        if isinstance(value, list):
+            for i, sub in enumerate(value):
+                yield (key, str(i)), sub
+    for key in _SCHEMA_VALUES:
+        if key in schema:
+            yield (key,), schema[key]
+    items = schema.get("items")
+    if isinstance(items, list):
+        for i, sub in enumerate(items):
+            yield ("items", str(i)), sub
+    elif items is not None:
+        yield ("items",), items
+    deps = schema.get("dependencies")
+    if isinstance(deps, Mapping):
+        for name, sub in deps.items():
+            if not isinstance(sub, list):
+                yield ("dependencies", name), sub
+
+
+@dataclass(frozen=True)
+class Resolved:
+    schema: Any
+    base: str  # the base URI in force inside the schema
+    pointer: str  # a JSON pointer, for error messages
+
+
+class Resources:
+    """Every schema resource reachable from a root and a registry of remote documents."""
+
+    def __init__(self, root: Any, draft: Draft, registry: Mapping[str, Any] | None = None):
+        self.draft = draft
+        self._registry = dict(registry or {})
+        self._docs: dict[str, Resolved] = {}  # URI without fragment -> resource root
+        self._anchors: dict[str, Resolved] = {}  # URI with plain-name fragment -> schema
+        self.root = self._index(root, DEFAULT_BASE, "#")
+
+    def _id_of(self, schema: Mapping) -> str | None:
+        if self.draft <= 7 and "$ref" in schema:
+            return None  # in draft 4-7, $ref makes every sibling keyword ignored, $id included
+        key = "id" if self.draft == 4 else "$id"
+        value = schema.get(key)
+        return value if isinstance(value, str) else None
+
+    def _index(self, schema: Any, base: str, pointer: str) -> Resolved:
+        here = Resolved(schema, base, pointer)
+        if not isinstance(schema, Mapping):
+            self._docs.setdefault(urldefrag(base)[0], here)
+            return here
+        ident = self._id_of(schema)
+        if ident is not None:
+            uri = urljoin(base, ident)
+            doc, fragment = urldefrag(uri)
+            if fragment and not fragment.startswith("/"):  # draft 6/7 "$id": "#name"
+                self._anchors[f"{urldefrag(base)[0]}#{fragment}" if not doc else uri] = here
+            elif doc and doc != urldefrag(base)[0]:  # a new resource ("#/..." alone changes nothing)
+                base = doc
+                here = Resolved(schema, base, pointer)
+                self._docs[base] = here
+        if pointer == "#":
+            self._docs.setdefault(urldefrag(base)[0], here)
+        for key in ("$anchor", "$dynamicAnchor"):  # a $dynamicAnchor is also a plain anchor for $ref
+            anchor = schema.get(key)
+            if isinstance(anchor, str) and self.draft >= 2019:
+                self._anchors.setdefault(f"{urldefrag(base)[0]}#{anchor}", here)
+        for path, sub in subschemas(schema, self.draft):
+            self._index(sub, base, pointer + "/" + "/".join(_escape(p) for p in path))
+        return Resolved(schema, base, pointer)
+
+    def resolve(self, ref: str, base: str) -> Resolved:
+        """The schema a ``$ref`` points to, with its base URI."""
+        uri = urljoin(base, ref)
+        doc, fragment = urldefrag(uri)
+        doc = doc or urldefrag(base)[0]
+        if doc not in self._docs:
+            self._load_remote(doc, ref)
+        if fragment and not fragment.startswith("/"):
+            found = self._anchors.get(f"{doc}#{fragment}")
+            if found is None:
+                raise ConstraintError(f"$ref {ref!r}: no schema has the anchor {fragment!r} in {doc}")
+            return found
+        target = self._docs[doc]
+        return self._walk_pointer(target, fragment, ref)
+
+    def _load_remote(self, doc: str, ref: str) -> None:
+        schema = self._registry.get(doc)
+        if schema is None:
+            schema = self._registry.get(doc.rstrip("#"))
+        if schema is None:
+            raise ConstraintError(
+                f"cannot resolve $ref {ref!r}: {doc!r} is not part of this schema; awrs never "
+                "downloads schemas — pass it in JsonSchema(..., registry={uri: schema})"
+            )
+        self._docs[doc] = self._index(schema, doc, "#")
+
+    def _walk_pointer(self, target: Resolved, fragment: str, ref: str) -> Resolved:
+        node, base, pointer = target.schema, target.base, target.pointer
+        if not fragment:
+            return target
+        for raw in fragment.split("/")[1:]:
+            part = unquote(raw).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list):
+                try:
+                    node = node[int(part)]
+                except (ValueError, IndexError):
+                    raise ConstraintError(f"$ref {ref!r}: no item {part!r} in the array at {pointer}") from None
+            elif isinstance(node, Mapping) and part in node:
+                node = node[part]
+                if isinstance(node, Mapping):
+                    ident = self._id_of(node)
+                    if ident is not None and not ident.startswith("#"):
+                        base = urldefrag(urljoin(base, ident))[0]
+            else:
+                raise ConstraintError(f"$ref {ref!r}: nothing at {pointer}/{raw}")
+            pointer = f"{pointer}/{raw}"
+        return Resolved(node, base, pointer)
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")

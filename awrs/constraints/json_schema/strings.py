@@ -1,0 +1,306 @@
+"""JSON strings: an incremental lexer (escapes, surrogate pairs, UTF-8) checked against a
+:class:`StringSpec` — a byte DFA over the decoded text (pattern, format, enum, intersected),
+length bounds in code points, and non-regular patterns checked by partial matching.
+
+Prefix viability is exact for DFA specs: the DFA keeps only live states, and when length
+bounds are present a table of the code-point lengths each state can still reach decides
+whether some completion fits. Non-regular patterns are as exact as the ``regex`` module's
+partial matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from awrs.constraints.dfa import ByteDFA
+
+__all__ = ["StringSpec", "StringState", "feed_string", "string_start", "MAX_LENGTH_TABLE"]
+
+#: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
+#: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
+MAX_LENGTH_TABLE = 4096
+
+# Phases of the lexer.
+BEFORE, IN, ESC, UHEX, LOW_BACKSLASH, LOW_U, LOW_HEX, UTF8, CLOSED = range(9)
+_SIMPLE_ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09}
+_HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+
+
+class StringState(NamedTuple):
+    phase: int
+    dfa: int  # DFA state (0 when the spec has no DFA)
+    length: int  # code points so far
+    pending: Any  # escape digits, surrogate, or partial UTF-8 (need, value, lo, hi)
+    text: str | None  # the decoded text, when the spec needs it
+
+
+@dataclass(frozen=True, eq=False)
+class StringSpec:
+    """What a string value must satisfy. ``dfa`` accepts the UTF-8 of the decoded text."""
+
+    dfa: ByteDFA | None = None
+    min_len: int = 0
+    max_len: int | None = None
+    partial: tuple[Any, ...] = ()  # compiled regex-module patterns checked by partial fullmatch
+    final_checks: tuple[Any, ...] = ()  # functions of the whole text, applied when it closes
+    keep_text: bool = False
+
+    @property
+    def needs_text(self) -> bool:
+        return self.keep_text or bool(self.partial) or bool(self.final_checks)
+
+    @cached_property
+    def empty(self) -> bool:
+        """No string satisfies the spec. Cheap and nearly exact: compares the shortest and
+        longest accepted lengths with the bounds (a gap in between, such as an odd length for
+        ``(ab)*``, is only found when generation reaches it)."""
+        if self.max_len is not None and self.max_len < self.min_len:
+            return True
+        if self.dfa is None or self.dfa.n_states > self._EXTENT_LIMIT:
+            return False
+        shortest, longest = self._extent
+        if self.max_len is not None and shortest > self.max_len:
+            return True
+        return longest is not None and longest < self.min_len
+
+    @cached_property
+    def _extent(self) -> tuple[int, int | None]:
+        """The shortest and longest (None: unbounded) accepted lengths from the start, in code points."""
+        succ = self._successors
+        dist = {0: 0}
+        frontier = [0]
+        shortest = 0 if self.dfa.final[0] else None
+        while frontier and shortest is None:
+            nxt = []
+            for s in frontier:
+                for t in succ[s]:
+                    if t not in dist:
+                        dist[t] = dist[s] + 1
+                        if self.dfa.final[t] and shortest is None:
+                            shortest = dist[t]
+                        nxt.append(t)
+            frontier = nxt
+        if self._loops[0]:
+            return shortest or 0, None
+        longest: dict[int, int] = {}
+
+        def deepest(s: int) -> int:  # the DFA is acyclic from here
+            if s not in longest:
+                below = [deepest(t) + 1 for t in succ[s]]
+                best = max([b for b in below if b > 0] + ([0] if self.dfa.final[s] else []), default=-1)
+                longest[s] = best
+            return longest[s]
+
+        return shortest or 0, deepest(0)
+
+    def _length_fits(self, state: int, length: int) -> bool:
+        """Can the DFA reach acceptance from ``state`` with a total length in bounds?"""
+        need_lo = max(self.min_len - length, 0)
+        need_hi = None if self.max_len is None else self.max_len - length
+        if need_hi is not None and need_hi < 0:
+            return False
+        if need_lo == 0 and need_hi is None:
+            return True  # live states always reach acceptance
+        reach, cap = self._lengths[state], self._length_cap
+        top = cap if need_hi is None else min(need_hi, cap)
+        if need_lo <= top and (reach >> need_lo) & ((1 << (top - need_lo + 1)) - 1):
+            return True
+        if need_hi is not None and need_hi <= cap:
+            return False  # the whole window was in the table
+        if need_hi is None and cap == self.min_len + self.dfa.n_states + 1:
+            return False  # exact: a long enough completion implies one within n more characters
+        return self._loops[state]  # past MAX_LENGTH_TABLE: assume viable when the DFA can loop
+
+    @cached_property
+    def _length_cap(self) -> int:
+        n = self.dfa.n_states if self.dfa is not None else 0
+        want = self.max_len if self.max_len is not None else self.min_len + n + 1
+        return min(want, MAX_LENGTH_TABLE)
+
+    @cached_property
+    def _successors(self) -> list[set[int]]:
+        return [_char_successors(self.dfa, s) for s in range(self.dfa.n_states)]
+
+    #: Emptiness is only worked out for DFAs up to this size at compile time (larger ones are
+    #: assumed non-empty; generation finds out exactly, state by state).
+    _EXTENT_LIMIT = 300
+
+    @cached_property
+    def _lengths(self) -> list[int]:
+        """Bit r of entry s: some string of exactly r code points leads from s to acceptance."""
+        succ = self._successors
+        mask = (1 << (self._length_cap + 1)) - 1
+        reach = [1 if f else 0 for f in self.dfa.final.tolist()]
+        changed = True
+        while changed:
+            changed = False
+            for s in range(len(reach)):
+                new = reach[s]
+                for t in succ[s]:
+                    new |= (reach[t] << 1) & mask
+                if new != reach[s]:
+                    reach[s] = new
+                    changed = True
+        return reach
+
+    @cached_property
+    def _loops(self) -> list[bool]:
+        """Whether arbitrarily long completions exist from each state (a cycle on the way)."""
+        succ = self._successors
+        n = len(succ)
+        on_cycle = [False] * n
+        for s in range(n):  # s is on a cycle if s reaches itself
+            seen, stack = set(), list(succ[s])
+            while stack:
+                t = stack.pop()
+                if t == s:
+                    on_cycle[s] = True
+                    break
+                if t not in seen:
+                    seen.add(t)
+                    stack.extend(succ[t])
+        loops = on_cycle[:]
+        changed = True
+        while changed:
+            changed = False
+            for s in range(n):
+                if not loops[s] and any(loops[t] for t in succ[s]):
+                    loops[s] = changed = True
+        return loops
+
+
+def _char_successors(dfa: ByteDFA, s: int) -> set[int]:
+    """The DFA states reachable from ``s`` by the UTF-8 bytes of exactly one code point."""
+    rows = dfa.rows
+    row = rows[s]
+    out = {t for t in row[:0x80] if t >= 0}
+    groups: set[tuple[int, int, int]] = set()  # (state after the lead byte, bytes still needed, lead class)
+    for lead in range(0xC2, 0xF5):
+        t = row[lead]
+        if t >= 0:
+            need = 1 if lead < 0xE0 else 2 if lead < 0xF0 else 3
+            special = lead if lead in (0xE0, 0xED, 0xF0, 0xF4) else 0
+            groups.add((t, need, special))
+    for t, need, special in groups:
+        frontier = {t}
+        for i in range(need):
+            lo, hi = _continuation_range(special, i) if special else (0x80, 0xBF)
+            frontier = {u for f in frontier for u in set(rows[f][lo : hi + 1]) if u >= 0}
+        out |= frontier
+    return out
+
+
+def _continuation_range(lead: int, index: int) -> tuple[int, int]:
+    """Valid values of the index-th continuation byte after ``lead`` (no overlongs, surrogates)."""
+    if index == 0:
+        if lead == 0xE0:
+            return 0xA0, 0xBF
+        if lead == 0xED:
+            return 0x80, 0x9F
+        if lead == 0xF0:
+            return 0x90, 0xBF
+        if lead == 0xF4:
+            return 0x80, 0x8F
+    return 0x80, 0xBF
+
+
+def string_start(spec: StringSpec) -> StringState:
+    return StringState(BEFORE, 0, 0, None, "" if spec.needs_text else None)
+
+
+def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None:
+    """Consume one byte of a JSON string (quotes included); None if no valid string follows."""
+    phase = st.phase
+    if phase == IN:
+        if b == 0x22:  # closing quote
+            return st._replace(phase=CLOSED) if _complete(spec, st) else None
+        if b == 0x5C:
+            return st._replace(phase=ESC)
+        if b < 0x20:
+            return None  # control characters must be escaped
+        if b < 0x80:
+            return _add_char(spec, st, b)
+        if 0xC2 <= b <= 0xF4:
+            need = 1 if b < 0xE0 else 2 if b < 0xF0 else 3
+            lo, hi = _continuation_range(b, 0)
+            value = b & (0x1F if need == 1 else 0x0F if need == 2 else 0x07)
+            return st._replace(phase=UTF8, pending=(need, value, lo, hi))
+        return None
+    if phase == UTF8:
+        need, value, lo, hi = st.pending
+        if not lo <= b <= hi:
+            return None
+        value = (value << 6) | (b & 0x3F)
+        if need == 1:
+            return _add_char(spec, st._replace(phase=IN, pending=None), value)
+        return st._replace(pending=(need - 1, value, 0x80, 0xBF))
+    if phase == BEFORE:
+        return st._replace(phase=IN) if b == 0x22 else None
+    if phase == ESC:
+        if b == ord("u"):
+            return st._replace(phase=UHEX, pending=("", None))
+        cp = _SIMPLE_ESCAPES.get(b)
+        return None if cp is None else _add_char(spec, st._replace(phase=IN), cp)
+    if phase in (UHEX, LOW_HEX):
+        digit = _HEX.get(b)
+        if digit is None:
+            return None
+        digits, high = st.pending
+        digits += chr(b)
+        if len(digits) < 4:
+            return st._replace(pending=(digits, high))
+        unit = int(digits, 16)
+        if phase == UHEX:
+            if 0xD800 <= unit <= 0xDBFF:
+                return st._replace(phase=LOW_BACKSLASH, pending=("", unit))
+            if 0xDC00 <= unit <= 0xDFFF:
+                return None  # a lone low surrogate
+            return _add_char(spec, st._replace(phase=IN, pending=None), unit)
+        if not 0xDC00 <= unit <= 0xDFFF:
+            return None  # a high surrogate must be followed by a low one
+        cp = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00)
+        return _add_char(spec, st._replace(phase=IN, pending=None), cp)
+    if phase == LOW_BACKSLASH:
+        return st._replace(phase=LOW_U) if b == 0x5C else None
+    if phase == LOW_U:
+        return st._replace(phase=LOW_HEX) if b == ord("u") else None
+    return None  # CLOSED: the string is over
+
+
+def _add_char(spec: StringSpec, st: StringState, cp: int) -> StringState | None:
+    length = st.length + 1
+    if spec.max_len is not None and length > spec.max_len:
+        return None
+    state = st.dfa
+    if spec.dfa is not None:
+        rows = spec.dfa.rows
+        for byte in chr(cp).encode("utf-8", "surrogatepass"):
+            state = rows[state][byte]
+            if state < 0:
+                return None
+        if not spec._length_fits(state, length):
+            return None
+    text = st.text
+    if text is not None:
+        text = text + chr(cp)
+        for pattern in spec.partial:
+            if pattern.fullmatch(text, partial=True) is None:
+                return None
+    return StringState(st.phase, state, length, st.pending, text)
+
+
+def _complete(spec: StringSpec, st: StringState) -> bool:
+    if st.length < spec.min_len:
+        return False
+    if spec.dfa is not None and not spec.dfa.final[st.dfa]:
+        return False
+    return all(p.fullmatch(st.text) is not None for p in spec.partial) and all(check(st.text) for check in spec.final_checks)
+
+
+def string_value(st: StringState) -> str | None:
+    """The decoded text, when the spec keeps it."""
+    return st.text
