@@ -18,6 +18,7 @@ demo: $(VENV)/.installed-run
 	$(VENV)/bin/awrs demo
 
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check awrs tests benchmarks grammars
 	$(PYTEST) -m "not slow" -q
 
 test-all: $(VENV)/.installed-dev

@@ -9,6 +9,17 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from awrs._version import __version__
+from awrs.constraints import (
+    SQL,
+    Choice,
+    Constraint,
+    Grammar,
+    JsonSchema,
+    Predicate,
+    Regex,
+    Unconstrained,
+    UnenforcedKeywordWarning,
+)
 from awrs.errors import (
     AwrsError,
     ConstraintError,
@@ -18,7 +29,6 @@ from awrs.errors import (
     TokenizerError,
     UnsupportedSchemaError,
 )
-from awrs.constraints import Choice, Constraint, JsonSchema, Predicate, Regex, Unconstrained, UnenforcedKeywordWarning
 from awrs.generate import generate
 from awrs.lm import LanguageModel, MockLM, Vocabulary, load_model
 from awrs.result import Particle, Result, Stats
@@ -34,6 +44,7 @@ __all__ = [
     "Constraint",
     "ConstraintError",
     "GenerationError",
+    "Grammar",
     "HFModel",
     "JsonSchema",
     "LanguageModel",
@@ -44,6 +55,7 @@ __all__ = [
     "PromptTooLongError",
     "Regex",
     "Result",
+    "SQL",
     "Stats",
     "TokenizerError",
     "Unconstrained",

@@ -18,8 +18,8 @@ from awrs.constraints.unconstrained import Unconstrained
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.base import LanguageModel, Prompt, check_temperature
 from awrs.result import Particle, Result, Stats
-from awrs.sampler.step import Estimator
 from awrs.sampler.proposal import ProposalOptions
+from awrs.sampler.step import Estimator
 from awrs.smc.engine import RunRecord, SMCConfig, run_particles
 from awrs.smc.resampling import Resampling
 

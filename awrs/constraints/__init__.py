@@ -2,9 +2,21 @@
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.choice import Choice
+from awrs.constraints.grammar import Grammar
 from awrs.constraints.json_schema import JsonSchema, UnenforcedKeywordWarning
 from awrs.constraints.predicate import Predicate
 from awrs.constraints.regex import Regex
+from awrs.constraints.sql import SQL
 from awrs.constraints.unconstrained import Unconstrained
 
-__all__ = ["Choice", "Constraint", "JsonSchema", "Predicate", "Regex", "Unconstrained", "UnenforcedKeywordWarning"]
+__all__ = [
+    "Choice",
+    "Constraint",
+    "Grammar",
+    "JsonSchema",
+    "Predicate",
+    "Regex",
+    "SQL",
+    "Unconstrained",
+    "UnenforcedKeywordWarning",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,17 @@ from awrs.constraints.utf8 import utf8_sequences
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["ByteDFA", "CharTransition", "DFAConstraint", "build_byte_dfa", "intersect", "trie_dfa"]
+__all__ = [
+    "ByteDFA",
+    "CharTransition",
+    "DFAConstraint",
+    "TaggedDFA",
+    "build_byte_dfa",
+    "build_tagged_dfa",
+    "difference",
+    "intersect",
+    "trie_dfa",
+]
 
 DEAD = -1
 #: Determinisation stops past this many states (a bounded repeat of a wide class can blow up);
@@ -61,6 +72,129 @@ def build_byte_dfa(n_states: int, initial: int, finals: Iterable[int], transitio
     """
     edges, n_nodes = _byte_nfa(n_states, transitions)
     table, final = _determinise(edges, initial, frozenset(finals), n_nodes)
+    table, final = _keep_live(table, final)
+    if table.shape[0] == 0:
+        raise ConstraintError("the constraint's language is empty: no string satisfies it")
+    if table.shape[0] <= MAX_MINIMISE_STATES:
+        table, final = _minimise(table, final)
+    table = np.ascontiguousarray(table, dtype=np.int32)
+    return ByteDFA(table=table, final=final, rows=table.tolist())
+
+
+@dataclass(frozen=True, eq=False)
+class TaggedDFA:
+    """A byte DFA over several automata at once (a lexer): ``accept[s]`` is the bitmask of the
+    automata that accept in state s, ``live[s]`` of those that can still accept from s."""
+
+    table: np.ndarray
+    rows: list[list[int]] = field(repr=False)
+    accept: list[int] = field(repr=False)
+    live: list[int] = field(repr=False)
+
+
+def build_tagged_dfa(automata: Sequence[Any]) -> TaggedDFA:
+    """The union of several automata — character automata ``(n, initial, finals, transitions)``
+    or byte DFAs — each accepting state tagged with the index of its automaton. No automaton
+    may accept the empty string (ConstraintError)."""
+    offset = 1
+    transitions: list[CharTransition] = []
+    byte_edges: list[tuple[int, int, int]] = []  # (src, byte, dst) of byte DFAs, renumbered
+    tags: dict[int, int] = {}
+    for k, automaton in enumerate(automata):
+        if isinstance(automaton, ByteDFA):
+            n, initial, finals = automaton.n_states, 0, set(np.flatnonzero(automaton.final).tolist())
+            for src, row in enumerate(automaton.rows):
+                for b, dst in enumerate(row):
+                    if dst >= 0:
+                        byte_edges.append((src + offset, b, dst + offset))
+                        if src == initial:
+                            byte_edges.append((0, b, dst + offset))
+        else:
+            n, initial, finals, trans = automaton
+            finals = set(finals)
+            for src, ranges, dst in trans:
+                transitions.append((src + offset, ranges, dst + offset))
+                if src == initial:
+                    transitions.append((0, ranges, dst + offset))  # the shared start state
+        if initial in finals:
+            raise ConstraintError(f"terminal #{k} matches the empty string")
+        for f in finals:
+            tags[f + offset] = tags.get(f + offset, 0) | (1 << k)
+        offset += n
+    edges, n_nodes = _byte_nfa(offset, transitions)
+    for src, b, dst in byte_edges:
+        edges[src].append((b, b, dst))
+    index = {frozenset([0]): 0}
+    order = [frozenset([0])]
+    rows: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        targets: dict[int, set[int]] = {}
+        for node in order[i]:
+            for lo, hi, dst in edges[node]:
+                for b in range(lo, hi + 1):
+                    targets.setdefault(b, set()).add(dst)
+        row = [DEAD] * 256
+        for b, dsts in targets.items():
+            key = frozenset(dsts)
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(order)
+                order.append(key)
+                if len(order) > MAX_DFA_STATES:
+                    raise DFATooLarge(f"the lexer would exceed {MAX_DFA_STATES} states")
+            row[b] = j
+        rows.append(row)
+        i += 1
+    accept = [0] * len(order)
+    for j, subset in enumerate(order):
+        for node in subset:
+            accept[j] |= tags.get(node, 0)
+    live = accept[:]
+    changed = True
+    while changed:  # a state can reach what its successors can
+        changed = False
+        for j, row in enumerate(rows):
+            reach = live[j]
+            for t in set(row):
+                if t >= 0:
+                    reach |= live[t]
+            if reach != live[j]:
+                live[j] = reach
+                changed = True
+    rows = [[t if t >= 0 and live[t] else DEAD for t in row] for row in rows]
+    table = np.array(rows, dtype=np.int32).reshape(len(rows), 256)
+    return TaggedDFA(table=table, rows=rows, accept=accept, live=live)
+
+
+def difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+    """The DFA of strings ``a`` accepts and ``b`` does not (ConstraintError if none)."""
+    sink = b.n_states  # b's missing transitions go to a rejecting sink
+    rows_b = [row + [] for row in b.rows] + [[sink] * 256]
+    rows_b = [[t if t >= 0 else sink for t in row] for row in rows_b]
+    final_b = list(b.final.tolist()) + [False]
+    index = {(0, 0): 0}
+    order = [(0, 0)]
+    rows: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        sa, sb = order[i]
+        row = [DEAD] * 256
+        for byte, na in enumerate(a.rows[sa]):
+            if na < 0:
+                continue
+            key = (na, rows_b[sb][byte])
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(order)
+                order.append(key)
+                if len(order) > MAX_DFA_STATES:
+                    raise DFATooLarge(f"the automaton would exceed {MAX_DFA_STATES} states")
+            row[byte] = j
+        rows.append(row)
+        i += 1
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 256)
+    final = np.array([bool(a.final[x]) and not final_b[y] for x, y in order], dtype=np.bool_)
     table, final = _keep_live(table, final)
     if table.shape[0] == 0:
         raise ConstraintError("the constraint's language is empty: no string satisfies it")

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import regex
 
 from awrs.constraints.base import Constraint
 

@@ -332,6 +332,21 @@ def _children(op, av):
 
 def _fsm_to_dfa(fsm) -> ByteDFA:
     """interegular's character FSM -> awrs's byte DFA."""
+    return build_byte_dfa(*_fsm_to_char_automaton(fsm))
+
+
+def char_automaton(pattern: str):
+    """``(n_states, initial, finals, transitions)`` of a regular pattern, for building combined
+    automata (the grammar lexer). Raises ConstraintError when the pattern is not regular."""
+    _compile_or_raise(pattern)
+    try:
+        fsm = interegular.parse_pattern(_unicode_escapes_to_literals(pattern)).to_fsm()
+    except Exception as exc:  # noqa: BLE001 - interegular's failure means "not regular for us"
+        raise ConstraintError(f"pattern {pattern!r} is not a regular expression awrs can compile: {exc}") from None
+    return _fsm_to_char_automaton(fsm)
+
+
+def _fsm_to_char_automaton(fsm):
     states = sorted(fsm.states)
     number = {s: i for i, s in enumerate(states)}
     explicit = [c for c in fsm.alphabet._symbol_mapping if isinstance(c, str)]
@@ -347,4 +362,4 @@ def _fsm_to_dfa(fsm) -> ByteDFA:
         for src, moves in fsm.map.items()
         for symbol, dst in moves.items()
     ]
-    return build_byte_dfa(len(states), number[fsm.initial], [number[s] for s in fsm.finals], transitions)
+    return len(states), number[fsm.initial], [number[s] for s in fsm.finals], transitions

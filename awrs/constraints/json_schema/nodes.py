@@ -18,6 +18,8 @@ from typing import Any
 
 from awrs.constraints.json_schema.numbers import (
     START as NUM_START,
+)
+from awrs.constraints.json_schema.numbers import (
     NumberSpec,
     NumberState,
     feed_number,
@@ -25,8 +27,8 @@ from awrs.constraints.json_schema.numbers import (
     number_value,
     prefix_viable,
 )
-from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
+from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
 
 __all__ = [
     "Node",

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from awrs.constraints.dfa import ByteDFA
 
 __all__ = ["StringSpec", "StringState", "feed_string", "string_start", "MAX_LENGTH_TABLE"]

@@ -1,14 +1,12 @@
 """Running the external JSON Schema conformance data through awrs.JsonSchema, and the
 ratchet baselines that hold what passes.
 
-Set ``AWRS_UPDATE_BASELINES=1`` when running the tests to rewrite a baseline after an
-improvement; a regression (a case in the baseline that no longer passes) always fails.
+The ratchet itself is tests/ratchet.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from tests.conftest import SHARED
 
 SUITE = SHARED / "benchmarks" / "json-schema-test-suite"
 BENCH = SHARED / "benchmarks" / "jsonschemabench"
-BASELINES = Path(__file__).resolve().parent / "baselines"
 DRAFTS = {"draft2020-12": 2020, "draft7": 7}
 
 
@@ -94,17 +91,3 @@ def check_bench_record(record: dict) -> dict:
             invalidation += 1
     status = "pass" if validation == 0 and invalidation == 0 else "error"
     return {"status": status, "validation": validation, "invalidation": invalidation}
-
-
-def ratchet(name: str, passing: set[str], considered: set[str]) -> tuple[list[str], list[str]]:
-    """Compare with the baseline: (regressions, improvements), limited to ``considered`` ids.
-
-    With AWRS_UPDATE_BASELINES=1 the baseline is rewritten (ids outside ``considered`` are
-    kept as they were)."""
-    path = BASELINES / f"{name}.json"
-    baseline = set(json.loads(path.read_text())) if path.exists() else set()
-    regressions = sorted((baseline & considered) - passing)
-    improvements = sorted(passing - baseline)
-    if os.environ.get("AWRS_UPDATE_BASELINES") == "1":
-        path.write_text(json.dumps(sorted((baseline - considered) | passing), indent=0) + "\n")
-    return regressions, improvements

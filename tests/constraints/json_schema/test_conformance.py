@@ -12,7 +12,8 @@ import warnings
 
 import pytest
 
-from tests.constraints.json_schema.conformance import bench_records, check_bench_record, ratchet, run_suite
+from tests.constraints.json_schema.conformance import bench_records, check_bench_record, run_suite
+from tests.ratchet import ratchet
 
 BENCH_SUBSETS = [
     "Github_trivial", "Github_easy", "Github_medium", "Github_hard", "Github_ultra",
@@ -25,7 +26,7 @@ BENCH_SLICE = 25
 def _report(name, regressions, improvements):
     if improvements:
         warnings.warn(f"{len(improvements)} more {name} cases pass than the baseline lists; "
-                      "rerun with AWRS_UPDATE_BASELINES=1 to record them")
+                      "rerun with AWRS_UPDATE_BASELINES=1 to record them", stacklevel=2)
     assert not regressions, f"{len(regressions)} {name} cases regressed, e.g. {regressions[:5]}"
 
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awrs.constraints.json_schema.numbers import (
+    START,
     NumberSpec,
     NumberState,
-    START,
     feed_number,
     number_complete,
     number_value,

@@ -1,0 +1,241 @@
+"""From Lark grammar text to an Earley grammar over terminal ids and a byte-level lexer.
+
+Lark parses the grammar (rules, terminals, ``%import``, ``%ignore``, templates, ``?rule``
+inlining...), so its error messages, positions and semantics come for free; awrs takes the
+expanded rules and the terminals' regular expressions from it.
+
+Terminals become byte DFAs combined into one tagged automaton. A terminal whose regular
+expression ends in a negative look-ahead of one character class, such as
+``select(?![A-Za-z0-9_])``, keeps that look-ahead as a *follow restriction* (the next byte
+may not be in the class), which is how keywords end at word boundaries; each alternative of a
+terminal may carry its own. Any other look-around makes the terminal non-regular and the
+grammar is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from awrs.constraints.dfa import TaggedDFA, build_tagged_dfa
+from awrs.constraints.grammar.earley import Rules
+from awrs.constraints.regex import char_automaton
+from awrs.errors import ConstraintError
+
+__all__ = ["CompiledGrammar", "compile_grammar"]
+
+_FOLLOW = re.compile(r"\(\?!(\[(?:\\.|[^\]\\])+\]|\\[wWdDsS])\)$")
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledGrammar:
+    rules: Rules
+    terminal_names: tuple[str, ...]
+    lexer: TaggedDFA
+    lexeme_terminal: tuple[int, ...]  # lexer automaton -> grammar terminal (-1: ignored)
+    follow: tuple[np.ndarray | None, ...]  # lexer automaton -> bytes that may not come next
+    ignore_mask: int  # lexer automata of ignored terminals
+
+
+def compile_grammar(text: str, start: str) -> CompiledGrammar:
+    import lark
+
+    try:
+        parser = lark.Lark(text, start=start, parser="earley", lexer="dynamic", keep_all_tokens=True)
+    except lark.exceptions.GrammarError as exc:
+        if f"NonTerminal('{start}')" in str(exc):
+            raise ConstraintError(f"the grammar has no rule named {start!r}; pass start= the name of its top rule") from None
+        raise ConstraintError(f"invalid Lark grammar: {exc} (check the rule and terminal names it mentions)") from None
+    except lark.exceptions.UnexpectedInput as exc:
+        raise ConstraintError(
+            f"invalid Lark grammar at line {exc.line}, column {exc.column}: {str(exc).splitlines()[0]} "
+            "(see the Lark grammar reference for the syntax)"
+        ) from None
+    except (lark.exceptions.LarkError, KeyError) as exc:
+        raise ConstraintError(f"invalid Lark grammar: {exc}") from None
+    ignored = set(parser.ignore_tokens)
+    names = [t.name for t in parser.terminals if t.name not in ignored]
+    term_id = {name: i for i, name in enumerate(names)}
+    automata, lexeme_terminal, follow = [], [], []
+    ignore_mask = 0
+    for t in parser.terminals:
+        for branch, restriction in _branches(t.pattern.to_regexp()):
+            automata.append(_automaton(t.name, branch))
+            follow.append(restriction)
+            if t.name in ignored:
+                ignore_mask |= 1 << (len(automata) - 1)
+                lexeme_terminal.append(-1)
+            else:
+                lexeme_terminal.append(term_id[t.name])
+    try:
+        lexer = build_tagged_dfa(automata)
+    except ConstraintError as exc:
+        raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
+    rules = _rules(parser, term_id, start)
+    return CompiledGrammar(rules, tuple(names), lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+
+
+def _automaton(name: str, pattern):
+    """A char automaton for the pattern, or for (pattern, excluded words) a byte DFA of the
+    pattern's strings that are not excluded."""
+    try:
+        if isinstance(pattern, tuple):
+            from awrs.constraints.dfa import build_byte_dfa, difference
+
+            keep, drop = pattern
+            return difference(build_byte_dfa(*char_automaton(keep)), build_byte_dfa(*char_automaton(drop)))
+        return char_automaton(pattern)
+    except ConstraintError as exc:
+        raise ConstraintError(
+            f"terminal {name} is not a regular expression awrs can compile: {exc}. Look-arounds are "
+            "supported only as one final negative look-ahead of a character class, e.g. (?![A-Za-z0-9_])"
+        ) from None
+
+
+def _branches(regexp: str) -> list[tuple[Any, np.ndarray | None]]:
+    """Split a terminal's regex into top-level alternatives, each with its follow restriction."""
+    body, flags = _unwrap(regexp)
+    out = []
+    for branch in _split_top(body):
+        inner, inner_flags = _unwrap(branch)
+        parts = _split_top(inner)
+        if len(parts) > 1:  # a group that is itself an alternation: split further
+            out.extend((_wrap(p, flags + inner_flags), r) for p, r in _branches(_wrap(inner, inner_flags)))
+            continue
+        excluded, inner = _leading_exclusion(inner)
+        m = _FOLLOW.search(inner)
+        restriction = None
+        if m:
+            inner = inner[: m.start()]
+            restriction = _class_bytes(m.group(1))
+        pattern = _wrap(inner, flags + inner_flags)
+        if excluded is not None:
+            pattern = (pattern, _wrap(excluded, flags + inner_flags))
+        out.append((pattern, restriction))
+    return out
+
+
+def _leading_exclusion(branch: str) -> tuple[str | None, str]:
+    """``(?!K(?!C))R`` or ``(?!K)R`` at the start of a branch: the words of K are excluded from
+    R's tokens (how keywords are kept out of identifiers). Returns (K, R) or (None, branch)."""
+    if not branch.startswith("(?!"):
+        return None, branch
+    depth = 0
+    for i, ch in enumerate(branch):
+        if ch == "(" and (i == 0 or branch[i - 1] != "\\"):
+            depth += 1
+        elif ch == ")" and branch[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                inside, rest = branch[3:i], branch[i + 1 :]
+                m = _FOLLOW.search(inside)
+                return (inside[: m.start()] if m else inside), rest
+    return None, branch
+
+
+def _unwrap(regexp: str) -> tuple[str, str]:
+    """``(?:X)`` or ``(?i:X)`` enclosing the whole pattern -> (X, flags)."""
+    m = re.fullmatch(r"\(\?([a-z]*):(.*)\)", regexp, flags=re.S)
+    if m and _balanced(m.group(2)):
+        body, flags = _unwrap(m.group(2))
+        return body, m.group(1) + flags
+    return regexp, ""
+
+
+def _wrap(body: str, flags: str) -> str:
+    return f"(?{''.join(sorted(set(flags)))}:{body})" if flags else body
+
+
+def _balanced(text: str) -> bool:
+    depth, escaped, in_class = 0, False, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, escaped, in_class, start = [], 0, False, False, 0
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _class_bytes(cls: str) -> np.ndarray:
+    """The ASCII bytes of a character class, as a 256-entry mask. Follow restrictions look at
+    the next byte only, so they apply to ASCII characters (docs/grammars.md)."""
+    compiled = re.compile(cls)
+    mask = np.zeros(256, dtype=np.bool_)
+    for b in range(128):
+        mask[b] = compiled.fullmatch(chr(b)) is not None
+    return mask
+
+
+def _rules(parser, term_id: dict[str, int], start: str) -> Rules:
+    nt_id: dict[str, int] = {}
+
+    def nt(name: str) -> int:
+        if name not in nt_id:
+            nt_id[name] = len(nt_id)
+        return nt_id[name]
+
+    raw = []
+    for rule in parser.rules:
+        rhs = []
+        for sym in rule.expansion:
+            if sym.is_term:
+                if sym.name not in term_id:  # an ignored terminal used in a rule
+                    raise ConstraintError(f"terminal {sym.name} is both %ignore'd and used in rule {rule.origin.name}")
+                rhs.append(term_id[sym.name])
+            else:
+                rhs.append(-1 - nt(sym.name))
+        raw.append((nt(rule.origin.name), tuple(rhs)))
+    if start not in nt_id:
+        raise ConstraintError(f"the grammar has no rule named {start!r}; pass start= the name of its top rule")
+    productive = _productive(raw)
+    if nt_id[start] not in productive:
+        raise ConstraintError(f"the grammar derives no string from {start!r} (its language is empty): every rule for it needs a nonterminal that never ends")
+    kept = tuple((lhs, rhs) for lhs, rhs in raw if lhs in productive and all(s >= 0 or (-1 - s) in productive for s in rhs))
+    return Rules(kept, nt_id[start], len(term_id), len(nt_id))
+
+
+def _productive(raw) -> set[int]:
+    productive: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for lhs, rhs in raw:
+            if lhs not in productive and all(s >= 0 or (-1 - s) in productive for s in rhs):
+                productive.add(lhs)
+                changed = True
+    return productive

@@ -1,0 +1,179 @@
+"""``awrs.SQL``: SQLite SELECT queries, optionally restricted to one database's tables and
+columns, and ``executes(db)``, a critic that rewards queries that run.
+
+``SQL(schema)`` takes the shipped ``sql.lark`` grammar and replaces its ``table_name`` and
+``column_name`` rules with the database's own names (case-insensitive, plain or quoted), so a
+query cannot name a table or column that does not exist. Whether a column belongs to a table
+in scope — aliases, qualified ``t.col``, subqueries — is context, which a context-free grammar
+cannot track; the complete check settles it exactly by asking SQLite to prepare the query
+against an in-memory copy of the schema (no data, nothing executed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+from awrs.constraints.grammar import Grammar
+from awrs.errors import ConstraintError
+
+__all__ = ["SQL", "executes", "schema_tables"]
+
+SchemaSource = Union[None, str, os.PathLike, sqlite3.Connection, Mapping[str, Any]]
+
+_TABLE_RULE = re.compile(r"^table_name: IDENTIFIER.*$", re.M)
+_COLUMN_RULE = re.compile(r"^column_name: IDENTIFIER.*$", re.M)
+
+
+class SQL(Grammar):
+    """SQLite SELECT queries; with a schema, only its tables and columns.
+
+    ``schema``: None (the plain grammar), a path to a SQLite file or an open
+    ``sqlite3.Connection`` (introspected), a Spider ``tables.json`` entry, or a dict mapping
+    table names to column names.
+    """
+
+    def __init__(self, schema: SchemaSource = None):
+        from awrs.grammars import load
+
+        tables = schema_tables(schema) if schema is not None else None
+        # SQLite's own tables (sqlite_sequence...) cannot be recreated; queries never need them.
+        self.tables = None if tables is None else {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
+        text = load("sql")
+        if self.tables is not None:
+            text = _restrict(text, self.tables)
+        super().__init__(text, start="start")
+        self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
+
+    def __repr__(self) -> str:
+        if self.tables is None:
+            return "SQL(None)"
+        return f"SQL({len(self.tables)} tables: {', '.join(list(self.tables)[:4])}{'...' if len(self.tables) > 4 else ''})"
+
+    # States carry the query's bytes too: the complete check hands the whole query to SQLite.
+
+    def initial(self):
+        return (super().initial(), b"")
+
+    def advance(self, state, data: bytes):
+        hyps = super().advance(state[0], data)
+        return None if hyps is None else (hyps, state[1] + data)
+
+    def is_complete(self, state) -> bool:
+        if not super().is_complete(state[0]):
+            return False
+        return self._names is None or self._names.resolves(state[1].decode("utf-8", errors="replace"))
+
+
+def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:
+    columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
+    table_term = _name_terminal("SCHEMA_TABLE", list(tables))
+    column_term = _name_terminal("SCHEMA_COLUMN", columns)
+    text = _TABLE_RULE.sub("table_name: SCHEMA_TABLE", text, count=1)
+    text = _COLUMN_RULE.sub("column_name: SCHEMA_COLUMN", text, count=1)
+    return text + "\n" + table_term + "\n" + column_term + "\n"
+
+
+def _name_terminal(name: str, names: Sequence[str]) -> str:
+    """A terminal matching any of ``names``, case-insensitively, bare (word-like names only),
+    double-quoted, in backticks or in brackets."""
+    if not names:
+        raise ConstraintError("the schema has no tables or no columns")
+    bare = [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+    alts = []
+    if bare:
+        alts.append("/(?i:" + "|".join(re.escape(n) for n in sorted(bare, key=len, reverse=True)) + ")(?![A-Za-z0-9_])/")
+    quoted = "|".join(re.escape(n).replace("/", "\\/") for n in sorted(names, key=len, reverse=True))
+    alts.append('/"(?i:' + quoted + ')"/')
+    alts.append("/`(?i:" + quoted + ")`/")
+    alts.append("/\\[(?i:" + quoted + ")\\]/")
+    return f"{name}: " + "\n    | ".join(alts)
+
+
+def schema_tables(schema: SchemaSource) -> dict[str, list[str]]:
+    """Table name -> column names, from any of the accepted schema sources."""
+    if isinstance(schema, sqlite3.Connection):
+        return _introspect(schema)
+    if isinstance(schema, (str, os.PathLike)):
+        path = Path(schema)
+        if not path.is_file():
+            raise ConstraintError(f"no SQLite database at {path}; give a path to a .sqlite file, a connection or a dict of tables")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return _introspect(conn)
+        finally:
+            conn.close()
+    if isinstance(schema, Mapping) and "table_names_original" in schema:
+        tables: dict[str, list[str]] = {t: [] for t in schema["table_names_original"]}
+        names = schema["table_names_original"]
+        for table_index, column in schema["column_names_original"]:
+            if table_index >= 0:
+                tables[names[table_index]].append(column)
+        return tables
+    if isinstance(schema, Mapping):
+        return {str(t): [str(c) for c in cols] for t, cols in schema.items()}
+    raise ConstraintError(f"unsupported schema source {type(schema).__name__}: use None, a SQLite path or connection, a Spider tables.json entry or a dict")
+
+
+def _introspect(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
+        return {t: [r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
+    except sqlite3.Error as exc:
+        raise ConstraintError(f"could not read the database schema: {exc}") from None
+
+
+def _ddl(tables: Mapping[str, Sequence[str]]) -> str:
+    def q(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    return ";\n".join(f"CREATE TABLE {q(t)} ({', '.join(q(c) for c in cols) or q('_')})" for t, cols in tables.items())
+
+
+class _NameCheck:
+    """Does SQLite resolve every table and column of a query? An in-memory database holds the
+    schema's tables (empty); the query is only prepared (EXPLAIN), never run."""
+
+    def __init__(self, ddl: str):
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self._conn.executescript(ddl)
+        self._lock = threading.Lock()
+
+    def resolves(self, query: str) -> bool:
+        with self._lock:
+            try:
+                self._conn.execute("EXPLAIN " + query)
+                return True
+            except (sqlite3.Error, sqlite3.Warning):
+                return False
+
+
+def executes(db: str | os.PathLike | sqlite3.Connection, *, timeout: float = 1.0) -> Callable[[str], float]:
+    """A critic for SMC: log weight 0 when ``query`` runs against ``db`` (read-only, at most
+    ``timeout`` seconds), -inf when it fails, so that particles whose query runs prevail."""
+    if isinstance(db, sqlite3.Connection):
+        conn = db
+    else:
+        path = Path(db)
+        if not path.is_file():
+            raise ConstraintError(f"no SQLite database at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def critic(query: str) -> float:
+        deadline = time.monotonic() + timeout
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        try:
+            conn.execute(query).fetchmany(1)
+            return 0.0
+        except sqlite3.Error:
+            return float("-inf")
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    return critic
