@@ -20,7 +20,7 @@ from awrs.lm.base import LanguageModel, Prompt, check_temperature
 from awrs.result import Particle, Result, Stats
 from awrs.sampler.proposal import ProposalOptions
 from awrs.sampler.step import Estimator
-from awrs.smc.engine import RunRecord, SMCConfig, run_particles
+from awrs.smc.engine import RunRecord, SMCConfig, run_groups
 from awrs.smc.resampling import Resampling
 
 __all__ = ["generate", "Method"]
@@ -46,8 +46,9 @@ def generate(
     resampling: Resampling = "systematic",
     stop: Sequence[str | bytes | int] = (),
     greedy: bool = False,
+    twist: bool = False,
     on_token: Callable[[int, bytes], None] | None = None,
-) -> Result:
+) -> Result | list[Result]:
     """Generate text from ``lm`` that satisfies ``constraint``.
 
     ``method``: ``"smc"`` (``n_particles`` AWRS particles, resampled when the effective sample
@@ -59,9 +60,11 @@ def generate(
     ``constraint=None`` generates without a constraint. ``stop`` adds end-of-sequence tokens
     (strings are matched to the token ids with exactly those bytes, e.g. ``"\\n"``).
     ``greedy=True`` takes the most likely allowed token each step. ``critic(text)`` returns a
-    log weight added to each finished particle. Raises :class:`~awrs.errors.GenerationError`
-    for bad arguments and :class:`~awrs.errors.PromptTooLongError` when the prompt and the
-    budget do not fit the model.
+    log weight added to each finished particle (with ``twist=True`` also to unfinished text
+    after every step, provisionally). A list of prompts (strings or chat conversations) runs
+    them together, sharing the forward passes, and returns one result per prompt. Raises
+    :class:`~awrs.errors.GenerationError` for bad arguments and
+    :class:`~awrs.errors.PromptTooLongError` when a prompt and the budget do not fit the model.
     """
     if method not in _PROPOSAL_OF:
         raise GenerationError(f"method must be one of {sorted(_PROPOSAL_OF)}, got {method!r}")
@@ -69,8 +72,10 @@ def generate(
     constraint = Unconstrained() if constraint is None else constraint
     if not isinstance(constraint, Constraint):
         raise GenerationError(f"constraint must be an awrs constraint (e.g. awrs.Regex), got {type(constraint).__name__}")
-    prompt_ids = lm.encode_prompt(prompt)
-    _check_length(lm, prompt_ids, max_new_tokens)
+    batched = _is_batch(prompt)
+    prompt_ids = [lm.encode_prompt(p) for p in prompt] if batched else [lm.encode_prompt(prompt)]
+    for ids in prompt_ids:
+        _check_length(lm, ids, max_new_tokens)
     smc = method == "smc"
     config = SMCConfig(
         proposal=_PROPOSAL_OF[method],
@@ -81,10 +86,19 @@ def generate(
         temperature=temperature,
         options=ProposalOptions(estimator=estimator, max_rejects=max_rejects, greedy=greedy),
         extra_eos_ids=_stop_ids(lm, stop),
+        twist=twist,
     )
     rng = np.random.default_rng(seed)
-    record = run_particles(lm, prompt_ids, constraint, config, rng, critic=critic, on_token=on_token)
-    return _result(lm, constraint, record, method, rng)
+    records = run_groups(lm, prompt_ids, constraint, config, rng, critic=critic, on_token=on_token)
+    results = [_result(lm, constraint, record, method, rng) for record in records]
+    return results if batched else results[0]
+
+
+def _is_batch(prompt: Any) -> bool:
+    """A list of prompts (strings or conversations), as opposed to one conversation."""
+    if isinstance(prompt, str) or not isinstance(prompt, Sequence) or not prompt:
+        return False
+    return all(isinstance(p, str) for p in prompt) or all(isinstance(p, Sequence) and not isinstance(p, str) for p in prompt)
 
 
 def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int) -> None:

@@ -48,21 +48,34 @@ class DFATooLarge(ConstraintError):
 CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
 
-@dataclass(frozen=True, eq=False)
 class ByteDFA:
     """A minimal DFA over bytes with only live states.
 
-    ``table[s, b]`` is the next state or -1 (no valid string continues that way); state 0 is
-    the initial state; ``final[s]`` marks accepting states.
+    ``rows[s][b]`` (Python lists, for fast scalar walks) and ``table[s, b]`` (a C-contiguous
+    int32 array, for the Numba kernels; built on first use when not given) are the next
+    state or -1 (no valid string continues that way); state 0 is the initial state;
+    ``final[s]`` marks accepting states. Treated as immutable.
     """
 
-    table: np.ndarray  # int32, shape (n_states, 256), C-contiguous
-    final: np.ndarray  # bool, shape (n_states,)
-    rows: list[list[int]] = field(repr=False)  # the same table as Python lists (fast scalar walks)
+    __slots__ = ("rows", "final", "_table")
+
+    def __init__(self, table: np.ndarray | None, final: np.ndarray, rows: list[list[int]]):
+        self.rows = rows
+        self.final = final
+        self._table = table
+
+    def __repr__(self) -> str:
+        return f"ByteDFA({self.n_states} states)"
+
+    @property
+    def table(self) -> np.ndarray:
+        if self._table is None:
+            self._table = np.ascontiguousarray(np.array(self.rows, dtype=np.int32))
+        return self._table
 
     @property
     def n_states(self) -> int:
-        return int(self.table.shape[0])
+        return len(self.rows)
 
 
 def build_byte_dfa(n_states: int, initial: int, finals: Iterable[int], transitions: Iterable[CharTransition]) -> ByteDFA:
@@ -205,12 +218,17 @@ def difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
 
 
 def trie_dfa(strings: Iterable[bytes]) -> ByteDFA:
-    """The DFA accepting exactly the given byte strings."""
+    """The minimal DFA accepting exactly the given byte strings.
+
+    Built as a trie and minimised by hash-consing suffixes bottom-up (Revuz's linear-time
+    minimisation of acyclic automata): two states merge when both accept or not and their
+    transitions lead to the same merged states.
+    """
     strings = list(dict.fromkeys(strings))
     if not strings:
         raise ConstraintError("the list of choices is empty: give at least one string")
     children: list[dict[int, int]] = [{}]
-    finals = set()
+    final: list[bool] = [False]
     for s in strings:
         node = 0
         for b in s:
@@ -219,17 +237,42 @@ def trie_dfa(strings: Iterable[bytes]) -> ByteDFA:
                 nxt = len(children)
                 children[node][b] = nxt
                 children.append({})
+                final.append(False)
             node = nxt
-        finals.add(node)
-    table = np.full((len(children), 256), DEAD, dtype=np.int64)
-    for node, kids in enumerate(children):
-        for b, nxt in kids.items():
-            table[node, b] = nxt
-    final = np.zeros(len(children), dtype=np.bool_)
-    final[list(finals)] = True
-    table, final = _minimise(table, final)
-    table = np.ascontiguousarray(table, dtype=np.int32)
-    return ByteDFA(table=table, final=final, rows=table.tolist())
+        final[node] = True
+    # Post-order (children first), then hash-cons each state's signature.
+    order, stack = [], [(0, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children[node].values())
+    klass: dict[int, int] = {}
+    signatures: dict[tuple, int] = {}
+    reps: list[tuple[bool, tuple]] = []
+    for node in order:
+        sig = (final[node], tuple(sorted((b, klass[c]) for b, c in children[node].items())))
+        k = signatures.get(sig)
+        if k is None:
+            k = signatures[sig] = len(reps)
+            reps.append(sig)
+        klass[node] = k
+    # Renumber so that the root's class is state 0.
+    root = klass[0]
+    number = {root: 0}
+    for k in range(len(reps)):
+        if k != root:
+            number[k] = len(number)
+    rows = [[DEAD] * 256 for _ in reps]
+    fin = np.zeros(len(reps), dtype=np.bool_)
+    for k, (is_final, edges) in enumerate(reps):
+        row = rows[number[k]]
+        fin[number[k]] = is_final
+        for b, child in edges:
+            row[b] = number[child]
+    return ByteDFA(table=None, final=fin, rows=rows)
 
 
 # --- construction -------------------------------------------------------------------------

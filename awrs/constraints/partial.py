@@ -15,9 +15,11 @@ rejected every continuation of a lone lead byte, a scan of the whole vocabulary 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
+import regex
 
 from awrs.constraints.base import Constraint
 
@@ -52,6 +54,43 @@ def completions_of(tail: bytes) -> range | None:
     return range(lo, hi + 1) if lo <= hi else None
 
 
+
+
+def relax_end_anchors(pattern: str) -> str:
+    """``$``, ``\\Z`` and ``\\z`` inside look-arounds rewritten for prefix checks: ``(?!)`` (never)
+    inside a negative look-around, nothing (always) inside a positive one."""
+    out: list[str] = []
+    stack: list[str] = []  # for each open group: "neg", "pos" or ""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            out.append(_relaxed(pair, stack) if pair in ("\\Z", "\\z") else pair)
+            i += 2
+            continue
+        if ch == "[":  # a character class: copy it whole
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i : j + 1])
+            i = j + 1
+            continue
+        if ch == "(":
+            head = pattern[i : i + 4]
+            stack.append("neg" if head.startswith(("(?!", "(?<!")) else "pos" if head.startswith(("(?=", "(?<=")) else "")
+        elif ch == ")" and stack:
+            stack.pop()
+        out.append(_relaxed(ch, stack) if ch == "$" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _relaxed(anchor: str, stack: list[str]) -> str:
+    inside = next((kind for kind in reversed(stack) if kind), "")
+    return "(?!)" if inside == "neg" else "" if inside == "pos" else anchor
+
 _SMALLEST = {2: 0x80, 3: 0x800, 4: 0x10000}
 _LARGEST = {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}
 
@@ -62,6 +101,16 @@ class PartialMatch(Constraint):
     def __init__(self, compiled: Any, allowed_bytes: np.ndarray | None = None):
         self._compiled = compiled
         self._allowed = allowed_bytes
+        # The regex module's partial matching treats the end of the partial text as the end of
+        # the string inside look-arounds, so "(?!in$)\\w+" refuses "in", which "int" continues.
+        # Prefixes are therefore checked with a relaxed pattern in which an end anchor inside a
+        # negative look-around never holds and one inside a positive look-around always does:
+        # an over-approximation, never a refusal of a viable prefix.
+        relaxed = relax_end_anchors(compiled.pattern)
+        self._prefix = compiled if relaxed == compiled.pattern else regex.compile(relaxed, flags=compiled.flags)
+        # Masking asks the same question for every token that ends inside a character; the
+        # answer depends only on the text so far and the unfinished bytes.
+        self._completable = functools.lru_cache(maxsize=4096)(self._completable_uncached)
 
     def allowed_bytes(self) -> np.ndarray | None:
         return self._allowed
@@ -83,15 +132,17 @@ class PartialMatch(Constraint):
             return new if self._viable(text) else None
         if not self._viable(text):
             return None
+        allowed = self._allowed
+        if allowed is not None and not all(allowed[b] for b in tail):
+            return None
+        return new if self._completable(text, tail) else None
+
+    def _completable_uncached(self, text: str, tail: bytes) -> bool:
+        """Some character starting with the bytes ``tail`` keeps a match possible after ``text``."""
         candidates = completions_of(tail)
         if candidates is None:
-            return None
-        allowed = self._allowed
-        if allowed is not None:
-            lead_ok = [allowed[b] for b in tail]
-            if not all(lead_ok):
-                return None
-        return new if any(self._viable(text + chr(c)) for c in candidates if not 0xD800 <= c <= 0xDFFF) else None
+            return False
+        return any(self._viable(text + chr(c)) for c in candidates if not 0xD800 <= c <= 0xDFFF)
 
     def is_complete(self, state: bytes) -> bool:
         split = split_utf8(state)
@@ -100,4 +151,4 @@ class PartialMatch(Constraint):
         return self._compiled.fullmatch(split[0]) is not None
 
     def _viable(self, text: str) -> bool:
-        return self._compiled.fullmatch(text, partial=True) is not None
+        return self._prefix.fullmatch(text, partial=True) is not None

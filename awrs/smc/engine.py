@@ -4,9 +4,10 @@ Each particle has a token sequence, a constraint state, a row of the LM batch (i
 and a log weight. Every step reads the batch's next-token log-probabilities, proposes one
 token per live particle (AWRS, plain LCD or masking), adds the step's log weight, and feeds
 the new tokens of the particles still running in one forward pass. Particles that finish
-(EOS) or die (weight 0) leave the batch. With ``ess_threshold > 0`` the population is
-resampled when the effective sample size falls below ``ess_threshold * N``
-(ALGORITHM.md section 4). One particle without resampling is the single-sequence case.
+(EOS) or die (weight 0) leave the batch. With ``ess_threshold > 0`` each prompt's population
+is resampled when its effective sample size falls below ``ess_threshold * N``
+(ALGORITHM.md section 4). One particle without resampling is the single-sequence case;
+several prompts run as groups that share the forward passes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from awrs.lm.base import LanguageModel
 from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, propose
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
-__all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "StopReason"]
+__all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups", "StopReason"]
 
 #: Why a particle stopped: "eos" (chose to end), "max_new_tokens" (ended by the budget),
 #: "dead_end" (no allowed candidate, or max_rejects reached: weight 0).
@@ -36,7 +37,12 @@ TokenCallback = Callable[[int, bytes], None]
 
 @dataclass(frozen=True)
 class SMCConfig:
-    """What to run. ``proposal`` is a key of :data:`awrs.sampler.proposal.PROPOSALS`."""
+    """What to run. ``proposal`` is a key of :data:`awrs.sampler.proposal.PROPOSALS`.
+
+    ``twist=True`` also applies the critic to the unfinished text after every step as a
+    provisional weight (taken back at the next step, made final at the end): the critic must
+    then accept prefixes of good answers.
+    """
 
     proposal: str = "awrs"
     n_particles: int = 1
@@ -46,6 +52,7 @@ class SMCConfig:
     temperature: float = 1.0
     options: ProposalOptions = field(default_factory=ProposalOptions)
     extra_eos_ids: tuple[int, ...] = ()
+    twist: bool = False
 
     def __post_init__(self) -> None:
         if self.proposal not in PROPOSALS:
@@ -67,7 +74,7 @@ class SMCConfig:
 
 @dataclass
 class Trajectory:
-    """One particle: its tokens, constraint state and log weight."""
+    """One particle: its tokens, constraint state and log weight (the twist included)."""
 
     state: Any
     tokens: list[int] = field(default_factory=list)
@@ -75,18 +82,19 @@ class Trajectory:
     stop_reason: StopReason | None = None
     finished: bool = False  # ended with EOS (chosen, or forced at the budget while complete)
     checks: int = 0
+    twist: float = 0.0  # the provisional critic weight currently included in log_weight
 
     @property
     def running(self) -> bool:
         return self.stop_reason is None
 
     def copy(self, log_weight: float) -> Trajectory:
-        return Trajectory(self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks)
+        return Trajectory(self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks, self.twist)
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What a run produced: the final particles and how the run went."""
+    """What a run produced for one prompt: the final particles and how the run went."""
 
     particles: list[Trajectory]
     log_ml: float
@@ -96,8 +104,19 @@ class RunRecord:
     proposals: int  # token steps taken over all particles (EOS steps included)
     forward_passes: int
     seconds: float
-    prefill_seconds: float  # the prompt's forward pass
+    prefill_seconds: float  # the prompts' forward pass
     sampling_seconds: float  # proposals and constraint checks (everything but the LM)
+
+
+class _Group:
+    """The particles of one prompt."""
+
+    def __init__(self, constraint: Constraint, n: int):
+        self.particles = [Trajectory(constraint.initial()) for _ in range(n)]
+        self.ess_history: list[float] = []
+        self.n_resamples = 0
+        self.checks = 0
+        self.proposals = 0
 
 
 def run_particles(
@@ -111,16 +130,30 @@ def run_particles(
     on_token: TokenCallback | None = None,
 ) -> RunRecord:
     """Run ``config.n_particles`` particles from one prompt until each finishes or dies."""
+    return run_groups(lm, [prompt_ids], constraint, config, rng, critic=critic, on_token=on_token)[0]
+
+
+def run_groups(
+    lm: LanguageModel,
+    prompts: Sequence[Sequence[int]],
+    constraint: Constraint,
+    config: SMCConfig,
+    rng: np.random.Generator,
+    *,
+    critic: Critic | None = None,
+    on_token: TokenCallback | None = None,
+) -> list[RunRecord]:
+    """Run one population of ``config.n_particles`` per prompt; all share each forward pass."""
+    if config.twist and critic is None:
+        raise GenerationError("twist=True needs a critic")
     started = time.perf_counter()
     space = CandidateSpace(lm.vocab, constraint, config.extra_eos_ids)
     n = config.n_particles
-    batch = lm.start([list(prompt_ids)], copies=n)
+    batch = lm.start([list(p) for p in prompts], copies=n)
     prefill_seconds = time.perf_counter() - started
-    sampling_seconds = 0.0
-    particles = [Trajectory(constraint.initial()) for _ in range(n)]
-    live = list(range(n))  # live[row] = index of the particle in that batch row
-    forward_passes, checks, n_resamples, proposals = 1, 0, 0, 0
-    ess_history: list[float] = []
+    groups = [_Group(constraint, n) for _ in prompts]
+    live = [(g, i) for g in range(len(prompts)) for i in range(n)]  # live[row] = (group, particle)
+    forward_passes, sampling_seconds = 1, 0.0
     for t in range(config.max_new_tokens + 1):
         if not live:
             break
@@ -128,18 +161,20 @@ def run_particles(
         step_started = time.perf_counter()
         forced = t == config.max_new_tokens
         moves: list[tuple[int, int]] = []  # (row, token) of the particles that continue
-        for row, index in enumerate(live):
-            particle = particles[index]
+        for row, (g, i) in enumerate(live):
+            group = groups[g]
+            particle = group.particles[i]
             token, spent = _step(particle, logprobs[row], space, config, rng, forced)
-            checks += spent
-            proposals += 1
+            group.checks += spent
+            group.proposals += 1
             if token is not None:
+                if config.twist and not _retwist(particle, critic, space):
+                    continue  # the critic rules the text out: the particle leaves the batch
                 moves.append((row, token))
                 if on_token is not None:
-                    on_token(index, space.vocab.tokens[token])
+                    on_token(i, space.vocab.tokens[token])
         if config.ess_threshold > 0 and n > 1 and not forced:
-            particles, moves, live, resampled = _maybe_resample(particles, moves, live, config, rng, ess_history)
-            n_resamples += resampled
+            moves, live = _resample_groups(groups, moves, live, config, rng)
         else:
             live = [live[row] for row, _ in moves]
         sampling_seconds += time.perf_counter() - step_started
@@ -148,19 +183,24 @@ def run_particles(
             batch.extend([token for _, token in moves])
             forward_passes += 1
     if critic is not None:
-        _apply_critic(particles, critic, space)
-    return RunRecord(
-        particles=particles,
-        log_ml=_log_mean_exp([p.log_weight for p in particles]),
-        ess_history=ess_history,
-        n_resamples=n_resamples,
-        constraint_checks=checks,
-        proposals=proposals,
-        forward_passes=forward_passes,
-        seconds=time.perf_counter() - started,
-        prefill_seconds=prefill_seconds,
-        sampling_seconds=sampling_seconds,
-    )
+        for group in groups:
+            _apply_critic(group.particles, critic, space)
+    seconds = time.perf_counter() - started
+    return [
+        RunRecord(
+            particles=group.particles,
+            log_ml=_log_mean_exp([p.log_weight for p in group.particles]),
+            ess_history=group.ess_history,
+            n_resamples=group.n_resamples,
+            constraint_checks=group.checks,
+            proposals=group.proposals,
+            forward_passes=forward_passes,
+            seconds=seconds,
+            prefill_seconds=prefill_seconds,
+            sampling_seconds=sampling_seconds,
+        )
+        for group in groups
+    ]
 
 
 def _step(particle: Trajectory, logprobs: np.ndarray, space: CandidateSpace, config: SMCConfig, rng, forced: bool) -> tuple[int | None, int]:
@@ -188,31 +228,51 @@ def _step(particle: Trajectory, logprobs: np.ndarray, space: CandidateSpace, con
     return token, spent
 
 
-def _maybe_resample(particles, moves, live, config: SMCConfig, rng, ess_history):
-    """Resample when ESS < threshold * N; returns the new particles, moves, live rows and 0/1."""
-    n = len(particles)
-    log_w = np.array([p.log_weight for p in particles])
-    ess = effective_sample_size(log_w)
-    ess_history.append(ess)
-    row_of = {live[row]: k for k, (row, _) in enumerate(moves)}  # particle -> position in moves
-    if ess >= config.ess_threshold * n or not np.isfinite(log_w.max()):
-        return particles, moves, [live[row] for row, _ in moves], 0
-    ancestors = resample(log_w, rng, config.resampling)
-    mean = _log_mean_exp(log_w.tolist())
-    new_particles = [particles[a].copy(mean) for a in ancestors]
+def _text(particle: Trajectory, space: CandidateSpace) -> str:
+    return space.vocab.decode(particle.tokens).decode("utf-8", errors="replace")
+
+
+def _retwist(particle: Trajectory, critic: Critic, space: CandidateSpace) -> bool:
+    """Replace the provisional critic weight by the critic of the text so far; False (and the
+    particle stops) when the critic gives weight 0."""
+    twist = float(critic(_text(particle, space)))
+    particle.log_weight += twist - particle.twist
+    particle.twist = twist
+    if not np.isfinite(particle.log_weight):
+        particle.log_weight = -math.inf
+        particle.stop_reason = "dead_end"
+        return False
+    return True
+
+
+def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
+    """Resample each group whose ESS < threshold * N; returns the new moves and live rows."""
+    move_of = {live[row]: (row, token) for row, token in moves}  # (group, particle) -> its move
     new_moves, new_live = [], []
-    for j, a in enumerate(ancestors):
-        if a in row_of:
-            new_moves.append(moves[row_of[a]])
-            new_live.append(j)
-    return new_particles, new_moves, new_live, 1
+    for g, group in enumerate(groups):
+        n = len(group.particles)
+        log_w = np.array([p.log_weight for p in group.particles])
+        ess = effective_sample_size(log_w)
+        group.ess_history.append(ess)
+        ancestors = range(n)
+        if ess < config.ess_threshold * n and np.isfinite(log_w.max()):
+            ancestors = resample(log_w, rng, config.resampling)
+            mean = _log_mean_exp(log_w.tolist())
+            group.particles = [group.particles[a].copy(mean) for a in ancestors]
+            group.n_resamples += 1
+        for j, a in enumerate(ancestors):
+            move = move_of.get((g, a))
+            if move is not None:
+                new_moves.append(move)
+                new_live.append((g, j))
+    return new_moves, new_live
 
 
 def _apply_critic(particles: list[Trajectory], critic: Critic, space: CandidateSpace) -> None:
     for p in particles:
         if p.finished and np.isfinite(p.log_weight):
-            text = space.vocab.decode(p.tokens).decode("utf-8", errors="replace")
-            p.log_weight += float(critic(text))
+            p.log_weight += float(critic(_text(p, space))) - p.twist
+            p.twist = 0.0
 
 
 def _log_mean_exp(values: list[float]) -> float:

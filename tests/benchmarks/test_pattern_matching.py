@@ -23,7 +23,7 @@ def test_ten_patterns_all_finished_awrs_outputs_match(tmp_path, default_lm, monk
     bench = load_benchmark("pattern_matching")
     monkeypatch.setattr(bench.awrs, "load_model", lambda *a, **k: default_lm)
     out = tmp_path / "pm.json"
-    bench.main(["--limit", "10", "--max-new-tokens", "8", "--out", str(out)])
+    bench.main(["--limit", "10", "--mask-limit", "3", "--max-new-tokens", "8", "--out", str(out)])
     data = json.loads(out.read_text())
     rows = data["results"]["rows"]
     assert {r["method"] for r in rows} == {"unconstrained", "awrs", "mask"}

@@ -180,3 +180,13 @@ def test_numba_and_python_masks_agree_on_the_smollm2_vocabulary(smol_tokenizer):
             np.testing.assert_array_equal(fast, slow)
             token_ids = np.flatnonzero(c.mask(s, vocab))
             assert all(c.advance(s, vocab.tokens[t]) is not None for t in token_ids[:200])
+
+
+def test_end_anchors_inside_lookarounds_do_not_refuse_viable_prefixes():
+    """The regex module's partial matching treats the end of a partial text as the end of the
+    string inside look-arounds; awrs relaxes those anchors for prefix checks."""
+    c = Regex(r"^(?!(False|in|is)$)[a-zA-Z_]\w*$")
+    assert c.accepts_prefix("in") and not c.accepts("in") and c.accepts("int")
+    from awrs.constraints.partial import relax_end_anchors
+
+    assert relax_end_anchors(r"(?!a$)b(?=c$)[$]$") == r"(?!a(?!))b(?=c)[$]$"

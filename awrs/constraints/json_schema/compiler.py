@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect, trie_dfa
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
@@ -69,6 +71,18 @@ UNENFORCED = frozenset({
 })
 
 _ALL_TYPES = ("string", "number", "integer", "object", "array", "boolean", "null")
+
+#: Keywords that appeared after draft 4, with the first draft that has them, and those that
+#: later drafts dropped. A keyword outside its draft is not part of that draft's vocabulary:
+#: like any unknown keyword it does not affect validity (python-jsonschema agrees).
+_SINCE = {
+    "const": 6, "contains": 6, "propertyNames": 6,
+    "if": 7, "then": 7, "else": 7,
+    "dependentRequired": 2019, "dependentSchemas": 2019, "minContains": 2019, "maxContains": 2019,
+    "unevaluatedProperties": 2019, "unevaluatedItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019,
+    "prefixItems": 2020, "$dynamicRef": 2020, "$dynamicAnchor": 2020,
+}
+_UNTIL = {"dependencies": 7, "additionalItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019}
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,8 @@ class Compiler:
             raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {json.dumps(schema)[:60]}")
         if "$ref" in schema and self.draft <= 7:
             return self._ref(schema["$ref"], where)  # draft 4-7: siblings of $ref are ignored
+        schema = self._in_draft(schema)
+        where = Resolved(schema, where.base, pointer)
         self._check_keywords(schema, pointer)
         parts: list[Node] = [self._typed(schema, where)]
         if "$ref" in schema:
@@ -145,6 +161,14 @@ class Compiler:
             otherwise = self.node(self._sub(where, "else")) if "else" in schema else self.any_value
             parts.append(IfNode(self.node(self._sub(where, "if")), then, otherwise, self.any_value))
         return parts[0] if len(parts) == 1 else AllOfNode(parts)
+
+    def _in_draft(self, schema: Mapping) -> Mapping:
+        """The schema without the keywords its draft does not have (recorded as ignored)."""
+        foreign = [k for k in schema if _SINCE.get(k, 0) > self.draft or _UNTIL.get(k, 9999) < self.draft]
+        if not foreign:
+            return schema
+        self.ignored.update(foreign)
+        return {k: v for k, v in schema.items() if k not in foreign}
 
     def _check_keywords(self, schema: Mapping, pointer: str) -> None:
         for key in schema:
@@ -224,7 +248,10 @@ class Compiler:
         if not isinstance(values, list):
             raise ConstraintError(f"invalid enum at {where.pointer}: expected an array")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
-        others = self._typed(rest, where) if set(rest) & (ENFORCED - {"$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"}) else None
+        # Values are checked against the schema's other type-specific keywords; "type" alone
+        # is a cheaper membership test, and combinators apply separately (see _compile).
+        constraining = set(rest) & (ENFORCED - {"type", "$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
+        others = self._typed(rest, where) if constraining else None
         kept = [v for v in values if _type_of(v) in types and (others is None or _accepts_value(others, v))]
         return value_node(kept, self.layout)
 
@@ -232,46 +259,21 @@ class Compiler:
         pointer = where.pointer
         min_len = _count(schema, "minLength", pointer)
         max_len = _count(schema, "maxLength", pointer, None)
-        dfa: ByteDFA | None = None
-        partial: list[Any] = []
-        checks: list[Any] = []
-        if "pattern" in schema:
-            dfa, partial = self._pattern(schema["pattern"], pointer)
+        pattern = schema.get("pattern")
+        if pattern is not None:
+            _check_pattern(pattern, pointer)
         fmt = schema.get("format")
-        if self.options.formats == "assert" and isinstance(fmt, str) and fmt in FORMATS:
-            if dfa is None:
-                dfa = format_dfa(fmt)
-            elif dfa is not False:
-                try:
-                    dfa = intersect(dfa, format_dfa(fmt))
-                except DFATooLarge:
-                    checks.append(_full_match(FORMATS[fmt]))
-                except ConstraintError:
-                    dfa = False  # the pattern and the format exclude each other
-            if fmt in FINAL_CHECKS:
-                checks.append(FINAL_CHECKS[fmt])
+        fmt = fmt if self.options.formats == "assert" and isinstance(fmt, str) and fmt in FORMATS else None
+        if fmt is not None:
             limit = format_max_length(fmt)
             if limit is not None:
                 max_len = limit if max_len is None else min(max_len, limit)
         cap = self.options.max_string_length
         if cap is not None:
             max_len = cap if max_len is None else min(max_len, cap)
-        if dfa is False:
-            return StringSpec(min_len=1, max_len=0)  # empty
-        return StringSpec(dfa=dfa, min_len=min_len, max_len=max_len, partial=tuple(partial), final_checks=tuple(checks))
-
-    def _pattern(self, pattern: Any, pointer: str):
-        from awrs.constraints.regex import Regex
-
-        if not isinstance(pattern, str):
-            raise ConstraintError(f"invalid pattern at {pointer}: expected a string")
-        try:
-            rx = Regex(search_pattern(pattern))
-        except ConstraintError as exc:
-            raise ConstraintError(f"invalid pattern at {pointer}/pattern: {exc}") from None
-        if rx.engine == "dfa":
-            return rx.dfa, []
-        return None, [rx._impl.compiled]
+        if pattern is None and fmt is None:
+            return StringSpec(min_len=min_len, max_len=max_len)
+        return StringSpec(min_len=min_len, max_len=max_len, build=lambda: _string_automata(pattern, fmt))
 
     def _number(self, schema: Mapping, types: frozenset[str], pointer: str) -> NumberSpec:
         lo = hi = None
@@ -310,8 +312,7 @@ class Compiler:
         patterns = []
         for pat in schema.get("patternProperties", {}):
             compiled = _search_regex(pat, f"{pointer}/patternProperties")
-            prefix = _prefix_checker(pat, f"{pointer}/patternProperties")
-            patterns.append((compiled, prefix, self.node(self._sub(where, "patternProperties", pat))))
+            patterns.append((compiled, pat, self.node(self._sub(where, "patternProperties", pat))))
         additional = self.node(self._sub(where, "additionalProperties")) if "additionalProperties" in schema else self.any_value
         names = self.node(self._sub(where, "propertyNames")) if "propertyNames" in schema else None
         required = schema.get("required", [])
@@ -374,6 +375,52 @@ class Compiler:
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def _check_pattern(pattern: Any, pointer: str) -> None:
+    """A pattern must be a valid regular expression (checked now; its automaton is built later)."""
+    import regex
+
+    if not isinstance(pattern, str):
+        raise ConstraintError(f"invalid pattern at {pointer}: expected a string")
+    try:
+        regex.compile(search_pattern(pattern), flags=regex.VERSION0)
+    except regex.error as exc:
+        raise ConstraintError(f"invalid pattern at {pointer}/pattern: {exc}") from None
+
+
+def _nothing() -> ByteDFA:
+    """A DFA that accepts no string at all (a pattern and a format that exclude each other)."""
+    table = np.full((1, 256), -1, dtype=np.int32)
+    return ByteDFA(table=table, final=np.zeros(1, dtype=np.bool_), rows=table.tolist())
+
+
+def _string_automata(pattern: str | None, fmt: str | None):
+    """(dfa, partial patterns, final checks) for a pattern and a format, built on first use."""
+    from awrs.constraints.regex import Regex
+
+    dfa: Any = None
+    partial: list[Any] = []
+    checks: list[Any] = []
+    if pattern is not None:
+        rx = Regex(search_pattern(pattern))
+        if rx.engine == "dfa":
+            dfa = rx.dfa
+        else:
+            partial.append(rx._impl.compiled)
+    if fmt is not None:
+        if fmt in FINAL_CHECKS:
+            checks.append(FINAL_CHECKS[fmt])
+        if dfa is None:
+            dfa = format_dfa(fmt)
+        else:
+            try:
+                dfa = intersect(dfa, format_dfa(fmt))
+            except DFATooLarge:
+                checks.append(_full_match(FORMATS[fmt]))
+            except ConstraintError:  # the pattern and the format exclude each other
+                dfa = _nothing()
+    return dfa, partial, checks
+
+
 def search_pattern(pattern: str) -> str:
     """A JSON Schema ``pattern`` (found anywhere in the string) as a full-match pattern."""
     anchored_start = pattern.startswith("^")
@@ -404,16 +451,6 @@ def _single_branch(pattern: str) -> bool:
         elif ch == "|" and depth == 0:
             return False
     return True
-
-
-def _prefix_checker(pattern: str, pointer: str):
-    """An awrs Regex whose prefix check says whether a name can still come to contain a match."""
-    from awrs.constraints.regex import Regex
-
-    try:
-        return Regex(search_pattern(pattern))
-    except ConstraintError as exc:
-        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
 
 
 def _search_regex(pattern: str, pointer: str):
@@ -500,7 +537,7 @@ def value_node(values: list[Any], layout: Layout) -> Node:
     strings = [v for v in values if isinstance(v, str)]
     numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
     literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
-    string = StringSpec(dfa=trie_dfa([s.encode("utf-8", "surrogatepass") for s in strings])) if strings else None
+    string = StringSpec(eager_dfa=trie_dfa([s.encode("utf-8", "surrogatepass") for s in strings])) if strings else None
     number = NumberSpec(values=numbers) if numbers else None
     nodes: list[Node] = []
     if string or number or literals:

@@ -55,7 +55,8 @@ class ObjectSpec:
     ):
         self.layout = layout
         self.properties = dict(properties)
-        self.patterns = list(patterns)  # (regex searched in the name, prefix checker, node)
+        self.patterns = list(patterns)  # (compiled regex searched in the name, its text, node)
+        self._prefix_checkers: dict[str, Any] = {}
         self.additional = additional
         self.names = names
         self.required = frozenset(required)
@@ -146,9 +147,20 @@ class ObjectSpec:
             )
         if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
             return any(n.startswith(text) and n not in seen for n in self._candidates) or any(
-                prefix.accepts_prefix(text) for _, prefix, node in self.patterns if not node.empty
+                self._prefix_checker(pattern).accepts_prefix(text) for _, pattern, node in self.patterns if not node.empty
             )
         return True  # an open set of names: the text can always grow into a fresh one
+
+    def _prefix_checker(self, pattern: str):
+        """An awrs Regex whose prefix check says whether a name can still come to contain a
+        match of ``pattern`` (built the first time a key needs it)."""
+        checker = self._prefix_checkers.get(pattern)
+        if checker is None:
+            from awrs.constraints.json_schema.compiler import search_pattern
+            from awrs.constraints.regex import Regex
+
+            checker = self._prefix_checkers[pattern] = Regex(search_pattern(pattern))
+        return checker
 
     def _close_ok(self, st: ObjState) -> bool:
         seen = st.seen

@@ -38,14 +38,40 @@ class StringState(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class StringSpec:
-    """What a string value must satisfy. ``dfa`` accepts the UTF-8 of the decoded text."""
+    """What a string value must satisfy. ``dfa`` accepts the UTF-8 of the decoded text.
 
-    dfa: ByteDFA | None = None
+    ``build``, when given, returns ``(dfa, partial, final_checks)`` and is called the first
+    time the spec is used: pattern and format automata are built when generation first
+    enters such a string, not when the schema compiles (most strings of a big schema are
+    never generated).
+    """
+
     min_len: int = 0
     max_len: int | None = None
-    partial: tuple[Any, ...] = ()  # compiled regex-module patterns checked by partial fullmatch
-    final_checks: tuple[Any, ...] = ()  # functions of the whole text, applied when it closes
     keep_text: bool = False
+    build: Any = None
+    eager_dfa: ByteDFA | None = None
+    eager_partial: tuple[Any, ...] = ()  # compiled regex-module patterns checked by partial fullmatch
+    eager_checks: tuple[Any, ...] = ()  # functions of the whole text, applied when it closes
+
+    @cached_property
+    def _parts(self) -> tuple[ByteDFA | None, tuple[Any, ...], tuple[Any, ...]]:
+        if self.build is None:
+            return self.eager_dfa, self.eager_partial, self.eager_checks
+        dfa, partial, checks = self.build()
+        return dfa, tuple(partial), tuple(checks) + self.eager_checks
+
+    @property
+    def dfa(self) -> ByteDFA | None:
+        return self._parts[0]
+
+    @property
+    def partial(self) -> tuple[Any, ...]:
+        return self._parts[1]
+
+    @property
+    def final_checks(self) -> tuple[Any, ...]:
+        return self._parts[2]
 
     @property
     def needs_text(self) -> bool:
@@ -58,6 +84,8 @@ class StringSpec:
         ``(ab)*``, is only found when generation reaches it)."""
         if self.max_len is not None and self.max_len < self.min_len:
             return True
+        if self.build is not None and "_parts" not in self.__dict__:
+            return False  # not built yet: assumed satisfiable (generation finds out exactly)
         if self.dfa is None or self.dfa.n_states > self._EXTENT_LIMIT:
             return False
         shortest, longest = self._extent
