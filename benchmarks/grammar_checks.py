@@ -19,10 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+from awrs.grammars import load  # noqa: E402
 
 from awrs.constraints.grammar import Grammar  # noqa: E402
 from awrs.constraints.sql import SQL  # noqa: E402
-from awrs.grammars import load  # noqa: E402
 
 SPIDER = SHARED / "benchmarks" / "spider"
 
