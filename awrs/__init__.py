@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from awrs import sql
 from awrs._version import __version__
 from awrs.constraints import (
     SQL,
@@ -24,6 +25,7 @@ from awrs.errors import (
     AwrsError,
     ConstraintError,
     GenerationError,
+    IncompleteOutputError,
     ModelError,
     PromptTooLongError,
     TokenizerError,
@@ -32,6 +34,7 @@ from awrs.errors import (
 from awrs.generate import generate
 from awrs.lm import LanguageModel, MockLM, Vocabulary, load_model
 from awrs.result import Particle, Result, Stats
+from awrs.structured import Stream, choice, json, regex, stream
 
 if TYPE_CHECKING:
     from awrs.lm.hf import HFModel
@@ -46,6 +49,7 @@ __all__ = [
     "GenerationError",
     "Grammar",
     "HFModel",
+    "IncompleteOutputError",
     "JsonSchema",
     "LanguageModel",
     "MockLM",
@@ -57,14 +61,20 @@ __all__ = [
     "Result",
     "SQL",
     "Stats",
+    "Stream",
     "TokenizerError",
     "Unconstrained",
     "UnenforcedKeywordWarning",
     "UnsupportedSchemaError",
     "Vocabulary",
     "__version__",
+    "choice",
     "generate",
+    "json",
     "load_model",
+    "regex",
+    "sql",
+    "stream",
 ]
 
 
@@ -73,4 +83,12 @@ def __getattr__(name: str) -> Any:
         from awrs.lm.hf import HFModel
 
         return HFModel
+    if name == "grammars":  # awrs.grammars.load / names: the shipped Lark grammars
+        import importlib
+
+        return importlib.import_module("awrs.grammars")
+    if name == "transformers":  # awrs.transformers.generate, the drop-in for model.generate
+        import importlib
+
+        return importlib.import_module("awrs.transformers")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

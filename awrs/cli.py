@@ -1,11 +1,26 @@
-"""The ``awrs`` command. Errors print one line and exit non-zero."""
+"""The ``awrs`` command.
+
+    awrs generate --json-schema person.json "Describe a person as JSON."
+    awrs generate --regex '\\d{4}-\\d{2}-\\d{2}' --method smc --particles 8 "When did it happen?"
+    awrs generate --sql-schema db.sqlite "How many singers are there?"
+    awrs check --json-schema person.json out.json
+    awrs bench pattern-matching --limit 50
+    awrs demo
+
+Errors print one line (``awrs: error: ...``) and exit with status 2; a text that fails
+``check`` exits with 1; Ctrl-C exits with 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import runpy
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from awrs._version import __version__
 from awrs.errors import AwrsError
@@ -21,8 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except AwrsError as exc:
-        print(f"awrs: error: {exc}", file=sys.stderr)
+    except (AwrsError, OSError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"awrs: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("awrs: interrupted", file=sys.stderr)
@@ -33,14 +49,160 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="awrs", description="Constrained generation with adaptive weighted rejection sampling.")
     parser.add_argument("--version", action="version", version=f"awrs {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the main job on the embedded default model")
+
+    gen = commands.add_parser("generate", help="generate text that satisfies a constraint")
+    gen.add_argument("prompt", nargs="?", help="the prompt (default: --prompt-file, else standard input)")
+    gen.add_argument("--prompt-file", help="read the prompt from this file")
+    _constraint_options(gen)
+    gen.add_argument("--method", choices=["smc", "awrs", "lcd", "mask"], default="smc")
+    gen.add_argument("--particles", type=int, default=5, help="SMC particles (default 5)")
+    gen.add_argument("--max-new-tokens", type=int, default=256)
+    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--stop", action="append", default=[], help="a string that also ends generation (repeatable), e.g. '\\n'")
+    gen.add_argument("--raw", action="store_true", help="send the prompt as is, without the model's chat template")
+    gen.add_argument("--model", default=None, help="a Hugging Face id or local path (default: the embedded SmolLM2-135M)")
+    gen.add_argument("--device", default=None)
+    gen.add_argument("--json", action="store_true", help="print a JSON object with the output, weights and stats")
+    gen.set_defaults(func=_generate)
+
+    check = commands.add_parser("check", help="does a text satisfy a constraint? (exit status 0 if so, 1 if not)")
+    check.add_argument("text", nargs="?", help="a file with the text, or - for standard input (default)")
+    _constraint_options(check)
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(func=_check)
+
+    bench = commands.add_parser("bench", help="run a benchmark by name (from a checkout of awrs)")
+    bench.add_argument("name", help="e.g. pattern-matching, json-conformance, compare")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
+    bench.set_defaults(func=_bench)
+
+    demo = commands.add_parser("demo", help="constrained generation on the embedded default model")
     demo.add_argument("--max-new-tokens", type=int, default=24)
     demo.add_argument("--particles", type=int, default=4)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--model", default=None, help="a Hugging Face id or local path (default: embedded SmolLM2-135M)")
+    demo.add_argument("--model", default=None)
     demo.add_argument("--device", default=None)
     demo.set_defaults(func=_demo)
     return parser
+
+
+def _constraint_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--regex", help="a regular expression the output must fully match")
+    group.add_argument("--json-schema", metavar="FILE", help="a JSON Schema file (or inline JSON)")
+    group.add_argument("--grammar", metavar="FILE", help="a Lark grammar file, or the name of a shipped grammar (sql, json, arithmetic)")
+    group.add_argument("--sql-schema", metavar="DB", help="a SQLite database file; the output is a query over its tables")
+    group.add_argument("--choice", nargs="+", metavar="OPTION", help="the output is one of these strings")
+    p.add_argument("--start", default="start", help="the grammar's start rule (with --grammar)")
+
+
+def _constraint(args: argparse.Namespace):
+    import awrs
+
+    if args.regex is not None:
+        return awrs.Regex(args.regex)
+    if args.json_schema is not None:
+        text = args.json_schema
+        return awrs.JsonSchema(Path(text).read_text() if not text.lstrip().startswith("{") else text)
+    if args.grammar is not None:
+        from awrs import grammars
+
+        text = grammars.load(args.grammar) if args.grammar in grammars.names() else Path(args.grammar).read_text()
+        return awrs.Grammar(text, start=args.start)
+    if args.sql_schema is not None:
+        return awrs.SQL(args.sql_schema)
+    if args.choice is not None:
+        return awrs.Choice(args.choice)
+    return None
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    if args.prompt is not None:
+        return args.prompt
+    if args.prompt_file is not None:
+        return Path(args.prompt_file).read_text()
+    if sys.stdin.isatty():
+        raise AwrsError("no prompt: give it as an argument, with --prompt-file, or on standard input")
+    return sys.stdin.read()
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from awrs.generate import generate
+    from awrs.lm.loading import load_model
+
+    constraint = _constraint(args)
+    text = _read_prompt(args)
+    lm = load_model(args.model, device=args.device)
+    has_template = bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
+    prompt = text if args.raw or not has_template else [{"role": "user", "content": text}]
+    progress = _progress(args.max_new_tokens * (args.particles if args.method == "smc" else 1))
+    try:
+        result = generate(
+            lm, prompt, constraint, method=args.method, n_particles=args.particles, max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature, seed=args.seed, stop=[s.encode().decode("unicode_escape") for s in args.stop],
+            on_token=(lambda i, token: progress.update(1)) if progress is not None else None,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        s = result.stats
+        print(json.dumps({
+            "text": result.text, "valid": result.valid, "stop_reason": result.stop_reason, "log_ml": result.log_ml,
+            "posterior": result.posterior, "method": result.method,
+            "particles": [{"text": p.text, "log_weight": p.log_weight, "valid": p.valid} for p in result.particles],
+            "stats": {"tokens": s.tokens, "constraint_checks": s.constraint_checks, "checks_per_token": s.checks_per_token,
+                      "seconds": s.seconds, "tokens_per_second": s.tokens_per_second},
+        }, default=float))
+    else:
+        print(result.text)
+        if not result.valid:
+            print(f"awrs: warning: the output is not valid ({result.stop_reason})", file=sys.stderr)
+    return 0 if result.valid else 1
+
+
+def _progress(total: int):
+    """A token counter on standard error when it is a terminal (quiet otherwise)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="tokens", unit="tok", leave=False)
+
+
+def _check(args: argparse.Namespace) -> int:
+    constraint = _constraint(args)
+    if constraint is None:
+        raise AwrsError("say what to check against: --regex, --json-schema, --grammar, --sql-schema or --choice")
+    if args.text in (None, "-"):
+        data = sys.stdin.buffer.read()
+    else:
+        data = Path(args.text).read_bytes()
+    data = data.rstrip(b"\n") if not constraint.accepts(data) else data
+    offset = constraint.first_violation(data)
+    if args.json:
+        print(json.dumps({"valid": offset is None, "first_violation": offset, "complete_prefix": offset == len(data)}))
+    elif offset is None:
+        print("valid")
+    elif offset == len(data):
+        print(f"invalid: the text is a valid beginning but incomplete (after byte {offset})")
+    else:
+        print(f"invalid: the text stops being valid at byte {offset}: {data[max(0, offset - 20):offset + 1].decode(errors='replace')!r}")
+    return 0 if offset is None else 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    script = root / (args.name.replace("-", "_") + ".py")
+    if not script.is_file():
+        names = sorted(p.stem.replace("_", "-") for p in root.glob("*.py") if not p.stem.startswith("_")) if root.is_dir() else []
+        raise AwrsError(f"no benchmark {args.name!r}" + (f"; available: {', '.join(names)}" if names else " (benchmarks ship in a checkout of awrs, not in the wheel)"))
+    sys.argv = [str(script), *args.args]
+    sys.path.insert(0, str(root))
+    os.environ.setdefault("TQDM_DISABLE", "0" if sys.stderr.isatty() else "1")
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -55,10 +217,7 @@ def _demo(args: argparse.Namespace) -> int:
     constraint = Regex(DEMO_PATTERN)
     print(f"prompt: {DEMO_PROMPT[0]['content']}")
     print(f"constraint: {constraint}")
-    result = generate(
-        lm, DEMO_PROMPT, constraint, method="smc", n_particles=args.particles,
-        max_new_tokens=args.max_new_tokens, seed=args.seed,
-    )
+    result = generate(lm, DEMO_PROMPT, constraint, method="smc", n_particles=args.particles, max_new_tokens=args.max_new_tokens, seed=args.seed)
     print(f"output: {result.text}")
     print(f"valid: {result.valid} ({result.stop_reason})")
     print(f"log weight (log P(valid) estimate): {result.log_ml:.3f}")

@@ -14,6 +14,7 @@ __all__ = [
     "TokenizerError",
     "PromptTooLongError",
     "GenerationError",
+    "IncompleteOutputError",
 ]
 
 
@@ -56,3 +57,12 @@ class PromptTooLongError(AwrsError, ValueError):
 
 class GenerationError(AwrsError, ValueError):
     """Generation was asked for something it cannot do (bad arguments, impossible settings)."""
+
+
+class IncompleteOutputError(GenerationError):
+    """Generation stopped before the output satisfied the constraint (the token budget ran out,
+    or every particle reached a dead end). ``result`` holds what was generated."""
+
+    def __init__(self, result: object, message: str):
+        self.result = result
+        super().__init__(message)

@@ -8,7 +8,7 @@ particles into a :class:`~awrs.result.Result`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -47,7 +47,7 @@ def generate(
     stop: Sequence[str | bytes | int] = (),
     greedy: bool = False,
     twist: bool = False,
-    on_token: Callable[[int, bytes], None] | None = None,
+    on_token: Callable[[int, int], None] | None = None,
 ) -> Result | list[Result]:
     """Generate text from ``lm`` that satisfies ``constraint``.
 
@@ -59,7 +59,8 @@ def generate(
 
     ``constraint=None`` generates without a constraint. ``stop`` adds end-of-sequence tokens
     (strings are matched to the token ids with exactly those bytes, e.g. ``"\\n"``).
-    ``greedy=True`` takes the most likely allowed token each step. ``critic(text)`` returns a
+    ``prompt`` may also be a list of token ids. ``on_token(i, token_id)`` is called as each
+    particle ``i`` takes a token. ``greedy=True`` takes the most likely allowed token each step. ``critic(text)`` returns a
     log weight added to each finished particle (with ``twist=True`` also to unfinished text
     after every step, provisionally). A list of prompts (strings or chat conversations) runs
     them together, sharing the forward passes, and returns one result per prompt. Raises
@@ -73,7 +74,7 @@ def generate(
     if not isinstance(constraint, Constraint):
         raise GenerationError(f"constraint must be an awrs constraint (e.g. awrs.Regex), got {type(constraint).__name__}")
     batched = _is_batch(prompt)
-    prompt_ids = [lm.encode_prompt(p) for p in prompt] if batched else [lm.encode_prompt(prompt)]
+    prompt_ids = [_encode(lm, p) for p in prompt] if batched else [_encode(lm, prompt)]
     for ids in prompt_ids:
         _check_length(lm, ids, max_new_tokens)
     smc = method == "smc"
@@ -95,10 +96,18 @@ def generate(
 
 
 def _is_batch(prompt: Any) -> bool:
-    """A list of prompts (strings or conversations), as opposed to one conversation."""
+    """A list of prompts (strings, conversations or token-id lists), as opposed to one
+    conversation (a list of message dicts) or one list of token ids."""
     if isinstance(prompt, str) or not isinstance(prompt, Sequence) or not prompt:
         return False
-    return all(isinstance(p, str) for p in prompt) or all(isinstance(p, Sequence) and not isinstance(p, str) for p in prompt)
+    return all(isinstance(p, str) or (isinstance(p, Sequence) and not isinstance(p, Mapping)) for p in prompt)
+
+
+def _encode(lm: LanguageModel, prompt: Any) -> list[int]:
+    """Token ids: a string or conversation is encoded; a list of ints is taken as token ids."""
+    if isinstance(prompt, Sequence) and not isinstance(prompt, str) and prompt and all(isinstance(t, int) for t in prompt):
+        return [int(t) for t in prompt]
+    return lm.encode_prompt(prompt)
 
 
 def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int) -> None:

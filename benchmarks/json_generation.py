@@ -75,7 +75,7 @@ def run_one(lm, record, constraint, method: str, args) -> dict:
         lm, prompt_for(record["schema"]), constraint,
         method="lcd" if constraint is None else method,
         max_new_tokens=args.max_new_tokens, seed=args.seed,
-        on_token=lambda i, b: first.append(time.perf_counter()) if not first else None,
+        on_token=lambda i, token: first.append(time.perf_counter()) if not first else None,
     )
     s = result.stats
     steps = max(s.steps, 1)

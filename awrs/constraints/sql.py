@@ -29,6 +29,10 @@ SchemaSource = Union[None, str, os.PathLike, sqlite3.Connection, Mapping[str, An
 
 _TABLE_RULE = re.compile(r"^table_name: IDENTIFIER.*$", re.M)
 _COLUMN_RULE = re.compile(r"^column_name: IDENTIFIER.*$", re.M)
+_ALIAS_RULE = re.compile(r"^table_alias: IDENTIFIER.*$", re.M)
+#: Table aliases under a schema: short words (T1, emp...). Long made-up words are where a
+#: model wanders off, and SQLite would refuse an undeclared alias only at the end.
+MAX_ALIAS_LENGTH = 12
 
 
 class SQL(Grammar):
@@ -77,7 +81,11 @@ def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:
     column_term = _name_terminal("SCHEMA_COLUMN", columns)
     text = _TABLE_RULE.sub("table_name: SCHEMA_TABLE", text, count=1)
     text = _COLUMN_RULE.sub("column_name: SCHEMA_COLUMN", text, count=1)
-    return text + "\n" + table_term + "\n" + column_term + "\n"
+    text = _ALIAS_RULE.sub("table_alias: SHORT_ALIAS", text, count=1)
+    exclusion = re.search(r"^IDENTIFIER: /(\(\?!.*?)\[A-Za-z_\]", text, re.M)  # keywords are not aliases
+    prefix = exclusion.group(1) if exclusion else ""
+    alias = "SHORT_ALIAS: /" + prefix + "[A-Za-z_][A-Za-z0-9_]{0," + str(MAX_ALIAS_LENGTH - 1) + "}(?![A-Za-z0-9_])/"
+    return text + "\n" + table_term + "\n" + column_term + "\n" + alias + "\n"
 
 
 def _name_terminal(name: str, names: Sequence[str]) -> str:

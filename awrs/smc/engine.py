@@ -32,7 +32,7 @@ __all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups"
 #: "dead_end" (no allowed candidate, or max_rejects reached: weight 0).
 StopReason = str
 Critic = Callable[[str], float]
-TokenCallback = Callable[[int, bytes], None]
+TokenCallback = Callable[[int, int], None]  # (particle index, token id)
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def run_groups(
                     continue  # the critic rules the text out: the particle leaves the batch
                 moves.append((row, token))
                 if on_token is not None:
-                    on_token(i, space.vocab.tokens[token])
+                    on_token(i, token)
         if config.ess_threshold > 0 and n > 1 and not forced:
             moves, live = _resample_groups(groups, moves, live, config, rng)
         else:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
-from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
+from awrs.constraints.json_schema.strings import StringSpec, feed_string, partial_bytes, string_start
 
 __all__ = ["ObjectSpec"]
 
@@ -127,8 +127,9 @@ class ObjectSpec:
     def _order_ok(self, name: str, last: int) -> bool:
         return self.order is None or name not in self.order or self.order[name] > last
 
-    def _key_viable(self, st: ObjState, text: str, closed: bool) -> bool:
-        """Can the key being read (``text`` so far) become a key of a valid object?"""
+    def _key_viable(self, st: ObjState, text: str, closed: bool, partial: bytes = b"") -> bool:
+        """Can the key being read (``text`` so far, then the ``partial`` bytes of an unfinished
+        character) become a key of a valid object?"""
         seen, last = st.seen, st.last
         if closed:
             if text in seen or not self._order_ok(text, last) or not self._name_allowed(text):
@@ -138,16 +139,17 @@ class ObjectSpec:
         if room is not None and room <= 0:
             return False
         missing = self._missing(seen)
+        prefix = text.encode("utf-8", "surrogatepass") + partial
         if self.finite or (room is not None and room == len(missing)):
             pool = missing if (room is not None and room == len(missing)) else self._candidates
             return any(
-                n.startswith(text) and n not in seen and self._order_ok(n, last) and self._name_allowed(n)
-                and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
+                n.encode("utf-8", "surrogatepass").startswith(prefix) and n not in seen and self._order_ok(n, last)
+                and self._name_allowed(n) and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
                 for n in pool
             )
         if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
-            return any(n.startswith(text) and n not in seen for n in self._candidates) or any(
-                self._prefix_checker(pattern).accepts_prefix(text) for _, pattern, node in self.patterns if not node.empty
+            return any(n.encode("utf-8", "surrogatepass").startswith(prefix) and n not in seen for n in self._candidates) or any(
+                self._prefix_checker(pattern).accepts_prefix(prefix) for _, pattern, node in self.patterns if not node.empty
             )
         return True  # an open set of names: the text can always grow into a fresh one
 
@@ -246,7 +248,7 @@ class ObjectSpec:
             if names is None:
                 return None
         closed = key.phase == STR_CLOSED
-        if not self._key_viable(st, key.text, closed):
+        if not self._key_viable(st, key.text, closed, partial_bytes(key)):
             return None
         if not closed:
             return st._replace(key=key, names=names)

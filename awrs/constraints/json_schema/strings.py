@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from awrs.constraints.dfa import ByteDFA
 
-__all__ = ["StringSpec", "StringState", "feed_string", "string_start", "MAX_LENGTH_TABLE"]
+__all__ = ["StringSpec", "StringState", "feed_string", "partial_bytes", "string_start", "MAX_LENGTH_TABLE"]
 
 #: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
 #: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
@@ -254,16 +254,20 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
             need = 1 if b < 0xE0 else 2 if b < 0xF0 else 3
             lo, hi = _continuation_range(b, 0)
             value = b & (0x1F if need == 1 else 0x0F if need == 2 else 0x07)
-            return st._replace(phase=UTF8, pending=(need, value, lo, hi))
+            dfa = _dfa_byte(spec, st.dfa, b)  # the DFA reads the bytes as they come
+            return None if dfa is None else st._replace(phase=UTF8, dfa=dfa, pending=(need, value, lo, hi, bytes([b])))
         return None
     if phase == UTF8:
-        need, value, lo, hi = st.pending
+        need, value, lo, hi, raw = st.pending
         if not lo <= b <= hi:
+            return None
+        dfa = _dfa_byte(spec, st.dfa, b)
+        if dfa is None:
             return None
         value = (value << 6) | (b & 0x3F)
         if need == 1:
-            return _add_char(spec, st._replace(phase=IN, pending=None), value)
-        return st._replace(pending=(need - 1, value, 0x80, 0xBF))
+            return _add_char(spec, st._replace(phase=IN, dfa=dfa, pending=None), value, walked=True)
+        return st._replace(dfa=dfa, pending=(need - 1, value, 0x80, 0xBF, raw + bytes([b])))
     if phase == BEFORE:
         return st._replace(phase=IN) if b == 0x22 else None
     if phase == ESC:
@@ -297,17 +301,32 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
     return None  # CLOSED: the string is over
 
 
-def _add_char(spec: StringSpec, st: StringState, cp: int) -> StringState | None:
+def _dfa_byte(spec: StringSpec, state: int, b: int) -> int | None:
+    """The DFA state after one more byte of the decoded text (None: no valid string continues)."""
+    if spec.dfa is None:
+        return state
+    nxt = spec.dfa.rows[state][b]
+    return None if nxt < 0 else nxt
+
+
+def partial_bytes(st: StringState) -> bytes:
+    """The bytes of a character still being read (a multi-byte UTF-8 sequence), else b""."""
+    return st.pending[4] if st.phase == UTF8 else b""
+
+
+def _add_char(spec: StringSpec, st: StringState, cp: int, walked: bool = False) -> StringState | None:
+    """One more character; ``walked`` when the DFA has already read its bytes."""
     length = st.length + 1
     if spec.max_len is not None and length > spec.max_len:
         return None
     state = st.dfa
     if spec.dfa is not None:
-        rows = spec.dfa.rows
-        for byte in chr(cp).encode("utf-8", "surrogatepass"):
-            state = rows[state][byte]
-            if state < 0:
-                return None
+        if not walked:
+            rows = spec.dfa.rows
+            for byte in chr(cp).encode("utf-8", "surrogatepass"):
+                state = rows[state][byte]
+                if state < 0:
+                    return None
         if not spec._length_fits(state, length):
             return None
     text = st.text

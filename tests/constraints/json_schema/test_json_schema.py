@@ -168,3 +168,12 @@ def test_exported_from_the_package():
 def test_parse_returns_the_json_value():
     assert JsonSchema({"type": "object"}).parse('{"a": [1, 2]}') == {"a": [1, 2]}
     assert json.loads("1") == JsonSchema({"type": "integer"}).parse("1")
+
+
+def test_an_unfinished_character_is_checked_byte_by_byte():
+    """A key or an enum string may not start a character none of its completions has."""
+    keys = JsonSchema({"type": "object", "properties": {"aé": {}}, "additionalProperties": False})
+    assert keys.accepts_prefix('{"a'.encode() + "é".encode()[:1])
+    assert not keys.accepts_prefix('{"a'.encode() + b"\xe2")  # no key continues with a 3-byte character
+    enum = JsonSchema({"enum": ["é", "x"]})
+    assert enum.accepts_prefix(b'"\xc3') and not enum.accepts_prefix(b'"\xe2')
