@@ -53,18 +53,34 @@ def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None):
     keep = lp > -np.inf
     if prune is not None:
         keep &= ~np.asarray(prune, dtype=np.bool_)
-    index = np.flatnonzero(keep)
-    if len(index) == 0:
-        return index, np.empty(0), -math.inf
-    vals = lp[index]
+    if keep.all():  # the common case of a full vocabulary: no gather
+        index, vals = _positions(len(lp)), lp
+    else:
+        index = np.flatnonzero(keep)
+        if len(index) == 0:
+            return index, np.empty(0), -math.inf
+        vals = lp[index]
     top = vals.max()
-    w = np.exp(vals - top)
-    total = w.sum()
-    q = w / total
+    q = np.subtract(vals, top)
+    np.exp(q, out=q)
+    total = q.sum()
+    q *= 1.0 / total
     if not q.all():  # exp() underflowed: zero mass, never visited
         nonzero = q > 0
         index, q = index[nonzero], q[nonzero]
     return index, q, float(top + math.log(total))
+
+
+_POSITIONS: dict[int, np.ndarray] = {}
+
+
+def _positions(n: int) -> np.ndarray:
+    """``arange(n)``, made once per vocabulary size and read-only."""
+    out = _POSITIONS.get(n)
+    if out is None:
+        out = _POSITIONS[n] = np.arange(n)
+        out.flags.writeable = False
+    return out
 
 
 def _random_order(q: np.ndarray, rng: np.random.Generator, exclude=()) -> RandomOrder:
