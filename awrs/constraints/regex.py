@@ -19,6 +19,7 @@ Engine choice (``engine="auto"``):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Literal
 
@@ -335,9 +336,13 @@ def _fsm_to_dfa(fsm) -> ByteDFA:
     return build_byte_dfa(*_fsm_to_char_automaton(fsm))
 
 
+@functools.lru_cache(maxsize=4096)
 def char_automaton(pattern: str):
     """``(n_states, initial, finals, transitions)`` of a regular pattern, for building combined
-    automata (the grammar lexer). Raises ConstraintError when the pattern is not regular."""
+    automata (the grammar lexer). Raises ConstraintError when the pattern is not regular.
+
+    Memoised (the result is immutable): grammars restricted to different schemas share most
+    of their terminals, so only the new ones are built (SQL(schema) for a second schema)."""
     _compile_or_raise(pattern)
     try:
         fsm = interegular.parse_pattern(_unicode_escapes_to_literals(pattern)).to_fsm()
@@ -362,4 +367,4 @@ def _fsm_to_char_automaton(fsm):
         for src, moves in fsm.map.items()
         for symbol, dst in moves.items()
     ]
-    return len(states), number[fsm.initial], [number[s] for s in fsm.finals], transitions
+    return len(states), number[fsm.initial], tuple(number[s] for s in fsm.finals), tuple(transitions)

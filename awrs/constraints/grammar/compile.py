@@ -14,6 +14,7 @@ grammar is refused with a clear error.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -83,16 +84,21 @@ def _automaton(name: str, pattern):
     pattern's strings that are not excluded."""
     try:
         if isinstance(pattern, tuple):
-            from awrs.constraints.dfa import build_byte_dfa, difference
-
-            keep, drop = pattern
-            return difference(build_byte_dfa(*char_automaton(keep)), build_byte_dfa(*char_automaton(drop)))
+            return _excluding(*pattern)
         return char_automaton(pattern)
     except ConstraintError as exc:
         raise ConstraintError(
             f"terminal {name} is not a regular expression awrs can compile: {exc}. Look-arounds are "
             "supported only as one final negative look-ahead of a character class, e.g. (?![A-Za-z0-9_])"
         ) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _excluding(keep: str, drop: str):
+    """The byte DFA of ``keep``'s strings that ``drop`` does not match (memoised, immutable)."""
+    from awrs.constraints.dfa import build_byte_dfa, difference
+
+    return difference(build_byte_dfa(*char_automaton(keep)), build_byte_dfa(*char_automaton(drop)))
 
 
 def _branches(regexp: str) -> list[tuple[Any, np.ndarray | None]]:
