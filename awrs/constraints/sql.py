@@ -67,7 +67,15 @@ class SQL(Grammar):
 
     def advance(self, state, data: bytes):
         hyps = super().advance(state[0], data)
-        return None if hyps is None else (hyps, state[1] + data)
+        if hyps is None:
+            return None
+        text = state[1] + data
+        # After the closing ";" only whitespace may follow, which cannot make SQLite resolve a
+        # query it refuses: settle it now, so a model cannot pad a dead query with blanks.
+        if self._names is not None and b";" in data and text.rstrip().endswith(b";") and super().is_complete(hyps):
+            if not self._names.resolves(text.decode("utf-8", errors="replace")):
+                return None
+        return (hyps, text)
 
     def is_complete(self, state) -> bool:
         if not super().is_complete(state[0]):

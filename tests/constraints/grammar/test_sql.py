@@ -82,6 +82,17 @@ def test_columns_must_belong_to_a_table_in_scope(per_db):
     assert not c.accepts_prefix("SELECT Capacityx FROM")  # not a column, and no "." for an alias
 
 
+def test_a_query_sqlite_refuses_dies_at_its_closing_semicolon(per_db):
+    # After ";" only whitespace may follow, so the scope check is settled there: a model cannot
+    # pad a dead query with blanks until the token budget runs out.
+    c = per_db("concert_singer")
+    assert c.accepts_prefix("SELECT T1.Capacity FROM singer AS T1")
+    assert not c.accepts_prefix("SELECT T1.Capacity FROM singer AS T1;")
+    assert not c.accepts_prefix("SELECT T1.Capacity FROM singer AS T1 ;")
+    assert c.accepts_prefix("SELECT T1.Name FROM singer AS T1;") and c.accepts("SELECT T1.Name FROM singer AS T1;  ")
+    assert c.accepts_prefix("SELECT Name FROM singer WHERE Name = 'a;")  # inside a string: not the end
+
+
 def test_schema_sources(tmp_path):
     path = tmp_path / "db.sqlite"
     conn = sqlite3.connect(path)
