@@ -132,12 +132,31 @@ def awrs_step(
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
     """The most likely allowed candidate (exactly the argmax of the masked distribution),
     checking candidates from the most likely down."""
+    checker = _CountingAccept(accept)
+    # Fast path: a few argmax passes over the log-probabilities, no softmax (the usual walk is
+    # one or two candidates long). Deeper walks continue in GreedyOrder over the kept
+    # distribution; the memo keeps the candidates already checked from counting twice.
+    lp = np.array(logprobs, dtype=np.float64)
+    if prune is not None:
+        lp[np.asarray(prune, dtype=np.bool_)] = -np.inf
+    top = lp.max() if len(lp) else -np.inf
+    for _ in range(_GREEDY_FAST_CHECKS if np.isfinite(top) else 0):
+        i = int(np.argmax(lp))
+        if not lp[i] - top > _NEGLIGIBLE:  # -inf, or a mass kept_distribution would drop
+            break
+        if checker(i):
+            return Step(i, 0.0, checker.calls)
+        lp[i] = -np.inf
     index, q, _ = kept_distribution(logprobs, prune)
-    checker = _CountingAccept(lambda pos: accept(int(index[pos])))
-    pos = _first_accepted(GreedyOrder(q), checker, None) if len(index) else None
+    slow = _CountingAccept(lambda pos: checker(int(index[pos])))
+    pos = _first_accepted(GreedyOrder(q), slow, None) if len(index) else None
     if pos is None:
         return Step(None, -math.inf, checker.calls)
     return Step(int(index[pos]), 0.0, checker.calls)
+
+
+_GREEDY_FAST_CHECKS = 16
+_NEGLIGIBLE = -700.0  # exp() of less is (nearly) subnormal: leave such candidates to the slow path
 
 
 def mask_step(

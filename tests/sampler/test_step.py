@@ -228,3 +228,24 @@ def test_greedy_and_mask_steps():
     rng = np.random.default_rng(1)
     draws = [mask_step(logp, allowed, rng).token for _ in range(4000)]
     assert abs(np.mean(np.array(draws) == 0) - 0.2) < 0.03  # binomial sd 0.0063: a 4.7-sd band
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_greedy_step_is_the_argmax_of_the_masked_distribution(seed):
+    # Deep walks (past the argmax fast path), ties, pruning, -inf and dead ends.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+    logp = np.round(rng.normal(size=n), 1)  # rounding makes ties
+    logp[rng.random(n) < 0.1] = -np.inf
+    allowed = rng.random(n) < rng.choice([0.02, 0.3, 0.9])
+    prune = rng.random(n) < 0.2
+    g = greedy_step(logp, allowed.__getitem__, prune)
+    visible = np.where(prune | ~np.isfinite(logp), -np.inf, logp)
+    masked = np.where(allowed, visible, -np.inf)
+    if not np.isfinite(masked.max()):
+        assert g.token is None and g.n_checks == int(np.isfinite(visible).sum())
+    else:
+        best = int(np.argmax(masked))  # first of the ties
+        assert g.token == best
+        ahead = (visible > masked[best]) | ((visible == masked[best]) & (np.arange(n) < best))
+        assert g.n_checks == int(ahead.sum()) + 1
