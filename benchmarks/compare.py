@@ -131,7 +131,7 @@ def run_awrs(lm, task, method, args, greedy, seed):
     # SMC advances all particles in one batched step: its time per token is per step of the batch.
     steps = s.forward_passes if method == "awrs-smc" else s.steps
     return {"supported": True, "compile_s": compile_s, "text": r.text, "valid": bool(r.valid and task["check"](r.text)),
-            "steps": max(steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": s.constraint_checks,
+            "finished": bool(r.valid), "steps": max(steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": s.constraint_checks,
             "checked_tokens": max(s.steps, 1), "overhead_s": s.sampling_seconds}
 
 
@@ -139,6 +139,7 @@ def run_unconstrained(lm, task, args, greedy, seed):
     r = awrs.generate(lm, task["prompt"], None, method="lcd", max_new_tokens=args.max_new_tokens, seed=seed, greedy=greedy)
     s = r.stats
     return {"supported": True, "compile_s": 0.0, "text": r.text, "valid": bool(task["check"](r.text)),
+            "finished": bool(r.particles[0].finished),
             "steps": max(s.steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": 0, "overhead_s": s.sampling_seconds}
 
 
@@ -154,7 +155,7 @@ def run_peer(lm, peer, task, args, greedy, seed):
     compile_s = time.perf_counter() - started
     out = decode_with_mask(lm, lm.encode_prompt(task["prompt"]), session, args.max_new_tokens, np.random.default_rng(seed), greedy)
     return {"supported": True, "compile_s": compile_s, "text": out["text"], "valid": bool(out["finished"] and task["check"](out["text"])),
-            "steps": out["steps"], "decode_s": out["seconds"], "checks": 0, "overhead_s": out["overhead_seconds"]}
+            "finished": bool(out["finished"]), "steps": out["steps"], "decode_s": out["seconds"], "checks": 0, "overhead_s": out["overhead_seconds"]}
 
 
 def run_genlm(lm, genlm, task, args, seed):
@@ -165,7 +166,8 @@ def run_genlm(lm, genlm, task, args, seed):
     except Unsupported as exc:
         return {"supported": False, "reason": str(exc)}
     return {"supported": True, "compile_s": out["compile_s"], "text": out["text"],
-            "valid": bool(out["finished"] and task["check"](out["text"])), "steps": out["steps"], "decode_s": out["seconds"], "checks": 0}
+            "valid": bool(out["finished"] and task["check"](out["text"])), "finished": bool(out["finished"]), "steps": out["steps"],
+            "decode_s": out["seconds"], "checks": 0}
 
 
 def strip_anchors(pattern: str) -> str:
@@ -317,6 +319,8 @@ def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
         table.append({
             "task": task, "mode": mode, "method": method,
             "coverage": len(done) / len(chosen), "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
+            "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
+            "compliance": _ratio(sum(r["valid"] for r in done if r["finished"]), sum(r["finished"] for r in done)),
             "compile_p50_ms": median(compile_ms), "compile_p95_ms": percentile(compile_ms, 95),
             "ms_per_token": ms, "vs_unconstrained": ms / base_ms.get((task, mode), float("nan")),
             "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
@@ -326,6 +330,10 @@ def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
             "compile_mem_mib": median([r["compile_mem_mib"] for r in done if "compile_mem_mib" in r]),
         })
     return table
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
 
 
 _ORDER = {"unconstrained": 0, "awrs": 1, "awrs-smc": 2, "mask": 3, "genlm-control": 8}
@@ -393,7 +401,7 @@ def main(argv: list[str] | None = None) -> dict:
             if steps:
                 base[(task, mode)] = 1000 * sum(r["decode_s"] for r in done) / steps
     table = summarise(rows, base)
-    print_table(table, ["task", "mode", "method", "coverage", "validity", "compile_p50_ms", "compile_p95_ms",
+    print_table(table, ["task", "mode", "method", "coverage", "validity", "finished", "compliance", "compile_p50_ms", "compile_p95_ms",
                         "ms_per_token", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
     conf = conformance(items, lm, peers)
     print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])

@@ -94,6 +94,7 @@ class XGrammar(Peer):
         self.compiler = xgrammar.GrammarCompiler(self.info)
 
     def compile(self, kind, spec):
+        self.compiler.clear_cache()  # compile cold every time, as the other methods do
         try:
             if kind == "json":
                 compiled = self.compiler.compile_json_schema(json.dumps(spec))
