@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--greedy", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", default=["unconstrained", "awrs", "mask"], choices=["unconstrained", "awrs", "mask"],
+                        help="a subset, e.g. --methods awrs to re-check AWRS's outputs alone (no ratios then)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
         methods = [(None, "unconstrained"), (constraint, "awrs")]
         if args.mask_limit is None or i < args.mask_limit:
             methods.append((constraint, "mask"))
+        methods = [(c, m) for c, m in methods if m in args.methods]
         for c, method in methods:
             row = run_one(lm, pattern, c, method, args)
             row.update(pattern=pattern, engine=constraint.engine, index=i)
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
     table = []
     for engine in ("all", "dfa", "partial"):
         subset = [r for r in rows if engine == "all" or r["engine"] == engine]
-        base = summarise([r for r in subset if r["method"] == "unconstrained"], None)["ms_per_token"]
+        unconstrained = [r for r in subset if r["method"] == "unconstrained"]
+        base = summarise(unconstrained, None)["ms_per_token"] if unconstrained else None
         for method in ("unconstrained", "awrs", "mask"):
             chosen = [r for r in subset if r["method"] == method]
             if chosen:

@@ -75,9 +75,12 @@ def _num(x) -> float:
 
 
 def _check(task, mode, what, value, bound, against, higher=False) -> dict:
-    ok = value >= bound if higher else value <= bound
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        met = "n/a (nothing to measure)"
+    else:
+        met = "yes" if (value >= bound if higher else value <= bound) else "**no**"
     return {"task": task, "mode": mode, "target": what, "against": against, "awrs": value, "bound": bound,
-            "met": "yes" if ok else "**no**"}
+            "met": met}
 
 
 def plots(data: dict, out: Path) -> list[str]:
