@@ -194,15 +194,21 @@ def _check(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parents[1] / "benchmarks"
-    script = root / (args.name.replace("-", "_") + ".py")
-    if not script.is_file():
-        names = sorted(p.stem.replace("_", "-") for p in root.glob("*.py") if not p.stem.startswith("_")) if root.is_dir() else []
+    runnable = {p.stem.replace("_", "-"): p for p in root.glob("*.py") if _is_script(p)} if root.is_dir() else {}
+    script = runnable.get(args.name.replace("_", "-"))
+    if script is None:
+        names = sorted(runnable)
         raise AwrsError(f"no benchmark {args.name!r}" + (f"; available: {', '.join(names)}" if names else " (benchmarks ship in a checkout of awrs, not in the wheel)"))
     sys.argv = [str(script), *args.args]
     sys.path.insert(0, str(root))
     os.environ.setdefault("TQDM_DISABLE", "0" if sys.stderr.isatty() else "1")
     runpy.run_path(str(script), run_name="__main__")
     return 0
+
+
+def _is_script(path: Path) -> bool:
+    """A benchmark script, not a helper module (peers.py, _common.py)."""
+    return not path.stem.startswith("_") and 'if __name__ == "__main__":' in path.read_text()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mask-limit", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--greedy", action="store_true", help="greedy decoding (default: sampling at temperature 1)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         methods = [(None, "unconstrained"), (c, "awrs")] + ([(c, "mask")] if i < args.mask_limit else [])
         for constraint, method in methods:
             r = awrs.generate(lm, prompt, constraint, method="lcd" if constraint is None else method,
-                              max_new_tokens=args.max_new_tokens, stop=["\n"], seed=args.seed)
+                              max_new_tokens=args.max_new_tokens, stop=["\n"], seed=args.seed, greedy=args.greedy)
             s = r.stats
             steps = max(s.steps, 1)
             rows.append({
