@@ -68,9 +68,8 @@ def tasks(args, lm) -> list[dict]:
     examples = json.loads((SPIDER / "dev.json").read_text())[: args.sql]
     dbs = {t["db_id"]: t for t in json.loads((SPIDER / "tables.json").read_text())}
     for i, ex in enumerate(examples):
-        tables = schema_tables(dbs[ex["db_id"]])
-        tables = {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
-        c = awrs.SQL(tables)
+        c = awrs.SQL(schema_tables(dbs[ex["db_id"]]))
+        tables = c.tables  # SQL drops SQLite's own tables (sqlite_sequence...)
         out.append({"task": "sql", "id": str(i), "spec": tables, "prompt": sql_prompt(tables, ex["question"]),
                     "check": (lambda text, c=c: c.accepts(text.strip()))})
     return out
@@ -145,7 +144,7 @@ def run_unconstrained(lm, task, args, greedy, seed):
 
 def run_peer(lm, peer, task, args, greedy, seed):
     kind = task["task"]
-    spec = peer_lark(task["spec"]) if kind == "sql" else strip_anchors(task["spec"]) if kind == "regex" else task["spec"]
+    spec = peer_spec(task)
     started = time.perf_counter()
     try:
         make = peer.compile(kind, spec)
@@ -160,7 +159,7 @@ def run_peer(lm, peer, task, args, greedy, seed):
 
 def run_genlm(lm, genlm, task, args, seed):
     kind = task["task"]
-    spec = peer_lark(task["spec"]) if kind == "sql" else strip_anchors(task["spec"]) if kind == "regex" else task["spec"]
+    spec = peer_spec(task)
     try:
         out = genlm.run(kind, spec, lm.encode_prompt(task["prompt"]), args.max_new_tokens, seed)
     except Unsupported as exc:
@@ -168,6 +167,16 @@ def run_genlm(lm, genlm, task, args, seed):
     return {"supported": True, "compile_s": out["compile_s"], "text": out["text"],
             "valid": bool(out["finished"] and task["check"](out["text"])), "finished": bool(out["finished"]), "steps": out["steps"],
             "decode_s": out["seconds"], "checks": 0}
+
+
+def peer_spec(task: dict):
+    """The task's constraint in the form peers read: Lark without look-arounds for SQL, an
+    unanchored pattern for regex, the schema as is for JSON."""
+    if task["task"] == "sql":
+        return peer_lark(task["spec"])
+    if task["task"] == "regex":
+        return strip_anchors(task["spec"])
+    return task["spec"]
 
 
 def strip_anchors(pattern: str) -> str:
@@ -182,7 +191,7 @@ def strip_anchors(pattern: str) -> str:
 def _record_compile_memory(rows: list[dict], task: dict, peers) -> None:
     """Peak Python memory of compiling this item, per method (a separate pass)."""
     for p in peers:
-        spec = peer_lark(task["spec"]) if task["task"] == "sql" else strip_anchors(task["spec"]) if task["task"] == "regex" else task["spec"]
+        spec = peer_spec(task)
         mem = compile_memory(lambda p=p, spec=spec: p.compile(task["task"], spec)())
         for r in rows:
             if (r["id"], r["task"], r["method"]) == (task["id"], task["task"], p.name):

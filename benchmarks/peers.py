@@ -34,6 +34,13 @@ class Peer:
         raise NotImplementedError
 
 
+def _from_ids(ids, n: int) -> np.ndarray:
+    """A boolean mask of n tokens from a list of allowed token ids (ids >= n ignored)."""
+    out = np.zeros(n, dtype=np.bool_)
+    out[[t for t in ids if t < n]] = True
+    return out
+
+
 def _unpack(bitmask_words: np.ndarray, n: int) -> np.ndarray:
     """32-bit little-endian bitmask words -> a boolean array of n tokens."""
     bits = np.unpackbits(np.ascontiguousarray(bitmask_words, dtype="<u4").view(np.uint8), bitorder="little")
@@ -155,9 +162,7 @@ class _OSession:
         self.g, self.n, self.eos = guide, n, eos
 
     def mask(self) -> np.ndarray:
-        out = np.zeros(self.n, dtype=np.bool_)
-        out[[t for t in self.g.get_tokens() if t < self.n]] = True
-        return out
+        return _from_ids(self.g.get_tokens(), self.n)
 
     def advance(self, token: int) -> None:
         self.g.advance(token)
@@ -206,9 +211,7 @@ class _LMFESession:
         return self.e.get_allowed_tokens(self.seq).allowed_tokens
 
     def mask(self) -> np.ndarray:
-        out = np.zeros(self.n, dtype=np.bool_)
-        out[[t for t in self._allowed() if t < self.n]] = True
-        return out
+        return _from_ids(self._allowed(), self.n)
 
     def advance(self, token: int) -> None:
         self.seq.append(token)

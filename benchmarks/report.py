@@ -25,8 +25,13 @@ OURS = ("awrs", "awrs-smc", "mask")
 NOT_PEERS = ("unconstrained", *OURS, "genlm-control")
 
 
+def missing(value) -> bool:
+    """No number: None or NaN (a method that did not run, or nothing to measure)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if missing(value):
         return "–"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:.0f}"
@@ -71,11 +76,11 @@ def targets(summary: list[dict]) -> list[dict]:
 
 
 def _num(x) -> float:
-    return float("inf") if x is None or (isinstance(x, float) and math.isnan(x)) else x
+    return float("inf") if missing(x) else x
 
 
 def _check(task, mode, what, value, bound, against, higher=False) -> dict:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if missing(value):
         met = "n/a (nothing to measure)"
     else:
         met = "yes" if (value >= bound if higher else value <= bound) else "**no**"
@@ -107,7 +112,7 @@ def plots(data: dict, out: Path) -> list[str]:
             ys = []
             for cell in cells:
                 r = next((r for r in summary if (r["task"], r["mode"], r["method"]) == (*cell, m)), None)
-                ys.append(r[key] if r and r["coverage"] > 0 and r[key] is not None and not math.isnan(r[key]) else 0)
+                ys.append(r[key] if r and r["coverage"] > 0 and not missing(r[key]) else 0)
             ax.bar([x + i * width for x in range(len(cells))], ys, width, label=m, color=colours[m])
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cells))], [f"{t}\n{m}" for t, m in cells])
         if log:
