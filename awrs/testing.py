@@ -9,7 +9,10 @@ and raises :class:`ContractViolation` (an ``AssertionError``) naming the first b
 - invalid examples are not accepted as complete;
 - checking is independent of how the bytes are split into tokens (one byte at a time, the
   whole string, random chunks);
-- states are values: advancing a state never changes it, so copies are independent.
+- states are values: advancing a state never changes it, so copies are independent;
+- with ``vocab=``: :meth:`~awrs.constraints.base.Constraint.impossible_tokens` is sound along
+  every valid example (no token that continues the example is marked impossible, and sampled
+  tokens it marks are rejected by ``advance``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import random
 from collections.abc import Iterable
 
 from awrs.constraints.base import Constraint, to_bytes
+from awrs.lm.vocab import Vocabulary
 
 __all__ = ["ContractViolation", "check_constraint"]
 
@@ -33,6 +37,7 @@ def check_constraint(
     *,
     seed: int = 0,
     splits: int = 5,
+    vocab: Vocabulary | None = None,
 ) -> None:
     """Check ``constraint`` on example strings; raise :class:`ContractViolation` on the first failure."""
     rng = random.Random(seed)
@@ -42,6 +47,8 @@ def check_constraint(
         for _ in range(splits):
             _check_chunking(constraint, data, rng)
         _check_states_are_values(constraint, data, rng)
+        if vocab is not None:
+            _check_impossible_tokens(constraint, data, vocab, rng)
     for example in invalid:
         if constraint.accepts(example):
             raise ContractViolation(f"{constraint!r} accepts the invalid example {example!r}")
@@ -90,3 +97,26 @@ def _check_states_are_values(c: Constraint, data: bytes, rng: random.Random) -> 
     rest = c.advance(state, data[cut:])
     if rest is None or not c.is_complete(rest):
         raise ContractViolation(f"{c!r}: after exploring other continuations, the state no longer completes {data!r}")
+
+
+#: Tokens marked impossible that are re-checked with ``advance`` at each prefix of an example.
+_IMPOSSIBLE_SAMPLE = 64
+
+
+def _check_impossible_tokens(c: Constraint, data: bytes, vocab: Vocabulary, rng: random.Random) -> None:
+    state = c.initial()
+    for i in range(len(data) + 1):
+        refused = c.impossible_tokens(state, vocab)
+        if refused is not None:
+            if refused.shape != (len(vocab),) or refused.dtype != bool:
+                raise ContractViolation(f"{c!r}: impossible_tokens() must be a bool array of shape ({len(vocab)},)")
+            rest = data[i:]
+            for t, token in enumerate(vocab.tokens):
+                if refused[t] and token and rest.startswith(token):
+                    raise ContractViolation(f"{c!r} marks token {token!r} impossible after {data[:i]!r}, but {data!r} is valid")
+            marked = [t for t in rng.sample(range(len(vocab)), min(len(vocab), 4 * _IMPOSSIBLE_SAMPLE)) if refused[t]]
+            for t in marked[:_IMPOSSIBLE_SAMPLE]:
+                if c.advance(state, vocab.tokens[t]) is not None:
+                    raise ContractViolation(f"{c!r} marks token {vocab.tokens[t]!r} impossible after {data[:i]!r}, but advance() accepts it")
+        if i < len(data):
+            state = c.advance(state, data[i : i + 1])

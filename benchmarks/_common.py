@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared"
 
-_PACKAGES = ("awrs", "torch", "transformers", "numpy", "numba", "lark", "interegular", "regex")
+_PACKAGES = ("awrs", "torch", "transformers", "numpy", "numba", "lark", "regex")
 
 
 def run_metadata(parameters: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,14 @@ class Constraint(ABC):
                 out[i] = self.advance(state, token) is not None
         return out
 
+    def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
+        """Tokens that cannot come next from ``state``, found by a check much cheaper than
+        :meth:`advance` (e.g. a regular over-approximation of the language): a read-only
+        boolean array over ``vocab``, or None (the default) when the constraint has no such
+        check. It must be sound: every token marked True is one :meth:`advance` rejects. The
+        sampler prunes them before its walk, with their mass (exact; ALGORITHM.md section 2)."""
+        return None
+
     def allowed_bytes(self) -> np.ndarray | None:
         """A (256,) boolean array of the bytes that can occur in some valid string, or None
         if unknown. Tokens containing any other byte can be pruned before sampling."""

@@ -22,6 +22,8 @@ import numpy as np
 import regex
 
 from awrs.constraints.base import Constraint
+from awrs.constraints.dfa import ByteDFA, walk_vocabulary
+from awrs.lm.vocab import Vocabulary
 
 __all__ = ["PartialMatch", "split_utf8"]
 
@@ -96,10 +98,24 @@ _LARGEST = {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}
 
 
 class PartialMatch(Constraint):
-    """A pattern checked by partial matching. States are the UTF-8 bytes of the text so far."""
+    """A pattern checked by partial matching. A state is ``(text so far as UTF-8 bytes, state of
+    the envelope DFA)``.
 
-    def __init__(self, compiled: Any, allowed_bytes: np.ndarray | None = None):
+    ``envelope``, when given, is a byte DFA whose language contains every full match of the
+    pattern (a regular over-approximation, see :mod:`awrs.constraints.regex_syntax`). A text it
+    refuses cannot be completed, so it is refused without calling the regex module, and
+    :meth:`impossible_tokens` lists the tokens it refuses from a state (the sampler prunes them
+    exactly). The envelope also refuses what the regex module's partial matching wrongly keeps
+    open, e.g. ``abc(`` for ``abc(?=.{0,10}$)``, where the look-ahead reaching the end of the
+    partial text reads as "partial".
+    """
+
+    def __init__(self, compiled: Any, allowed_bytes: np.ndarray | None = None, envelope: ByteDFA | None = None):
         self._compiled = compiled
+        self._envelope = envelope
+        if envelope is not None:
+            envelope_bytes = (envelope.table >= 0).any(axis=0)
+            allowed_bytes = envelope_bytes if allowed_bytes is None else allowed_bytes & envelope_bytes
         self._allowed = allowed_bytes
         # The regex module's partial matching treats the end of the partial text as the end of
         # the string inside look-arounds, so "(?!in$)\\w+" refuses "in", which "int" continues.
@@ -111,6 +127,8 @@ class PartialMatch(Constraint):
         # Masking asks the same question for every token that ends inside a character; the
         # answer depends only on the text so far and the unfinished bytes.
         self._completable = functools.lru_cache(maxsize=4096)(self._completable_uncached)
+        # The tokens the envelope refuses depend only on its state.
+        self._refused = functools.lru_cache(maxsize=64)(self._refused_uncached)
 
     def allowed_bytes(self) -> np.ndarray | None:
         return self._allowed
@@ -119,23 +137,35 @@ class PartialMatch(Constraint):
     def compiled(self) -> Any:
         return self._compiled
 
-    def initial(self) -> bytes:
-        return b""
+    @property
+    def envelope(self) -> ByteDFA | None:
+        return self._envelope
 
-    def advance(self, state: bytes, data: bytes) -> bytes | None:
-        new = state + data
+    def initial(self) -> tuple[bytes, int]:
+        return (b"", 0)
+
+    def advance(self, state: tuple[bytes, int], data: bytes) -> tuple[bytes, int] | None:
+        text_bytes, env = state
+        if self._envelope is not None:
+            rows = self._envelope.rows
+            for b in data:
+                env = rows[env][b]
+                if env < 0:
+                    return None
+        new = text_bytes + data
         split = split_utf8(new)
         if split is None:
             return None
         text, tail = split
-        if not tail:
-            return new if self._viable(text) else None
         if not self._viable(text):
             return None
-        allowed = self._allowed
-        if allowed is not None and not all(allowed[b] for b in tail):
-            return None
-        return new if self._completable(text, tail) else None
+        if tail:
+            allowed = self._allowed
+            if allowed is not None and not all(allowed[b] for b in tail):
+                return None
+            if not self._completable(text, tail):
+                return None
+        return (new, env)
 
     def _completable_uncached(self, text: str, tail: bytes) -> bool:
         """Some character starting with the bytes ``tail`` keeps a match possible after ``text``."""
@@ -144,11 +174,37 @@ class PartialMatch(Constraint):
             return False
         return any(self._viable(text + chr(c)) for c in candidates if not 0xD800 <= c <= 0xDFFF)
 
-    def is_complete(self, state: bytes) -> bool:
-        split = split_utf8(state)
+    def is_complete(self, state: tuple[bytes, int]) -> bool:
+        text_bytes, env = state
+        if self._envelope is not None and not self._envelope.final[env]:
+            return False
+        split = split_utf8(text_bytes)
         if split is None or split[1]:
             return False
         return self._compiled.fullmatch(split[0]) is not None
+
+    def impossible_tokens(self, state: tuple[bytes, int], vocab: Vocabulary) -> np.ndarray | None:
+        if self._envelope is None:
+            return None
+        return self._refused(state[1], vocab)
+
+    def _refused_uncached(self, env: int, vocab: Vocabulary) -> np.ndarray:
+        refused = walk_vocabulary(self._envelope, env, vocab) < 0
+        refused.flags.writeable = False
+        return refused
+
+    def mask(self, state: tuple[bytes, int], vocab: Vocabulary) -> np.ndarray:
+        """Every token checked: the envelope first (one Numba pass), the regex module only for
+        the tokens it keeps."""
+        out = np.zeros(len(vocab), dtype=np.bool_)
+        refused = self.impossible_tokens(state, vocab)
+        special = vocab.special_ids
+        tokens = vocab.tokens
+        candidates = range(len(vocab)) if refused is None else np.flatnonzero(~refused).tolist()
+        for i in candidates:
+            if i not in special:
+                out[i] = self.advance(state, tokens[i]) is not None
+        return out
 
     def _viable(self, text: str) -> bool:
         return self._prefix.fullmatch(text, partial=True) is not None

@@ -87,6 +87,17 @@ class TokenChecker:
             raise AssertionError(f"candidate {i} was chosen but is not allowed")
         return self.next_states[i]
 
+    def impossible(self) -> np.ndarray | None:
+        """Candidates the constraint rules out from this state by its cheap check
+        (:meth:`Constraint.impossible_tokens`), or None; EOS is never among them."""
+        space = self.space
+        refused = space.constraint.impossible_tokens(self.state, space.vocab)
+        if refused is None:
+            return None
+        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
+        out[: space.eos_index] = refused
+        return out
+
     def mask(self) -> np.ndarray:
         """Every candidate checked at once (the masking baseline)."""
         space = self.space
@@ -104,15 +115,17 @@ class ProposalOptions:
 
 
 def _propose_awrs(cand, checker, rng, opts: ProposalOptions) -> Step:
+    prune = checker.impossible()
     if opts.greedy:
-        return greedy_step(cand, checker)
-    return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects)
+        return greedy_step(cand, checker, prune)
+    return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects, prune)
 
 
 def _propose_lcd(cand, checker, rng, opts: ProposalOptions) -> Step:
+    prune = checker.impossible()
     if opts.greedy:
-        return greedy_step(cand, checker)
-    return awrs_step(cand, checker, rng, "none", opts.max_rejects)
+        return greedy_step(cand, checker, prune)
+    return awrs_step(cand, checker, rng, "none", opts.max_rejects, prune)
 
 
 def _propose_mask(cand, checker, rng, opts: ProposalOptions) -> Step:

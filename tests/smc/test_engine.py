@@ -21,29 +21,35 @@ def markov_lm(seed=0, max_length=None):
 
 
 CONSTRAINT = awrs.Regex(r"a[ab]*c?")  # "a" then a's and b's, optionally ending in c
+#: A back-reference and a look-ahead (no "bb"): partial matching, with an envelope
+#: (a(?:a|b)*c?) that prunes tokens at every step; the pruning must stay exact.
+NON_REGULAR = awrs.Regex(r"(a)(?:\1|b(?!b))*c?")
 
 
+@pytest.mark.parametrize("constraint", [CONSTRAINT, NON_REGULAR], ids=["dfa", "partial"])
 @pytest.mark.parametrize("method", ["awrs", "lcd", "mask"])
-def test_single_sequence_methods_sample_the_lcd_distribution(method):
+def test_single_sequence_methods_sample_the_lcd_distribution(method, constraint):
     """2,000 runs per method against the exact LCD distribution: chi-square at level 1e-3
     (outcomes expected fewer than 5 times pooled)."""
+    assert constraint is CONSTRAINT or constraint.envelope is not None
     lm = markov_lm()
-    exact = lcd_distribution(lm, [0], CONSTRAINT, max_new_tokens=4)
+    exact = lcd_distribution(lm, [0], constraint, max_new_tokens=4)
     texts = []
     for seed in range(2000):
-        r = awrs.generate(lm, "a", CONSTRAINT, method=method, max_new_tokens=4, seed=seed)
-        assert r.valid and CONSTRAINT.accepts(r.text)
+        r = awrs.generate(lm, "a", constraint, method=method, max_new_tokens=4, seed=seed)
+        assert r.valid and constraint.accepts(r.text)
         texts.append(r.text.encode())
     assert chi_square_against(texts, exact) > 1e-3
 
 
-def test_awrs_weights_estimate_the_valid_mass():
+@pytest.mark.parametrize("constraint", [CONSTRAINT, NON_REGULAR], ids=["dfa", "partial"])
+def test_awrs_weights_estimate_the_valid_mass(constraint):
     """E[exp(log_ml)] over runs of the single-sequence weighted method is the probability that
     the LM produces a valid string (within 3 standard errors)."""
     lm = markov_lm(1)
-    _, total = global_distribution(lm, [0], CONSTRAINT, max_new_tokens=4)
+    _, total = global_distribution(lm, [0], constraint, max_new_tokens=4)
     for method in ("awrs", "mask"):
-        w = np.array([awrs.generate(lm, "a", CONSTRAINT, method=method, max_new_tokens=4, seed=s).weight for s in range(3000)])
+        w = np.array([awrs.generate(lm, "a", constraint, method=method, max_new_tokens=4, seed=s).weight for s in range(3000)])
         assert abs(w.mean() - total) < 3 * w.std() / math.sqrt(len(w)) + 1e-12, (method, w.mean(), total)
 
 
