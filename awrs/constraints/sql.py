@@ -50,9 +50,12 @@ class SQL(Grammar):
         # SQLite's own tables (sqlite_sequence...) cannot be recreated; queries never need them.
         self.tables = None if tables is None else {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
         text = load("sql")
+        terminals = None
         if self.tables is not None:
-            text = _restrict(text, self.tables)
-        super().__init__(text, start="start")
+            columns = sorted({c for cols in self.tables.values() for c in cols}, key=str.lower)
+            text = _template(text) + _PLACEHOLDERS
+            terminals = {"SCHEMA_TABLE": _name_regexp(list(self.tables)), "SCHEMA_COLUMN": _name_regexp(columns)}
+        super().__init__(text, start="start", terminals=terminals)
         self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
 
     def __repr__(self) -> str:
@@ -84,32 +87,51 @@ class SQL(Grammar):
 
 
 def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:
+    """sql.lark whose table and column names are the schema's (Lark text, for peers)."""
     columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
-    table_term = _name_terminal("SCHEMA_TABLE", list(tables))
-    column_term = _name_terminal("SCHEMA_COLUMN", columns)
+    return _template(text) + _name_terminal("SCHEMA_TABLE", list(tables)) + "\n" + _name_terminal("SCHEMA_COLUMN", columns) + "\n"
+
+
+def _template(text: str) -> str:
+    """sql.lark with table and column names left to the terminals SCHEMA_TABLE and
+    SCHEMA_COLUMN (defined after it) and aliases limited to SHORT_ALIAS."""
     text = _TABLE_RULE.sub("table_name: SCHEMA_TABLE", text, count=1)
     text = _COLUMN_RULE.sub("column_name: SCHEMA_COLUMN", text, count=1)
     text = _ALIAS_RULE.sub("table_alias: SHORT_ALIAS", text, count=1)
     exclusion = re.search(r"^IDENTIFIER: /(\(\?!.*?)\[A-Za-z_\]", text, re.M)  # keywords are not aliases
     prefix = exclusion.group(1) if exclusion else ""
     alias = "SHORT_ALIAS: /" + prefix + "[A-Za-z_][A-Za-z0-9_]{0," + str(MAX_ALIAS_LENGTH - 1) + "}(?![A-Za-z0-9_])/"
-    return text + "\n" + table_term + "\n" + column_term + "\n" + alias + "\n"
+    return text + "\n" + alias + "\n"
 
 
-def _name_terminal(name: str, names: Sequence[str]) -> str:
-    """A terminal matching any of ``names``, case-insensitively, bare (word-like names only),
-    double-quoted, in backticks or in brackets."""
+#: The template's placeholders: one compiled grammar serves every schema, each swapping in its
+#: own names (awrs.Grammar(..., terminals=)), so only the name automata are built per schema.
+_PLACEHOLDERS = 'SCHEMA_TABLE: /\\x00table/\nSCHEMA_COLUMN: /\\x00column/\n'
+
+
+def _name_alternatives(names: Sequence[str]) -> list[str]:
+    """Regular expressions matching any of ``names``, case-insensitively, bare (word-like
+    names only), double-quoted, in backticks or in brackets."""
     if not names:
         raise ConstraintError("the schema has no tables or no columns")
     bare = [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
     alts = []
     if bare:
-        alts.append("/(?i:" + "|".join(re.escape(n) for n in sorted(bare, key=len, reverse=True)) + ")(?![A-Za-z0-9_])/")
-    quoted = "|".join(re.escape(n).replace("/", "\\/") for n in sorted(names, key=len, reverse=True))
-    alts.append('/"(?i:' + quoted + ')"/')
-    alts.append("/`(?i:" + quoted + ")`/")
-    alts.append("/\\[(?i:" + quoted + ")\\]/")
-    return f"{name}: " + "\n    | ".join(alts)
+        alts.append("(?i:" + "|".join(re.escape(n) for n in sorted(bare, key=len, reverse=True)) + ")(?![A-Za-z0-9_])")
+    quoted = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    alts.append('"(?i:' + quoted + ')"')
+    alts.append("`(?i:" + quoted + ")`")
+    alts.append("\\[(?i:" + quoted + ")\\]")
+    return alts
+
+
+def _name_terminal(name: str, names: Sequence[str]) -> str:
+    """The Lark definition of a terminal for ``names`` (see :func:`_name_alternatives`)."""
+    return f"{name}: " + "\n    | ".join("/" + alt.replace("/", "\\/") + "/" for alt in _name_alternatives(names))
+
+
+def _name_regexp(names: Sequence[str]) -> str:
+    return "(?:" + "|".join(_name_alternatives(names)) + ")"
 
 
 def schema_tables(schema: SchemaSource) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ live tokenisation) rather than LALR.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from awrs.constraints.base import Constraint
@@ -37,14 +38,18 @@ class Grammar(Constraint):
     expressions and ``%ignore``'d terminals allowed between tokens — what Lark's Earley parser
     with ``lexer="dynamic_complete"`` accepts. Raises :class:`~awrs.errors.ConstraintError`
     for a grammar that does not parse, names an undefined rule or derives nothing.
+
+    ``terminals`` maps terminal names to regular expressions that replace their definitions in
+    ``text``: Lark's reading of a grammar is memoised by text, so one grammar serves many
+    variants (``awrs.SQL`` swaps in each schema's table and column names this way).
     """
 
-    def __init__(self, text: str, start: str = "start"):
+    def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str] | None = None):
         if not isinstance(text, str):
             raise ConstraintError(f"a grammar must be Lark text (str), got {type(text).__name__}")
         self.text = text
         self.start = start
-        self._g: CompiledGrammar = compile_grammar(text, start)
+        self._g: CompiledGrammar = compile_grammar(text, start, terminals)
         self._init = (Hypothesis(Chart.initial(self._g.rules), BOUNDARY, None),)
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,49 @@ class CompiledGrammar:
     ignore_mask: int  # lexer automata of ignored terminals
 
 
-def compile_grammar(text: str, start: str) -> CompiledGrammar:
+def compile_grammar(text: str, start: str, terminals: Mapping[str, str] | None = None) -> CompiledGrammar:
+    """``terminals`` replaces the regular expressions of the named terminals (each must be a
+    terminal of the grammar)."""
+    lark_terminals, lark_rules, ignore_tokens = _read_grammar(text, start)
+    regexps = dict(lark_terminals)
+    for name in terminals or {}:
+        if name not in regexps:
+            raise ConstraintError(f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(regexps))})")
+    regexps.update(terminals or {})
+    ignored = set(ignore_tokens)
+    names = [name for name, _ in lark_terminals if name not in ignored]
+    term_id = {name: i for i, name in enumerate(names)}
+    automata, lexeme_terminal, follow = [], [], []
+    ignore_mask = 0
+    for name, _ in lark_terminals:
+        for branch, restriction in _branches(regexps[name]):
+            automata.append(_automaton(name, branch))
+            follow.append(restriction)
+            if name in ignored:
+                ignore_mask |= 1 << (len(automata) - 1)
+                lexeme_terminal.append(-1)
+            else:
+                lexeme_terminal.append(term_id[name])
+    try:
+        lexer = build_tagged_dfa(automata)
+    except ConstraintError as exc:
+        raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
+    rules = _rules(lark_rules, term_id, start)
+    return CompiledGrammar(rules, tuple(names), lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_grammar(text: str, start: str):
+    """Lark's reading of the grammar: ``((terminal name, regexp), ...)``, its BNF rules and the
+    ignored terminals. Memoised: a grammar used again with other terminals= is not re-read."""
     import lark
+    from lark.load_grammar import load_grammar
 
     try:
-        parser = lark.Lark(text, start=start, parser="earley", lexer="dynamic", keep_all_tokens=True)
+        # What lark.Lark(text, start=start, keep_all_tokens=True) does before it builds a parser
+        # of its own (which awrs does not use: a third of the compile time).
+        grammar, _ = load_grammar(text, "<string>", [], True)
+        terminals, rules, ignore_tokens = grammar.compile([start], set())
     except lark.exceptions.GrammarError as exc:
         if f"NonTerminal('{start}')" in str(exc):
             raise ConstraintError(f"the grammar has no rule named {start!r}; pass start= the name of its top rule") from None
@@ -57,26 +96,7 @@ def compile_grammar(text: str, start: str) -> CompiledGrammar:
         ) from None
     except (lark.exceptions.LarkError, KeyError) as exc:
         raise ConstraintError(f"invalid Lark grammar: {exc}") from None
-    ignored = set(parser.ignore_tokens)
-    names = [t.name for t in parser.terminals if t.name not in ignored]
-    term_id = {name: i for i, name in enumerate(names)}
-    automata, lexeme_terminal, follow = [], [], []
-    ignore_mask = 0
-    for t in parser.terminals:
-        for branch, restriction in _branches(t.pattern.to_regexp()):
-            automata.append(_automaton(t.name, branch))
-            follow.append(restriction)
-            if t.name in ignored:
-                ignore_mask |= 1 << (len(automata) - 1)
-                lexeme_terminal.append(-1)
-            else:
-                lexeme_terminal.append(term_id[t.name])
-    try:
-        lexer = build_tagged_dfa(automata)
-    except ConstraintError as exc:
-        raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
-    rules = _rules(parser, term_id, start)
-    return CompiledGrammar(rules, tuple(names), lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+    return tuple((t.name, t.pattern.to_regexp()) for t in terminals), tuple(rules), tuple(ignore_tokens)
 
 
 def _automaton(name: str, pattern):
@@ -207,7 +227,7 @@ def _class_bytes(cls: str) -> np.ndarray:
     return mask
 
 
-def _rules(parser, term_id: dict[str, int], start: str) -> Rules:
+def _rules(lark_rules, term_id: dict[str, int], start: str) -> Rules:
     nt_id: dict[str, int] = {}
 
     def nt(name: str) -> int:
@@ -216,7 +236,7 @@ def _rules(parser, term_id: dict[str, int], start: str) -> Rules:
         return nt_id[name]
 
     raw = []
-    for rule in parser.rules:
+    for rule in lark_rules:
         rhs = []
         for sym in rule.expansion:
             if sym.is_term:

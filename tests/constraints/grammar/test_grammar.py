@@ -153,3 +153,12 @@ def test_keyword_versus_identifier_stays_open():
 def test_ignored_comments_between_tokens():
     g = Grammar('start: "a" "b"\n%ignore /#[^\\n]*\\n/\n%ignore " "')
     assert g.accepts("a #note\n b") and not g.accepts("a #note b")
+
+
+def test_terminals_replace_definitions_without_leaking_between_grammars():
+    text = 'start: NAME ("," NAME)*\nNAME: /[a-z]+/'
+    narrow = Grammar(text, terminals={"NAME": "(?:foo|bar)(?![a-z])"})
+    assert narrow.accepts("foo,bar") and not narrow.accepts("foo,baz") and not narrow.accepts_prefix("fooo")
+    assert Grammar(text).accepts("foo,baz")  # the memoised reading of the text keeps its own NAME
+    with pytest.raises(ConstraintError, match="not a terminal of the grammar"):
+        Grammar(text, terminals={"NAMES": "x"})
