@@ -1,7 +1,9 @@
 """awrs against token masking and the peer libraries, side by side on one model and machine.
 
 Tasks (deterministic slices): JSON (JSONSchemaBench ``val`` schemas of the AWRS paper's JSON
-task), regex (the regular patterns of the AWRS pattern set: most peers need a DFA) and SQL
+task), regex (the regular patterns of the AWRS pattern set: most peers need a DFA), pattern
+(its non-regular patterns — back-references, look-arounds, recursion — which only awrs and
+genlm-control can take; the DFA peers are tried and their refusals reported) and SQL
 (Spider dev questions; ``sql.lark`` restricted to each database, translated for the peers by
 dropping its look-aheads, which their regex engines refuse). Methods: unconstrained, awrs
 (AWRS, one sequence), awrs-smc (5 particles), mask (awrs's own checker over the whole
@@ -14,7 +16,7 @@ modes. Then distribution fidelity on small enumerable tasks: the exact distribut
 model conditioned on the constraint (every tokenisation enumerated) against each method's
 empirical distribution (total variation and KL).
 
-    python benchmarks/compare.py [--json N] [--regex N] [--sql N] [--modes greedy sampled]
+    python benchmarks/compare.py [--json N] [--regex N] [--patterns N] [--sql N] [--modes greedy sampled]
                                  [--fidelity-samples 100] [--max-new-tokens 128]
 """
 
@@ -61,10 +63,11 @@ def tasks(args, lm) -> list[dict]:
     for r in val_schemas()[: args.json]:
         out.append({"task": "json", "id": r["id"], "spec": r["schema"], "prompt": json_prompt(r["schema"]),
                     "check": (lambda text, s=r["schema"]: validates(s, text)), "tests": r.get("tests", [])})
-    regular = [p for p in load_patterns(None) if awrs.Regex(p).engine == "dfa"][: args.regex]
-    for i, p in enumerate(regular):
-        out.append({"task": "regex", "id": str(i), "spec": p, "prompt": pattern_prompt(p),
-                    "check": (lambda text, p=p: upstream_match(p, text))})
+    engines = [(p, awrs.Regex(p).engine) for p in load_patterns(None)]
+    for task, engine, n in (("regex", "dfa", args.regex), ("pattern", "partial", args.patterns)):
+        for i, p in enumerate([p for p, e in engines if e == engine][:n]):
+            out.append({"task": task, "id": str(i), "spec": p, "prompt": pattern_prompt(p),
+                        "check": (lambda text, p=p: upstream_match(p, text))})
     examples = json.loads((SPIDER / "dev.json").read_text())[: args.sql]
     dbs = {t["db_id"]: t for t in json.loads((SPIDER / "tables.json").read_text())}
     for i, ex in enumerate(examples):
@@ -109,7 +112,7 @@ def compile_awrs(task):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return awrs.JsonSchema(task["spec"])
-    if task["task"] == "regex":
+    if task["task"] in ("regex", "pattern"):
         return awrs.Regex(task["spec"])
     return awrs.SQL(task["spec"])
 
@@ -147,10 +150,12 @@ def run_peer(lm, peer, task, args, greedy, seed):
     spec = peer_spec(task)
     started = time.perf_counter()
     try:
-        make = peer.compile(kind, spec)
+        make = peer.compile("regex" if kind == "pattern" else kind, spec)
         session = make()
     except Unsupported as exc:
         return {"supported": False, "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - e.g. a back-reference a DFA-based peer refuses: reported
+        return {"supported": False, "reason": f"{type(exc).__name__}: {str(exc)[:160]}"}
     compile_s = time.perf_counter() - started
     out = decode_with_mask(lm, lm.encode_prompt(task["prompt"]), session, args.max_new_tokens, np.random.default_rng(seed), greedy)
     return {"supported": True, "compile_s": compile_s, "text": out["text"], "valid": bool(out["finished"] and task["check"](out["text"])),
@@ -171,10 +176,10 @@ def run_genlm(lm, genlm, task, args, seed):
 
 def peer_spec(task: dict):
     """The task's constraint in the form peers read: Lark without look-arounds for SQL, an
-    unanchored pattern for regex, the schema as is for JSON."""
+    unanchored pattern for regex (and non-regular patterns), the schema as is for JSON."""
     if task["task"] == "sql":
         return peer_lark(task["spec"])
-    if task["task"] == "regex":
+    if task["task"] in ("regex", "pattern"):
         return strip_anchors(task["spec"])
     return task["spec"]
 
@@ -352,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=int, default=10)
     parser.add_argument("--regex", type=int, default=10)
+    parser.add_argument("--patterns", type=int, default=8, help="non-regular patterns (awrs and genlm-control only)")
     parser.add_argument("--sql", type=int, default=10)
     parser.add_argument("--modes", nargs="+", default=["greedy", "sampled"], choices=["greedy", "sampled"])
     parser.add_argument("--mask-limit", type=int, default=3, help="run awrs's full-vocabulary masking on the first N items of each task")
@@ -403,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
 
     base = {}
-    for task in ("json", "regex", "sql"):
+    for task in ("json", "regex", "pattern", "sql"):
         for mode in args.modes:
             done = [r for r in rows if r["task"] == task and r["mode"] == mode and r["method"] == "unconstrained"]
             steps = sum(r["steps"] for r in done)

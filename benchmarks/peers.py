@@ -339,6 +339,8 @@ class GenlmControl:
                 return JsonSchema(spec)
             if kind == "regex":
                 return BoolFSA.from_regex(spec)
+            if kind == "pattern":
+                return regex_potential(spec)
             return BoolCFG.from_lark(spec)
         except Exception as exc:  # noqa: BLE001 - the peer's refusal, reported with its message
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
@@ -362,6 +364,37 @@ class GenlmControl:
         steps = max((len(c) for c in seqs.contexts), default=0) + 1
         return {"compile_s": compile_s, "text": text if isinstance(text, str) else str(text), "finished": bool(posterior),
                 "steps": steps, "seconds": seconds}
+
+
+def regex_potential(pattern: str):
+    """A genlm-control byte potential for a non-regular pattern, as in the AWRS paper's
+    pattern-matching domain: prefix by the regex module's partial matching (an unfinished
+    UTF-8 character is allowed), complete by a full match."""
+    import regex
+    from genlm.control.potential.base import Potential
+
+    compiled = regex.compile(pattern)
+
+    def text(context) -> tuple[str, bool]:
+        data = bytes(context)
+        try:
+            return data.decode("utf-8"), True
+        except UnicodeDecodeError as exc:
+            return data[: exc.start].decode("utf-8", errors="replace"), False
+
+    class RegexPotential(Potential):
+        def __init__(self):
+            super().__init__(vocabulary=list(range(256)))
+
+        async def complete(self, context):
+            s, whole = text(context)
+            return 0.0 if whole and compiled.fullmatch(s) else float("-inf")
+
+        async def prefix(self, context):
+            s, _ = text(context)
+            return 0.0 if compiled.fullmatch(s, partial=True) else float("-inf")
+
+    return RegexPotential()
 
 
 def load_genlm(hf_model, tokenizer):

@@ -174,7 +174,9 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f"- **Model** {p.get('model') or 'the default model (SmolLM2-135M-Instruct)'}",
         "- **Versions** " + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v) + (f"; peers: {peers}" if peers else ""),
         f"- **Tasks** JSON: first {p['json']} JSONSchemaBench `val` schemas; regex: first {p['regex']} regular patterns of the"
-        f" AWRS pattern set; SQL: first {p['sql']} Spider dev questions (`sql.lark` restricted to the database;"
+        f" AWRS pattern set; pattern: its first {p.get('patterns', 0)} non-regular patterns (back-references, look-arounds,"
+        " recursion: awrs and genlm-control, whose byte potential uses the regex module's partial matching as in the"
+        " paper; the DFA peers are tried and their refusals listed); SQL: first {p['sql']} Spider dev questions (`sql.lark` restricted to the database;"
         f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
         f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
         f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only.",
