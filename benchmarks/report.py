@@ -235,7 +235,7 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
     reasons = {}
     for r in res["rows"]:
         if not r.get("supported") and r.get("reason"):
-            reasons.setdefault((r["method"], r["task"]), r["reason"])
+            reasons.setdefault((r["method"], r["task"]), " ".join(r["reason"].split()))
     if reasons:
         lines += ["## Items a method refused (first reason per method and task)", ""]
         lines += [f"- {m}, {t}: {why}" for (m, t), why in sorted(reasons.items())]
@@ -244,16 +244,42 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
     return "\n".join(lines)
 
 
+def render_patterns(data: dict) -> str:
+    """The pattern_matching.py run (all patterns of the AWRS set) as a section."""
+    p = data["parameters"]
+    lines = [
+        "## Pattern matching: the AWRS paper's pattern set (`benchmarks/pattern_matching.py`)",
+        "",
+        f"{p['n_patterns']} patterns, max {p['max_new_tokens']} new tokens, seed {p['seed']}, temperature {p['temperature']};"
+        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. Run {data['date']}, commit"
+        f" `{(data.get('commit') or {}).get('sha', '')[:10]}`. *checks* are per token, median and p90 over patterns;"
+        " *sampling* is the time per token spent outside the model (checks, pruning, drawing); the *mask / awrs* rows are"
+        " ratios on the patterns both ran.",
+        "",
+        table(data["results"]["summary"], [("patterns", "patterns"), ("method", "method"), ("n", "n"), ("match", "match"),
+                                           ("finished_match", "finished that match"), ("checks_med", "checks med"),
+                                           ("checks_p90", "checks p90"), ("ms_per_token", "ms/token"),
+                                           ("sampling_ms", "sampling ms/token"), ("vs_unconstrained", "vs unconstrained")]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("result", nargs="?", default=str(RESULTS / "compare.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs"))
+    parser.add_argument("--patterns", default=str(RESULTS / "pattern_matching.json"),
+                        help="a pattern_matching.py result to add as a section (skipped when the file is missing)")
     args = parser.parse_args(argv)
     data = json.loads(Path(args.result).read_text())
     docs = Path(args.docs)
     images = plots(data, docs / "benchmarks")
     page = docs / "benchmarks.md"
-    page.write_text(render(data, images, "benchmarks"))
+    text = render(data, images, "benchmarks")
+    if Path(args.patterns).is_file():
+        text += "\n" + render_patterns(json.loads(Path(args.patterns).read_text()))
+    page.write_text(text)
     print(f"wrote {page} and {len(images)} plots")
     return page
 
