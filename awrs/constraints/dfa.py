@@ -91,13 +91,13 @@ def build_byte_dfa(
     ``max_states`` states.
     """
     edges, n_nodes = _byte_nfa(n_states, transitions)
-    table, final = _determinise(edges, initial, frozenset(finals), n_nodes, max_states)
-    table, final = _keep_live(table, final)
-    if table.shape[0] == 0:
+    by_class, of_byte, final = _determinise(edges, initial, frozenset(finals), n_nodes, max_states)
+    by_class, final = _keep_live(by_class, final)
+    if by_class.shape[0] == 0:
         raise ConstraintError("the constraint's language is empty: no string satisfies it")
-    if table.shape[0] <= MAX_MINIMISE_STATES:
-        table, final = _minimise(table, final)
-    table = np.ascontiguousarray(table, dtype=np.int32)
+    if by_class.shape[0] <= MAX_MINIMISE_STATES:
+        by_class, final = _minimise(by_class, final)
+    table = np.ascontiguousarray(by_class[:, of_byte], dtype=np.int32)
     return ByteDFA(table=table, final=final, rows=table.tolist())
 
 
@@ -406,13 +406,14 @@ def _determinise(edges, initial: int, finals: frozenset[int], n_nodes: int, max_
             row[k] = j
         rows.append(row)
         i += 1
-    table = np.array(rows, dtype=np.int64).reshape(len(rows), classes.n)[:, classes.of_byte]
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), classes.n)
     final = np.array([bool(s & finals) for s in order], dtype=np.bool_)
-    return table, final
+    return table, classes.of_byte, final
 
 
 def _keep_live(table: np.ndarray, final: np.ndarray):
-    """Drop states from which no accepting state is reachable; renumber with 0 first."""
+    """Drop states from which no accepting state is reachable; renumber with 0 first (a column
+    per byte or per byte class)."""
     n = table.shape[0]
     src, byte = np.nonzero(table >= 0)
     edges = np.unique(table[src, byte].astype(np.int64) * n + src)  # (dst, src) pairs, once each
@@ -427,7 +428,7 @@ def _keep_live(table: np.ndarray, final: np.ndarray):
                 live[s] = True
                 stack.append(s)
     if not live[0]:
-        return np.zeros((0, 256), dtype=np.int64), np.zeros(0, dtype=np.bool_)
+        return np.zeros((0, table.shape[1]), dtype=np.int64), np.zeros(0, dtype=np.bool_)
     keep = np.flatnonzero(live)
     renumber = np.full(n, DEAD, dtype=np.int64)
     renumber[keep] = np.arange(len(keep))
@@ -442,7 +443,8 @@ def _minimise(table: np.ndarray, final: np.ndarray):
     Each round groups states by (class, classes of the 256 successors). Rows are grouped by a
     64-bit hash (a product with random odd multipliers, wrapping), which keeps a round at one
     matrix-vector product; a final exact check falls back to exact row grouping in the
-    astronomically unlikely case of a collision.
+    astronomically unlikely case of a collision. ``table`` may have a column per byte class
+    rather than per byte (any width works).
     """
     classes = _refine(table, final, _row_hash_groups)
     if not _is_consistent(table, classes):  # pragma: no cover - a 64-bit hash collision
@@ -468,7 +470,7 @@ def _signatures(table: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 def _row_hash_groups(signature: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        h = (signature + 2) @ _MULTIPLIERS
+        h = (signature + 2) @ _MULTIPLIERS[: signature.shape[1]]
     return np.unique(h, return_inverse=True)[1].reshape(-1)
 
 
