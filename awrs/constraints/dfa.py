@@ -155,22 +155,20 @@ class TaggedDFA:
         return [by_class[k] for k in self._classes.byte_list]
 
 
-class _LazyRows:
-    """``rows[s]``: the row of state s, made on first use."""
+class _LazyRows(dict):
+    """``rows[s]``: the row of state s, made on first use (a dict, so a hit costs no Python call)."""
 
-    __slots__ = ("_dfa", "_rows")
+    __slots__ = ("_dfa",)
 
     def __init__(self, dfa: TaggedDFA):
+        super().__init__()
         self._dfa = dfa
-        self._rows: dict[int, list[int]] = {}
 
-    def __getitem__(self, i: int) -> list[int]:
-        row = self._rows.get(i)
-        if row is None:
-            with self._dfa._lock:
-                row = self._rows.get(i)
-                if row is None:
-                    row = self._rows[i] = self._dfa._row(i)
+    def __missing__(self, i: int) -> list[int]:
+        with self._dfa._lock:
+            row = self.get(i)
+            if row is None:
+                row = self[i] = self._dfa._row(i)
         return row
 
 
