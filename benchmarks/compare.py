@@ -346,6 +346,39 @@ def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
     return table
 
 
+def compile_only(items: list[dict], peers, missing: dict, args) -> dict:
+    """Every method's cold compile time on every item (awrs first; the regex module's own
+    pattern cache is purged before each awrs compile, xgrammar's before each of its own)."""
+    import regex
+
+    rows = []
+    for task in items:
+        regex.purge()
+        started = time.perf_counter()
+        try:
+            compile_awrs(task)
+            rows.append({"task": task["task"], "id": task["id"], "method": "awrs", "compile_s": time.perf_counter() - started})
+        except AwrsError as exc:
+            rows.append({"task": task["task"], "id": task["id"], "method": "awrs", "reason": str(exc)[:160]})
+        for peer in peers:
+            started = time.perf_counter()
+            try:
+                peer.compile("regex" if task["task"] == "pattern" else task["task"], peer_spec(task))()
+                rows.append({"task": task["task"], "id": task["id"], "method": peer.name, "compile_s": time.perf_counter() - started})
+            except Exception as exc:  # noqa: BLE001 - a refusal, reported
+                rows.append({"task": task["task"], "id": task["id"], "method": peer.name, "reason": f"{type(exc).__name__}: {str(exc)[:120]}"})
+    table = []
+    for task, method in sorted({(r["task"], r["method"]) for r in rows}, key=lambda k: (k[0], _ORDER.get(k[1], 5), k[1])):
+        chosen = [r for r in rows if (r["task"], r["method"]) == (task, method)]
+        ms = [1000 * r["compile_s"] for r in chosen if "compile_s" in r]
+        table.append({"task": task, "method": method, "items": len(chosen), "compiled": len(ms),
+                      "compile_p50_ms": median(ms), "compile_p95_ms": percentile(ms, 95)})
+    print_table(table, ["task", "method", "items", "compiled", "compile_p50_ms", "compile_p95_ms"])
+    path = write_json("compare_compile", run_metadata(dict(vars(args), unavailable=missing)), {"summary": table, "rows": rows}, args.out)
+    print(f"wrote {path}")
+    return {"summary": table, "rows": rows}
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
@@ -367,6 +400,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
     args = parser.parse_args(argv)
 
     lm = awrs.load_model(args.model)
@@ -377,6 +411,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, why in missing.items():
         print(f"peer {name}: unavailable: {why}", file=sys.stderr)
     items = tasks(args, lm)
+    if args.compile_only:
+        return compile_only(items, peers, missing, args)
     rows = []
     by_name = {p.name: p for p in peers}
 

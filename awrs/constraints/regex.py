@@ -51,11 +51,15 @@ class Regex(Constraint):
         if engine not in ("auto", "dfa", "partial"):
             raise ConstraintError(f"engine must be 'auto', 'dfa' or 'partial', got {engine!r}")
         self.pattern = pattern
-        compiled = _compile_or_raise(pattern)
         reading = _read(pattern)
         dfa, reason = None, "engine='partial' was asked for"
         if engine != "partial":
             dfa, reason = _exact_dfa(reading, limit_size=engine == "auto")
+        if dfa is None:
+            # The regex module validates every pattern awrs does not read exactly (a pattern read
+            # exactly is valid: the reader refuses what the module refuses, a fuzz test checks it)
+            # and checks the ones that are not regular.
+            compiled = _compile_or_raise(pattern)
         if dfa is None and engine == "dfa":
             raise ConstraintError(f"pattern {pattern!r} cannot be compiled to a DFA: {reason}")
         self.reason = reason
@@ -111,6 +115,8 @@ def _read(pattern: str, **options) -> Reading | str:
         return f"uses syntax awrs does not model ({exc})"
     except RecursionError:
         return "is nested too deeply to read"
+    except (IndexError, ValueError) as exc:  # a malformed pattern the regex module will name
+        return f"could not be read ({type(exc).__name__})"
 
 
 #: Automatic engine choice: character automata past this size (e.g. ``(?:\\S+\\s+){0,199}``, 3,600
@@ -172,10 +178,10 @@ def _compile_or_raise(pattern: str):
         where = f" at position {exc.pos}" if exc.pos is not None else ""
         pointer = f"\n  {pattern}\n  {' ' * exc.pos}^" if exc.pos is not None else ""
         raise ConstraintError(f"invalid regular expression{where}: {exc.msg}{pointer}") from None
-    except ValueError as exc:  # inline flags that clash with awrs's (?V1), (?L), (?u)...
+    except ValueError as exc:  # e.g. inline flags that clash with awrs's: (?V1), (?L)
         raise ConstraintError(
-            f"pattern {pattern!r} uses inline flags awrs cannot honour ({exc}): awrs matches with the "
-            "regex module's version 0 and ASCII classes; remove the flag"
+            f"the regex module cannot compile {pattern!r} ({exc}); awrs matches with the regex module's "
+            "version 0 and ASCII classes, so inline flags such as (?V1) or (?L) cannot be used"
         ) from None
 
 

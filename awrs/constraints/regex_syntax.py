@@ -43,7 +43,7 @@ _ANCHORS = set("AZzbBGmM")
 #: In Unicode mode the regex module also folds these ASCII letters with a non-ASCII character.
 _UNICODE_FOLDS = {"i": 0x130, "k": 0x212A, "s": 0x17F}
 _QUANTIFIER = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
-_FUZZY = re.compile(r"\{[^}]*[<=>][^}]*\}")
+_FUZZY = re.compile(r"\{[^}]*[<=>]")
 _FLAG_LETTERS = set("aimsxuLfwbeVr0123456789p")
 #: Classes read by the regex module are evaluated exactly on the 1- and 2-byte UTF-8 characters.
 _EVALUATED_UP_TO = 0x800
@@ -60,6 +60,9 @@ class UnsupportedSyntax(Exception):
 # ("anchor", kind); ("any*",) any string; ("empty",).
 
 EMPTY = ("empty",)
+#: What a comment or an inline flag group leaves: nothing, which (unlike an empty group) no
+#: quantifier may follow.
+NOTHING = ("empty", "nothing")
 ANY_STRING = ("any*",)
 
 
@@ -163,30 +166,35 @@ class _Parser:
                 break
             atom = self.atom()
             atom = self.quantified(atom)
-            if atom is not EMPTY:
+            if atom is not EMPTY and atom is not NOTHING:
                 items.append(atom)
         return items[0] if len(items) == 1 else ("seq", tuple(items)) if items else EMPTY
 
     def quantified(self, atom):
-        while True:
-            self.skip_verbose()
-            c = self.peek()
-            if c and c in "*+?":
-                self.i += 1
-                lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
-            elif c == "{" and (m := _QUANTIFIER.match(self.p, self.i)) and (m.group(1) or m.group(3) or m.group(2)):
-                self.i = m.end()
-                lo = int(m.group(1) or 0)
-                hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
-            else:
-                return atom
-            if self.take("+"):
-                self.notes.append("a possessive quantifier")
-            else:
-                self.take("?")  # lazy: the same language
-            if atom[0] == "anchor":
-                continue
-            atom = ("rep", atom, lo, hi)
+        self.skip_verbose()
+        c = self.peek()
+        if c and c in "*+?":
+            self.i += 1
+            lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
+        elif c == "{" and (m := _QUANTIFIER.match(self.p, self.i)) and (m.group(1) or m.group(3) or m.group(2)):
+            self.i = m.end()
+            lo = int(m.group(1) or 0)
+            hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+            if hi is not None and lo > hi:
+                raise UnsupportedSyntax("min repeat greater than max repeat")
+        else:
+            return atom
+        if atom is NOTHING:
+            raise UnsupportedSyntax("nothing to repeat")
+        if self.take("+"):
+            self.notes.append("a possessive quantifier")
+        else:
+            self.take("?")  # lazy: the same language
+        self.skip_verbose()
+        c = self.peek()
+        if c and (c in "*+?" or (c == "{" and _QUANTIFIER.match(self.p, self.i))):
+            raise UnsupportedSyntax("multiple repeat")
+        return atom if atom[0] == "anchor" else ("rep", atom, lo, hi)
 
     def atom(self):
         c = self.p[self.i]
@@ -206,8 +214,10 @@ class _Parser:
             return self.escape()
         if c in "*+?":
             raise UnsupportedSyntax(f"nothing to repeat at {self.i - 1}")
-        if c == "{" and _FUZZY.match(self.p, self.i - 1):
+        if c == "{" and (_FUZZY.match(self.p, self.i - 1) or self.peek() in ("e", "i", "d", "s")):
             raise UnsupportedSyntax("fuzzy matching")
+        if c == "{" and _QUANTIFIER.match(self.p, self.i - 1):
+            raise UnsupportedSyntax(f"nothing to repeat at {self.i - 1}")
         return ("set", self.fold(((ord(c), ord(c)),)))
 
     def group(self):
@@ -222,7 +232,7 @@ class _Parser:
             return self.capture(None)
         if self.take("#"):
             self.until(")")
-            return EMPTY
+            return NOTHING
         if self.take(":"):
             return self.body()
         if self.take("P<") or (self.peek() == "<" and self.peek(1) not in "=!" and self.take("<")):
@@ -337,7 +347,7 @@ class _Parser:
             self.sticky |= letters
         else:
             self.flags |= letters
-        return EMPTY
+        return NOTHING
 
     def escape(self):
         c = self.peek()
@@ -437,6 +447,8 @@ class _Parser:
             self.i += 1
             if c == "\\":
                 e = self.peek()
+                if not e:
+                    raise UnsupportedSyntax("unterminated character set")
                 self.i += 1
                 if e in "pP":
                     self.note_any(e)
@@ -455,13 +467,17 @@ class _Parser:
                 d = self.p[self.i]
                 self.i += 1
                 if d == "\\":
-                    e = self.p[self.i]
+                    e = self.peek()
+                    if not e:
+                        raise UnsupportedSyntax("unterminated character set")
                     self.i += 1
                     if self.class_escape(e) is not None or e in "pP":
                         raise UnsupportedSyntax("a range ending in a class escape")
                     hi = 8 if e == "b" else self.char_escape(e)
                 else:
                     hi = ord(d)
+                if hi < lo:
+                    raise UnsupportedSyntax("bad character range")
             ranges.append((lo, hi))
         if approximate:
             return self.evaluated(self.p[start : self.i])
