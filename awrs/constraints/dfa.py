@@ -9,6 +9,7 @@ table" is exactly "some completion is accepted": the prefix check is exact.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -178,17 +179,15 @@ def build_tagged_dfa(automata: Sequence[Any]) -> TaggedDFA:
     may accept the empty string (ConstraintError)."""
     offset = 1
     transitions: list[CharTransition] = []
-    byte_edges: list[tuple[int, int, int]] = []  # (src, byte, dst) of byte DFAs, renumbered
+    byte_edges: list[tuple[int, int, int, int]] = []  # (src, lo, hi, dst) of byte DFAs, renumbered
     tags: dict[int, int] = {}
     for k, automaton in enumerate(automata):
         if isinstance(automaton, ByteDFA):
             n, initial, finals = automaton.n_states, 0, set(np.flatnonzero(automaton.final).tolist())
-            for src, row in enumerate(automaton.rows):
-                for b, dst in enumerate(row):
-                    if dst >= 0:
-                        byte_edges.append((src + offset, b, dst + offset))
-                        if src == initial:
-                            byte_edges.append((0, b, dst + offset))
+            for src, lo, hi, dst in _byte_runs(automaton):
+                byte_edges.append((src + offset, lo, hi, dst + offset))
+                if src == initial:
+                    byte_edges.append((0, lo, hi, dst + offset))
         else:
             n, initial, finals, trans = automaton
             finals = set(finals)
@@ -202,9 +201,24 @@ def build_tagged_dfa(automata: Sequence[Any]) -> TaggedDFA:
             tags[f + offset] = tags.get(f + offset, 0) | (1 << k)
         offset += n
     edges, n_nodes = _byte_nfa(offset, transitions)
-    for src, b, dst in byte_edges:
-        edges[src].append((b, b, dst))
+    for src, lo, hi, dst in byte_edges:
+        edges[src].append((lo, hi, dst))
     return TaggedDFA(edges, tags, _node_liveness(edges, tags))
+
+
+@functools.lru_cache(maxsize=256)
+def _byte_runs(dfa: ByteDFA) -> tuple[tuple[int, int, int, int], ...]:
+    """The DFA's transitions as ``(src, lo, hi, dst)``: runs of consecutive bytes with one
+    target (memoised: grammars for different schemas share their keyword-excluding DFAs)."""
+    table = dfa.table
+    starts = np.ones(table.shape, dtype=np.bool_)
+    starts[:, 1:] = table[:, 1:] != table[:, :-1]
+    src, lo = np.nonzero(starts)
+    hi = np.append(lo[1:] - 1, 255)
+    hi[np.append(src[1:] != src[:-1], True)] = 255  # a run ends at the end of its row
+    dst = table[src, lo]
+    keep = dst >= 0
+    return tuple(zip(src[keep].tolist(), lo[keep].tolist(), hi[keep].tolist(), dst[keep].tolist()))
 
 
 def _node_liveness(edges: list[list[tuple[int, int, int]]], tags: dict[int, int]) -> list[int]:

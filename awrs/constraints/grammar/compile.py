@@ -217,13 +217,16 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=1024)
 def _class_bytes(cls: str) -> np.ndarray:
-    """The ASCII bytes of a character class, as a 256-entry mask. Follow restrictions look at
-    the next byte only, so they apply to ASCII characters (docs/grammars.md)."""
+    """The ASCII bytes of a character class, as a read-only 256-entry mask (memoised: keywords
+    share a few classes). Follow restrictions look at the next byte only, so they apply to
+    ASCII characters (docs/grammars.md)."""
     compiled = re.compile(cls)
     mask = np.zeros(256, dtype=np.bool_)
     for b in range(128):
         mask[b] = compiled.fullmatch(chr(b)) is not None
+    mask.flags.writeable = False
     return mask
 
 
