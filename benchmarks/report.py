@@ -256,6 +256,25 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
     return "\n".join(lines)
 
 
+def render_compile(data: dict) -> str:
+    """The compare.py --compile-only run as a section."""
+    p = data["parameters"]
+    lines = [
+        "## Compile time, every method on every item (`compare.py --compile-only`)",
+        "",
+        f"Cold compiles, no decoding: JSON {p['json']}, regex {p['regex']}, pattern {p['patterns']}, SQL {p['sql']} items;"
+        f" one process with every peer loaded. Run {data['date']}, commit `{(data.get('commit') or {}).get('sha', '')[:10]}`"
+        f"{' (uncommitted changes)' if (data.get('commit') or {}).get('dirty') else ''}."
+        " *compiled* counts the items the method accepted (the p50/p95 are over those).",
+        "",
+        table([r for r in data["results"]["summary"] if r["compiled"]],
+              [("task", "task"), ("method", "method"), ("items", "items"), ("compiled", "compiled"),
+               ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms")]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def render_patterns(data: dict) -> str:
     """The pattern_matching.py run (all patterns of the AWRS set) as a section."""
     p = data["parameters"]
@@ -283,12 +302,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     parser.add_argument("--patterns", default=str(RESULTS / "pattern_matching.json"),
                         help="a pattern_matching.py result to add as a section (skipped when the file is missing)")
+    parser.add_argument("--compile", default=str(RESULTS / "compare_compile.json"),
+                        help="a compare.py --compile-only result to add as a section (skipped when missing)")
     args = parser.parse_args(argv)
     data = json.loads(Path(args.result).read_text())
     docs = Path(args.docs)
     images = plots(data, docs / "benchmarks")
     page = docs / "benchmarks.md"
     text = render(data, images, "benchmarks")
+    if Path(args.compile).is_file():
+        text += "\n" + render_compile(json.loads(Path(args.compile).read_text()))
     if Path(args.patterns).is_file():
         text += "\n" + render_patterns(json.loads(Path(args.patterns).read_text()))
     page.write_text(text)
