@@ -256,6 +256,11 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
     return "\n".join(lines)
 
 
+def _provenance(data: dict) -> str:
+    commit = data.get("commit") or {}
+    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (" (uncommitted changes)" if commit.get("dirty") else "")
+
+
 def render_compile(data: dict) -> str:
     """The compare.py --compile-only run as a section."""
     p = data["parameters"]
@@ -263,8 +268,7 @@ def render_compile(data: dict) -> str:
         "## Compile time, every method on every item (`compare.py --compile-only`)",
         "",
         f"Cold compiles, no decoding: JSON {p['json']}, regex {p['regex']}, pattern {p['patterns']}, SQL {p['sql']} items;"
-        f" one process with every peer loaded. Run {data['date']}, commit `{(data.get('commit') or {}).get('sha', '')[:10]}`"
-        f"{' (uncommitted changes)' if (data.get('commit') or {}).get('dirty') else ''}."
+        f" one process with every peer loaded. {_provenance(data)}."
         " *compiled* counts the items the method accepted (the p50/p95 are over those).",
         "",
         table([r for r in data["results"]["summary"] if r["compiled"]],
@@ -282,8 +286,7 @@ def render_patterns(data: dict) -> str:
         "## Pattern matching: the AWRS paper's pattern set (`benchmarks/pattern_matching.py`)",
         "",
         f"{p['n_patterns']} patterns, max {p['max_new_tokens']} new tokens, seed {p['seed']}, temperature {p['temperature']};"
-        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. Run {data['date']}, commit"
-        f" `{(data.get('commit') or {}).get('sha', '')[:10]}`. *checks* are per token, median and p90 over patterns;"
+        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. {_provenance(data)}. *checks* are per token, median and p90 over patterns;"
         " *sampling* is the time per token spent outside the model (checks, pruning, drawing); the *mask / awrs* rows are"
         " ratios on the patterns both ran.",
         "",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
@@ -446,19 +447,14 @@ class _Parser:
                 continue
             self.i += 1
             if c == "\\":
-                e = self.peek()
-                if not e:
-                    raise UnsupportedSyntax("unterminated character set")
-                self.i += 1
-                if e in "pP":
-                    self.note_any(e)
+                kind, value = self.class_member_escape()
+                if kind == "property":
                     approximate = True
                     continue
-                found = self.class_escape(e)
-                if found is not None:
-                    ranges.extend(found)
+                if kind == "set":
+                    ranges.extend(value)
                     continue
-                lo = 8 if e == "b" else self.char_escape(e)
+                lo = value
             else:
                 lo = ord(c)
             hi = lo
@@ -467,13 +463,9 @@ class _Parser:
                 d = self.p[self.i]
                 self.i += 1
                 if d == "\\":
-                    e = self.peek()
-                    if not e:
-                        raise UnsupportedSyntax("unterminated character set")
-                    self.i += 1
-                    if self.class_escape(e) is not None or e in "pP":
+                    kind, hi = self.class_member_escape()
+                    if kind != "char":
                         raise UnsupportedSyntax("a range ending in a class escape")
-                    hi = 8 if e == "b" else self.char_escape(e)
                 else:
                     hi = ord(d)
                 if hi < lo:
@@ -499,6 +491,21 @@ class _Parser:
             return ANY
         matched = [m.start() for m in compiled.finditer(_BELOW_EVALUATED)]
         return merge([(c, c) for c in matched] + [(_EVALUATED_UP_TO, MAX_CODE_POINT)])
+
+    def class_member_escape(self) -> tuple[str, Any]:
+        """An escape inside a class, after its backslash: ("char", code point), ("set", ranges)
+        or ("property", None) for a Unicode property."""
+        e = self.peek()
+        if not e:
+            raise UnsupportedSyntax("unterminated character set")
+        self.i += 1
+        if e in "pP":
+            self.note_any(e)
+            return "property", None
+        found = self.class_escape(e)
+        if found is not None:
+            return "set", found
+        return "char", 8 if e == "b" else self.char_escape(e)
 
     def fold(self, ranges: Ranges) -> Ranges:
         """``ranges`` with their case variants under the ignore-case flag."""
