@@ -261,42 +261,38 @@ def _provenance(data: dict) -> str:
     return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (" (uncommitted changes)" if commit.get("dirty") else "")
 
 
+def _section(title: str, text: str, rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    return "\n".join([f"## {title}", "", text, "", table(rows, columns), ""])
+
+
 def render_compile(data: dict) -> str:
     """The compare.py --compile-only run as a section."""
     p = data["parameters"]
-    lines = [
-        "## Compile time, every method on every item (`compare.py --compile-only`)",
-        "",
+    return _section(
+        "Compile time, every method on every item (`compare.py --compile-only`)",
         f"Cold compiles, no decoding: JSON {p['json']}, regex {p['regex']}, pattern {p['patterns']}, SQL {p['sql']} items;"
         f" one process with every peer loaded. {_provenance(data)}."
         " *compiled* counts the items the method accepted (the p50/p95 are over those).",
-        "",
-        table([r for r in data["results"]["summary"] if r["compiled"]],
-              [("task", "task"), ("method", "method"), ("items", "items"), ("compiled", "compiled"),
-               ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms")]),
-        "",
-    ]
-    return "\n".join(lines)
+        [r for r in data["results"]["summary"] if r["compiled"]],
+        [("task", "task"), ("method", "method"), ("items", "items"), ("compiled", "compiled"),
+         ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms")],
+    )
 
 
 def render_patterns(data: dict) -> str:
     """The pattern_matching.py run (all patterns of the AWRS set) as a section."""
     p = data["parameters"]
-    lines = [
-        "## Pattern matching: the AWRS paper's pattern set (`benchmarks/pattern_matching.py`)",
-        "",
+    return _section(
+        "Pattern matching: the AWRS paper's pattern set (`benchmarks/pattern_matching.py`)",
         f"{p['n_patterns']} patterns, max {p['max_new_tokens']} new tokens, seed {p['seed']}, temperature {p['temperature']};"
-        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. {_provenance(data)}. *checks* are per token, median and p90 over patterns;"
-        " *sampling* is the time per token spent outside the model (checks, pruning, drawing); the *mask / awrs* rows are"
-        " ratios on the patterns both ran.",
-        "",
-        table(data["results"]["summary"], [("patterns", "patterns"), ("method", "method"), ("n", "n"), ("match", "match"),
-                                           ("finished_match", "finished that match"), ("checks_med", "checks med"),
-                                           ("checks_p90", "checks p90"), ("ms_per_token", "ms/token"),
-                                           ("sampling_ms", "sampling ms/token"), ("vs_unconstrained", "vs unconstrained")]),
-        "",
-    ]
-    return "\n".join(lines)
+        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. {_provenance(data)}. *checks* are per token,"
+        " median and p90 over patterns; *sampling* is the time per token spent outside the model (checks, pruning,"
+        " drawing); the *mask / awrs* rows are ratios on the patterns both ran.",
+        data["results"]["summary"],
+        [("patterns", "patterns"), ("method", "method"), ("n", "n"), ("match", "match"), ("finished_match", "finished that match"),
+         ("checks_med", "checks med"), ("checks_p90", "checks p90"), ("ms_per_token", "ms/token"),
+         ("sampling_ms", "sampling ms/token"), ("vs_unconstrained", "vs unconstrained")],
+    )
 
 
 def main(argv: list[str] | None = None) -> Path:
