@@ -139,9 +139,9 @@ def _exact_dfa(reading: Reading | str, limit_size: bool) -> tuple[ByteDFA | None
         return None, str(exc)
 
 
-#: Coarser and coarser envelopes are tried until one builds: references as their groups (two
-#: levels deep) and repeats up to 256, then any string for references and repeats above 8.
-_ENVELOPE_OPTIONS = ({"max_ref_depth": 2}, {"refs_as_any": True, "max_repeat": 8})
+#: When the reading's own envelope is too large, one coarser reading is tried: references match
+#: any string of their group's characters and repeats above 8 are unbounded.
+_COARSE = {"max_ref_depth": 0, "max_repeat": 8}
 #: An envelope only prunes: past this many states it is not worth its build time (a 2,500-state
 #: envelope of a recursive JSON pattern took 0.6 s).
 MAX_ENVELOPE_STATES = 500
@@ -150,21 +150,24 @@ MAX_ENVELOPE_STATES = 500
 def _envelope(pattern: str, reading: Reading | str) -> ByteDFA | None:
     """The byte DFA of a regular superset of the pattern's language, or None.
 
-    Raises ConstraintError when the superset is empty (then so is the pattern's language)."""
-    for options in _ENVELOPE_OPTIONS:
-        if options:
-            reading = _read(pattern, **options)
-        if isinstance(reading, str):
-            continue
-        if reading.exact:  # a DFA too large for the DFA engine: its envelope would be as large
-            reading = _read(pattern, **_ENVELOPE_OPTIONS[-1])
-            if isinstance(reading, str) or reading.exact:
-                return None
-        try:
-            return build_byte_dfa(*reading.automaton, max_states=MAX_ENVELOPE_STATES)
-        except DFATooLarge:
-            continue
-    return None
+    The reading the engine choice made serves first (unless it is exact: a regular pattern too
+    large for the DFA engine, whose envelope would be as large). Raises ConstraintError when
+    the superset is empty (then so is the pattern's language)."""
+    if not isinstance(reading, str) and not reading.exact:
+        found = _envelope_dfa(reading)
+        if found is not None:
+            return found
+    coarse = _read(pattern, **_COARSE)
+    if isinstance(coarse, str) or coarse.exact:  # nothing coarser to build
+        return None
+    return _envelope_dfa(coarse)
+
+
+def _envelope_dfa(reading: Reading) -> ByteDFA | None:
+    try:
+        return build_byte_dfa(*reading.automaton, max_states=MAX_ENVELOPE_STATES)
+    except DFATooLarge:
+        return None
 
 
 def _compile_or_raise(pattern: str):

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from awrs.constraints.regex_syntax import ANY, Parsed, Ranges, UnsupportedSyntax, merge, parse
+from awrs.constraints.regex_syntax import Parsed, Ranges, UnsupportedSyntax, merge, parse
 
-__all__ = ["MAX_NFA_STATES", "MAX_REPEAT", "Reading", "read"]
+__all__ = ["MAX_NFA_STATES", "MAX_REF_DEPTH", "MAX_REPEAT", "Reading", "read"]
 
 #: Bounded repeats copy their operand; past this many copies the bound is dropped (an
 #: approximation), so ``(?:\\S+\\s+){0,999}`` stays small.
@@ -44,20 +44,24 @@ class Reading:
         return not self.approximations
 
 
-def read(
-    pattern: str, *, unicode: bool = False, refs_as_any: bool = False, max_repeat: int = MAX_REPEAT, max_ref_depth: int = 8
-) -> Reading:
+#: References (back-references and calls) are copied as their groups this many levels deep;
+#: deeper ones match any string of their group's characters (copies of copies blow up: a
+#: recursive JSON pattern's envelope had 2,500 states at depth 8).
+MAX_REF_DEPTH = 2
+
+
+def read(pattern: str, *, unicode: bool = False, max_repeat: int = MAX_REPEAT, max_ref_depth: int = MAX_REF_DEPTH) -> Reading:
     r"""The automaton of ``pattern`` (already known to compile with the ``regex`` module).
 
-    ``unicode`` is the matching mode (see :func:`~awrs.constraints.regex_syntax.parse`). ``refs_as_any`` makes every
-    back-reference and call match any string and ``max_repeat`` lowers the repeat bound past
-    which repeats are unbounded; references nested deeper than ``max_ref_depth`` inside
-    other references match any string (coarser envelopes, smaller to build). Raises
+    ``unicode`` is the matching mode (see :func:`~awrs.constraints.regex_syntax.parse`).
+    ``max_repeat`` is the repeat bound past which repeats are unbounded and ``max_ref_depth``
+    how deep references are copied (lower values give coarser envelopes, smaller to build;
+    neither changes a reading that is exact, which has no references). Raises
     :class:`UnsupportedSyntax` for syntax outside the module docstring's list or an
     automaton past :data:`MAX_NFA_STATES` states.
     """
     parsed = parse(pattern, unicode=unicode)
-    builder = _Builder(parsed, refs_as_any, max_repeat, max_ref_depth)
+    builder = _Builder(parsed, max_repeat, max_ref_depth)
     automaton = builder.automaton()
     return Reading(automaton, sorted(set(parsed.notes) | set(builder.notes)))
 
@@ -66,11 +70,10 @@ def read(
 
 
 class _Builder:
-    def __init__(self, parsed: Parsed, refs_as_any: bool, max_repeat: int, max_ref_depth: int):
+    def __init__(self, parsed: Parsed, max_repeat: int, max_ref_depth: int):
         self.groups = parsed.groups
         self.names = parsed.names
         self.root = parsed.tree
-        self.refs_as_any = refs_as_any
         self.max_repeat = max_repeat
         self.max_ref_depth = max_ref_depth
         self.ref_depth = 0
@@ -99,10 +102,6 @@ class _Builder:
             return s, e
         if kind in ("empty", "anchor"):
             s = self.state()
-            return s, s
-        if kind == "any*":
-            s = self.state()
-            self.edges[s].append((ANY, s))
             return s, s
         if kind == "seq":
             start, end = self.build(node[1][0])
@@ -157,9 +156,9 @@ class _Builder:
 
     def reference(self, target) -> tuple[int, int]:
         index = self.index(target)
-        if index in self.expanding and not self.refs_as_any:
+        if index in self.expanding:
             self.notes.append("recursion")
-        if self.refs_as_any or index in self.expanding or self.ref_depth >= self.max_ref_depth:
+        if index in self.expanding or self.ref_depth >= self.max_ref_depth:
             # Any string of the characters the group can ever match (through its own references too).
             return self.build(("rep", ("set", merge(self.alphabet(("ref", index), set()))), 0, None))
         self.expanding.append(index)
@@ -182,8 +181,6 @@ class _Builder:
         kind = node[0]
         if kind == "set":
             return list(node[1])
-        if kind == "any*":
-            return list(ANY)
         if kind in ("seq", "alt"):
             return [r for child in node[1] for r in self.alphabet(child, seen)]
         if kind == "rep":

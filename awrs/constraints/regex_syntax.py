@@ -30,7 +30,7 @@ import regex
 
 from awrs.constraints.utf8 import MAX_CODE_POINT, complement_ranges
 
-__all__ = ["ANY", "ANY_STRING", "EMPTY", "Parsed", "Ranges", "UnsupportedSyntax", "ascii_shorthands", "merge", "parse"]
+__all__ = ["ANY", "EMPTY", "Parsed", "Ranges", "UnsupportedSyntax", "ascii_shorthands", "merge", "parse"]
 
 Ranges = tuple[tuple[int, int], ...]
 ANY: Ranges = ((0, 0xD7FF), (0xE000, MAX_CODE_POINT))
@@ -58,13 +58,12 @@ class UnsupportedSyntax(Exception):
 # --- the syntax tree ----------------------------------------------------------------------
 # ("set", ranges) one character; ("seq", items); ("alt", branches); ("rep", node, lo, hi|None);
 # ("cap", index, node) a capturing group; ("ref", index|name) a back-reference or call;
-# ("anchor", kind); ("any*",) any string; ("empty",).
+# ("anchor", kind); ("empty",).
 
 EMPTY = ("empty",)
 #: What a comment or an inline flag group leaves: nothing, which (unlike an empty group) no
 #: quantifier may follow.
 NOTHING = ("empty", "nothing")
-ANY_STRING = ("any*",)
 
 
 @dataclass(frozen=True)
