@@ -110,13 +110,11 @@ class PartialMatch(Constraint):
     partial text reads as "partial".
     """
 
-    def __init__(self, compiled: Any, allowed_bytes: np.ndarray | None = None, envelope: ByteDFA | None = None):
+    def __init__(self, compiled: Any, envelope: ByteDFA | None = None):
         self._compiled = compiled
         self._envelope = envelope
-        if envelope is not None:
-            envelope_bytes = (envelope.table >= 0).any(axis=0)
-            allowed_bytes = envelope_bytes if allowed_bytes is None else allowed_bytes & envelope_bytes
-        self._allowed = allowed_bytes
+        # Tokens with a byte no transition of the envelope reads are pruned before sampling.
+        self._allowed = None if envelope is None else (envelope.table >= 0).any(axis=0)
         # The regex module's partial matching treats the end of the partial text as the end of
         # the string inside look-arounds, so "(?!in$)\\w+" refuses "in", which "int" continues.
         # Prefixes are therefore checked with a relaxed pattern in which an end anchor inside a
@@ -152,19 +150,20 @@ class PartialMatch(Constraint):
                 env = rows[env][b]
                 if env < 0:
                     return None
-        new = text_bytes + data
+        return self._extend(text_bytes + data, env)
+
+    def _extend(self, new: bytes, env: int) -> tuple[bytes, int] | None:
+        """The state for the text ``new`` (already inside the envelope, at its state ``env``),
+        or None when partial matching refuses it. The envelope has already refused any byte
+        it cannot read, so an unfinished last character only needs a completion check."""
         split = split_utf8(new)
         if split is None:
             return None
         text, tail = split
         if not self._viable(text):
             return None
-        if tail:
-            allowed = self._allowed
-            if allowed is not None and not all(allowed[b] for b in tail):
-                return None
-            if not self._completable(text, tail):
-                return None
+        if tail and not self._completable(text, tail):
+            return None
         return (new, env)
 
     def _completable_uncached(self, text: str, tail: bytes) -> bool:
@@ -194,16 +193,21 @@ class PartialMatch(Constraint):
         return refused
 
     def mask(self, state: tuple[bytes, int], vocab: Vocabulary) -> np.ndarray:
-        """Every token checked: the envelope first (one Numba pass), the regex module only for
-        the tokens it keeps."""
+        """Every token checked: the envelope walks the whole vocabulary in one Numba pass, and
+        the regex module sees only the tokens it keeps, from the states it reached."""
         out = np.zeros(len(vocab), dtype=np.bool_)
-        refused = self.impossible_tokens(state, vocab)
+        text_bytes = state[0]
         special = vocab.special_ids
         tokens = vocab.tokens
-        candidates = range(len(vocab)) if refused is None else np.flatnonzero(~refused).tolist()
-        for i in candidates:
+        if self._envelope is None:
+            for i, token in enumerate(tokens):
+                if i not in special:
+                    out[i] = self.advance(state, token) is not None
+            return out
+        reached = walk_vocabulary(self._envelope, state[1], vocab)
+        for i in np.flatnonzero(reached >= 0).tolist():
             if i not in special:
-                out[i] = self.advance(state, tokens[i]) is not None
+                out[i] = self._extend(text_bytes + tokens[i], int(reached[i])) is not None
         return out
 
     def _viable(self, text: str) -> bool:
