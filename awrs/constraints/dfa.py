@@ -227,16 +227,22 @@ def _node_liveness(edges: list[list[tuple[int, int, int]]], tags: dict[int, int]
     for src, out in enumerate(edges):
         for _, _, dst in out:
             predecessors[dst].add(src)
-    live = [tags.get(node, 0) for node in range(len(edges))]
-    stack = [node for node in range(len(edges)) if live[node]]
-    while stack:  # push each node's mask back to its predecessors until nothing changes
+    return _reach_back(predecessors, [tags.get(node, 0) for node in range(len(edges))])
+
+
+def _reach_back(predecessors: Sequence[Iterable[int]], marks: list[int]) -> list[int]:
+    """Each node's mark OR-ed with the marks of every node it can reach (bitmasks pushed back
+    along the predecessor lists until nothing changes)."""
+    out = list(marks)
+    stack = [node for node, mark in enumerate(out) if mark]
+    while stack:
         node = stack.pop()
-        mask = live[node]
+        mark = out[node]
         for p in predecessors[node]:
-            if live[p] | mask != live[p]:
-                live[p] |= mask
+            if out[p] | mark != out[p]:
+                out[p] |= mark
                 stack.append(p)
-    return live
+    return out
 
 
 def difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
@@ -432,13 +438,7 @@ def _keep_live(table: np.ndarray, final: np.ndarray):
     predecessors: list[list[int]] = [[] for _ in range(n)]
     for dst, s in zip((edges // n).tolist(), (edges % n).tolist()):
         predecessors[dst].append(s)
-    live = final.copy()
-    stack = np.flatnonzero(final).tolist()
-    while stack:  # backward reachability from the accepting states
-        for s in predecessors[stack.pop()]:
-            if not live[s]:
-                live[s] = True
-                stack.append(s)
+    live = np.array(_reach_back(predecessors, final.astype(int).tolist()), dtype=np.bool_)
     if not live[0]:
         return np.zeros((0, table.shape[1]), dtype=np.int64), np.zeros(0, dtype=np.bool_)
     keep = np.flatnonzero(live)

@@ -52,9 +52,8 @@ class SQL(Grammar):
         text = load("sql")
         terminals = None
         if self.tables is not None:
-            columns = sorted({c for cols in self.tables.values() for c in cols}, key=str.lower)
             text = _template(text) + _PLACEHOLDERS
-            terminals = {"SCHEMA_TABLE": _name_regexp(list(self.tables)), "SCHEMA_COLUMN": _name_regexp(columns)}
+            terminals = {"SCHEMA_TABLE": _name_regexp(list(self.tables)), "SCHEMA_COLUMN": _name_regexp(_columns(self.tables))}
         super().__init__(text, start="start", terminals=terminals)
         self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
 
@@ -88,8 +87,12 @@ class SQL(Grammar):
 
 def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:
     """sql.lark whose table and column names are the schema's (Lark text, for peers)."""
-    columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
-    return _template(text) + _name_terminal("SCHEMA_TABLE", list(tables)) + "\n" + _name_terminal("SCHEMA_COLUMN", columns) + "\n"
+    return _template(text) + _name_terminal("SCHEMA_TABLE", list(tables)) + "\n" + _name_terminal("SCHEMA_COLUMN", _columns(tables)) + "\n"
+
+
+def _columns(tables: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every column name of the schema, once."""
+    return sorted({c for cols in tables.values() for c in cols}, key=str.lower)
 
 
 def _template(text: str) -> str:
