@@ -32,23 +32,27 @@ class CandidateSpace:
         self.constraint = constraint
         self.eos_index = len(vocab)
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
-        prune = ~vocab.text_mask.copy()
+        prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
+        prune[: self.eos_index] = ~vocab.text_mask
         prune[self.eos_ids] = True
         allowed = constraint.allowed_bytes()
         if allowed is not None:
-            prune |= _tokens_with_bytes_outside(vocab, allowed)
+            prune[: self.eos_index] |= _tokens_with_bytes_outside(vocab, allowed)
+        prune.flags.writeable = False
+        #: Candidates no state can take (special tokens, end ids, tokens with a byte the
+        #: constraint never produces); every proposal skips them.
         self.prune = prune
         #: What one masking step checks: every token that can appear in text, plus EOS.
         self.mask_checks = int(vocab.text_mask.sum()) + 1
 
     def candidates(self, logprobs: np.ndarray) -> np.ndarray:
-        """float64 log-probabilities over the candidates (pruned ones -inf, EOS last)."""
+        """float64 log-probabilities over the candidates, EOS last. Pruned candidates keep
+        their values: :meth:`TokenChecker.pruned` says which to skip."""
         out = np.empty(self.eos_index + 1, dtype=np.float64)
         out[: self.eos_index] = logprobs
         eos = out[self.eos_ids]
         top = eos.max()
         out[self.eos_index] = top + np.log(np.exp(eos - top).sum()) if np.isfinite(top) else -np.inf
-        out[: self.eos_index][self.prune] = -np.inf
         return out
 
     def checker(self, state: Any) -> TokenChecker:
@@ -87,22 +91,24 @@ class TokenChecker:
             raise AssertionError(f"candidate {i} was chosen but is not allowed")
         return self.next_states[i]
 
-    def impossible(self) -> np.ndarray | None:
-        """Candidates the constraint rules out from this state by its cheap check
-        (:meth:`Constraint.impossible_tokens`), or None; EOS is never among them."""
+    def pruned(self) -> np.ndarray:
+        """Candidates to skip from this state: the space's :attr:`~CandidateSpace.prune` and
+        the tokens the constraint rules out by its cheap check
+        (:meth:`Constraint.impossible_tokens`); EOS is never among them."""
         space = self.space
         refused = space.constraint.impossible_tokens(self.state, space.vocab)
         if refused is None:
-            return None
-        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
-        out[: space.eos_index] = refused
+            return space.prune
+        out = space.prune.copy()
+        out[: space.eos_index] |= refused
         return out
 
     def mask(self) -> np.ndarray:
         """Every candidate checked at once (the masking baseline)."""
         space = self.space
         out = np.zeros(space.eos_index + 1, dtype=np.bool_)
-        out[: space.eos_index] = space.constraint.mask(self.state, space.vocab) & ~space.prune
+        out[: space.eos_index] = space.constraint.mask(self.state, space.vocab)
+        out &= ~space.prune
         out[space.eos_index] = space.constraint.is_complete(self.state)
         return out
 
@@ -115,14 +121,14 @@ class ProposalOptions:
 
 
 def _propose_awrs(cand, checker, rng, opts: ProposalOptions) -> Step:
-    prune = checker.impossible()
+    prune = checker.pruned()
     if opts.greedy:
         return greedy_step(cand, checker, prune)
     return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects, prune)
 
 
 def _propose_lcd(cand, checker, rng, opts: ProposalOptions) -> Step:
-    prune = checker.impossible()
+    prune = checker.pruned()
     if opts.greedy:
         return greedy_step(cand, checker, prune)
     return awrs_step(cand, checker, rng, "none", opts.max_rejects, prune)

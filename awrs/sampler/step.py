@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from awrs.errors import GenerationError
+from awrs.sampler import _kernels
 from awrs.sampler.order import GreedyOrder, RandomOrder
 
 __all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution"]
@@ -40,45 +41,37 @@ class Step:
     n_checks: int
 
 
-def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None):
-    """``(index, q, log_kept)``: the candidates with non-zero mass, their probabilities
-    renormalised among the kept ones (float64), and the log of the kept mass ``P_kept``.
+def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """``(q, log_kept)``: the probabilities renormalised among the kept candidates (float64,
+    0 for the others; positions as in ``logprobs``) and the log of the kept mass ``P_kept``.
 
     ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
-    with ``prune`` True or a log-probability of -inf are never visited.
+    with ``prune`` True or a log-probability of -inf are not kept, nor are those more than
+    708 nats below the most likely kept one (their mass underflows float64 relative to it).
+    Cost: a few vectorised passes over the candidates (``awrs.sampler._kernels``).
     """
-    lp = np.asarray(logprobs, dtype=np.float64)
+    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
     if lp.ndim != 1:
         raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
-    keep = lp > -np.inf
-    if prune is not None:
-        keep &= ~np.asarray(prune, dtype=np.bool_)
-    if keep.all():  # the common case of a full vocabulary: no gather
-        index, vals = _positions(len(lp)), lp
-    else:
-        index = np.flatnonzero(keep)
-        if len(index) == 0:
-            return index, np.empty(0), -math.inf
-        vals = lp[index]
-    top = vals.max()
-    q = np.subtract(vals, top)
-    np.exp(q, out=q)
-    total = q.sum()
+    pruned = _no_prune(len(lp)) if prune is None else np.asarray(prune, dtype=np.bool_)
+    at = _kernels.masked_argmax(lp, pruned)
+    if at < 0:
+        return np.zeros(len(lp)), -math.inf
+    top = float(lp[at])
+    q = _kernels.exp_shifted(lp, pruned, top)
+    total = float(q.sum())
     q *= 1.0 / total
-    if not q.all():  # exp() underflowed: zero mass, never visited
-        nonzero = q > 0
-        index, q = index[nonzero], q[nonzero]
-    return index, q, float(top + math.log(total))
+    return q, top + math.log(total)
 
 
-_POSITIONS: dict[int, np.ndarray] = {}
+_NO_PRUNE: dict[int, np.ndarray] = {}
 
 
-def _positions(n: int) -> np.ndarray:
-    """``arange(n)``, made once per vocabulary size and read-only."""
-    out = _POSITIONS.get(n)
+def _no_prune(n: int) -> np.ndarray:
+    """All-False, made once per candidate count and read-only."""
+    out = _NO_PRUNE.get(n)
     if out is None:
-        out = _POSITIONS[n] = np.arange(n)
+        out = _NO_PRUNE[n] = np.zeros(n, dtype=np.bool_)
         out.flags.writeable = False
     return out
 
@@ -113,10 +106,10 @@ def awrs_step(
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if max_rejects is not None and max_rejects < 1:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
-    index, q, log_kept = kept_distribution(logprobs, prune)
-    if len(index) == 0:
+    q, log_kept = kept_distribution(logprobs, prune)
+    if log_kept == -math.inf:
         return Step(None, -math.inf, 0)
-    checker = _CountingAccept(lambda pos: accept(int(index[pos])))
+    checker = _CountingAccept(accept)
     order = _random_order(q, rng)
     if estimator == "recursive":
         pos, log_w = _recursive(order, q, checker, max_rejects)
@@ -126,33 +119,34 @@ def awrs_step(
         pos, log_w = _first_accepted(order, checker, max_rejects), 0.0
     if pos is None:
         return Step(None, -math.inf, checker.calls)
-    return Step(int(index[pos]), log_w + log_kept if estimator != "none" else 0.0, checker.calls)
+    return Step(pos, log_w + log_kept if estimator != "none" else 0.0, checker.calls)
 
 
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
     """The most likely allowed candidate (exactly the argmax of the masked distribution),
     checking candidates from the most likely down."""
     checker = _CountingAccept(accept)
-    # Fast path: a few argmax passes over the log-probabilities, no softmax (the usual walk is
-    # one or two candidates long). Deeper walks continue in GreedyOrder over the kept
+    # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
+    # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
     # distribution; the memo keeps the candidates already checked from counting twice.
-    lp = np.array(logprobs, dtype=np.float64)
-    if prune is not None:
-        lp[np.asarray(prune, dtype=np.bool_)] = -np.inf
-    top = lp.max() if len(lp) else -np.inf
-    for _ in range(_GREEDY_FAST_CHECKS if np.isfinite(top) else 0):
-        i = int(np.argmax(lp))
-        if not lp[i] - top > _NEGLIGIBLE:  # -inf, or a mass kept_distribution would drop
+    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
+    skip = np.zeros(len(lp), dtype=np.bool_) if prune is None else np.array(prune, dtype=np.bool_)
+    top = None
+    for _ in range(_GREEDY_FAST_CHECKS):
+        i = _kernels.masked_argmax(lp, skip)
+        if i < 0:
+            break
+        top = lp[i] if top is None else top
+        if not lp[i] - top > _NEGLIGIBLE:  # a mass kept_distribution would drop
             break
         if checker(i):
             return Step(i, 0.0, checker.calls)
-        lp[i] = -np.inf
-    index, q, _ = kept_distribution(logprobs, prune)
-    slow = _CountingAccept(lambda pos: checker(int(index[pos])))
-    pos = _first_accepted(GreedyOrder(q), slow, None) if len(index) else None
+        skip[i] = True
+    q, _ = kept_distribution(logprobs, prune)
+    pos = _first_accepted(GreedyOrder(q), checker, None)
     if pos is None:
         return Step(None, -math.inf, checker.calls)
-    return Step(int(index[pos]), 0.0, checker.calls)
+    return Step(pos, 0.0, checker.calls)
 
 
 _GREEDY_FAST_CHECKS = 16

@@ -54,18 +54,17 @@ class ScriptedOrder:
 
 
 class ScriptedOrders:
-    """Replaces the random order: the k-th order made visits the k-th scripted prefix first.
-    Prefixes are candidate ids; ``kept`` maps them to positions in the kept arrays."""
+    """Replaces the random order: the k-th order made visits the k-th scripted prefix (of
+    candidate ids, which are the positions in ``q``) first."""
 
-    def __init__(self, prefixes, kept):
+    def __init__(self, prefixes):
         self.prefixes = list(prefixes)
-        self.kept = list(kept)
         self.calls = 0
 
     def __call__(self, q, rng, exclude=()):
         prefix = self.prefixes[self.calls]
         self.calls += 1
-        return ScriptedOrder([self.kept.index(c) for c in prefix], q, set(exclude))
+        return ScriptedOrder(prefix, q, set(exclude))
 
 
 def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects, prune=None):
@@ -85,7 +84,7 @@ def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects,
         else:
             second = [([], 1.0)]
         for prefix1, prob1 in second:
-            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1], kept))
+            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
             step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, prune)
             if step.token is not None:
                 assert allowed[step.token], "a rejected candidate was returned"
@@ -133,7 +132,7 @@ def test_paper_worked_example(monkeypatch):
     allowed = np.array([True, False])
     outcomes = []
     for first, second in ([0], [0]), ([0], [1, 0]), ([1, 0], [0]):
-        monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([first, second], [0, 1]))
+        monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([first, second]))
         step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), "two-loop")
         outcomes.append((step.token, math.exp(step.log_weight)))
     assert outcomes == [(0, 1.0), (0, 0.5), (0, 0.25)]

@@ -1,0 +1,208 @@
+"""Numba kernels for the sampler's passes over the whole vocabulary (private).
+
+Every AWRS step needs the next-token distribution as probabilities (one exponential per
+candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 candidates:
+
+- ``exp_shifted`` computes ``exp(lp - top)`` in float64 by Cody-Waite reduction and a
+  degree-12 Taylor polynomial, written so LLVM vectorises it (AVX2 has no float64
+  exponential, and NumPy's float64 ``exp`` is scalar on CPUs without AVX-512): about 3x
+  faster than ``np.exp`` here, with relative error below 4e-16 (two ulps; the tests compare
+  with ``np.exp``). Values more than ``LOWEST`` = 708 nats below ``top`` give 0 (they are
+  below float64's normal range relative to the top candidate).
+- ``block_sums`` and ``draw`` keep the mass in blocks of ``BLOCK`` = 256 positions, so one
+  draw without replacement walks about 190 block sums and one block (microseconds) instead
+  of a cumulative sum over the whole vocabulary; a taken position's block is summed again
+  from its remaining entries, so the remaining mass stays exact however much was taken.
+
+The public wrappers check dtype, shape and contiguity; ``*_python`` are the NumPy
+references the tests compare with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "exp_shifted", "exp_shifted_python", "masked_argmax"]
+
+BLOCK = 256
+LOWEST = -708.0  # exp(-708) ~ 3e-308, the smallest power of e that stays a normal float64
+
+_INV_LN2 = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
+_LN2_LO = 1.90821492927058770002e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds a float64 of magnitude < 2**51 to an integer
+_ROUND_BITS = 0x4338000000000000  # the bits of _ROUND; bits(_ROUND + k) = _ROUND_BITS + k
+_EXP_BIAS = 1023
+
+
+@njit(cache=True, nogil=True)
+def _masked_argmax(lp, prune):  # pragma: no cover - compiled
+    top = -np.inf
+    at = -1
+    for i in range(lp.shape[0]):
+        v = lp[i]
+        if v > top and not prune[i]:
+            top = v
+            at = i
+    return at
+
+
+# "contract" lets LLVM fuse multiply-adds; no flag that could reassociate the rounding trick.
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _exp_shifted(lp, prune, top, out, scratch):  # pragma: no cover - compiled
+    n = lp.shape[0]
+    for i in range(n):
+        v = lp[i] - top
+        low = v < LOWEST
+        v = LOWEST if low else v
+        t = v * _INV_LN2 + _ROUND  # _ROUND + k, k = round(v / ln 2), in [-1022, 0]
+        k = t - _ROUND
+        r = (v - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2) / 2: the Taylor tail is below 2e-16
+        p = 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        out[i] = 0.0 if (low | prune[i]) else p
+        scratch[i] = t
+    bits = scratch.view(np.int64)
+    for i in range(n):  # 2**k from the bits of _ROUND + k (integer ops only: this vectorises)
+        bits[i] = (bits[i] - _ROUND_BITS + _EXP_BIAS) << 52
+    for i in range(n):
+        out[i] *= scratch[i]
+
+
+@njit(cache=True, nogil=True)
+def _block_sum(q, taken, b, block):  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(b * block, min((b + 1) * block, q.shape[0])):
+        if not taken[i]:
+            s += q[i]
+    return s
+
+
+# Reassociation lets the sums vectorise; any order is as exact as float64 sums go.
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _block_sums(q, block, sums):  # pragma: no cover - compiled
+    count = 0
+    for b in range(sums.shape[0]):
+        s = 0.0
+        for i in range(b * block, min((b + 1) * block, q.shape[0])):
+            s += q[i]
+            count += q[i] > 0.0
+        sums[b] = s
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _draw(q, sums, taken, u, block):  # pragma: no cover - compiled
+    total = 0.0
+    for b in range(sums.shape[0]):
+        total += sums[b]
+    target = u * total
+    chosen = -1
+    for b in range(sums.shape[0]):  # the block holding the target (rounding: the last with mass)
+        if sums[b] > 0.0:
+            chosen = b
+            if target < sums[b]:
+                break
+            target -= sums[b]
+    pos = -1
+    for i in range(chosen * block, min((chosen + 1) * block, q.shape[0])):
+        if q[i] > 0.0 and not taken[i]:
+            pos = i
+            if target < q[i]:
+                break
+            target -= q[i]
+    taken[pos] = True
+    sums[chosen] = _block_sum(q, taken, chosen, block)
+    return pos
+
+
+def _check(q: np.ndarray, flags: np.ndarray) -> None:
+    if q.dtype != np.float64 or q.ndim != 1 or not q.flags.c_contiguous:
+        raise TypeError("the values must be a C-contiguous 1-D float64 array")
+    if flags.dtype != np.bool_ or flags.shape != q.shape:
+        raise TypeError("the flags must be a bool array of the values' shape")
+
+
+def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
+    """The first position of the largest ``lp[i]`` with ``prune[i]`` False; -1 if every
+    such value is -inf (or there is none)."""
+    _check(lp, prune)
+    return int(_masked_argmax(lp, prune))
+
+
+def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
+    """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf)."""
+    _check(lp, prune)
+    out = np.empty_like(lp)
+    _exp_shifted(lp, prune, float(top), out, np.empty_like(lp))
+    return out
+
+
+def exp_shifted_python(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
+    shifted = lp - top
+    return np.where(prune | (shifted < LOWEST), 0.0, np.exp(np.maximum(shifted, LOWEST)))
+
+
+def block_sums(q: np.ndarray) -> tuple[np.ndarray, int]:
+    """The mass of each block of ``BLOCK`` positions, and how many positions have ``q > 0``."""
+    if q.dtype != np.float64 or q.ndim != 1 or not q.flags.c_contiguous:
+        raise TypeError("the values must be a C-contiguous 1-D float64 array")
+    sums = np.empty(-(-len(q) // BLOCK), dtype=np.float64)
+    count = _block_sums(q, BLOCK, sums)
+    return sums, int(count)
+
+
+def block_sum(q: np.ndarray, taken: np.ndarray, b: int) -> float:
+    """The mass of block ``b`` over the positions not ``taken``."""
+    _check(q, taken)
+    return float(_block_sum(q, taken, b, BLOCK))
+
+
+def draw(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
+    """The position where ``u * remaining mass`` falls among the positions with ``q > 0``
+    not taken (inverse CDF, blocks first); marks it taken and updates its block's sum.
+    There must be such a position."""
+    return int(_draw(q, sums, taken, float(u), BLOCK))
+
+
+def draw_python(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
+    """``draw`` in plain Python, the same arithmetic in the same order."""
+    target = u * _sequential_sum(sums)
+    chosen = -1
+    for b, s in enumerate(sums):
+        if s > 0.0:
+            chosen = b
+            if target < s:
+                break
+            target -= s
+    pos = -1
+    for i in range(chosen * BLOCK, min((chosen + 1) * BLOCK, len(q))):
+        if q[i] > 0.0 and not taken[i]:
+            pos = i
+            if target < q[i]:
+                break
+            target -= q[i]
+    taken[pos] = True
+    block = range(chosen * BLOCK, min((chosen + 1) * BLOCK, len(q)))
+    sums[chosen] = _sequential_sum([q[i] for i in block if not taken[i]])
+    return pos
+
+
+def _sequential_sum(values) -> float:
+    """Left to right, as the kernels add (Python 3.12's ``sum`` compensates)."""
+    total = 0.0
+    for v in values:
+        total += float(v)
+    return total
