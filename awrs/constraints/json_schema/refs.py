@@ -90,7 +90,15 @@ class Resources:
         self._registry = dict(registry or {})
         self._docs: dict[str, Resolved] = {}  # URI without fragment -> resource root
         self._anchors: dict[str, Resolved] = {}  # URI with plain-name fragment -> schema
-        self.root = self._index(root, DEFAULT_BASE, "#")
+        self._root_schema = root
+        self._indexed = False  # the identifiers are indexed on the first $ref (most schemas have none)
+        base = DEFAULT_BASE
+        if isinstance(root, Mapping):
+            ident = self._id_of(root)
+            doc, fragment = urldefrag(urljoin(base, ident)) if ident is not None else ("", "")
+            if doc and not (fragment and not fragment.startswith("/")):
+                base = doc
+        self.root = Resolved(root, base, "#")
 
     def _id_of(self, schema: Mapping) -> str | None:
         if self.draft <= 7 and "$ref" in schema:
@@ -126,6 +134,10 @@ class Resources:
 
     def resolve(self, ref: str, base: str) -> Resolved:
         """The schema a ``$ref`` points to, with its base URI."""
+        if not self._indexed:
+            self._indexed = True
+            indexed = self._index(self._root_schema, DEFAULT_BASE, "#")
+            assert indexed.base == self.root.base, "the root's base URI is worked out twice"
         uri = urljoin(base, ref)
         doc, fragment = urldefrag(uri)
         doc = doc or urldefrag(base)[0]

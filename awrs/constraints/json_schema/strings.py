@@ -84,6 +84,8 @@ class StringSpec:
         ``(ab)*``, is only found when generation reaches it)."""
         if self.max_len is not None and self.max_len < self.min_len:
             return True
+        if self.min_len == 0 and self.max_len is None:
+            return False  # a ByteDFA has only live states: it accepts some string
         if self.build is not None and "_parts" not in self.__dict__:
             return False  # not built yet: assumed satisfiable (generation finds out exactly)
         if self.dfa is None or self.dfa.n_states > self._EXTENT_LIMIT:
