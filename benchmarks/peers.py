@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from awrs.sampler import mask_step
+
 
 class Unsupported(Exception):
     """The peer cannot take this constraint (with the reason)."""
@@ -282,15 +284,18 @@ def decode_with_mask(lm, prompt_ids: list[int], session, max_new_tokens: int, rn
     lm_seconds = 0.0
     for _ in range(max_new_tokens + 1):
         t0 = time.perf_counter()
-        logprobs = batch.logprobs()[0].astype(np.float64)
+        logprobs = batch.logprobs()[0]
         lm_seconds += time.perf_counter() - t0
         t0 = time.perf_counter()
         allowed = session.mask()
         mask_seconds += time.perf_counter() - t0
-        masked = np.where(allowed[: len(logprobs)], logprobs, -np.inf) if len(allowed) >= len(logprobs) else np.full_like(logprobs, -np.inf)
-        if not np.isfinite(masked.max()):
+        if len(allowed) < len(logprobs):
             break
-        token = int(np.argmax(masked)) if greedy else int(np.argmax(masked - np.log(rng.standard_exponential(len(masked)))))
+        # awrs's own masked sampler (one inverse-CDF draw, vectorised exp): the peers' overhead
+        # is their masks, not a slower sampler of ours.
+        token = mask_step(logprobs, allowed[: len(logprobs)], None if greedy else rng).token
+        if token is None:
+            break
         if token in eos:
             finished = True
             break

@@ -50,9 +50,8 @@ def _masked_argmax(lp, prune):  # pragma: no cover - compiled
 
 # "contract" lets LLVM fuse multiply-adds; no flag that could reassociate the rounding trick.
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _exp_shifted(lp, prune, top, out, scratch):  # pragma: no cover - compiled
-    n = lp.shape[0]
-    for i in range(n):
+def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
+    for i in range(lp.shape[0]):
         v = lp[i] - top
         low = v < LOWEST
         v = LOWEST if low else v
@@ -72,13 +71,10 @@ def _exp_shifted(lp, prune, top, out, scratch):  # pragma: no cover - compiled
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        out[i] = 0.0 if (low | prune[i]) else p
-        scratch[i] = t
-    bits = scratch.view(np.int64)
-    for i in range(n):  # 2**k from the bits of _ROUND + k (integer ops only: this vectorises)
-        bits[i] = (bits[i] - _ROUND_BITS + _EXP_BIAS) << 52
-    for i in range(n):
-        out[i] *= scratch[i]
+        # 2**k from the bits of t (bits(t) = _ROUND_BITS + k): integer ops and bit casts only,
+        # so the loop vectorises without a scratch array.
+        scale = np.int64((np.float64(t).view(np.int64) - _ROUND_BITS + _EXP_BIAS) << 52).view(np.float64)
+        out[i] = 0.0 if (low | prune[i]) else p * scale
 
 
 @njit(cache=True, nogil=True)
@@ -146,7 +142,7 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf)."""
     _check(lp, prune)
     out = np.empty_like(lp)
-    _exp_shifted(lp, prune, float(top), out, np.empty_like(lp))
+    _exp_shifted(lp, prune, float(top), out)
     return out
 
 

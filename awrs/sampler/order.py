@@ -26,15 +26,28 @@ __all__ = ["GreedyOrder", "RandomOrder"]
 
 
 class RandomOrder:
-    """Positions with ``q > 0`` (less ``exclude``) in a random without-replacement order."""
+    """Positions with ``q > 0`` (less ``exclude``) in a random without-replacement order,
+    each next one drawn in proportion to ``q`` among those left."""
 
     __slots__ = ("_q", "_rng", "_sums", "_taken", "_visited", "_size")
 
-    def __init__(self, q: np.ndarray, rng: np.random.Generator, exclude: Iterable[int] = ()):
+    def __init__(
+        self,
+        q: np.ndarray,
+        rng: np.random.Generator,
+        exclude: Iterable[int] = (),
+        *,
+        blocks: tuple[np.ndarray, int] | None = None,
+    ):
+        """``q`` need not be normalised. ``blocks``: ``_kernels.block_sums(q)`` when the
+        caller has it (it is copied)."""
         self._q = np.ascontiguousarray(q, dtype=np.float64)
         self._rng = rng
         self._taken = np.zeros(len(self._q), dtype=np.bool_)
-        self._sums, self._size = _kernels.block_sums(self._q)
+        if blocks is None:
+            self._sums, self._size = _kernels.block_sums(self._q)
+        else:
+            self._sums, self._size = blocks[0].copy(), blocks[1]
         self._visited: list[int] = []
         excluded = {int(e) for e in exclude}
         if excluded:

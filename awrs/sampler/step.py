@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -48,20 +48,41 @@ def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None) -> 
     ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
     with ``prune`` True or a log-probability of -inf are not kept, nor are those more than
     708 nats below the most likely kept one (their mass underflows float64 relative to it).
-    Cost: a few vectorised passes over the candidates (``awrs.sampler._kernels``).
     """
+    kept = _kept(logprobs, prune)
+    if kept is None:
+        return np.zeros(len(logprobs)), -math.inf
+    return kept.weights * (1.0 / kept.total), kept.log_kept
+
+
+class _Kept(NamedTuple):
+    """The kept candidates, unnormalised: ``weights`` are ``exp(lp - top)`` (0 where not kept),
+    ``blocks`` their sums per block and how many are positive (what :class:`RandomOrder`
+    needs), ``total`` their sum, ``log_kept = top + log(total)``, ``argmax`` the first
+    position of the largest kept log-probability."""
+
+    weights: np.ndarray
+    blocks: tuple[np.ndarray, int]
+    total: float
+    log_kept: float
+    argmax: int
+
+
+def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
+    """The kept distribution in three vectorised passes over the candidates (a masked argmax,
+    the exponentials, the block sums; ``awrs.sampler._kernels``); None when nothing is kept."""
     lp = np.ascontiguousarray(logprobs, dtype=np.float64)
     if lp.ndim != 1:
         raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
     pruned = _no_prune(len(lp)) if prune is None else np.asarray(prune, dtype=np.bool_)
     at = _kernels.masked_argmax(lp, pruned)
     if at < 0:
-        return np.zeros(len(lp)), -math.inf
+        return None
     top = float(lp[at])
-    q = _kernels.exp_shifted(lp, pruned, top)
-    total = float(q.sum())
-    q *= 1.0 / total
-    return q, top + math.log(total)
+    weights = _kernels.exp_shifted(lp, pruned, top)
+    sums, count = _kernels.block_sums(weights)
+    total = float(sums.sum())
+    return _Kept(weights, (sums, count), total, top + math.log(total), at)
 
 
 _NO_PRUNE: dict[int, np.ndarray] = {}
@@ -76,9 +97,9 @@ def _no_prune(n: int) -> np.ndarray:
     return out
 
 
-def _random_order(q: np.ndarray, rng: np.random.Generator, exclude=()) -> RandomOrder:
+def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=(), blocks=None) -> RandomOrder:
     """The without-replacement visiting order (a seam the enumeration tests replace)."""
-    return RandomOrder(q, rng, exclude)
+    return RandomOrder(weights, rng, exclude, blocks=blocks)
 
 
 def awrs_step(
@@ -94,7 +115,7 @@ def awrs_step(
 
     ``logprobs`` is a 1-D array over candidates (the caller may put EOS last and check it as
     "complete"); ``accept(i)`` says whether candidate ``i`` is allowed. Candidates are visited
-    in a without-replacement order (float64 Gumbel keys). ``prune`` marks candidates known to
+    in a random without-replacement order (``RandomOrder``). ``prune`` marks candidates known to
     be impossible: they are skipped and their mass is accounted for exactly.
 
     ``estimator``: ``"recursive"`` (default; rejections + 2 checks), ``"two-loop"`` (the
@@ -106,20 +127,20 @@ def awrs_step(
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if max_rejects is not None and max_rejects < 1:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
-    q, log_kept = kept_distribution(logprobs, prune)
-    if log_kept == -math.inf:
+    kept = _kept(logprobs, prune)
+    if kept is None:
         return Step(None, -math.inf, 0)
     checker = _CountingAccept(accept)
-    order = _random_order(q, rng)
+    order = _random_order(kept.weights, rng, blocks=kept.blocks)
     if estimator == "recursive":
-        pos, log_w = _recursive(order, q, checker, max_rejects)
+        pos, log_w = _recursive(order, kept, checker, max_rejects)
     elif estimator == "two-loop":
-        pos, log_w = _two_loop(order, q, checker, rng, max_rejects)
+        pos, log_w = _two_loop(order, kept, checker, rng, max_rejects)
     else:
         pos, log_w = _first_accepted(order, checker, max_rejects), 0.0
     if pos is None:
         return Step(None, -math.inf, checker.calls)
-    return Step(pos, log_w + log_kept if estimator != "none" else 0.0, checker.calls)
+    return Step(pos, log_w + kept.log_kept if estimator != "none" else 0.0, checker.calls)
 
 
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
@@ -160,18 +181,16 @@ def mask_step(
     n_checks: int | None = None,
 ) -> Step:
     """Token masking: sample from ``p`` restricted to ``allowed`` (argmax when ``rng`` is None);
-    the weight is the exact allowed mass ``Z``. ``n_checks`` defaults to the number of candidates."""
-    lp = np.asarray(logprobs, dtype=np.float64)
+    the weight is the exact allowed mass ``Z``. ``n_checks`` defaults to the number of candidates.
+    Sampling is one inverse-CDF draw over the kept distribution (the AWRS step's machinery)."""
+    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
     checks = len(lp) if n_checks is None else n_checks
-    masked = np.where(allowed, lp, -np.inf)
-    top = masked.max() if len(masked) else -np.inf
-    if not np.isfinite(top):
+    kept = _kept(lp, ~np.asarray(allowed, dtype=np.bool_))
+    if kept is None:
         return Step(None, -math.inf, checks)
-    log_z = float(top + np.log(np.exp(masked - top).sum()))
     if rng is None:
-        return Step(int(np.argmax(masked)), log_z, checks)
-    keys = masked - np.log(rng.standard_exponential(len(masked)))
-    return Step(int(np.argmax(keys)), log_z, checks)
+        return Step(kept.argmax, kept.log_kept, checks)
+    return Step(_random_order(kept.weights, rng, blocks=kept.blocks).position(0), kept.log_kept, checks)
 
 
 # --- estimators ---------------------------------------------------------------------------
@@ -205,16 +224,17 @@ def _first_accepted(order, accept: _CountingAccept, max_rejects: int | None) -> 
     return None
 
 
-def _recursive(order, q, accept, max_rejects):
+def _recursive(order, kept: _Kept, accept, max_rejects):
     """The recursive estimator: ``w = mult * tail`` where ``mult`` multiplies ``1 - q'(r)`` over
     the rejected candidates (``q'`` renormalised among those not yet visited) and ``tail`` is 1
     if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one."""
     n = len(order)
+    weights, scale = kept.weights, 1.0 / kept.total
     log_mult = 0.0
     rejected = 0.0
     for i in range(n):
         pos = order.position(i)
-        qi = float(q[pos])
+        qi = float(weights[pos]) * scale
         last = i == n - 1
         qx = 1.0 if last else min(1.0, qi / max(1.0 - rejected, 1e-300))
         capped = max_rejects is not None and i + 1 >= max_rejects
@@ -230,7 +250,7 @@ def _recursive(order, q, accept, max_rejects):
     return None, -math.inf
 
 
-def _two_loop(order, q, accept, rng, max_rejects):
+def _two_loop(order, kept: _Kept, accept, rng, max_rejects):
     """The paper's estimator: loop 0 finds the sample after ``n0`` rejections of total mass
     ``psi0``; loop 1 walks a fresh order over the candidates loop 0 did not reject, counting
     ``n1`` rejections; ``w = (1 - psi0) / (n0 + n1 + 1)``. With ``max_rejects = k``: loop 0
@@ -249,9 +269,9 @@ def _two_loop(order, q, accept, rng, max_rejects):
     if sample is None:
         return None, -math.inf
     n0 = len(rejected)
-    psi0 = float(q[rejected].sum()) if n0 else 0.0
+    psi0 = float(kept.weights[rejected].sum()) / kept.total if n0 else 0.0
     log_left = math.log(max(1.0 - psi0, 1e-300))
-    second = _random_order(q, rng, exclude=rejected)
+    second = _random_order(kept.weights, rng, exclude=rejected, blocks=kept.blocks)
     n1 = 0
     for i in range(len(second)):
         if accept(second.position(i)):
