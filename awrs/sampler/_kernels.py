@@ -53,7 +53,7 @@ def _masked_argmax(lp, prune):  # pragma: no cover - compiled
 def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
     for i in range(lp.shape[0]):
         v = lp[i] - top
-        low = v < LOWEST
+        low = not v >= LOWEST  # NaN too: never kept
         v = LOWEST if low else v
         t = v * _INV_LN2 + _ROUND  # _ROUND + k, k = round(v / ln 2), in [-1022, 0]
         k = t - _ROUND
@@ -139,7 +139,7 @@ def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
 
 
 def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
-    """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf)."""
+    """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf) or NaN."""
     _check(lp, prune)
     out = np.empty_like(lp)
     _exp_shifted(lp, prune, float(top), out)
@@ -148,7 +148,7 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
 
 def exp_shifted_python(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     shifted = lp - top
-    return np.where(prune | (shifted < LOWEST), 0.0, np.exp(np.maximum(shifted, LOWEST)))
+    return np.where(prune | ~(shifted >= LOWEST), 0.0, np.exp(np.maximum(shifted, LOWEST)))
 
 
 def block_sums(q: np.ndarray) -> tuple[np.ndarray, int]:

@@ -71,10 +71,8 @@ class _Kept(NamedTuple):
 def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
     """The kept distribution in three vectorised passes over the candidates (a masked argmax,
     the exponentials, the block sums; ``awrs.sampler._kernels``); None when nothing is kept."""
-    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
-    if lp.ndim != 1:
-        raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
-    pruned = _no_prune(len(lp)) if prune is None else np.asarray(prune, dtype=np.bool_)
+    lp = _as_logprobs(logprobs)
+    pruned = _prune_mask(prune, len(lp))
     at = _kernels.masked_argmax(lp, pruned)
     if at < 0:
         return None
@@ -85,15 +83,30 @@ def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
     return _Kept(weights, (sums, count), total, top + math.log(total), at)
 
 
+def _as_logprobs(logprobs: np.ndarray) -> np.ndarray:
+    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
+    if lp.ndim != 1:
+        raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
+    return lp
+
+
 _NO_PRUNE: dict[int, np.ndarray] = {}
 
 
-def _no_prune(n: int) -> np.ndarray:
-    """All-False, made once per candidate count and read-only."""
-    out = _NO_PRUNE.get(n)
-    if out is None:
-        out = _NO_PRUNE[n] = np.zeros(n, dtype=np.bool_)
-        out.flags.writeable = False
+def _prune_mask(prune: np.ndarray | None, n: int, copy: bool = False) -> np.ndarray:
+    """``prune`` as a bool array of ``n`` candidates (all-False for None: made once per
+    size, read-only unless ``copy``)."""
+    if prune is None:
+        if copy:
+            return np.zeros(n, dtype=np.bool_)
+        out = _NO_PRUNE.get(n)
+        if out is None:
+            out = _NO_PRUNE[n] = np.zeros(n, dtype=np.bool_)
+            out.flags.writeable = False
+        return out
+    out = np.array(prune, dtype=np.bool_) if copy else np.asarray(prune, dtype=np.bool_)
+    if out.shape != (n,):
+        raise GenerationError(f"prune must be a 1-D bool array over the {n} candidates, got shape {out.shape}")
     return out
 
 
@@ -150,8 +163,8 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
     # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
     # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
     # distribution; the memo keeps the candidates already checked from counting twice.
-    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
-    skip = np.zeros(len(lp), dtype=np.bool_) if prune is None else np.array(prune, dtype=np.bool_)
+    lp = _as_logprobs(logprobs)
+    skip = _prune_mask(prune, len(lp), copy=True)
     top = None
     for _ in range(_GREEDY_FAST_CHECKS):
         i = _kernels.masked_argmax(lp, skip)
@@ -183,7 +196,7 @@ def mask_step(
     """Token masking: sample from ``p`` restricted to ``allowed`` (argmax when ``rng`` is None);
     the weight is the exact allowed mass ``Z``. ``n_checks`` defaults to the number of candidates.
     Sampling is one inverse-CDF draw over the kept distribution (the AWRS step's machinery)."""
-    lp = np.ascontiguousarray(logprobs, dtype=np.float64)
+    lp = _as_logprobs(logprobs)
     checks = len(lp) if n_checks is None else n_checks
     kept = _kept(lp, ~np.asarray(allowed, dtype=np.bool_))
     if kept is None:

@@ -12,7 +12,7 @@ from tests.exact import chi_square_pvalue
 
 def test_exp_shifted_matches_numpy_to_two_ulps():
     rng = np.random.default_rng(0)
-    lp = np.concatenate([rng.uniform(-800, 5, 20000), rng.normal(0, 3, 20000), [-np.inf, 5.0, -703.0, -703.5]])
+    lp = np.concatenate([rng.uniform(-800, 5, 20000), rng.normal(0, 3, 20000), [-np.inf, np.nan, 5.0, -703.0, -703.5]])
     prune = rng.random(len(lp)) < 0.1
     top = 5.0
     got = _kernels.exp_shifted(lp, prune, top)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from awrs.errors import GenerationError
 from awrs.sampler import awrs_step, greedy_step, mask_step
 from awrs.sampler import step as step_module
 from awrs.sampler.order import GreedyOrder, RandomOrder
@@ -248,3 +249,13 @@ def test_greedy_step_is_the_argmax_of_the_masked_distribution(seed):
         assert g.token == best
         ahead = (visible > masked[best]) | ((visible == masked[best]) & (np.arange(n) < best))
         assert g.n_checks == int(ahead.sum()) + 1
+
+
+def test_bad_shapes_are_clear_errors():
+    logp = np.log([0.5, 0.5])
+    with pytest.raises(GenerationError, match="prune must be a 1-D bool array over the 2 candidates"):
+        awrs_step(logp, lambda i: True, np.random.default_rng(0), prune=np.zeros(3, dtype=bool))
+    with pytest.raises(GenerationError, match="prune must be"):
+        greedy_step(logp, lambda i: True, prune=np.zeros(1, dtype=bool))
+    with pytest.raises(GenerationError, match="logprobs must be 1-D"):
+        mask_step(np.zeros((2, 2)), np.ones(2, dtype=bool), None)
