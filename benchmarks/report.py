@@ -199,10 +199,12 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f"- **Tasks** JSON: first {p['json']} JSONSchemaBench `val` schemas; regex: first {p['regex']} regular patterns of the"
         f" AWRS pattern set; pattern: its first {p.get('patterns', 0)} non-regular patterns (back-references, look-arounds,"
         " recursion: awrs and genlm-control, whose byte potential uses the regex module's partial matching as in the"
-        " paper; the DFA peers are tried and their refusals listed); SQL: first {p['sql']} Spider dev questions (`sql.lark` restricted to the database;"
+        f" paper; the DFA peers are tried and their refusals listed); SQL: first {p['sql']} Spider dev questions (`sql.lark` restricted to the database;"
         f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
         f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
-        f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only.",
+        f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only."
+        + (f" Every other method decoded each item {p['repeats']} times, interleaved, keeping the least time (the same"
+           " seed decodes the same tokens each time)." if p.get("repeats", 1) > 1 else ""),
         "",
         "Columns: *coverage* = share of items the method accepts; *validity* = share of its outputs that finished and"
         " validate (python-jsonschema / the pattern / the SQL grammar with the schema); *finished* = share that ended"
