@@ -84,12 +84,14 @@ class StringSpec:
         ``(ab)*``, is only found when generation reaches it)."""
         if self.max_len is not None and self.max_len < self.min_len:
             return True
-        if self.min_len == 0 and self.max_len is None:
-            return False  # a ByteDFA has only live states: it accepts some string
         if self.build is not None and "_parts" not in self.__dict__:
             return False  # not built yet: assumed satisfiable (generation finds out exactly)
-        if self.dfa is None or self.dfa.n_states > self._EXTENT_LIMIT:
+        if self.dfa is None:
             return False
+        if not self.dfa.final.any():
+            return True  # accepts nothing (a pattern and a format that exclude each other)
+        if (self.min_len == 0 and self.max_len is None) or self.dfa.n_states > self._EXTENT_LIMIT:
+            return False  # only live states: some string is accepted, and no bound excludes it
         shortest, longest = self._extent
         if self.max_len is not None and shortest > self.max_len:
             return True
