@@ -176,8 +176,8 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
         if checker(i):
             return Step(i, 0.0, checker.calls)
         skip[i] = True
-    q, _ = kept_distribution(logprobs, prune)
-    pos = _first_accepted(GreedyOrder(q), checker, None)
+    kept = _kept(lp, prune)
+    pos = _first_accepted(GreedyOrder(kept.weights), checker, None) if kept is not None else None
     if pos is None:
         return Step(None, -math.inf, checker.calls)
     return Step(pos, 0.0, checker.calls)
