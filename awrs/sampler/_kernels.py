@@ -14,8 +14,9 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   of a cumulative sum over the whole vocabulary; a taken position's block is summed again
   from its remaining entries, so the remaining mass stays exact however much was taken.
 
-The public wrappers check dtype, shape and contiguity; ``*_python`` are the NumPy
-references the tests compare with.
+The public wrappers check dtype, shape and contiguity; ``*_python`` are the references the
+tests compare with (NumPy for the exponential; for ``draw`` the kernel's source run as plain
+Python, which checks the compiled arithmetic, while the statistical tests check the algorithm).
 """
 
 from __future__ import annotations
@@ -174,31 +175,5 @@ def draw(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
 
 
 def draw_python(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
-    """``draw`` in plain Python, the same arithmetic in the same order."""
-    target = u * _sequential_sum(sums)
-    chosen = -1
-    for b, s in enumerate(sums):
-        if s > 0.0:
-            chosen = b
-            if target < s:
-                break
-            target -= s
-    pos = -1
-    for i in range(chosen * BLOCK, min((chosen + 1) * BLOCK, len(q))):
-        if q[i] > 0.0 and not taken[i]:
-            pos = i
-            if target < q[i]:
-                break
-            target -= q[i]
-    taken[pos] = True
-    block = range(chosen * BLOCK, min((chosen + 1) * BLOCK, len(q)))
-    sums[chosen] = _sequential_sum([q[i] for i in block if not taken[i]])
-    return pos
-
-
-def _sequential_sum(values) -> float:
-    """Left to right, as the kernels add (Python 3.12's ``sum`` compensates)."""
-    total = 0.0
-    for v in values:
-        total += float(v)
-    return total
+    """``draw`` run as plain Python (the kernel's own source, not compiled)."""
+    return int(_draw.py_func(q, sums, taken, float(u), BLOCK))
