@@ -92,12 +92,7 @@ class Resources:
         self._anchors: dict[str, Resolved] = {}  # URI with plain-name fragment -> schema
         self._root_schema = root
         self._indexed = False  # the identifiers are indexed on the first $ref (most schemas have none)
-        base = DEFAULT_BASE
-        if isinstance(root, Mapping):
-            ident = self._id_of(root)
-            doc, fragment = urldefrag(urljoin(base, ident)) if ident is not None else ("", "")
-            if doc and not (fragment and not fragment.startswith("/")):
-                base = doc
+        base = self._identified(root, DEFAULT_BASE)[0] if isinstance(root, Mapping) else DEFAULT_BASE
         self.root = Resolved(root, base, "#")
 
     def _id_of(self, schema: Mapping) -> str | None:
@@ -107,21 +102,30 @@ class Resources:
         value = schema.get(key)
         return value if isinstance(value, str) else None
 
+    def _identified(self, schema: Mapping, base: str) -> tuple[str, str | None]:
+        """The base URI in force inside ``schema`` (bases carry no fragment), and the anchor
+        URI its ``$id`` declares instead (draft 6/7 ``"$id": "#name"``), if it does."""
+        ident = self._id_of(schema)
+        if ident is None:
+            return base, None
+        uri = urljoin(base, ident)
+        doc, fragment = urldefrag(uri)
+        if fragment and not fragment.startswith("/"):
+            return base, (f"{urldefrag(base)[0]}#{fragment}" if not doc else uri)
+        return doc or base, None  # "#/..." alone changes nothing
+
     def _index(self, schema: Any, base: str, pointer: str) -> Resolved:
         here = Resolved(schema, base, pointer)
         if not isinstance(schema, Mapping):
             self._docs.setdefault(urldefrag(base)[0], here)
             return here
-        ident = self._id_of(schema)
-        if ident is not None:
-            uri = urljoin(base, ident)
-            doc, fragment = urldefrag(uri)
-            if fragment and not fragment.startswith("/"):  # draft 6/7 "$id": "#name"
-                self._anchors[f"{urldefrag(base)[0]}#{fragment}" if not doc else uri] = here
-            elif doc and doc != urldefrag(base)[0]:  # a new resource ("#/..." alone changes nothing)
-                base = doc
-                here = Resolved(schema, base, pointer)
-                self._docs[base] = here
+        inner, anchor = self._identified(schema, base)
+        if anchor is not None:
+            self._anchors[anchor] = here
+        elif inner != base:  # a new resource
+            base = inner
+            here = Resolved(schema, base, pointer)
+            self._docs[base] = here
         if pointer == "#":
             self._docs.setdefault(urldefrag(base)[0], here)
         for key in ("$anchor", "$dynamicAnchor"):  # a $dynamicAnchor is also a plain anchor for $ref
@@ -136,8 +140,7 @@ class Resources:
         """The schema a ``$ref`` points to, with its base URI."""
         if not self._indexed:
             self._indexed = True
-            indexed = self._index(self._root_schema, DEFAULT_BASE, "#")
-            assert indexed.base == self.root.base, "the root's base URI is worked out twice"
+            self._index(self._root_schema, DEFAULT_BASE, "#")
         uri = urljoin(base, ref)
         doc, fragment = urldefrag(uri)
         doc = doc or urldefrag(base)[0]
