@@ -85,17 +85,19 @@ def _items(rows: list[dict], task: str, mode: str, method: str) -> set[str]:
     return {r["id"] for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported")}
 
 
+def _rows_on(rows: list[dict], task: str, mode: str, method: str, items: set[str]) -> list[dict]:
+    return [r for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported") and r["id"] in items]
+
+
 def _ms_per_token_on(rows: list[dict], task: str, mode: str, method: str, items: set[str], seconds: str = "decode_s") -> float:
     """``method``'s milliseconds per token (of ``seconds``: decoding, or the overhead) on ``items``."""
-    done = [r for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported") and r["id"] in items]
+    done = _rows_on(rows, task, mode, method, items)
     steps = sum(r["steps"] for r in done)
     return 1000 * sum(r[seconds] for r in done) / steps if steps else float("nan")
 
 
 def _compile_p50_on(rows: list[dict], task: str, mode: str, method: str, items: set[str]) -> float:
-    ms = [1000 * r["compile_s"] for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method)
-          and r.get("supported") and r["id"] in items and r.get("compile_s") is not None]
-    return median(ms)
+    return median([1000 * r["compile_s"] for r in _rows_on(rows, task, mode, method, items) if r.get("compile_s") is not None])
 
 
 def _num(x) -> float:
