@@ -38,6 +38,7 @@ from awrs.constraints.json_schema.numbers import NumberSpec
 from awrs.constraints.json_schema.objects import ObjectSpec
 from awrs.constraints.json_schema.refs import Draft, Resolved, Resources
 from awrs.constraints.json_schema.strings import StringSpec
+from awrs.constraints.regex_syntax import parses_exactly
 from awrs.errors import ConstraintError, UnsupportedSchemaError
 
 __all__ = ["Compiler", "Options", "UnenforcedKeywordWarning", "ANNOTATIONS", "ENFORCED", "UNENFORCED"]
@@ -311,8 +312,8 @@ class Compiler:
         properties = {name: self.node(self._sub(where, "properties", name)) for name in props}
         patterns = []
         for pat in schema.get("patternProperties", {}):
-            compiled = _search_regex(pat, f"{pointer}/patternProperties")
-            patterns.append((compiled, pat, self.node(self._sub(where, "patternProperties", pat))))
+            _check_regex(pat, pat, f"{pointer}/patternProperties")
+            patterns.append((_NameSearch(pat), pat, self.node(self._sub(where, "patternProperties", pat))))
         additional = self.node(self._sub(where, "additionalProperties")) if "additionalProperties" in schema else self.any_value
         names = self.node(self._sub(where, "propertyNames")) if "propertyNames" in schema else None
         required = schema.get("required", [])
@@ -377,14 +378,24 @@ class Compiler:
 
 def _check_pattern(pattern: Any, pointer: str) -> None:
     """A pattern must be a valid regular expression (checked now; its automaton is built later)."""
-    import regex
-
     if not isinstance(pattern, str):
         raise ConstraintError(f"invalid pattern at {pointer}: expected a string")
+    _check_regex(search_pattern(pattern), pattern, f"{pointer}/pattern")
+
+
+def _check_regex(full: str, pattern: str, pointer: str) -> None:
+    """Raise a ConstraintError naming ``pattern`` and where it is unless ``full`` (the pattern
+    as awrs matches it) is a valid regular expression. awrs's own reader answers for most
+    patterns; the regex module's compile (several times slower, the one awrs.Regex uses) for
+    the rest."""
+    from awrs.constraints.regex import _compile_or_raise
+
+    if parses_exactly(full):
+        return
     try:
-        regex.compile(search_pattern(pattern), flags=regex.VERSION0)
-    except regex.error as exc:
-        raise ConstraintError(f"invalid pattern at {pointer}/pattern: {exc}") from None
+        _compile_or_raise(full)
+    except ConstraintError as exc:
+        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
 
 
 def _nothing() -> ByteDFA:
@@ -453,13 +464,22 @@ def _single_branch(pattern: str) -> bool:
     return True
 
 
-def _search_regex(pattern: str, pointer: str):
-    import regex
+class _NameSearch:
+    """A ``patternProperties`` pattern searched in property names, compiled by the regex module
+    the first time a name is looked up (compiling a schema only checks that it is valid)."""
 
-    try:
-        return regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
-    except regex.error as exc:
-        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
+    __slots__ = ("pattern", "_compiled")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self._compiled: Any = None
+
+    def search(self, name: str) -> Any:
+        if self._compiled is None:
+            import regex
+
+            self._compiled = regex.compile(self.pattern, flags=regex.ASCII | regex.VERSION0)
+        return self._compiled.search(name)
 
 
 def _full_match(pattern: str):

@@ -145,7 +145,9 @@ def test_unsupported_format_and_vendor_formats():
     "schema, message",
     [
         ({"type": "strnig"}, "invalid type"),
-        ({"type": "string", "pattern": "a("}, "invalid pattern"),
+        ({"type": "string", "pattern": "a("}, "invalid pattern 'a\\(' at #/pattern"),
+        ({"type": "string", "pattern": "(?u)a"}, "invalid pattern .* flags"),  # valid syntax, flags awrs cannot match with
+        ({"patternProperties": {"x{2,1}": {}}}, "invalid pattern 'x\\{2,1\\}' at #/patternProperties"),
         ({"minLength": -1}, "minLength"),
         ({"$ref": "#/$defs/missing"}, "nothing at"),
         ({"$ref": "other.json"}, "registry"),
@@ -190,3 +192,9 @@ def test_string_spec_emptiness_from_its_automaton_and_bounds():
     assert not StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), min_len=2).empty
     assert StringSpec(eager_dfa=_nothing()).empty  # a pattern and a format that exclude each other
     assert StringSpec(min_len=2, max_len=1).empty
+
+
+def test_pattern_properties_are_matched_after_a_lazy_compile():
+    c = JsonSchema({"type": "object", "patternProperties": {"^n_": {"type": "integer"}}, "additionalProperties": {"type": "string"}})
+    assert c.accepts('{"n_a": 1, "b": "x"}')
+    assert not c.accepts('{"n_a": "x"}') and not c.accepts('{"b": 1}')
