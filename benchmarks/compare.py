@@ -385,20 +385,68 @@ _TIMED_ONCE = ("mask", "genlm-control")
 
 
 def _fastest_of(outs: list[dict | None]) -> dict | None:
-    """The first run's outputs and cold compile time, with the least decoding and overhead
-    time over the repeats. The minimum is the usual estimate under noise that only adds time.
+    """The first run's outputs and cold compile time, with the least time over the repeats.
+
+    Decoding time is the sum over steps of each step's least time (every repeat decodes the
+    same tokens, so step t is the same computation each time; noise only adds time, and on a
+    shared machine it comes in spells shorter than a run), plus the least time of the final
+    step, which has no forward pass. ``decode_total_s`` keeps the least whole-run time.
     The same seed decodes the same tokens each time; should a repeat not, only the first
     run's times are kept and the row says so."""
     first = outs[0]
     if first is None or not first.get("supported") or len(outs) == 1:
         return first
-    if any(again["text"] != first["text"] for again in outs[1:]):
+    if any(again["text"] != first["text"] or len(again.get("step_s", ())) != len(first.get("step_s", ())) for again in outs[1:]):
         return dict(first, repeats=1, repeat_mismatch=True)
     out = dict(first, repeats=len(outs))
     for key in ("decode_s", "overhead_s"):
         if key in first:
             out[key] = min(o[key] for o in outs)
+    if "step_s" in first:
+        out["decode_total_s"] = out["decode_s"]
+        per_step = np.min(np.array([o["step_s"] for o in outs]), axis=0)
+        last = min(o["decode_s"] - sum(o["step_s"]) for o in outs)
+        out["decode_s"] = float(per_step.sum() + max(last, 0.0))
+        out["step_s"] = per_step.tolist()
     return out
+
+
+class _StepClock:
+    """The end of the prefill and of every forward pass after it, while a method decodes
+    (``HFModel.start`` and ``HFBatch.extend`` are wrapped for the duration): the differences
+    are the decoding steps' times, model and token choice together, for every method that
+    runs on awrs's model wrapper (awrs's engine and the peers' decode loop alike)."""
+
+    def __init__(self):
+        self.marks: list[float] = []
+
+    def __enter__(self) -> _StepClock:
+        from awrs.lm.hf import HFBatch, HFModel
+
+        self._saved = (HFModel.start, HFBatch.extend)
+        start, extend = self._saved
+        marks = self.marks
+
+        def timed_start(lm, *args, **kwargs):
+            batch = start(lm, *args, **kwargs)
+            marks.clear()
+            marks.append(time.perf_counter())
+            return batch
+
+        def timed_extend(batch, tokens):
+            extend(batch, tokens)
+            marks.append(time.perf_counter())
+
+        HFModel.start, HFBatch.extend = timed_start, timed_extend
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from awrs.lm.hf import HFBatch, HFModel
+
+        HFModel.start, HFBatch.extend = self._saved
+
+    def steps(self) -> list[float]:
+        return np.diff(self.marks).tolist()
 
 
 def _ratio(a: float, b: float) -> float:
@@ -441,13 +489,18 @@ def main(argv: list[str] | None = None) -> dict:
     by_name = {p.name: p for p in peers}
 
     def run_method(name: str, task: dict, greedy: bool):
-        if name == "unconstrained":
-            return run_unconstrained(lm, task, args, greedy, args.seed)
-        if name in ("awrs", "awrs-smc", "mask"):
-            return run_awrs(lm, task, name, args, greedy, args.seed)
-        if name == "genlm-control":
+        if name == "genlm-control":  # its own model wrapper: whole-run times only
             return run_genlm(lm, genlm, task, args, args.seed)
-        return run_peer(lm, by_name[name], task, args, greedy, args.seed)
+        with _StepClock() as clock:
+            if name == "unconstrained":
+                out = run_unconstrained(lm, task, args, greedy, args.seed)
+            elif name in ("awrs", "awrs-smc", "mask"):
+                out = run_awrs(lm, task, name, args, greedy, args.seed)
+            else:
+                out = run_peer(lm, by_name[name], task, args, greedy, args.seed)
+        if out is not None and out.get("supported"):
+            out["step_s"] = clock.steps()
+        return out
 
     for n, task in enumerate(items):
         index_in_task = int(task["id"]) if task["id"].isdigit() else n

@@ -89,6 +89,11 @@ def _rows_on(rows: list[dict], task: str, mode: str, method: str, items: set[str
     return [r for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported") and r["id"] in items]
 
 
+def rows_have(res: dict, key: str) -> bool:
+    """Whether the run recorded ``key`` for any decoded row (older runs lack newer fields)."""
+    return any(key in r for r in res.get("rows", ()))
+
+
 def _ms_per_token_on(rows: list[dict], task: str, mode: str, method: str, items: set[str], seconds: str = "decode_s") -> float:
     """``method``'s milliseconds per token (of ``seconds``: decoding, or the overhead) on ``items``."""
     done = _rows_on(rows, task, mode, method, items)
@@ -205,8 +210,10 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
         f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
         f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only."
-        + (f" Every other method decoded each item {p['repeats']} times, interleaved, keeping the least time (the same"
-           " seed decodes the same tokens each time)." if p.get("repeats", 1) > 1 else ""),
+        + (f" Every other method decoded each item {p['repeats']} times, interleaved (the same seed decodes the same"
+           " tokens each time), keeping " + ("for each decoding step its least time over the repeats (step t is the same"
+           " computation every time; the machine's slow spells are shorter than a run)" if rows_have(res, "decode_total_s")
+           else "the least time") + "; overhead is the least over the repeats." if p.get("repeats", 1) > 1 else ""),
         "",
         "Columns: *coverage* = share of items the method accepts; *validity* = share of its outputs that finished and"
         " validate (python-jsonschema / the pattern / the SQL grammar with the schema); *finished* = share that ended"
