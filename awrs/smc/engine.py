@@ -154,17 +154,18 @@ def run_groups(
     groups = [_Group(constraint, n) for _ in prompts]
     live = [(g, i) for g in range(len(prompts)) for i in range(n)]  # live[row] = (group, particle)
     forward_passes, sampling_seconds = 1, 0.0
+    logits_current = True  # the batch's logits are those of the live rows' texts
     for t in range(config.max_new_tokens + 1):
         if not live:
             break
-        logprobs = batch.logprobs(config.temperature)
+        logprobs = batch.logprobs(config.temperature) if logits_current else None
         step_started = time.perf_counter()
         forced = t == config.max_new_tokens
         moves: list[tuple[int, int]] = []  # (row, token) of the particles that continue
         for row, (g, i) in enumerate(live):
             group = groups[g]
             particle = group.particles[i]
-            token, spent = _step(particle, logprobs[row], space, config, rng, forced)
+            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
             group.checks += spent
             group.proposals += 1
             if token is not None:
@@ -177,6 +178,8 @@ def run_groups(
             moves, live = _resample_groups(groups, moves, live, config, rng)
         else:
             live = [live[row] for row, _ in moves]
+        if moves and t + 1 == config.max_new_tokens and not _budget_needs_model(groups, live, space, config):
+            moves, logits_current = [], False
         sampling_seconds += time.perf_counter() - step_started
         if moves:
             batch.select([row for row, _ in moves])
@@ -203,14 +206,22 @@ def run_groups(
     ]
 
 
-def _step(particle: Trajectory, logprobs: np.ndarray, space: CandidateSpace, config: SMCConfig, rng, forced: bool) -> tuple[int | None, int]:
-    """Advance one particle by one token; returns (the text token it continues with or None, checks)."""
-    cand = space.candidates(logprobs)
+def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, config: SMCConfig) -> bool:
+    """Whether the forced last step needs the model: only for p(EOS) in the weight of a
+    particle whose text is complete (the others end without it: weight 0, or no weight)."""
+    return config.weighted and any(space.constraint.is_complete(groups[g].particles[i].state) for g, i in live)
+
+
+def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig, rng, forced: bool) -> tuple[int | None, int]:
+    """Advance one particle by one token; returns (the text token it continues with or None, checks).
+    ``logprobs`` may be None at the forced last step when no weight needs it."""
     checker = space.checker(particle.state)
     if forced:  # the budget is spent: end here with weight p(EOS) * complete
         complete = checker(space.eos_index)
-        token, log_w, spent = (space.eos_index if complete else None), (cand[space.eos_index] if config.weighted else 0.0), 1
+        weighted = config.weighted and complete
+        token, log_w, spent = (space.eos_index if complete else None), (space.candidates(logprobs)[space.eos_index] if weighted else 0.0), 1
     else:
+        cand = space.candidates(logprobs)
         step = propose(config.proposal, cand, checker, rng, config.options)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent

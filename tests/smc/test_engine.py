@@ -60,6 +60,23 @@ def test_budget_without_completion_is_flagged_not_returned_as_valid():
     assert not r.valid and r.stop_reason == "max_new_tokens" and r.value is None
 
 
+@pytest.mark.parametrize("method, greedy", [("lcd", False), ("awrs", True), ("awrs", False), ("mask", False)])
+def test_the_forced_budget_step_runs_the_model_only_for_a_weight(method, greedy):
+    """At the forced last step only a weighted particle whose text is complete needs the model
+    (for p(EOS)); otherwise a run that reaches the budget makes one forward pass fewer."""
+    lm = MockLM(TOKENS, np.array([5.0, 0.0, 0.0, 0.0, 0.0, -9.0]))  # "a" likely, EOS unlikely
+    weighted = method != "lcd" and not greedy
+    for c, complete in ((awrs.Regex("a*"), True), (awrs.Regex("a{9}"), False)):
+        lm.forward_rows = 0
+        r = awrs.generate(lm, "a", c, method=method, greedy=greedy, max_new_tokens=3, seed=0)
+        assert r.text == "aaa" and r.valid == complete and r.stop_reason == "max_new_tokens"
+        assert lm.forward_rows == 1 + 2 + (weighted and complete), (c, lm.forward_rows)
+        if weighted and complete:  # each step's weight is p("a") + p(EOS), the last one p(EOS)
+            logits = np.array([5.0, -9.0])
+            p_a, p_eos = np.exp(logits - np.log(np.exp(np.array([5.0, 0, 0, 0, 0, -9.0])).sum()))
+            assert r.particles[0].log_weight == pytest.approx(3 * np.log(p_a + p_eos) + np.log(p_eos))
+
+
 def test_stop_strings_end_generation():
     lm = MockLM(TOKENS, np.array([0.0, 0.0, 0.0, 0.0, 5.0, -5.0]))
     r = awrs.generate(lm, "a", None, method="lcd", stop=["\n"], max_new_tokens=20, seed=0)
