@@ -379,9 +379,10 @@ def compile_only(items: list[dict], peers, missing: dict, args) -> dict:
     return {"summary": table, "rows": rows}
 
 
-#: Too slow to repeat (whole-vocabulary masking, genlm-control's 0.1-2 s per token); their
-#: gaps to awrs are orders of magnitude, far beyond the machine's noise.
-_TIMED_ONCE = ("mask", "genlm-control")
+#: Timed in one run only: whole-vocabulary masking and genlm-control (0.1-2 s per token), whose
+#: gaps to awrs are orders of magnitude, far beyond the machine's noise; and awrs-smc, which
+#: does five particles' work per step and is compared with unconstrained decoding only.
+_TIMED_ONCE = ("mask", "genlm-control", "awrs-smc")
 
 
 def _fastest_of(outs: list[dict | None]) -> dict | None:
@@ -546,7 +547,7 @@ def main(argv: list[str] | None = None) -> dict:
     versions = {p.name: _version(p.name) for p in peers}
     if genlm is not None:
         versions["genlm-control"] = _version("genlm-control")
-    params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing}
+    params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing, "timed_once": list(_TIMED_ONCE)}
     path = write_json("compare", run_metadata(params), {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows}, args.out)
     print(f"wrote {path}")
     return {"summary": table, "conformance": conf, "fidelity": fid}

@@ -210,7 +210,7 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
         f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
         f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only."
-        + (f" Every other method decoded each item {p['repeats']} times, interleaved (the same seed decodes the same"
+        + (f" {', '.join(p.get('timed_once', ['mask', 'genlm-control']))} ran once per item; every other method decoded each item {p['repeats']} times, interleaved (the same seed decodes the same"
            " tokens each time), keeping " + ("for each decoding step its least time over the repeats (step t is the same"
            " computation every time; the machine's slow spells are shorter than a run)" if rows_have(res, "decode_total_s")
            else "the least time") + "; overhead is the least over the repeats." if p.get("repeats", 1) > 1 else ""),
