@@ -9,6 +9,8 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   faster than ``np.exp`` here, with relative error below 4e-16 (two ulps; the tests compare
   with ``np.exp``). Values more than ``LOWEST`` = 708 nats below ``top`` give 0 (they are
   below float64's normal range relative to the top candidate).
+- ``with_eos`` widens the model's log-probabilities to float64 and appends the end-of-sequence
+  candidate (the log-sum-exp of the end ids) in one pass.
 - ``block_sums`` and ``draw`` keep the mass in blocks of ``BLOCK`` = 256 positions, so one
   draw without replacement walks about 190 block sums and one block (microseconds) instead
   of a cumulative sum over the whole vocabulary; a taken position's block is summed again
@@ -24,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "exp_shifted", "exp_shifted_python", "masked_argmax"]
+__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "exp_shifted", "exp_shifted_python", "masked_argmax", "with_eos"]
 
 BLOCK = 256
 LOWEST = -708.0  # exp(-708) ~ 3e-308, the smallest power of e that stays a normal float64
@@ -76,6 +78,24 @@ def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
         # so the loop vectorises without a scratch array.
         scale = np.int64((np.float64(t).view(np.int64) - _ROUND_BITS + _EXP_BIAS) << 52).view(np.float64)
         out[i] = 0.0 if (low | prune[i]) else p * scale
+
+
+@njit(cache=True, nogil=True)
+def _with_eos(lp, eos, out):  # pragma: no cover - compiled
+    n = lp.shape[0]
+    for i in range(n):
+        out[i] = lp[i]
+    top = -np.inf
+    for j in eos:
+        if out[j] > top:
+            top = out[j]
+    if top == -np.inf:  # NaN stays NaN below: never kept
+        out[n] = -np.inf
+        return
+    s = 0.0
+    for j in eos:
+        s += np.exp(out[j] - top)
+    out[n] = top + np.log(s)
 
 
 @njit(cache=True, nogil=True)
@@ -144,6 +164,17 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     _check(lp, prune)
     out = np.empty_like(lp)
     _exp_shifted(lp, prune, float(top), out)
+    return out
+
+
+def with_eos(lp: np.ndarray, eos: np.ndarray) -> np.ndarray:
+    """``lp`` as float64 with one more entry, ``logsumexp(lp[eos])``, at the end (one pass)."""
+    if lp.dtype not in (np.float32, np.float64) or lp.ndim != 1 or not lp.flags.c_contiguous:
+        raise TypeError("the log-probabilities must be a C-contiguous 1-D float32 or float64 array")
+    if eos.dtype != np.int64 or eos.ndim != 1 or (len(eos) and not 0 <= eos.min() <= eos.max() < len(lp)):
+        raise TypeError("the end ids must be a 1-D int64 array of positions in the log-probabilities")
+    out = np.empty(len(lp) + 1, dtype=np.float64)
+    _with_eos(lp, eos, out)
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
+from awrs.sampler import _kernels
 from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step
 
 __all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "propose"]
@@ -48,12 +49,12 @@ class CandidateSpace:
     def candidates(self, logprobs: np.ndarray) -> np.ndarray:
         """float64 log-probabilities over the candidates, EOS last. Pruned candidates keep
         their values: :meth:`TokenChecker.pruned` says which to skip."""
-        out = np.empty(self.eos_index + 1, dtype=np.float64)
-        out[: self.eos_index] = logprobs
-        eos = out[self.eos_ids]
-        top = eos.max()
-        out[self.eos_index] = top + np.log(np.exp(eos - top).sum()) if np.isfinite(top) else -np.inf
-        return out
+        lp = np.ascontiguousarray(logprobs)
+        if lp.dtype not in (np.float32, np.float64):
+            lp = lp.astype(np.float64)
+        if lp.shape != (self.eos_index,):
+            raise GenerationError(f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}")
+        return _kernels.with_eos(lp, self.eos_ids)
 
     def checker(self, state: Any) -> TokenChecker:
         return TokenChecker(self, state)

@@ -79,3 +79,21 @@ def test_order_after_a_dominant_candidate_draws_the_rest_exactly():
     bins = np.array_split(q[1:], 8)
     target = np.array([b.sum() for b in bins])
     assert chi_square_pvalue(picks, target / target.sum()) > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_with_eos_widens_and_appends_the_end_mass(dtype):
+    rng = np.random.default_rng(3)
+    lp = np.log(rng.dirichlet(np.ones(40))).astype(dtype)
+    eos = np.array([3, 17, 39])
+    out = _kernels.with_eos(lp, eos)
+    assert out.dtype == np.float64 and len(out) == 41
+    np.testing.assert_array_equal(out[:40], lp.astype(np.float64))
+    assert out[40] == pytest.approx(np.log(np.exp(lp[eos].astype(np.float64)).sum()), rel=1e-15)
+    lp[eos] = -np.inf
+    assert _kernels.with_eos(lp, eos)[40] == -np.inf
+    assert _kernels.with_eos(lp, np.array([], dtype=np.int64))[40] == -np.inf
+    with pytest.raises(TypeError):
+        _kernels.with_eos(lp, np.array([40]))
+    with pytest.raises(TypeError):
+        _kernels.with_eos(lp.astype(np.float16), eos)
