@@ -13,7 +13,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -99,8 +99,9 @@ class Options:
 class Compiler:
     """Compiles one root schema; nodes are memoised per subschema so references can loop."""
 
-    def __init__(self, schema: Any, draft: Draft, options: Options):
+    def __init__(self, schema: Any, draft: Draft, options: Options, *, share_any: bool = True):
         self.options = options
+        self._share_any = share_any
         self.draft = draft
         self.layout = Layout(options.max_whitespace)
         self.resources = Resources(schema, draft, options.registry)
@@ -114,12 +115,18 @@ class Compiler:
 
     @property
     def any_value(self) -> Node:
-        """A node that accepts every JSON value."""
+        """A node that accepts every JSON value: one per draft and options, shared by every
+        schema compiled with them (it holds nothing of any schema)."""
         if self._any is None:
-            self._any = self.node(Resolved(True, self.resources.root.base, "#"))
+            if self._share_any:
+                self._any = _shared_any_value(self.draft, self.options)
+            else:
+                self._any = self.node(Resolved(True, self.resources.root.base, "#"))
         return self._any
 
     def node(self, where: Resolved) -> Node:
+        if self._share_any and (where.schema is True or (isinstance(where.schema, Mapping) and not where.schema)):
+            return self.any_value  # true and {} accept every value
         key = id(where.schema)
         node = self._memo.get(key)
         if node is None:
@@ -374,6 +381,21 @@ class Compiler:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+#: The "any value" node per (draft, options that shape it). Compiling it is about half of a
+#: small schema's compile, and most schemas need it (an object without additionalProperties,
+#: an array without items, not/if).
+_ANY_VALUES: dict[tuple, Node] = {}
+
+
+def _shared_any_value(draft: Draft, options: Options) -> Node:
+    key = (draft, options.strict, options.max_whitespace, options.formats, options.max_string_length, options.fixed_order)
+    node = _ANY_VALUES.get(key)
+    if node is None:  # two threads may both build it: either result serves
+        builder = Compiler(True, draft, replace(options, registry={}), share_any=False)
+        node = _ANY_VALUES[key] = builder.any_value
+    return node
+
 
 
 def _check_pattern(pattern: Any, pointer: str) -> None:

@@ -79,6 +79,8 @@ class ObjectSpec:
     def node_for(self, name: str) -> Node:
         """The schema a property's value must satisfy (``properties``, matching
         ``patternProperties``, else ``additionalProperties``)."""
+        if not self.properties and not self.patterns:  # e.g. the shared any-value object: nothing to cache
+            return self.additional
         node = self._node_cache.get(name)
         if node is None:
             nodes = [self.properties[name]] if name in self.properties else []

@@ -198,3 +198,22 @@ def test_pattern_properties_are_matched_after_a_lazy_compile():
     c = JsonSchema({"type": "object", "patternProperties": {"^n_": {"type": "integer"}}, "additionalProperties": {"type": "string"}})
     assert c.accepts('{"n_a": 1, "b": "x"}')
     assert not c.accepts('{"n_a": "x"}') and not c.accepts('{"b": 1}')
+
+
+def test_the_any_value_node_is_shared_and_holds_no_schema():
+    from awrs.constraints.json_schema import compiler
+
+    a = JsonSchema({"type": "object", "properties": {"n": {"type": "integer"}}})
+    b = JsonSchema({"type": "array", "items": {}})
+    shared = list(compiler._ANY_VALUES.values())
+    assert shared
+    assert a.accepts('{"n": 1, "x": [true, {"y": "z"}]}') and not a.accepts('{"n": "1"}')
+    assert b.accepts('[1, "a", {"b": null}]') and not b.accepts('{"n": 1}')
+    # free-form objects do not remember the names they meet (the node outlives every schema)
+    for node in shared:
+        obj = getattr(node, "obj", None)
+        if obj is not None:
+            assert obj._node_cache == {}
+    # options that shape values get their own node
+    compact = JsonSchema({"type": "array"}, max_whitespace=0)
+    assert compact.accepts("[1,2]") and not compact.accepts("[1, 2]")
