@@ -347,26 +347,27 @@ def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
 
 
 def compile_only(items: list[dict], peers, missing: dict, args) -> dict:
-    """Every method's cold compile time on every item (awrs first; the regex module's own
-    pattern cache is purged before each awrs compile, xgrammar's before each of its own)."""
+    """Every method's cold compile time on every item (the regex module's own pattern cache is
+    purged before each compile, xgrammar's before each of its own). The methods' order
+    rotates from item to item, so that none always runs right after the same, heaviest,
+    compile (a Python compile runs slower on caches another method has just filled)."""
     import regex
 
+    methods = [("awrs", compile_awrs, AwrsError)] + [
+        (peer.name, lambda task, peer=peer: peer.compile("regex" if task["task"] == "pattern" else task["task"], peer_spec(task))(), Exception)
+        for peer in peers
+    ]
     rows = []
-    for task in items:
-        regex.purge()
-        started = time.perf_counter()
-        try:
-            compile_awrs(task)
-            rows.append({"task": task["task"], "id": task["id"], "method": "awrs", "compile_s": time.perf_counter() - started})
-        except AwrsError as exc:
-            rows.append({"task": task["task"], "id": task["id"], "method": "awrs", "reason": str(exc)[:160]})
-        for peer in peers:
+    for k, task in enumerate(items):
+        for name, run, refusal in methods[k % len(methods):] + methods[: k % len(methods)]:
+            regex.purge()
             started = time.perf_counter()
             try:
-                peer.compile("regex" if task["task"] == "pattern" else task["task"], peer_spec(task))()
-                rows.append({"task": task["task"], "id": task["id"], "method": peer.name, "compile_s": time.perf_counter() - started})
-            except Exception as exc:  # noqa: BLE001 - a refusal, reported
-                rows.append({"task": task["task"], "id": task["id"], "method": peer.name, "reason": f"{type(exc).__name__}: {str(exc)[:120]}"})
+                run(task)
+                rows.append({"task": task["task"], "id": task["id"], "method": name, "compile_s": time.perf_counter() - started})
+            except refusal as exc:  # a refusal, reported
+                reason = str(exc)[:160] if name == "awrs" else f"{type(exc).__name__}: {str(exc)[:120]}"
+                rows.append({"task": task["task"], "id": task["id"], "method": name, "reason": reason})
     table = []
     for task, method in sorted({(r["task"], r["method"]) for r in rows}, key=lambda k: (k[0], _ORDER.get(k[1], 5), k[1])):
         chosen = [r for r in rows if (r["task"], r["method"]) == (task, method)]

@@ -33,3 +33,17 @@ def test_awrs_is_compared_with_the_best_peer_on_the_items_the_peer_ran():
     checks = {c["target"]: c for c in report.targets(summary)}
     assert checks["ms/token ≤ best peer's (same items)"]["met"] == "**no**"
     assert checks["compile p50 ≤ peer's (same items)"]["met"] == "**no**"
+
+
+def test_the_compile_section_gives_awrs_p50_on_each_peers_items():
+    report = load_benchmark("report")
+    rows = [{"task": "json", "id": i, "method": "awrs", "compile_s": s} for i, s in (("a", 0.001), ("b", 0.002), ("c", 0.009))]
+    rows += [{"task": "json", "id": "a", "method": "peer", "compile_s": 0.0015}, {"task": "json", "id": "b", "method": "peer", "compile_s": 0.0025},
+             {"task": "json", "id": "c", "method": "peer", "reason": "unsupported"}]
+    summary = [{"task": "json", "method": "awrs", "items": 3, "compiled": 3, "compile_p50_ms": 2.0, "compile_p95_ms": 8.0},
+               {"task": "json", "method": "peer", "items": 3, "compiled": 2, "compile_p50_ms": 2.0, "compile_p95_ms": 2.5}]
+    data = {"parameters": {"json": 3, "regex": 0, "patterns": 0, "sql": 0}, "date": "d", "commit": {"sha": "abc"},
+            "results": {"summary": summary, "rows": rows}}
+    text = report.render_compile(data)
+    peer_line = next(line for line in text.splitlines() if line.startswith("| json | peer"))
+    assert peer_line.endswith("| 1.5 |")  # awrs on a and b only: 1 and 2 ms
