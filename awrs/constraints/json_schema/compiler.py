@@ -397,7 +397,6 @@ def _shared_any_value(draft: Draft, options: Options) -> Node:
     return node
 
 
-
 def _check_pattern(pattern: Any, pointer: str) -> None:
     """A pattern must be a valid regular expression (checked now; its automaton is built later)."""
     if not isinstance(pattern, str):
