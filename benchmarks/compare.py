@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fidelity-samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1,
-                        help="decode each item this many times per method (interleaved) and keep the least time; not mask or genlm-control")
+                        help="decode each item this many times per method (interleaved) and keep each step's least time; not mask, genlm-control or awrs-smc")
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")

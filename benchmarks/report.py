@@ -81,12 +81,18 @@ def targets(summary: list[dict], rows: list[dict] | None = None) -> list[dict]:
     return out
 
 
-def _items(rows: list[dict], task: str, mode: str, method: str) -> set[str]:
-    return {r["id"] for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported")}
+def _done(r: dict, task: str, mode: str | None, method: str) -> bool:
+    """A row of ``method`` on ``task`` in ``mode`` that ran (compile-only rows have no mode,
+    and ran when they have a compile time)."""
+    return (r["task"], r.get("mode"), r["method"]) == (task, mode, method) and r.get("supported", "compile_s" in r)
 
 
-def _rows_on(rows: list[dict], task: str, mode: str, method: str, items: set[str]) -> list[dict]:
-    return [r for r in rows if (r["task"], r["mode"], r["method"]) == (task, mode, method) and r.get("supported") and r["id"] in items]
+def _items(rows: list[dict], task: str, mode: str | None, method: str) -> set[str]:
+    return {r["id"] for r in rows if _done(r, task, mode, method)}
+
+
+def _rows_on(rows: list[dict], task: str, mode: str | None, method: str, items: set[str]) -> list[dict]:
+    return [r for r in rows if _done(r, task, mode, method) and r["id"] in items]
 
 
 def rows_have(res: dict, key: str) -> bool:
@@ -101,7 +107,7 @@ def _ms_per_token_on(rows: list[dict], task: str, mode: str, method: str, items:
     return 1000 * sum(r[seconds] for r in done) / steps if steps else float("nan")
 
 
-def _compile_p50_on(rows: list[dict], task: str, mode: str, method: str, items: set[str]) -> float:
+def _compile_p50_on(rows: list[dict], task: str, mode: str | None, method: str, items: set[str]) -> float:
     return median([1000 * r["compile_s"] for r in _rows_on(rows, task, mode, method, items) if r.get("compile_s") is not None])
 
 
@@ -297,9 +303,7 @@ def render_compile(data: dict) -> str:
             continue
         r = dict(r)
         if r["method"] != "awrs" and rows:
-            items = {x["id"] for x in rows if (x["task"], x["method"]) == (r["task"], r["method"]) and "compile_s" in x}
-            r["awrs_same_p50_ms"] = median([1000 * x["compile_s"] for x in rows
-                                            if x["task"] == r["task"] and x["method"] == "awrs" and x["id"] in items and "compile_s" in x])
+            r["awrs_same_p50_ms"] = _compile_p50_on(rows, r["task"], None, "awrs", _items(rows, r["task"], None, r["method"]))
         summary.append(r)
     return _section(
         "Compile time, every method on every item (`compare.py --compile-only`)",
