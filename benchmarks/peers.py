@@ -291,11 +291,18 @@ def decode_with_mask(lm, prompt_ids: list[int], session, max_new_tokens: int, rn
         mask_seconds += time.perf_counter() - t0
         if len(allowed) < len(logprobs):
             break
-        # awrs's own masked sampler (one inverse-CDF draw, vectorised exp): the peers' overhead
-        # is their masks, not a slower sampler of ours.
-        token = mask_step(logprobs, allowed[: len(logprobs)], None if greedy else rng).token
-        if token is None:
-            break
+        allowed = allowed[: len(logprobs)]
+        if greedy:  # the masked argmax, as a peer's own greedy loop does (no softmax)
+            masked = np.where(allowed, logprobs, -np.inf)
+            token = int(np.argmax(masked))
+            if masked[token] == -np.inf:
+                break
+        else:
+            # awrs's own masked sampler (one inverse-CDF draw, vectorised exp): the peers'
+            # overhead is their masks, not a slower sampler of ours.
+            token = mask_step(logprobs, allowed, rng).token
+            if token is None:
+                break
         if token in eos:
             finished = True
             break

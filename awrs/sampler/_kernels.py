@@ -9,8 +9,9 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   faster than ``np.exp`` here, with relative error below 4e-16 (two ulps; the tests compare
   with ``np.exp``). Values more than ``LOWEST`` = 708 nats below ``top`` give 0 (they are
   below float64's normal range relative to the top candidate).
-- ``with_eos`` widens the model's log-probabilities to float64 and appends the end-of-sequence
-  candidate (the log-sum-exp of the end ids) in one pass.
+- ``with_eos`` widens the model's log-probabilities to float64 (or copies float32 for greedy
+  steps, which only compare them) and appends the end-of-sequence candidate (the log-sum-exp
+  of the end ids) in one pass.
 - ``block_sums`` and ``draw`` keep the mass in blocks of ``BLOCK`` = 256 positions, so one
   draw without replacement walks about 190 block sums and one block (microseconds) instead
   of a cumulative sum over the whole vocabulary; a taken position's block is summed again
@@ -87,14 +88,15 @@ def _with_eos(lp, eos, out):  # pragma: no cover - compiled
         out[i] = lp[i]
     top = -np.inf
     for j in eos:
-        if out[j] > top:
-            top = out[j]
+        v = np.float64(lp[j])
+        if v > top:
+            top = v
     if top == -np.inf:  # NaN stays NaN below: never kept
         out[n] = -np.inf
         return
     s = 0.0
     for j in eos:
-        s += np.exp(out[j] - top)
+        s += np.exp(np.float64(lp[j]) - top)
     out[n] = top + np.log(s)
 
 
@@ -145,17 +147,20 @@ def _draw(q, sums, taken, u, block):  # pragma: no cover - compiled
     return pos
 
 
-def _check(q: np.ndarray, flags: np.ndarray) -> None:
-    if q.dtype != np.float64 or q.ndim != 1 or not q.flags.c_contiguous:
-        raise TypeError("the values must be a C-contiguous 1-D float64 array")
+def _check(q: np.ndarray, flags: np.ndarray, also=None) -> None:
+    if (q.dtype != np.float64 and q.dtype != also) or q.ndim != 1 or not q.flags.c_contiguous:
+        raise TypeError("the values must be a C-contiguous 1-D float64 array" + (f" (or {np.dtype(also)})" if also else ""))
     if flags.dtype != np.bool_ or flags.shape != q.shape:
         raise TypeError("the flags must be a bool array of the values' shape")
 
 
 def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
     """The first position of the largest ``lp[i]`` with ``prune[i]`` False; -1 if every
-    such value is -inf (or there is none)."""
-    _check(lp, prune)
+    such value is -inf (or there is none). ``lp`` may be float32 or float64."""
+    _check(lp, prune, np.float32)
+    at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
+    if lp[at] > -np.inf and not prune[at]:
+        return at
     return int(_masked_argmax(lp, prune))
 
 
@@ -167,13 +172,16 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     return out
 
 
-def with_eos(lp: np.ndarray, eos: np.ndarray) -> np.ndarray:
-    """``lp`` as float64 with one more entry, ``logsumexp(lp[eos])``, at the end (one pass)."""
+def with_eos(lp: np.ndarray, eos: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``lp`` with one more entry, ``logsumexp(lp[eos])`` (computed in float64), at the end,
+    as ``dtype`` (float64, or float32 for float32 input: greedy steps only compare values)."""
     if lp.dtype not in (np.float32, np.float64) or lp.ndim != 1 or not lp.flags.c_contiguous:
         raise TypeError("the log-probabilities must be a C-contiguous 1-D float32 or float64 array")
     if eos.dtype != np.int64 or eos.ndim != 1 or (len(eos) and not 0 <= eos.min() <= eos.max() < len(lp)):
         raise TypeError("the end ids must be a 1-D int64 array of positions in the log-probabilities")
-    out = np.empty(len(lp) + 1, dtype=np.float64)
+    if np.dtype(dtype) not in (np.float64, lp.dtype):
+        raise TypeError("with_eos widens float32 to float64 or keeps the input's type; it never narrows")
+    out = np.empty(len(lp) + 1, dtype=dtype)
     _with_eos(lp, eos, out)
     return out
 

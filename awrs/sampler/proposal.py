@@ -46,15 +46,17 @@ class CandidateSpace:
         #: What one masking step checks: every token that can appear in text, plus EOS.
         self.mask_checks = int(vocab.text_mask.sum()) + 1
 
-    def candidates(self, logprobs: np.ndarray) -> np.ndarray:
-        """float64 log-probabilities over the candidates, EOS last. Pruned candidates keep
-        their values: :meth:`TokenChecker.pruned` says which to skip."""
+    def candidates(self, logprobs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Log-probabilities over the candidates, EOS last, as float64 (or as float32 when the
+        model's are: what greedy steps take, as they only compare them; half the memory
+        traffic). Pruned candidates keep their values: :meth:`TokenChecker.pruned` says which
+        to skip."""
         lp = np.ascontiguousarray(logprobs)
         if lp.dtype not in (np.float32, np.float64):
             lp = lp.astype(np.float64)
         if lp.shape != (self.eos_index,):
             raise GenerationError(f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}")
-        return _kernels.with_eos(lp, self.eos_ids)
+        return _kernels.with_eos(lp, self.eos_ids, np.float64 if lp.dtype == np.float64 else dtype)
 
     def checker(self, state: Any) -> TokenChecker:
         return TokenChecker(self, state)

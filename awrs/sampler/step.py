@@ -163,8 +163,11 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
     # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
     # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
     # distribution; the memo keeps the candidates already checked from counting twice.
-    lp = _as_logprobs(logprobs)
-    skip = _prune_mask(prune, len(lp), copy=True)
+    # float32 log-probabilities stay float32 here: the fast path only compares them.
+    lp = np.asarray(logprobs)
+    lp = np.ascontiguousarray(lp) if lp.dtype == np.float32 and lp.ndim == 1 else _as_logprobs(lp)
+    pruned = _prune_mask(prune, len(lp))
+    skip = pruned  # copied at the first rejection
     top = None
     for _ in range(_GREEDY_FAST_CHECKS):
         i = _kernels.masked_argmax(lp, skip)
@@ -175,6 +178,8 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
             break
         if checker(i):
             return Step(i, 0.0, checker.calls)
+        if skip is pruned:
+            skip = pruned.copy()
         skip[i] = True
     kept = _kept(lp, prune)
     pos = _first_accepted(GreedyOrder(kept.weights), checker, None) if kept is not None else None

@@ -221,7 +221,7 @@ def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpa
         weighted = config.weighted and complete
         token, log_w, spent = (space.eos_index if complete else None), (space.candidates(logprobs)[space.eos_index] if weighted else 0.0), 1
     else:
-        cand = space.candidates(logprobs)
+        cand = space.candidates(logprobs, np.float32 if config.options.greedy and config.proposal != "mask" else np.float64)
         step = propose(config.proposal, cand, checker, rng, config.options)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent

@@ -23,11 +23,30 @@ def test_exp_shifted_matches_numpy_to_two_ulps():
     assert got[-3] == 1.0  # exp(0) is exact
 
 
-def test_masked_argmax_skips_pruned_and_takes_the_first_tie():
-    lp = np.array([3.0, 1.0, -np.inf, 2.0, 2.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_masked_argmax_skips_pruned_and_takes_the_first_tie(dtype):
+    lp = np.array([3.0, 1.0, -np.inf, 2.0, 2.0], dtype=dtype)
     assert _kernels.masked_argmax(lp, np.array([True, False, False, False, False])) == 3
+    assert _kernels.masked_argmax(lp, np.zeros(5, dtype=bool)) == 0
     assert _kernels.masked_argmax(lp, np.ones(5, dtype=bool)) == -1
-    assert _kernels.masked_argmax(np.full(3, -np.inf), np.zeros(3, dtype=bool)) == -1
+    assert _kernels.masked_argmax(np.full(3, -np.inf, dtype=dtype), np.zeros(3, dtype=bool)) == -1
+    assert _kernels.masked_argmax(np.array([np.nan, 1.0, np.nan, 1.0], dtype=dtype), np.zeros(4, dtype=bool)) == 1  # NaN is never kept
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_masked_argmax_matches_a_plain_loop(seed):
+    # The vectorised first try (the unmasked argmax) and the kernel's scan, on ties and pruning.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    lp = np.round(rng.normal(size=n), 1)
+    lp[rng.random(n) < 0.1] = -np.inf
+    prune = rng.random(n) < rng.choice([0.0, 0.01, 0.5, 1.0])
+    best, at = -np.inf, -1
+    for i in range(n):
+        if not prune[i] and lp[i] > best:
+            best, at = lp[i], i
+    assert _kernels.masked_argmax(lp, prune) == at
+    assert _kernels.masked_argmax(lp.astype(np.float32), prune) == at
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -97,3 +116,15 @@ def test_with_eos_widens_and_appends_the_end_mass(dtype):
         _kernels.with_eos(lp, np.array([40]))
     with pytest.raises(TypeError):
         _kernels.with_eos(lp.astype(np.float16), eos)
+
+
+def test_with_eos_keeps_float32_when_asked_and_never_narrows():
+    rng = np.random.default_rng(4)
+    lp = np.log(rng.dirichlet(np.ones(40))).astype(np.float32)
+    eos = np.array([3, 17])
+    out = _kernels.with_eos(lp, eos, np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out[:40], lp)
+    assert out[40] == np.float32(_kernels.with_eos(lp, eos)[40])  # the end mass is summed in float64
+    with pytest.raises(TypeError, match="never narrows"):
+        _kernels.with_eos(lp.astype(np.float64), eos, np.float32)

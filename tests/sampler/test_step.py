@@ -230,12 +230,14 @@ def test_greedy_and_mask_steps():
     assert abs(np.mean(np.array(draws) == 0) - 0.2) < 0.03  # binomial sd 0.0063: a 4.7-sd band
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("seed", range(30))
-def test_greedy_step_is_the_argmax_of_the_masked_distribution(seed):
-    # Deep walks (past the argmax fast path), ties, pruning, -inf and dead ends.
+def test_greedy_step_is_the_argmax_of_the_masked_distribution(seed, dtype):
+    # Deep walks (past the argmax fast path), ties, pruning, -inf and dead ends; float32
+    # log-probabilities (what the engine passes to greedy steps) stay float32 in the fast path.
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 200))
-    logp = np.round(rng.normal(size=n), 1)  # rounding makes ties
+    logp = np.round(rng.normal(size=n), 1).astype(dtype)  # rounding makes ties
     logp[rng.random(n) < 0.1] = -np.inf
     allowed = rng.random(n) < rng.choice([0.02, 0.3, 0.9])
     prune = rng.random(n) < 0.2
