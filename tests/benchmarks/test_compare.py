@@ -1,4 +1,5 @@
-"""benchmarks/compare.py's timing: per-step clocks and the least time over repeats."""
+"""benchmarks/compare.py's timing: per-step clocks, the least time over repeats, and the
+forward passes pooled across methods."""
 
 from __future__ import annotations
 
@@ -37,7 +38,47 @@ def test_the_step_clock_times_every_forward_pass_of_a_generation(default_lm):
     steps = clock.steps()
     assert len(steps) == r.stats.forward_passes - 1  # the prefill is not a step
     assert all(s > 0 for s in steps)
+    assert len(clock.forwards) == len(steps) and all(0 < f <= s for f, s in zip(clock.forwards, steps))
     assert sum(steps) <= r.stats.seconds - r.stats.prefill_seconds
     from awrs.lm.hf import HFBatch
 
     assert HFBatch.extend.__name__ == "extend"  # unwrapped again
+
+
+def test_each_step_is_split_into_the_forward_pass_and_the_choice_around_it():
+    compare = load_benchmark("compare")
+    runs = [dict(row("awrs", "a", 3, 1.0, 0.1, 0.5), text="x", step_s=[0.3, 0.5], forward_s=[0.2, 0.45]),
+            dict(row("awrs", "a", 3, 0.9, 0.1, 0.5), text="x", step_s=[0.4, 0.3], forward_s=[0.2, 0.28])]
+    out = compare._fastest_of(runs)
+    assert out["forward_s"] == [0.2, 0.28]
+    assert out["choice_s"] == pytest.approx([0.1, 0.02])  # least of 0.1/0.2 and 0.05/0.02
+    assert out["final_s"] == pytest.approx(0.2)  # 1.0 - 0.8 and 0.9 - 0.7
+    one = compare._fastest_of(runs[:1])  # timed once: the same fields, from the one run
+    assert one["choice_s"] == pytest.approx([0.1, 0.05]) and one["decode_s"] == pytest.approx(1.0) and "repeats" not in one
+
+
+def test_forward_passes_are_pooled_over_the_single_row_methods_of_an_item():
+    compare = load_benchmark("compare")
+    outs = {
+        "unconstrained": {"supported": True, "forward_s": [0.5, 0.6, 0.7, 0.9]},
+        "awrs": {"supported": True, "forward_s": [0.9, 0.4], "choice_s": [0.01, 0.01], "final_s": 0.01, "decode_s": 1.33},
+        "llguidance": {"supported": True, "forward_s": [0.6, 0.8, 0.5], "choice_s": [0.02, 0.02, 0.02], "final_s": 0.01, "decode_s": 1.97},
+        "awrs-smc": {"supported": True, "forward_s": [0.1, 0.1, 0.1, 0.1]},  # five rows: not the same computation
+        "xgrammar": {"supported": False},
+        "genlm-control": None,
+    }
+    pooled = compare.pool_forward(outs, {"llguidance", "xgrammar"})
+    assert pooled == [0.5, 0.4, 0.5, 0.9]
+    awrs_row, peer_row = dict(outs["awrs"]), dict(outs["llguidance"])
+    compare.apply_pooled_forward(awrs_row, pooled)
+    compare.apply_pooled_forward(peer_row, pooled)
+    assert awrs_row["decode_s"] == pytest.approx(0.02 + 0.9 + 0.01) and awrs_row["decode_measured_s"] == 1.33
+    assert awrs_row["overhead_s"] == pytest.approx(0.03)
+    assert peer_row["decode_s"] == pytest.approx(0.06 + 1.4 + 0.01)
+    # Same work around the model, different luck with the machine: equal after pooling.
+    a = {"supported": True, "forward_s": [0.5, 0.5], "choice_s": [0.01, 0.01], "final_s": 0.0, "decode_s": 1.02}
+    b = {"supported": True, "forward_s": [0.7, 0.6], "choice_s": [0.01, 0.01], "final_s": 0.0, "decode_s": 1.32}
+    pooled = compare.pool_forward({"awrs": a, "outlines": b}, {"outlines"})
+    compare.apply_pooled_forward(a, pooled)
+    compare.apply_pooled_forward(b, pooled)
+    assert a["decode_s"] == pytest.approx(b["decode_s"]) == pytest.approx(1.02)
