@@ -578,7 +578,10 @@ def value_node(values: list[Any], layout: Layout) -> Node:
     strings = [v for v in values if isinstance(v, str)]
     numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
     literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
-    string = StringSpec(eager_dfa=trie_dfa([s.encode("utf-8", "surrogatepass") for s in strings])) if strings else None
+    encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+    # The trie is built when generation first enters one of these strings (most of a big
+    # schema's enums are never generated); a non-empty list of strings is never empty.
+    string = StringSpec(build=lambda: (trie_dfa(encoded), (), ())) if strings else None
     number = NumberSpec(values=numbers) if numbers else None
     nodes: list[Node] = []
     if string or number or literals:
