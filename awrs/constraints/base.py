@@ -23,7 +23,7 @@ import numpy as np
 
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["Constraint", "State", "to_bytes"]
+__all__ = ["Constraint", "State", "probe_next_bytes", "to_bytes"]
 
 #: A constraint state: any immutable value. ``None`` is reserved for "rejected".
 State = Any
@@ -74,6 +74,15 @@ class Constraint(ABC):
         sampler prunes them before its walk, with their mass (exact; ALGORITHM.md section 2)."""
         return None
 
+    def next_bytes(self, state: State) -> np.ndarray | None:
+        """The bytes that may come next from ``state``: a (256,) boolean array, or None (the
+        default) when the constraint does not say. It must be sound for whole tokens: when
+        byte ``b`` is False, :meth:`advance` rejects every ``data`` that starts with ``b``
+        (true of any constraint whose ``advance`` reads the bytes one at a time). A walk that
+        has met many rejections asks for it and prunes every token whose first byte is
+        refused, with its mass (exact; ALGORITHM.md section 2)."""
+        return None
+
     def allowed_bytes(self) -> np.ndarray | None:
         """A (256,) boolean array of the bytes that can occur in some valid string, or None
         if unknown. Tokens containing any other byte can be pruned before sampling."""
@@ -108,3 +117,13 @@ class Constraint(ABC):
             if state is None:
                 return i
         return None if self.is_complete(state) else len(data)
+
+
+_SINGLE_BYTES = [bytes((b,)) for b in range(256)]
+
+
+def probe_next_bytes(constraint: Constraint, state: State) -> np.ndarray:
+    """:meth:`Constraint.next_bytes` by 256 one-byte advances (sound for constraints whose
+    ``advance`` reads bytes one at a time)."""
+    advance = constraint.advance
+    return np.fromiter((advance(state, b) is not None for b in _SINGLE_BYTES), dtype=np.bool_, count=256)

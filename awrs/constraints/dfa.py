@@ -537,6 +537,9 @@ class DFAConstraint(Constraint):
     def is_complete(self, state: int) -> bool:
         return bool(self._dfa.final[state])
 
+    def next_bytes(self, state: int) -> np.ndarray:
+        return self._dfa.table[state] >= 0
+
     def mask(self, state: int, vocab: Vocabulary) -> np.ndarray:
         return (walk_vocabulary(self._dfa, state, vocab) >= 0) & vocab.text_mask
 

@@ -98,6 +98,9 @@ class Regex(Constraint):
     def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
         return self._impl.impossible_tokens(state, vocab)
 
+    def next_bytes(self, state: State) -> np.ndarray | None:
+        return self._impl.next_bytes(state)
+
     def allowed_bytes(self) -> np.ndarray | None:
         return self._impl.allowed_bytes()
 

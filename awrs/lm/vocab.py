@@ -86,6 +86,15 @@ class Vocabulary:
         buf = np.frombuffer(b"".join(self.tokens), dtype=np.uint8).copy()
         return buf, offsets
 
+    @cached_property
+    def first_byte(self) -> np.ndarray:
+        """Each token's first byte as an int16 array (-1 for a token with no bytes)."""
+        buf, offsets = self.flat
+        out = np.full(len(self.tokens), -1, dtype=np.int16)
+        nonempty = offsets[1:] > offsets[:-1]
+        out[nonempty] = buf[offsets[:-1][nonempty]]
+        return out
+
     def decode(self, ids: Sequence[int]) -> bytes:
         """The bytes of a token sequence, with special tokens left out."""
         special = self.special_ids

@@ -106,6 +106,19 @@ class TokenChecker:
         out[: space.eos_index] |= refused
         return out
 
+    def refused(self) -> np.ndarray | None:
+        """Candidates whose first byte the constraint refuses from this state
+        (:meth:`Constraint.next_bytes`), or None when it does not say. What a long walk prunes
+        (``awrs_step``'s ``narrow``); EOS and tokens without bytes are never among them."""
+        space = self.space
+        allowed = space.constraint.next_bytes(self.state)
+        if allowed is None:
+            return None
+        first = space.vocab.first_byte
+        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
+        out[: space.eos_index] = ~np.asarray(allowed, dtype=np.bool_)[first] & (first >= 0)
+        return out
+
     def mask(self) -> np.ndarray:
         """Every candidate checked at once (the masking baseline)."""
         space = self.space
@@ -126,15 +139,15 @@ class ProposalOptions:
 def _propose_awrs(cand, checker, rng, opts: ProposalOptions) -> Step:
     prune = checker.pruned()
     if opts.greedy:
-        return greedy_step(cand, checker, prune)
-    return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects, prune)
+        return greedy_step(cand, checker, prune, narrow=checker.refused)
+    return awrs_step(cand, checker, rng, opts.estimator, opts.max_rejects, prune, narrow=checker.refused)
 
 
 def _propose_lcd(cand, checker, rng, opts: ProposalOptions) -> Step:
     prune = checker.pruned()
     if opts.greedy:
-        return greedy_step(cand, checker, prune)
-    return awrs_step(cand, checker, rng, "none", opts.max_rejects, prune)
+        return greedy_step(cand, checker, prune, narrow=checker.refused)
+    return awrs_step(cand, checker, rng, "none", opts.max_rejects, prune, narrow=checker.refused)
 
 
 def _propose_mask(cand, checker, rng, opts: ProposalOptions) -> Step:

@@ -122,6 +122,8 @@ def awrs_step(
     estimator: Estimator = "recursive",
     max_rejects: int | None = None,
     prune: np.ndarray | None = None,
+    *,
+    narrow: Narrow | None = None,
 ) -> Step:
     """Draw one candidate from ``p(x) c(x) / Z`` by adaptive rejection, with a weight whose
     expectation is ``Z = sum_x p(x) c(x)``.
@@ -135,6 +137,12 @@ def awrs_step(
     paper's estimator), or ``"none"`` (plain exact locally constrained decoding, weight 1).
     ``max_rejects=k`` gives up at the k-th rejection with weight 0, which keeps every
     estimator properly weighted while capping the work of dead ends.
+
+    ``narrow()``, when given, returns candidates ``accept`` would reject (a bool array, or
+    None): after ``NARROW_AFTER`` rejections the walk (``"recursive"`` and ``"none"``) asks
+    for them once and goes on without them. What is left of the walk is the same problem on the
+    candidates not yet visited; pruning the refused ones there, with the kept share of that
+    mass as a factor, is exact (ALGORITHM.md section 2), so the step stays properly weighted.
     """
     if estimator not in _ESTIMATORS:
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
@@ -146,19 +154,20 @@ def awrs_step(
     checker = _CountingAccept(accept)
     order = _random_order(kept.weights, rng, blocks=kept.blocks)
     if estimator == "recursive":
-        pos, log_w = _recursive(order, kept, checker, max_rejects)
+        pos, log_w = _recursive(order, kept, checker, max_rejects, narrow, rng)
     elif estimator == "two-loop":
         pos, log_w = _two_loop(order, kept, checker, rng, max_rejects)
     else:
-        pos, log_w = _first_accepted(order, checker, max_rejects), 0.0
+        pos, log_w = _first_accepted(order, checker, max_rejects, kept, narrow, rng), 0.0
     if pos is None:
         return Step(None, -math.inf, checker.calls)
     return Step(pos, log_w + kept.log_kept if estimator != "none" else 0.0, checker.calls)
 
 
-def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None) -> Step:
+def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None, *, narrow: Narrow | None = None) -> Step:
     """The most likely allowed candidate (exactly the argmax of the masked distribution),
-    checking candidates from the most likely down."""
+    checking candidates from the most likely down. ``narrow`` (see :func:`awrs_step`) is asked
+    once the fast path's checks are spent, and the refused candidates are skipped."""
     checker = _CountingAccept(accept)
     # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
     # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
@@ -181,6 +190,9 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
         if skip is pruned:
             skip = pruned.copy()
         skip[i] = True
+    refused = narrow() if narrow is not None else None
+    if refused is not None:
+        prune = refused if prune is None else (np.asarray(prune, dtype=np.bool_) | refused)
     kept = _kept(lp, prune)
     pos = _first_accepted(GreedyOrder(kept.weights), checker, None) if kept is not None else None
     if pos is None:
@@ -232,30 +244,41 @@ class _CountingAccept:
         return hit
 
 
-def _first_accepted(order, accept: _CountingAccept, max_rejects: int | None) -> int | None:
-    for i in range(len(order)):
+def _first_accepted(order, accept: _CountingAccept, max_rejects: int | None, kept: _Kept | None = None,
+                    narrow: Narrow | None = None, rng=None) -> int | None:
+    i = visited = 0
+    while i < len(order):
         pos = order.position(i)
         if accept(pos):
             return pos
-        if max_rejects is not None and i + 1 >= max_rejects:
+        i += 1
+        visited += 1
+        if max_rejects is not None and visited >= max_rejects:
             return None
+        if narrow is not None and visited == NARROW_AFTER and kept is not None:
+            narrowed = _narrowed(order, i, kept.weights, narrow, rng)
+            if narrowed is not None:
+                order, i = narrowed[0], 0
     return None
 
 
-def _recursive(order, kept: _Kept, accept, max_rejects):
+def _recursive(order, kept: _Kept, accept, max_rejects, narrow: Narrow | None = None, rng=None):
     """The recursive estimator: ``w = mult * tail`` where ``mult`` multiplies ``1 - q'(r)`` over
     the rejected candidates (``q'`` renormalised among those not yet visited) and ``tail`` is 1
-    if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one."""
+    if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one.
+    After ``NARROW_AFTER`` rejections, with ``narrow``, the rest of the walk runs on the
+    candidates not visited and not refused, ``mult`` taking their share of the unvisited mass."""
     n = len(order)
     weights, scale = kept.weights, 1.0 / kept.total
     log_mult = 0.0
     rejected = 0.0
-    for i in range(n):
+    i = visited = 0
+    while i < n:
         pos = order.position(i)
         qi = float(weights[pos]) * scale
         last = i == n - 1
         qx = 1.0 if last else min(1.0, qi / max(1.0 - rejected, 1e-300))
-        capped = max_rejects is not None and i + 1 >= max_rejects
+        capped = max_rejects is not None and visited + 1 >= max_rejects
         if accept(pos):
             if last or capped:
                 return pos, log_mult
@@ -265,7 +288,39 @@ def _recursive(order, kept: _Kept, accept, max_rejects):
             return None, -math.inf
         log_mult += math.log1p(-qx)
         rejected += qi
+        i += 1
+        visited += 1
+        if narrow is not None and visited == NARROW_AFTER:
+            narrowed = _narrowed(order, i, weights, narrow, rng)
+            if narrowed is not None:
+                order, weights, share = narrowed
+                if share <= 0.0:
+                    return None, -math.inf
+                log_mult += math.log(share)
+                n, i, rejected = len(order), 0, 0.0
+                scale = 1.0 / float(weights.sum())
     return None, -math.inf
+
+
+#: Rejections after which a walk given ``narrow`` asks for it (once per step).
+NARROW_AFTER = 32
+
+Narrow = Callable[[], "np.ndarray | None"]
+
+
+def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng):
+    """``(order, weights, share)`` for the rest of a walk that has visited ``visited``
+    positions of ``order``: the unvisited candidates less those ``narrow()`` refuses, and their
+    share of the unvisited mass; None when ``narrow`` refuses nothing it knows of."""
+    refused = narrow()
+    if refused is None:
+        return None
+    left = weights.copy()
+    left[[order.position(j) for j in range(visited)]] = 0.0
+    total_left = float(left.sum())
+    kept_left = np.where(refused, 0.0, left)
+    share = float(kept_left.sum()) / total_left if total_left > 0 else 0.0
+    return _random_order(kept_left, rng), kept_left, share
 
 
 def _two_loop(order, kept: _Kept, accept, rng, max_rejects):

@@ -261,3 +261,113 @@ def test_bad_shapes_are_clear_errors():
         greedy_step(logp, lambda i: True, prune=np.zeros(1, dtype=bool))
     with pytest.raises(GenerationError, match="logprobs must be 1-D"):
         mask_step(np.zeros((2, 2)), np.ones(2, dtype=bool), None)
+
+
+# --- narrowing: after NARROW_AFTER rejections the walk drops what narrow() refuses ---------
+
+
+def walks_until(q, allowed, candidates, extra, stop_after):
+    """Like walk_prefixes, but a walk that has rejected ``stop_after`` candidates without an
+    acceptance stops there (flagged True: the step narrows at that point)."""
+
+    def rec(prefix, prob, remaining, after_accept):
+        rest = [c for c in candidates if c not in prefix and q[c] > 0]
+        if after_accept is None and len(prefix) == stop_after and rest:
+            yield prefix, prob, True
+            return
+        if not rest or (after_accept is not None and after_accept >= extra):
+            yield prefix, prob, False
+            return
+        for c in rest:
+            nxt = after_accept + 1 if after_accept is not None else (0 if allowed[c] else None)
+            yield from rec(prefix + [c], prob * q[c] / remaining, remaining - q[c], nxt)
+
+    yield from rec([], 1.0, sum(q[c] for c in candidates), None)
+
+
+def narrowed_outcomes(monkeypatch, logp, allowed, refused, estimator, max_rejects, after):
+    """(probability, token, weight) of every walk of a narrowing step, by enumeration."""
+    monkeypatch.setattr(step_module, "NARROW_AFTER", after)
+    n = len(logp)
+    q = {i: float(np.exp(logp[i])) for i in range(n)}
+    out = []
+    for prefix0, prob0, narrows in walks_until(q, allowed, list(range(n)), 1, after):
+        if narrows:
+            rest = [c for c in range(n) if c not in prefix0 and not refused[c]]
+            second = [(p, pr) for p, pr, _ in walks_until(q, allowed, rest, 1, 10**9)] if rest else [([], 1.0)]
+        else:
+            second = [([], 1.0)]
+        for prefix1, prob1 in second:
+            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
+            step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects,
+                             narrow=lambda: refused.copy())
+            out.append((prob0 * prob1, step.token, math.exp(step.log_weight) if step.token is not None else 0.0))
+    return out
+
+
+def narrowing_cases(count, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n = int(rng.integers(3, 7))
+        logp = np.log(rng.dirichlet(np.ones(n) * 0.7))
+        allowed = rng.random(n) < 0.4
+        refused = ~allowed & (rng.random(n) < rng.choice([0.0, 0.5, 1.0]))  # sound: only rejected ones
+        yield logp, allowed, refused
+
+
+@pytest.mark.parametrize("after", [1, 2])
+@pytest.mark.parametrize("max_rejects", [None, 2, 3])
+def test_narrowing_keeps_the_recursive_estimator_properly_weighted(monkeypatch, after, max_rejects):
+    for logp, allowed, refused in narrowing_cases(30, seed=300 + 10 * after + (max_rejects or 0)):
+        got = np.zeros(len(logp))
+        for prob, token, w in narrowed_outcomes(monkeypatch, logp, allowed, refused, "recursive", max_rejects, after):
+            assert prob > 0
+            if token is not None:
+                assert allowed[token] and not refused[token]
+                got[token] += prob * w
+        np.testing.assert_allclose(got, np.exp(logp) * allowed, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("after", [1, 2])
+def test_narrowing_keeps_plain_lcd_exact(monkeypatch, after):
+    for logp, allowed, refused in narrowing_cases(30, seed=400 + after):
+        got = np.zeros(len(logp))
+        for prob, token, _ in narrowed_outcomes(monkeypatch, logp, allowed, refused, "none", None, after):
+            if token is not None:
+                got[token] += prob
+        want = np.exp(logp) * allowed
+        if want.sum() > 0:
+            np.testing.assert_allclose(got, want / want.sum(), atol=TOL, rtol=0)
+        else:
+            assert got.sum() == 0
+
+
+def test_narrowing_is_asked_once_and_only_after_enough_rejections(monkeypatch):
+    monkeypatch.setattr(step_module, "NARROW_AFTER", 3)
+    logp = np.log(np.full(10, 0.1))
+    allowed = np.zeros(10, dtype=bool)
+    allowed[9] = True
+    calls = []
+
+    def narrow():
+        calls.append(1)
+        return ~allowed
+
+    checks = []
+    step = awrs_step(logp, lambda i: checks.append(i) or bool(allowed[i]), np.random.default_rng(1), narrow=narrow)
+    assert step.token == 9
+    # Either 9 came within the first three visits (no narrowing) or right after them.
+    assert (len(calls), len(checks)) in ((0, 1), (0, 2), (0, 3), (1, 4))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_greedy_step_narrowed_is_still_the_masked_argmax_with_fewer_checks(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 200))
+    logp = np.round(rng.normal(size=n), 1)
+    allowed = rng.random(n) < 0.05
+    refused = ~allowed & (rng.random(n) < 0.8)
+    plain = greedy_step(logp, allowed.__getitem__)
+    narrowed = greedy_step(logp, allowed.__getitem__, narrow=lambda: refused)
+    assert narrowed.token == plain.token
+    assert narrowed.n_checks <= plain.n_checks

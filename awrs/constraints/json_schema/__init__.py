@@ -10,7 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from awrs.constraints.base import Constraint
+import numpy as np
+
+from awrs.constraints.base import Constraint, probe_next_bytes
 from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
 from awrs.constraints.json_schema.nodes import WHITESPACE, Node
 from awrs.constraints.json_schema.refs import detect_draft
@@ -115,6 +117,9 @@ class JsonSchema(Constraint):
                 return None
             phase, ws = VALUE, 0
         return DocState(phase, ws, value)
+
+    def next_bytes(self, state: DocState) -> np.ndarray:
+        return probe_next_bytes(self, state)  # advance reads one byte at a time
 
     def is_complete(self, state: DocState) -> bool:
         return state.phase == TRAIL or (state.phase == VALUE and self._root.end(state.value))
