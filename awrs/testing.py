@@ -10,6 +10,9 @@ and raises :class:`ContractViolation` (an ``AssertionError``) naming the first b
 - checking is independent of how the bytes are split into tokens (one byte at a time, the
   whole string, random chunks);
 - states are values: advancing a state never changes it, so copies are independent;
+- :meth:`~awrs.constraints.base.Constraint.next_bytes`, when the constraint gives it, is sound
+  along every valid example (the example's next byte is allowed, and texts starting with a
+  refused byte are rejected by ``advance``);
 - with ``vocab=``: :meth:`~awrs.constraints.base.Constraint.impossible_tokens` is sound along
   every valid example (no token that continues the example is marked impossible, and sampled
   tokens it marks are rejected by ``advance``).
@@ -47,6 +50,7 @@ def check_constraint(
         for _ in range(splits):
             _check_chunking(constraint, data, rng)
         _check_states_are_values(constraint, data, rng)
+        _check_next_bytes(constraint, data, rng)
         if vocab is not None:
             _check_impossible_tokens(constraint, data, vocab, rng)
     for example in invalid:
@@ -97,6 +101,28 @@ def _check_states_are_values(c: Constraint, data: bytes, rng: random.Random) -> 
     rest = c.advance(state, data[cut:])
     if rest is None or not c.is_complete(rest):
         raise ContractViolation(f"{c!r}: after exploring other continuations, the state no longer completes {data!r}")
+
+
+#: Prefixes of each example at which ``next_bytes`` is checked (it may cost 256 advances).
+_NEXT_BYTES_SAMPLE = 16
+
+
+def _check_next_bytes(c: Constraint, data: bytes, rng: random.Random) -> None:
+    cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, _NEXT_BYTES_SAMPLE)))
+    for i in cuts:
+        state = c.walk(data[:i])
+        allowed = c.next_bytes(state)
+        if allowed is None:
+            continue  # the constraint does not say (from this state)
+        if getattr(allowed, "shape", None) != (256,) or allowed.dtype != bool:
+            raise ContractViolation(f"{c!r}: next_bytes() must be a bool array of shape (256,)")
+        if i < len(data) and not allowed[data[i]]:
+            raise ContractViolation(f"{c!r}: next_bytes() refuses {data[i : i + 1]!r} after {data[:i]!r}, but {data!r} is valid")
+        refused = [b for b in range(256) if not allowed[b]]
+        for b in rng.sample(refused, min(len(refused), 8)):
+            for tail in (b"", data[i + 1 :], bytes(rng.randrange(256) for _ in range(3))):
+                if c.advance(state, bytes((b,)) + tail) is not None:
+                    raise ContractViolation(f"{c!r}: next_bytes() refuses {bytes((b,))!r} after {data[:i]!r}, but advance() accepts {bytes((b,)) + tail!r}")
 
 
 #: Tokens marked impossible that are re-checked with ``advance`` at each prefix of an example.

@@ -91,7 +91,18 @@ class Mutating(Constraint):
         return bytes(state).endswith(b"!")
 
 
+class Overconfident(Choice):
+    """A broken constraint: says only "a" may come next, though "b" starts a valid string."""
+
+    def next_bytes(self, state):
+        out = np.zeros(256, dtype=bool)
+        out[ord("a")] = True
+        return out
+
+
 def test_the_contract_kit_catches_broken_constraints():
+    with pytest.raises(ContractViolation, match=r"next_bytes\(\) refuses b'b'"):
+        check_constraint(Overconfident(["ab", "ba"]), valid=["ab", "ba"])
     with pytest.raises(ContractViolation, match="prefix closure|rejects"):
         check_constraint(Leaky(), valid=["ab"])
     with pytest.raises(ContractViolation, match="changed the state"):
