@@ -63,6 +63,37 @@ def _commit() -> dict[str, Any]:
     return {"sha": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
+#: Rows whose forward passes are not one row's (SMC's five) or not timed by awrs's clock.
+_NOT_POOLED = ("awrs-smc", "genlm-control")
+
+
+def vs_unconstrained(rows: Sequence[dict[str, Any]], task: str, mode: str, method: str) -> float:
+    """``method``'s decoding time over what unconstrained decoding takes for the same tokens:
+    on each item, the forward passes of the method's own steps (the least time any single-row
+    method took for each, as compare.py pools them) plus unconstrained decoding's own time
+    around the model per step. Neither the mix of items nor the output lengths move the ratio
+    (an unconstrained run that stops at once has one forward pass for two steps: dividing whole
+    runs compared a 65-token output with it). Rows without per-step times fall back to
+    unconstrained's time per token on the item."""
+    cell = [r for r in rows if r["task"] == task and r["mode"] == mode and r.get("supported")]
+    unc = {r["id"]: r for r in cell if r["method"] == "unconstrained" and r.get("steps")}
+    num = den = 0.0
+    for r in cell:
+        base = unc.get(r["id"])
+        if r["method"] != method or base is None:
+            continue
+        if "forward_s" in r and "forward_s" in base:
+            pool = [x["forward_s"] for x in cell if x["id"] == r["id"] and x["method"] not in _NOT_POOLED and "forward_s" in x]
+            pooled = [min(f[t] for f in pool if len(f) > t) for t in range(max(map(len, pool)))]
+            n = len(r["forward_s"])  # SMC may run past every single-row method: their mean beyond
+            forward = sum(pooled[:n]) + max(n - len(pooled), 0) * (sum(pooled) / len(pooled) if pooled else 0.0)
+            den += forward + r["steps"] * base["overhead_s"] / base["steps"]
+        else:
+            den += r["steps"] * base["decode_s"] / base["steps"]
+        num += r["decode_s"]
+    return num / den if den else float("nan")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+from _common import SHARED, median, percentile, print_table, run_metadata, vs_unconstrained, write_json  # noqa: E402
 from awrs.grammars import load  # noqa: E402
 from json_generation import prompt_for as json_prompt  # noqa: E402
 from json_generation import val_schemas, validates  # noqa: E402
@@ -321,7 +321,7 @@ def fidelity(lm, peers, args) -> list[dict]:
 # --- main ---------------------------------------------------------------------------------
 
 
-def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
+def summarise(rows: list[dict]) -> list[dict]:
     table = []
     keys = sorted({(r["task"], r["mode"], r["method"]) for r in rows}, key=lambda k: (k[0], k[1], _ORDER.get(k[2], 9), k[2]))
     for task, mode, method in keys:
@@ -336,7 +336,7 @@ def summarise(rows: list[dict], base_ms: dict) -> list[dict]:
             "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
             "compliance": _ratio(sum(r["valid"] for r in done if r["finished"]), sum(r["finished"] for r in done)),
             "compile_p50_ms": median(compile_ms), "compile_p95_ms": percentile(compile_ms, 95),
-            "ms_per_token": ms, "vs_unconstrained": ms / base_ms.get((task, mode), float("nan")),
+            "ms_per_token": ms, "vs_unconstrained": vs_unconstrained(rows, task, mode, method),
             "ms_per_token_measured": 1000 * sum(r.get("decode_measured_s", r["decode_s"]) for r in done) / steps if steps else float("nan"),
             "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
             if steps and all("overhead_s" in r for r in done) else float("nan"),
@@ -578,14 +578,7 @@ def main(argv: list[str] | None = None) -> dict:
         _record_compile_memory(rows, task, peers)
         print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
 
-    base = {}
-    for task in ("json", "regex", "pattern", "sql"):
-        for mode in args.modes:
-            done = [r for r in rows if r["task"] == task and r["mode"] == mode and r["method"] == "unconstrained"]
-            steps = sum(r["steps"] for r in done)
-            if steps:
-                base[(task, mode)] = 1000 * sum(r["decode_s"] for r in done) / steps
-    table = summarise(rows, base)
+    table = summarise(rows)
     print_table(table, ["task", "mode", "method", "coverage", "validity", "finished", "compliance", "compile_p50_ms", "compile_p95_ms",
                         "ms_per_token", "ms_per_token_measured", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
     conf = conformance(items, lm, peers)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, ROOT, median  # noqa: E402
+from _common import RESULTS, ROOT, median, vs_unconstrained  # noqa: E402
 
 OURS = ("awrs", "awrs-smc", "mask")
 NOT_PEERS = ("unconstrained", *OURS, "genlm-control")
@@ -190,6 +190,16 @@ def plots(data: dict, out: Path) -> list[str]:
     return names
 
 
+def per_item_ratios(res: dict) -> None:
+    """*vs unc.* from the rows, item by item (``_common.vs_unconstrained``; runs before it
+    divided whole tasks, so a method that decoded long on costly items and short on cheap ones
+    looked slower than unconstrained decoding of the same tokens)."""
+    rows = res.get("rows")
+    if rows:
+        for s in res["summary"]:
+            s["vs_unconstrained"] = vs_unconstrained(rows, s["task"], s["mode"], s["method"])
+
+
 def render(data: dict, images: list[str], image_dir: str) -> str:
     p = data["parameters"]
     res = data["results"]
@@ -235,7 +245,9 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         " within the token budget (the rest are flagged, not returned as valid); *compliance* = validity among the"
         " finished ones; *compile* is timed cold in the"
         " first mode; *ms/token* is decoding time per output token (forward pass + constraint), for awrs-smc per"
-        " batched step of all 5 particles; *vs unc.* divides by unconstrained decoding in the same run;"
+        " batched step of all 5 particles; *vs unc.* divides by unconstrained decoding of as many tokens in the same run,"
+        " item by item (the pooled forward passes of the method's own steps plus unconstrained decoding's time around"
+        " the model per step, so neither the mix of items nor the output lengths move it);"
         " *overhead ms/token* is the part of it that is not the model's forward pass (masks or checks, and sampling): the"
         " model's forward pass is the same for every method, so this is where methods differ;"
         " *checks/token* counts constraint checks (awrs's own); *mem* is the peak Python memory of compiling"
@@ -353,6 +365,7 @@ def main(argv: list[str] | None = None) -> Path:
                         help="a compare.py --compile-only result to add as a section (skipped when missing)")
     args = parser.parse_args(argv)
     data = json.loads(Path(args.result).read_text())
+    per_item_ratios(data["results"])
     docs = Path(args.docs)
     images = plots(data, docs / "benchmarks")
     page = docs / "benchmarks.md"

@@ -82,3 +82,25 @@ def test_forward_passes_are_pooled_over_the_single_row_methods_of_an_item():
     compare.apply_pooled_forward(a, pooled)
     compare.apply_pooled_forward(b, pooled)
     assert a["decode_s"] == pytest.approx(b["decode_s"]) == pytest.approx(1.02)
+
+
+def test_the_ratio_to_unconstrained_compares_the_same_tokens_item_by_item():
+    load_benchmark("compare")  # puts benchmarks/ on the path
+    from _common import vs_unconstrained
+
+    def r(method, item, forward, overhead):
+        steps = len(forward) + 1  # the last step has no forward pass
+        return {"task": "t", "mode": "m", "method": method, "id": item, "supported": True, "steps": steps,
+                "forward_s": forward, "overhead_s": overhead * steps, "decode_s": sum(forward) + overhead * steps}
+
+    # Unconstrained stops at once on "a" (one forward pass for two steps) and runs long on "b";
+    # awrs runs long on "a" and stops at once on "b". Whole runs divided would call awrs ~2x
+    # slower; on the same tokens its only extra is 0.1 per step over unconstrained's 0.1.
+    rows = [r("unconstrained", "a", [1.0], 0.1), r("unconstrained", "b", [2.0] * 9, 0.1),
+            r("awrs", "a", [1.0] * 9, 0.2), r("awrs", "b", [2.0], 0.2)]
+    want = (9 * 1.0 + 10 * 0.2 + 2.0 + 2 * 0.2) / (9 * 1.0 + 10 * 0.1 + 2.0 + 2 * 0.1)
+    assert vs_unconstrained(rows, "t", "m", "awrs") == pytest.approx(want)
+    assert vs_unconstrained(rows, "t", "m", "unconstrained") == pytest.approx(1.0)
+    # Without per-step times (genlm-control): unconstrained's time per token on the item.
+    rows.append({"task": "t", "mode": "m", "method": "genlm-control", "id": "b", "supported": True, "steps": 10, "decode_s": 40.0})
+    assert vs_unconstrained(rows, "t", "m", "genlm-control") == pytest.approx(40.0 / (10 * (18.0 + 1.0) / 10))
