@@ -63,6 +63,13 @@ def _commit() -> dict[str, Any]:
     return {"sha": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
+def least_by_step(series: Sequence[Sequence[float]]) -> list[float]:
+    """Position by position, the least value of the series that reach it (the forward passes
+    of one item's single-row methods: step t is the same computation in all of them)."""
+    longest = max((len(f) for f in series), default=0)
+    return [min(f[t] for f in series if len(f) > t) for t in range(longest)]
+
+
 #: Rows whose forward passes are not one row's (SMC's five) or not timed by awrs's clock.
 _NOT_POOLED = ("awrs-smc", "genlm-control")
 
@@ -84,7 +91,7 @@ def vs_unconstrained(rows: Sequence[dict[str, Any]], task: str, mode: str, metho
             continue
         if "forward_s" in r and "forward_s" in base:
             pool = [x["forward_s"] for x in cell if x["id"] == r["id"] and x["method"] not in _NOT_POOLED and "forward_s" in x]
-            pooled = [min(f[t] for f in pool if len(f) > t) for t in range(max(map(len, pool)))]
+            pooled = least_by_step(pool)
             n = len(r["forward_s"])  # SMC may run past every single-row method: their mean beyond
             forward = sum(pooled[:n]) + max(n - len(pooled), 0) * (sum(pooled) / len(pooled) if pooled else 0.0)
             den += forward + r["steps"] * base["overhead_s"] / base["steps"]

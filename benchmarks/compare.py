@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import SHARED, median, percentile, print_table, run_metadata, vs_unconstrained, write_json  # noqa: E402
+from _common import SHARED, least_by_step, median, percentile, print_table, run_metadata, vs_unconstrained, write_json  # noqa: E402
 from awrs.grammars import load  # noqa: E402
 from json_generation import prompt_for as json_prompt  # noqa: E402
 from json_generation import val_schemas, validates  # noqa: E402
@@ -433,10 +433,8 @@ def pool_forward(outs: dict[str, dict | None], peers: set[str]) -> list[float]:
     """The forward pass of decoding step t, as the least time any single-row method took for
     it in this item and mode (every repeat of every method; the token fed does not change the
     computation, only the position does). Noise only adds time, so the least is the estimate."""
-    series = [o["forward_s"] for name, o in outs.items()
-              if o is not None and o.get("supported") and "forward_s" in o and (name in _POOLED or name in peers)]
-    longest = max((len(f) for f in series), default=0)
-    return [min(f[t] for f in series if len(f) > t) for t in range(longest)]
+    return least_by_step([o["forward_s"] for name, o in outs.items()
+                          if o is not None and o.get("supported") and "forward_s" in o and (name in _POOLED or name in peers)])
 
 
 def apply_pooled_forward(out: dict, pooled: list[float]) -> None:

@@ -293,12 +293,11 @@ def _recursive(order, kept: _Kept, accept, max_rejects, narrow: Narrow | None = 
         if narrow is not None and visited == NARROW_AFTER:
             narrowed = _narrowed(order, i, weights, narrow, rng)
             if narrowed is not None:
-                order, weights, share = narrowed
+                order, weights, share, total = narrowed
                 if share <= 0.0:
                     return None, -math.inf
                 log_mult += math.log(share)
-                n, i, rejected = len(order), 0, 0.0
-                scale = 1.0 / float(weights.sum())
+                n, i, rejected, scale = len(order), 0, 0.0, 1.0 / total
     return None, -math.inf
 
 
@@ -309,9 +308,9 @@ Narrow = Callable[[], "np.ndarray | None"]
 
 
 def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng):
-    """``(order, weights, share)`` for the rest of a walk that has visited ``visited``
-    positions of ``order``: the unvisited candidates less those ``narrow()`` refuses, and their
-    share of the unvisited mass; None when ``narrow`` refuses nothing it knows of."""
+    """``(order, weights, share, total)`` for the rest of a walk that has visited ``visited``
+    positions of ``order``: the unvisited candidates less those ``narrow()`` refuses, their
+    share of the unvisited mass and their total weight; None when ``narrow`` does not say."""
     refused = narrow()
     if refused is None:
         return None
@@ -319,8 +318,9 @@ def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng):
     left[[order.position(j) for j in range(visited)]] = 0.0
     total_left = float(left.sum())
     kept_left = np.where(refused, 0.0, left)
-    share = float(kept_left.sum()) / total_left if total_left > 0 else 0.0
-    return _random_order(kept_left, rng), kept_left, share
+    total = float(kept_left.sum())
+    share = total / total_left if total_left > 0 else 0.0
+    return _random_order(kept_left, rng), kept_left, share, total
 
 
 def _two_loop(order, kept: _Kept, accept, rng, max_rejects):
