@@ -412,14 +412,15 @@ def _fastest_of(outs: list[dict | None]) -> dict | None:
             out[key] = min(o[key] for o in outs)
     if "step_s" in first:
         out["decode_total_s"] = out["decode_s"]
-        per_step = np.min(np.array([o["step_s"] for o in outs]).reshape(len(outs), -1), axis=0)
+        steps = np.array([o["step_s"] for o in outs]).reshape(len(outs), -1)
+        per_step = steps.min(axis=0)
         last = max(min(o["decode_s"] - sum(o["step_s"]) for o in outs), 0.0)
         out["decode_s"] = float(per_step.sum() + last)
         out["step_s"] = per_step.tolist()
         if "forward_s" in first:
             forwards = np.array([o["forward_s"] for o in outs]).reshape(len(outs), -1)
             out["forward_s"] = forwards.min(axis=0).tolist()
-            out["choice_s"] = (np.array([o["step_s"] for o in outs]).reshape(len(outs), -1) - forwards).min(axis=0).tolist()
+            out["choice_s"] = (steps - forwards).min(axis=0).tolist()
             out["final_s"] = last
     return out
 
@@ -440,8 +441,9 @@ def pool_forward(outs: dict[str, dict | None], peers: set[str]) -> list[float]:
 def apply_pooled_forward(out: dict, pooled: list[float]) -> None:
     """``overhead_s`` becomes the method's own time around the model by the step clock (each
     step's least over the repeats, and the final step) and ``decode_s`` that plus the pooled
-    forward passes for its steps; the measured time stays as ``decode_measured_s``. A method's ranking then depends on its own work and
-    its output's length, not on which slow spell of the shared machine its run met."""
+    forward passes for its steps; the measured time stays as ``decode_measured_s``. A method's
+    ranking then depends on its own work and its output's length, not on which slow spell of
+    the shared machine its run met."""
     if "choice_s" not in out or "forward_s" not in out:
         return
     n = len(out["forward_s"])

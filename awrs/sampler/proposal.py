@@ -20,7 +20,7 @@ from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _kernels
 from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step
 
-__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "propose"]
+__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose"]
 
 Method = Literal["awrs", "lcd", "mask"]
 
@@ -161,6 +161,13 @@ PROPOSALS: dict[str, Callable[[np.ndarray, TokenChecker, np.random.Generator, Pr
     "lcd": _propose_lcd,
     "mask": _propose_mask,
 }
+
+
+def candidate_dtype(method: str, opts: ProposalOptions) -> type:
+    """The float type :meth:`CandidateSpace.candidates` should give ``method``: float32 for
+    greedy AWRS and LCD steps (they only compare log-probabilities), float64 wherever masses
+    are summed (sampling, and masking, whose weight is the masked mass)."""
+    return np.float32 if opts.greedy and method != "mask" else np.float64
 
 
 def propose(method: str, cand: np.ndarray, checker: TokenChecker, rng: np.random.Generator, opts: ProposalOptions) -> Step:

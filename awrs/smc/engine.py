@@ -23,7 +23,7 @@ import numpy as np
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.base import LanguageModel
-from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, propose
+from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
 __all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups", "StopReason"]
@@ -148,6 +148,7 @@ def run_groups(
         raise GenerationError("twist=True needs a critic")
     started = time.perf_counter()
     space = CandidateSpace(lm.vocab, constraint, config.extra_eos_ids)
+    dtype = candidate_dtype(config.proposal, config.options)
     n = config.n_particles
     batch = lm.start([list(p) for p in prompts], copies=n)
     prefill_seconds = time.perf_counter() - started
@@ -165,7 +166,7 @@ def run_groups(
         for row, (g, i) in enumerate(live):
             group = groups[g]
             particle = group.particles[i]
-            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
+            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced, dtype)
             group.checks += spent
             group.proposals += 1
             if token is not None:
@@ -212,7 +213,8 @@ def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, confi
     return config.weighted and any(space.constraint.is_complete(groups[g].particles[i].state) for g, i in live)
 
 
-def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig, rng, forced: bool) -> tuple[int | None, int]:
+def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig, rng, forced: bool,
+          dtype: type = np.float64) -> tuple[int | None, int]:
     """Advance one particle by one token; returns (the text token it continues with or None, checks).
     ``logprobs`` may be None at the forced last step when no weight needs it."""
     checker = space.checker(particle.state)
@@ -221,7 +223,7 @@ def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpa
         weighted = config.weighted and complete
         token, log_w, spent = (space.eos_index if complete else None), (space.candidates(logprobs)[space.eos_index] if weighted else 0.0), 1
     else:
-        cand = space.candidates(logprobs, np.float32 if config.options.greedy and config.proposal != "mask" else np.float64)
+        cand = space.candidates(logprobs, dtype)
         step = propose(config.proposal, cand, checker, rng, config.options)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
