@@ -11,7 +11,8 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   below float64's normal range relative to the top candidate).
 - ``with_eos`` widens the model's log-probabilities to float64 (or copies float32 for greedy
   steps, which only compare them) and appends the end-of-sequence candidate (the log-sum-exp
-  of the end ids) in one pass.
+  of the end ids) in one pass; ``gather_with_eos`` does the same for a subset of the tokens
+  (the compact layout of a constraint that can use only a few of them).
 - ``block_sums`` and ``draw`` keep the mass in blocks of ``BLOCK`` = 256 positions, so one
   draw without replacement walks about 190 block sums and one block (microseconds) instead
   of a cumulative sum over the whole vocabulary; a taken position's block is summed again
@@ -27,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "exp_shifted", "exp_shifted_python", "masked_argmax", "with_eos"]
+__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
+           "greedy_at", "Layout", "masked_argmax", "with_eos"]
 
 BLOCK = 256
 LOWEST = -708.0  # exp(-708) ~ 3e-308, the smallest power of e that stays a normal float64
@@ -82,22 +84,52 @@ def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _with_eos(lp, eos, out):  # pragma: no cover - compiled
-    n = lp.shape[0]
-    for i in range(n):
-        out[i] = lp[i]
+def _logsumexp_at(lp, eos):  # pragma: no cover - compiled
     top = -np.inf
     for j in eos:
         v = np.float64(lp[j])
         if v > top:
             top = v
     if top == -np.inf:  # NaN stays NaN below: never kept
-        out[n] = -np.inf
-        return
+        return -np.inf
     s = 0.0
     for j in eos:
         s += np.exp(np.float64(lp[j]) - top)
-    out[n] = top + np.log(s)
+    return top + np.log(s)
+
+
+@njit(cache=True, nogil=True)
+def _with_eos(lp, eos, out):  # pragma: no cover - compiled
+    n = lp.shape[0]
+    for i in range(n):
+        out[i] = lp[i]
+    out[n] = _logsumexp_at(lp, eos)
+
+
+@njit(cache=True, nogil=True)
+def _gather_with_eos(lp, ids, eos, out):  # pragma: no cover - compiled
+    n = ids.shape[0]
+    for k in range(n):
+        out[k] = lp[ids[k]]
+    out[n] = _logsumexp_at(lp, eos)
+
+
+@njit(cache=True, nogil=True)
+def _greedy_at(lp, ids, eos, prune, as32):  # pragma: no cover - compiled
+    n = ids.shape[0]
+    top = -np.inf
+    at = -1
+    for k in range(n):
+        v = lp[ids[k]]
+        if v > top and not prune[k]:
+            top = v
+            at = k
+    e = _logsumexp_at(lp, eos)
+    if as32:
+        e = np.float64(np.float32(e))
+    if e > top and not prune[n]:
+        at = n
+    return at
 
 
 @njit(cache=True, nogil=True)
@@ -172,18 +204,100 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     return out
 
 
+class Layout:
+    """The candidates over a row of ``n`` log-probabilities: the tokens ``ids`` (increasing
+    int64 positions; None for all ``n``), then one end-of-sequence candidate, the log-sum-exp
+    of the end ids ``eos``. The positions are checked once, here; each call then checks only
+    the row it reads (its length and float type: the kernels index it without bounds checks).
+    After a forward pass every Python-level check costs microseconds (caches are cold), and
+    these calls are on every step's path."""
+
+    __slots__ = ("n", "eos", "ids", "size")
+
+    def __init__(self, n: int, eos: np.ndarray, ids: np.ndarray | None = None):
+        if eos.dtype != np.int64 or eos.ndim != 1 or (len(eos) and not 0 <= eos.min() <= eos.max() < n):
+            raise TypeError("the end ids must be a 1-D int64 array of positions in the log-probabilities")
+        if ids is not None and (ids.dtype != np.int64 or ids.ndim != 1 or (len(ids) and not 0 <= ids[0] <= ids[-1] < n)
+                                or np.any(np.diff(ids) <= 0)):
+            raise TypeError("the ids must be a 1-D int64 array of increasing positions in the log-probabilities")
+        self.n, self.eos, self.ids = n, eos, ids
+        #: The number of candidates (tokens and EOS).
+        self.size = (n if ids is None else len(ids)) + 1
+
+    def _row(self, lp: np.ndarray, dtype=None) -> None:
+        if lp.shape != (self.n,) or (lp.dtype is not _F32 and lp.dtype is not _F64 and lp.dtype not in (np.float32, np.float64)):
+            raise TypeError(f"the log-probabilities must be a 1-D float32 or float64 array of length {self.n}")
+        if dtype is not None and dtype is not np.float64 and np.dtype(dtype) not in (np.float64, lp.dtype):
+            raise TypeError("the candidates' float type widens float32 to float64 or keeps the input's type; it never narrows")
+
+    def candidates(self, lp: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """The candidates' log-probabilities (the EOS candidate last), as ``dtype``."""
+        self._row(lp, dtype)
+        out = np.empty(self.size, dtype=dtype)
+        if self.ids is None:
+            _with_eos(lp, self.eos, out)
+        else:
+            _gather_with_eos(lp, self.ids, self.eos, out)
+        return out
+
+    def greedy(self, lp: np.ndarray, prune: np.ndarray, dtype=np.float64) -> int:
+        """``masked_argmax(self.candidates(lp, dtype), prune)`` without the array: the most
+        likely candidate not pruned (the first of equals), or -1."""
+        self._row(lp, dtype)
+        if prune.shape != (self.size,) or prune.dtype != np.bool_:
+            raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
+        as32 = dtype is not np.float64 and np.dtype(dtype) == np.float32
+        if self.ids is not None:
+            return int(_greedy_at(lp, self.ids, self.eos, prune, as32))
+        n = self.n
+        at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
+        if not (lp[at] > -np.inf and not prune[at]):
+            at = int(_masked_argmax(lp, prune[:n]))
+        e = _logsumexp_at(lp, self.eos)
+        if as32:
+            e = float(np.float32(e))
+        if e > (float(lp[at]) if at >= 0 else -np.inf) and not prune[n]:  # in float64: NumPy would compare in float32
+            at = n
+        return at
+
+    def eos_logprob(self, lp: np.ndarray) -> float:
+        """``logsumexp(lp[eos])`` in float64 (the EOS candidate before any narrowing)."""
+        self._row(lp)
+        return float(_logsumexp_at(lp, self.eos))
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
 def with_eos(lp: np.ndarray, eos: np.ndarray, dtype=np.float64) -> np.ndarray:
     """``lp`` with one more entry, ``logsumexp(lp[eos])`` (computed in float64), at the end,
     as ``dtype`` (float64, or float32 for float32 input: greedy steps only compare values)."""
-    if lp.dtype not in (np.float32, np.float64) or lp.ndim != 1 or not lp.flags.c_contiguous:
-        raise TypeError("the log-probabilities must be a C-contiguous 1-D float32 or float64 array")
-    if eos.dtype != np.int64 or eos.ndim != 1 or (len(eos) and not 0 <= eos.min() <= eos.max() < len(lp)):
-        raise TypeError("the end ids must be a 1-D int64 array of positions in the log-probabilities")
-    if np.dtype(dtype) not in (np.float64, lp.dtype):
-        raise TypeError("with_eos widens float32 to float64 or keeps the input's type; it never narrows")
-    out = np.empty(len(lp) + 1, dtype=dtype)
-    _with_eos(lp, eos, out)
-    return out
+    return Layout(_length(lp), eos).candidates(lp, dtype)
+
+
+def gather_with_eos(lp: np.ndarray, ids: np.ndarray, eos: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``lp[ids]`` with ``logsumexp(lp[eos])`` appended: :func:`with_eos` restricted to the
+    positions ``ids`` (strictly increasing int64)."""
+    return Layout(_length(lp), eos, ids).candidates(lp, dtype)
+
+
+def greedy_at(lp: np.ndarray, ids: np.ndarray, eos: np.ndarray, prune: np.ndarray, dtype=np.float64) -> int:
+    """``masked_argmax(gather_with_eos(lp, ids, eos, dtype), prune)`` in one pass, without
+    the array: the compact index of the most likely candidate not pruned (``len(ids)`` for
+    EOS), or -1."""
+    return Layout(_length(lp), eos, ids).greedy(lp, prune, dtype)
+
+
+def eos_logprob(lp: np.ndarray, eos: np.ndarray) -> float:
+    """``logsumexp(lp[eos])`` in float64: the entry :func:`with_eos` appends (before any
+    narrowing to its ``dtype``); -inf when there is no end id or every one is -inf."""
+    return Layout(_length(lp), eos).eos_logprob(lp)
+
+
+def _length(lp: np.ndarray) -> int:
+    if lp.ndim != 1:
+        raise TypeError("the log-probabilities must be a 1-D float32 or float64 array")
+    return len(lp)
 
 
 def exp_shifted_python(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:

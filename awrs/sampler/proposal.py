@@ -8,6 +8,7 @@ byte the constraint can never produce are pruned exactly (ALGORITHM.md section 2
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,15 +21,31 @@ from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _kernels
 from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step
 
-__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose"]
+__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose", "propose_row"]
 
 Method = Literal["awrs", "lcd", "mask"]
 
 
-class CandidateSpace:
-    """The candidate layout for one vocabulary and one constraint (built once per generation)."""
+#: A space whose constraint can use at most this share of the vocabulary's tokens (by the
+#: bytes it ever produces) lays its steps out compactly: those tokens and EOS only.
+COMPACT_SHARE = 1 / 8
 
-    def __init__(self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = ()):
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+class CandidateSpace:
+    """The candidate layout for one vocabulary and one constraint (built once per generation).
+
+    ``compact`` (None: decided by :data:`COMPACT_SHARE`) lays AWRS and LCD steps out over
+    the tokens no state prunes, and EOS, instead of the whole vocabulary: a digit regex can
+    use ~100 of SmolLM2's 49,152 tokens, and every pass of a step (the masked argmax, the
+    exponentials, the block sums) then reads 100 values instead of 49,153. The pruned
+    candidates have no mass in either layout, so the steps are the same walks.
+    """
+
+    def __init__(self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = (), *,
+                 compact: bool | None = None):
         self.vocab = vocab
         self.constraint = constraint
         self.eos_index = len(vocab)
@@ -45,18 +62,46 @@ class CandidateSpace:
         self.prune = prune
         #: What one masking step checks: every token that can appear in text, plus EOS.
         self.mask_checks = int(vocab.text_mask.sum()) + 1
+        kept = np.flatnonzero(~prune[: self.eos_index])
+        if compact is None:
+            compact = len(kept) <= COMPACT_SHARE * self.eos_index
+        self._full = _kernels.Layout(self.eos_index, self.eos_ids)
+        self._compact = _kernels.Layout(self.eos_index, self.eos_ids, kept) if compact else None
+        #: The compact layout: ``positions[k]`` is the candidate at compact index ``k`` (the
+        #: unpruned tokens in id order, then EOS); None for the full layout.
+        self.positions: np.ndarray | None = None
+        if compact:
+            self.positions = np.append(kept, self.eos_index).astype(np.int64)
+            self.positions.flags.writeable = False
+            self._compact_prune = np.zeros(len(self.positions), dtype=np.bool_)
+            self._compact_prune.flags.writeable = False
 
     def candidates(self, logprobs: np.ndarray, dtype=np.float64) -> np.ndarray:
         """Log-probabilities over the candidates, EOS last, as float64 (or as float32 when the
         model's are: what greedy steps take, as they only compare them; half the memory
         traffic). Pruned candidates keep their values: :meth:`TokenChecker.pruned` says which
         to skip."""
-        lp = np.ascontiguousarray(logprobs)
-        if lp.dtype not in (np.float32, np.float64):
-            lp = lp.astype(np.float64)
+        lp = self.row(logprobs)
+        return self._full.candidates(lp, np.float64 if lp.dtype == np.float64 else dtype)
+
+    def compact_candidates(self, logprobs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """:meth:`candidates` at :attr:`positions` only (the compact layout)."""
+        if self._compact is None:
+            raise GenerationError("this candidate space has the full layout (compact=False)")
+        lp = self.row(logprobs)
+        return self._compact.candidates(lp, np.float64 if lp.dtype == np.float64 else dtype)
+
+    def row(self, logprobs: np.ndarray) -> np.ndarray:
+        """The model's log-probabilities as the kernels read them: float32 or float64 (others
+        become float64), one per token of the vocabulary."""
+        lp = logprobs
+        if type(lp) is not np.ndarray or (lp.dtype is not _F32 and lp.dtype is not _F64):
+            lp = np.asarray(lp)
+            if lp.dtype not in (np.float32, np.float64):
+                lp = lp.astype(np.float64)
         if lp.shape != (self.eos_index,):
             raise GenerationError(f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}")
-        return _kernels.with_eos(lp, self.eos_ids, np.float64 if lp.dtype == np.float64 else dtype)
+        return lp
 
     def checker(self, state: Any) -> TokenChecker:
         return TokenChecker(self, state)
@@ -129,6 +174,29 @@ class TokenChecker:
         return out
 
 
+class _CompactChecker:
+    """A :class:`TokenChecker` seen through the compact layout: candidate ``k`` is
+    ``space.positions[k]``."""
+
+    __slots__ = ("checker", "positions")
+
+    def __init__(self, checker: TokenChecker):
+        self.checker = checker
+        self.positions = checker.space.positions
+
+    def __call__(self, k: int) -> bool:
+        return self.checker(int(self.positions[k]))
+
+    def pruned(self) -> np.ndarray:
+        full = self.checker.pruned()
+        space = self.checker.space
+        return space._compact_prune if full is space.prune else full[self.positions]
+
+    def refused(self) -> np.ndarray | None:
+        full = self.checker.refused()
+        return None if full is None else full[self.positions]
+
+
 @dataclass(frozen=True)
 class ProposalOptions:
     estimator: Estimator = "recursive"
@@ -171,8 +239,64 @@ def candidate_dtype(method: str, opts: ProposalOptions) -> type:
 
 
 def propose(method: str, cand: np.ndarray, checker: TokenChecker, rng: np.random.Generator, opts: ProposalOptions) -> Step:
+    return _proposal(method)(cand, checker, rng, opts)
+
+
+def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator, opts: ProposalOptions,
+                dtype: type = np.float64) -> Step:
+    """:func:`propose` from the model's row of log-probabilities over the vocabulary, before
+    the candidates are laid out (with ``dtype``, see :func:`candidate_dtype`); the step's
+    token is a candidate id of the full layout. AWRS and LCD steps run on the compact layout
+    when the space has one (:class:`CandidateSpace`). A greedy one first checks the most
+    likely candidate on the row itself: the usual greedy step is that one check, and laying
+    out the candidates would cost more than the rest of it."""
+    fn = _proposal(method)
+    space = checker.space
+    if fn not in (_propose_awrs, _propose_lcd):
+        return fn(space.candidates(logprobs, dtype), checker, rng, opts)
+    if opts.greedy:
+        return _greedy_row(logprobs, checker, dtype)
+    if space.positions is None:
+        return fn(space.candidates(logprobs, dtype), checker, rng, opts)
+    return _in_full(fn(space.compact_candidates(logprobs, dtype), _CompactChecker(checker), rng, opts), space)
+
+
+def _in_full(step: Step, space: CandidateSpace) -> Step:
+    """A step taken on the compact layout, its token as a candidate id."""
+    if step.token is None or space.positions is None:
+        return step
+    return Step(int(space.positions[step.token]), step.log_weight, step.n_checks)
+
+
+def _proposal(method: str):
     try:
-        fn = PROPOSALS[method]
+        return PROPOSALS[method]
     except KeyError:
         raise GenerationError(f"unknown proposal {method!r}: use one of {sorted(PROPOSALS)}") from None
-    return fn(cand, checker, rng, opts)
+
+
+def _greedy_row(logprobs: np.ndarray, checker: TokenChecker, dtype: type) -> Step:
+    """:func:`greedy_step` over the candidates of ``logprobs`` (in the space's layout), its
+    first check made on the row: the most likely candidate, compared as the candidates would
+    be laid out (same float type, ties to the lower index; ``Layout.greedy``). Only when it is
+    refused are the candidates built, and the walk goes on without it (pruning a refused
+    candidate leaves the masked argmax unchanged)."""
+    space = checker.space
+    row = space.row(logprobs)
+    as_cand = np.float64 if row.dtype == np.float64 else dtype
+    prune = checker.pruned()
+    if space._compact is None:
+        view, layout = checker, space._full
+    else:
+        view, layout = _CompactChecker(checker), space._compact
+        prune = space._compact_prune if prune is space.prune else prune[space.positions]
+    first = layout.greedy(row, prune, as_cand)
+    if first < 0:
+        return Step(None, -math.inf, 0)
+    token = first if space.positions is None else int(space.positions[first])
+    if checker(token):
+        return Step(token, 0.0, 1)
+    skip = prune.copy()
+    skip[first] = True
+    step = greedy_step(layout.candidates(row, as_cand), view, skip, narrow=view.refused)
+    return _in_full(Step(step.token, step.log_weight, step.n_checks + 1), space)

@@ -23,7 +23,7 @@ import numpy as np
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.base import LanguageModel
-from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose
+from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose_row
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
 __all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups", "StopReason"]
@@ -223,8 +223,7 @@ def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpa
         weighted = config.weighted and complete
         token, log_w, spent = (space.eos_index if complete else None), (space.candidates(logprobs)[space.eos_index] if weighted else 0.0), 1
     else:
-        cand = space.candidates(logprobs, dtype)
-        step = propose(config.proposal, cand, checker, rng, config.options)
+        step = propose_row(config.proposal, logprobs, checker, rng, config.options, dtype)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
     if token is None:

@@ -118,6 +118,54 @@ def test_with_eos_widens_and_appends_the_end_mass(dtype):
         _kernels.with_eos(lp.astype(np.float16), eos)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_with_eos_is_with_eos_at_the_positions_and_the_end_mass_alone(dtype):
+    rng = np.random.default_rng(5)
+    lp = np.log(rng.dirichlet(np.ones(40))).astype(dtype)
+    eos = np.array([3, 17, 39])
+    ids = np.array([0, 2, 5, 6, 30, 38])
+    full = _kernels.with_eos(lp, eos, dtype)
+    np.testing.assert_array_equal(_kernels.gather_with_eos(lp, ids, eos, dtype), np.append(full[ids], full[40]))
+    assert _kernels.gather_with_eos(lp, np.array([], dtype=np.int64), eos, dtype)[0] == full[40]
+    assert _kernels.eos_logprob(lp, eos) == _kernels.with_eos(lp, eos)[40]
+    for bad in (np.array([-1, 2]), np.array([2, 40]), ids.astype(np.int32)):
+        with pytest.raises(TypeError, match="increasing positions"):
+            _kernels.gather_with_eos(lp, bad, eos)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_greedy_at_is_the_masked_argmax_of_the_gathered_candidates(dtype):
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        n = int(rng.integers(3, 30))
+        lp = rng.choice([-1.0, -1.5, -3.0, -np.inf, np.nan], size=n, p=[0.3, 0.3, 0.2, 0.1, 0.1]).astype(dtype)
+        eos = np.sort(rng.choice(n, size=int(rng.integers(0, 3)), replace=False)).astype(np.int64)
+        ids = np.flatnonzero(rng.random(n) < 0.5).astype(np.int64)
+        prune = rng.random(len(ids) + 1) < 0.2
+        for as_cand in {dtype, np.float64}:
+            want = _kernels.masked_argmax(_kernels.gather_with_eos(lp, ids, eos, as_cand), prune)
+            assert _kernels.greedy_at(lp, ids, eos, prune, as_cand) == want
+    with pytest.raises(TypeError, match="never narrows"):
+        _kernels.greedy_at(np.zeros(3), np.array([0]), np.array([1]), np.zeros(2, dtype=bool), np.float32)
+    with pytest.raises(TypeError, match="bool array over the 2 candidates"):
+        _kernels.greedy_at(np.zeros(3), np.array([0]), np.array([1]), np.zeros(1, dtype=bool))
+    with pytest.raises(TypeError, match="increasing positions"):
+        _kernels.greedy_at(np.zeros(3), np.array([1, 1]), np.array([1]), np.zeros(3, dtype=bool))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_full_layouts_greedy_is_the_masked_argmax_of_the_candidates(dtype):
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(3, 30))
+        lp = rng.choice([-1.0, -1.5, -1.0 + np.log(3.0), -np.inf, np.nan], size=n, p=[0.3, 0.3, 0.2, 0.1, 0.1]).astype(dtype)
+        eos = np.sort(rng.choice(n, size=int(rng.integers(0, 4)), replace=False)).astype(np.int64)
+        prune = rng.random(n + 1) < 0.2
+        layout = _kernels.Layout(n, eos)
+        for as_cand in {dtype, np.float64}:
+            assert layout.greedy(lp, prune, as_cand) == _kernels.masked_argmax(layout.candidates(lp, as_cand), prune)
+
+
 def test_with_eos_keeps_float32_when_asked_and_never_narrows():
     rng = np.random.default_rng(4)
     lp = np.log(rng.dirichlet(np.ones(40))).astype(np.float32)

@@ -10,6 +10,7 @@ import pytest
 import awrs
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.mock import MockLM
+from awrs.sampler import proposal
 from tests.exact import chi_square_against, global_distribution, lcd_distribution
 
 TOKENS = [b"a", b"b", b"ab", b"c", b"\n"]
@@ -26,12 +27,24 @@ CONSTRAINT = awrs.Regex(r"a[ab]*c?")  # "a" then a's and b's, optionally ending 
 NON_REGULAR = awrs.Regex(r"(a)(?:\1|b(?!b))*c?")
 
 
+@pytest.fixture(params=["auto", "compact"])
+def layout(request, monkeypatch):
+    """The candidate layout: as CandidateSpace decides (full, for these vocabularies), or
+    compact for every constraint (the unpruned tokens and EOS only)."""
+    if request.param == "compact":
+        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
+    return request.param
+
+
 @pytest.mark.parametrize("constraint", [CONSTRAINT, NON_REGULAR], ids=["dfa", "partial"])
-@pytest.mark.parametrize("method", ["awrs", "lcd", "mask"])
-def test_single_sequence_methods_sample_the_lcd_distribution(method, constraint):
+@pytest.mark.parametrize("method, compact", [("awrs", False), ("awrs", True), ("lcd", False), ("lcd", True), ("mask", False)])
+def test_single_sequence_methods_sample_the_lcd_distribution(method, compact, constraint, monkeypatch):
     """2,000 runs per method against the exact LCD distribution: chi-square at level 1e-3
-    (outcomes expected fewer than 5 times pooled)."""
+    (outcomes expected fewer than 5 times pooled). ``compact``: every space takes the compact
+    layout (masking always takes the full one)."""
     assert constraint is CONSTRAINT or constraint.envelope is not None
+    if compact:
+        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
     lm = markov_lm()
     exact = lcd_distribution(lm, [0], constraint, max_new_tokens=4)
     texts = []
@@ -43,7 +56,7 @@ def test_single_sequence_methods_sample_the_lcd_distribution(method, constraint)
 
 
 @pytest.mark.parametrize("constraint", [CONSTRAINT, NON_REGULAR], ids=["dfa", "partial"])
-def test_awrs_weights_estimate_the_valid_mass(constraint):
+def test_awrs_weights_estimate_the_valid_mass(constraint, layout):
     """E[exp(log_ml)] over runs of the single-sequence weighted method is the probability that
     the LM produces a valid string (within 3 standard errors)."""
     lm = markov_lm(1)

@@ -1,0 +1,181 @@
+"""Proposals from the model's row (``propose_row``): a greedy step checks the most likely
+candidate on the row itself, before any candidate array is built, and must choose exactly what
+:func:`propose` chooses over the laid-out candidates, with the same checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from awrs.constraints.base import Constraint
+from awrs.errors import GenerationError
+from awrs.lm.vocab import Vocabulary
+from awrs.sampler import _kernels, proposal
+from awrs.sampler.proposal import CandidateSpace, ProposalOptions, propose, propose_row
+
+
+class TokenSet(Constraint):
+    """One step's worth of a constraint: the tokens in ``allowed`` may come next; complete
+    (so EOS allowed) when ``complete``. Counts its checks."""
+
+    def __init__(self, allowed: set[bytes], complete: bool):
+        self.allowed, self.complete, self.calls = allowed, complete, 0
+
+    def initial(self):
+        return 0
+
+    def advance(self, state, data):
+        self.calls += 1
+        return 1 if data in self.allowed else None
+
+    def is_complete(self, state):
+        self.calls += 1
+        return self.complete and state == 0
+
+
+def _case(seed: int):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 40))
+    tokens = [f"t{i}".encode() for i in range(n)]
+    eos = sorted(set(rng.choice(n, size=int(rng.integers(1, 4)), replace=False).tolist()))
+    special = set(rng.choice(n, size=int(rng.integers(0, 3)), replace=False).tolist())
+    vocab = Vocabulary.from_tokens(tokens, eos_ids=eos, special_ids=special)
+    # Few distinct values, so ties (between tokens, and with the EOS candidate) are common.
+    row = rng.choice([-1.0, -2.0, -2.5, -np.log(2.0) - 2.0, -7.0, -np.inf], size=n, p=[0.1, 0.3, 0.2, 0.2, 0.1, 0.1])
+    if rng.random() < 0.15:
+        row[rng.integers(n)] = np.nan
+    allowed = {t for t in tokens if rng.random() < float(rng.choice([0.05, 0.3, 0.8]))}
+    return vocab, row, allowed, bool(rng.random() < 0.5)
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("method", ["awrs", "lcd"])
+@pytest.mark.parametrize("row_dtype, dtype", [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)])
+def test_greedy_on_the_row_chooses_and_checks_as_greedy_over_the_candidates(method, row_dtype, dtype, compact):
+    opts = ProposalOptions(greedy=True)
+    fast_path_taken = 0
+    for seed in range(400):
+        vocab, row, allowed, complete = _case(seed)
+        row = row.astype(row_dtype)
+        results = []
+        for from_row in (True, False):
+            c = TokenSet(allowed, complete)
+            space = CandidateSpace(vocab, c, compact=compact and from_row)
+            checker = space.checker(c.initial())
+            if from_row:
+                step = propose_row(method, row, checker, None, opts, dtype)
+            else:
+                step = propose(method, space.candidates(row, dtype), checker, None, opts)
+            results.append((step.token, step.log_weight, step.n_checks, c.calls))
+        assert results[0] == results[1], (seed, results)
+        fast_path_taken += results[0][2] == 1 and results[0][0] is not None
+    assert fast_path_taken > 50  # the cases exercise both paths
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_tie_with_the_eos_candidate_is_decided_in_the_candidates_float_type(compact):
+    """Three end ids at -1 make an EOS candidate of -1 + ln 3, which float32 rounds down: in
+    float32 the token of that value ties with it (and wins, at the lower index); in float64
+    EOS is larger."""
+    vocab = Vocabulary.from_tokens([b"a", b"e1", b"e2", b"e3"], eos_ids=[1, 2, 3])
+    row = np.array([-1.0 + np.log(3.0), -1.0, -1.0, -1.0], dtype=np.float32)
+    assert np.float64(row[0]) < -1.0 + np.log(3.0)
+    for dtype, token in ((np.float32, 0), (np.float64, 4)):
+        c = TokenSet({b"a"}, complete=True)
+        space = CandidateSpace(vocab, c, compact=compact)
+        assert propose_row("awrs", row, space.checker(0), None, ProposalOptions(greedy=True), dtype).token == token
+
+
+def test_the_candidates_are_built_only_when_the_first_candidate_is_refused(monkeypatch):
+    vocab = Vocabulary.from_tokens([b"a", b"b", b"c"], eos_ids=[2])
+    built = []
+    original = _kernels.Layout.candidates
+
+    def counting(self, lp, dtype=np.float64):
+        built.append(1)
+        return original(self, lp, dtype)
+
+    monkeypatch.setattr(_kernels.Layout, "candidates", counting)
+    row = np.log(np.array([0.6, 0.3, 0.1], dtype=np.float32))
+    opts = ProposalOptions(greedy=True)
+    for allowed, token, checks, copies in (({b"a", b"b"}, 0, 1, 0), ({b"b"}, 1, 2, 1)):
+        c = TokenSet(allowed, complete=False)
+        space = CandidateSpace(vocab, c)
+        step = propose_row("awrs", row, space.checker(0), None, opts, np.float32)
+        assert (step.token, step.n_checks, len(built)) == (token, checks, copies)
+        built.clear()
+
+
+def test_a_row_of_the_wrong_shape_is_a_clear_error():
+    vocab = Vocabulary.from_tokens([b"a", b"b"], eos_ids=[1])
+    space = CandidateSpace(vocab, TokenSet({b"a"}, False))
+    with pytest.raises(GenerationError, match="expected log-probabilities over the 2 tokens"):
+        propose_row("awrs", np.zeros(3, dtype=np.float32), space.checker(0), None, ProposalOptions(greedy=True), np.float32)
+    with pytest.raises(GenerationError, match="unknown proposal"):
+        propose_row("beam", np.zeros(2), space.checker(0), None, ProposalOptions(greedy=True))
+    assert proposal.PROPOSALS.keys() >= {"awrs", "lcd", "mask"}
+
+
+class ByteSet(TokenSet):
+    """TokenSet that also says which bytes it ever produces, so the space prunes by them."""
+
+    def __init__(self, allowed, complete, alphabet: bytes):
+        super().__init__(allowed, complete)
+        self.alphabet = alphabet
+
+    def allowed_bytes(self):
+        out = np.zeros(256, dtype=np.bool_)
+        out[list(self.alphabet)] = True
+        return out
+
+    def impossible_tokens(self, state, vocab):  # a cheap check: tokens that start with "3"
+        return np.array([t[:1] == b"3" for t in vocab.tokens])
+
+    def next_bytes(self, state):
+        return self.allowed_bytes()
+
+
+def _letters_and_digits(seed):
+    rng = np.random.default_rng(seed)
+    words = [bytes((a, b)) for a in b"abcdefgh" for b in b"abcdefgh"] + [bytes((a, b, c)) for a in b"abcdefgh" for b in b"abcdefgh" for c in b"abcdefgh"]
+    digits = [str(i).encode() for i in range(40)]
+    tokens = words + digits + [b"<eos>"]
+    vocab = Vocabulary.from_tokens(tokens, eos_ids=[len(tokens) - 1])
+    row = np.log(rng.dirichlet(np.full(len(tokens), 0.3)))
+    row[len(words):-1] += 2.0  # the digits are likely enough for short walks
+    allowed = {t for t in digits if t[:1] != b"3" and rng.random() < 0.4}
+    return vocab, row, ByteSet(allowed, bool(rng.random() < 0.5), b"0123456789")
+
+
+def test_a_constraint_that_uses_few_tokens_gets_the_compact_layout():
+    vocab, row, c = _letters_and_digits(0)
+    space = CandidateSpace(vocab, c)
+    assert space.positions is not None and len(space.positions) == 41  # 40 digit tokens and EOS
+    assert [vocab.tokens[i] for i in space.positions[:-1]] == [str(i).encode() for i in range(40)]
+    np.testing.assert_array_equal(space.compact_candidates(row), space.candidates(row)[space.positions])
+    np.testing.assert_array_equal(space.compact_candidates(row.astype(np.float32), np.float32),
+                                  space.candidates(row.astype(np.float32), np.float32)[space.positions])
+    assert CandidateSpace(vocab, TokenSet(set(), False)).positions is None  # nothing pruned: the full layout
+    with pytest.raises(GenerationError, match="full layout"):
+        CandidateSpace(vocab, c, compact=False).compact_candidates(row)
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
+def test_a_compact_step_is_the_full_layouts_walk(estimator):
+    """Same seed, same walk: the pruned candidates have no mass in either layout, so the draws
+    see the same masses (summed in other blocks: equal up to rounding). The token and the
+    checks agree on every seed here, and the weights to 1e-12."""
+    opts = ProposalOptions(estimator=estimator)
+    method = "lcd" if estimator == "none" else "awrs"
+    if method == "lcd":
+        opts = ProposalOptions()
+    for seed in range(300):
+        vocab, row, c = _letters_and_digits(seed)
+        steps = []
+        for compact in (False, True):
+            space = CandidateSpace(vocab, c, compact=compact)
+            step = propose_row(method, row, space.checker(0), np.random.default_rng(seed), opts)
+            steps.append(step)
+        full, small = steps
+        assert (full.token, full.n_checks) == (small.token, small.n_checks), seed
+        assert small.log_weight == pytest.approx(full.log_weight, rel=1e-12, abs=1e-12)
