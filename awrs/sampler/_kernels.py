@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
-           "greedy_at", "Layout", "masked_argmax", "with_eos"]
+           "greedy_at", "kept_weights", "Layout", "masked_argmax", "with_eos"]
 
 BLOCK = 256
 LOWEST = -708.0  # exp(-708) ~ 3e-308, the smallest power of e that stays a normal float64
@@ -55,32 +55,50 @@ def _masked_argmax(lp, prune):  # pragma: no cover - compiled
 
 
 # "contract" lets LLVM fuse multiply-adds; no flag that could reassociate the rounding trick.
+@njit(inline="always", fastmath={"contract"})
+def _exp_one(v, pruned):  # pragma: no cover - compiled
+    low = not v >= LOWEST  # NaN too: never kept
+    v = LOWEST if low else v
+    t = v * _INV_LN2 + _ROUND  # _ROUND + k, k = round(v / ln 2), in [-1022, 0]
+    k = t - _ROUND
+    r = (v - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2) / 2: the Taylor tail is below 2e-16
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # 2**k from the bits of t (bits(t) = _ROUND_BITS + k): integer ops and bit casts only,
+    # so the loop vectorises without a scratch array.
+    scale = np.int64((np.float64(t).view(np.int64) - _ROUND_BITS + _EXP_BIAS) << 52).view(np.float64)
+    return 0.0 if (low | pruned) else p * scale
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
     for i in range(lp.shape[0]):
-        v = lp[i] - top
-        low = not v >= LOWEST  # NaN too: never kept
-        v = LOWEST if low else v
-        t = v * _INV_LN2 + _ROUND  # _ROUND + k, k = round(v / ln 2), in [-1022, 0]
-        k = t - _ROUND
-        r = (v - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2) / 2: the Taylor tail is below 2e-16
-        p = 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        # 2**k from the bits of t (bits(t) = _ROUND_BITS + k): integer ops and bit casts only,
-        # so the loop vectorises without a scratch array.
-        scale = np.int64((np.float64(t).view(np.int64) - _ROUND_BITS + _EXP_BIAS) << 52).view(np.float64)
-        out[i] = 0.0 if (low | prune[i]) else p * scale
+        out[i] = _exp_one(np.float64(lp[i]) - top, prune[i])
+
+
+@njit(cache=True, nogil=True)
+def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover - compiled
+    # out[:n] = exp(lp - top) (0 where pruned), then out[n] = exp(extra - top) when out is one
+    # longer than lp; the sums per block and the count of positive entries, as _block_sums.
+    # One call instead of three (in place, each call and its checks cost microseconds).
+    n = lp.shape[0]
+    _exp_shifted(lp, prune[:n], top, out[:n])
+    if out.shape[0] > n:
+        tail = np.empty(1)
+        _exp_shifted(np.array([extra]), prune[n:], top, tail)
+        out[n] = tail[0]
+    return _block_sums(out, block, sums)
 
 
 @njit(cache=True, nogil=True)
@@ -260,6 +278,25 @@ class Layout:
             at = n
         return at
 
+    def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, int] | None:
+        """``(q, sums, count, top, at)`` of the candidates in float64: ``at`` the most likely
+        one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q`` and ``sums`` as
+        :func:`kept_weights` gives them for ``self.candidates(lp)``; None when every
+        candidate is pruned or -inf. The full layout reads the row in one pass, EOS appended."""
+        at = self.greedy(lp, prune, np.float64)
+        if at < 0:
+            return None
+        eos = float(_logsumexp_at(lp, self.eos))
+        n = self.size - 1
+        if self.ids is not None:
+            top = eos if at == n else float(lp[self.ids[at]])
+            return (*kept_weights(self.candidates(lp), prune, top), top, at)
+        top = eos if at == n else float(lp[at])
+        out = np.empty(self.size, dtype=np.float64)
+        sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
+        count = _kept_weights(lp, eos, prune, top, out, sums, BLOCK)
+        return out, sums, int(count), top, at
+
     def eos_logprob(self, lp: np.ndarray) -> float:
         """``logsumexp(lp[eos])`` in float64 (the EOS candidate before any narrowing)."""
         self._row(lp)
@@ -267,6 +304,16 @@ class Layout:
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(q, sums, count)``: ``exp_shifted(lp, prune, top)`` (in float64, from float32 or
+    float64 ``lp``) and its ``block_sums``, in one pass."""
+    _check(lp, prune, np.float32)
+    out = np.empty(len(lp), dtype=np.float64)
+    sums = np.empty(-(-len(lp) // BLOCK), dtype=np.float64)
+    count = _kept_weights(lp, 0.0, prune, float(top), out, sums, BLOCK)
+    return out, sums, int(count)
 
 
 def with_eos(lp: np.ndarray, eos: np.ndarray, dtype=np.float64) -> np.ndarray:

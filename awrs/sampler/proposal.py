@@ -19,7 +19,7 @@ from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _kernels
-from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step
+from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step, row_step
 
 __all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose", "propose_row"]
 
@@ -256,9 +256,19 @@ def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: n
         return fn(space.candidates(logprobs, dtype), checker, rng, opts)
     if opts.greedy:
         return _greedy_row(logprobs, checker, dtype)
-    if space.positions is None:
-        return fn(space.candidates(logprobs, dtype), checker, rng, opts)
-    return _in_full(fn(space.compact_candidates(logprobs, dtype), _CompactChecker(checker), rng, opts), space)
+    view, layout, prune = _in_layout(checker)
+    estimator = opts.estimator if fn is _propose_awrs else "none"
+    step = row_step(layout, space.row(logprobs), view, rng, estimator, opts.max_rejects, prune, narrow=view.refused)
+    return _in_full(step, space)
+
+
+def _in_layout(checker: TokenChecker) -> tuple[Any, _kernels.Layout, np.ndarray]:
+    """The checker, the layout and the pruned candidates of a step, in the space's layout."""
+    space = checker.space
+    prune = checker.pruned()
+    if space._compact is None:
+        return checker, space._full, prune
+    return _CompactChecker(checker), space._compact, space._compact_prune if prune is space.prune else prune[space.positions]
 
 
 def _in_full(step: Step, space: CandidateSpace) -> Step:
@@ -284,12 +294,7 @@ def _greedy_row(logprobs: np.ndarray, checker: TokenChecker, dtype: type) -> Ste
     space = checker.space
     row = space.row(logprobs)
     as_cand = np.float64 if row.dtype == np.float64 else dtype
-    prune = checker.pruned()
-    if space._compact is None:
-        view, layout = checker, space._full
-    else:
-        view, layout = _CompactChecker(checker), space._compact
-        prune = space._compact_prune if prune is space.prune else prune[space.positions]
+    view, layout, prune = _in_layout(checker)
     first = layout.greedy(row, prune, as_cand)
     if first < 0:
         return Step(None, -math.inf, 0)

@@ -19,7 +19,7 @@ from awrs.errors import GenerationError
 from awrs.sampler import _kernels
 from awrs.sampler.order import GreedyOrder, RandomOrder
 
-__all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution"]
+__all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution", "row_step"]
 
 Estimator = Literal["recursive", "two-loop", "none"]
 Accept = Callable[[int], bool]
@@ -69,16 +69,32 @@ class _Kept(NamedTuple):
 
 
 def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
-    """The kept distribution in three vectorised passes over the candidates (a masked argmax,
-    the exponentials, the block sums; ``awrs.sampler._kernels``); None when nothing is kept."""
-    lp = _as_logprobs(logprobs)
+    """The kept distribution in two calls (a masked argmax; the exponentials and their block
+    sums, ``awrs.sampler._kernels``); None when nothing is kept. float32 log-probabilities
+    are read as they are (widened one at a time), others as float64."""
+    lp = np.asarray(logprobs)
+    if lp.dtype != np.float32:
+        lp = _as_logprobs(lp)
+    elif lp.ndim != 1:
+        raise GenerationError(f"logprobs must be 1-D, got shape {lp.shape}")
+    else:
+        lp = np.ascontiguousarray(lp)
     pruned = _prune_mask(prune, len(lp))
     at = _kernels.masked_argmax(lp, pruned)
     if at < 0:
         return None
     top = float(lp[at])
-    weights = _kernels.exp_shifted(lp, pruned, top)
-    sums, count = _kernels.block_sums(weights)
+    weights, sums, count = _kernels.kept_weights(lp, pruned, top)
+    return _make_kept(weights, sums, count, top, at)
+
+
+def _kept_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) -> _Kept | None:
+    """:func:`_kept` of ``layout.candidates(row)`` (float64), without laying them out."""
+    found = layout.kept(row, prune)
+    return None if found is None else _make_kept(*found)
+
+
+def _make_kept(weights: np.ndarray, sums: np.ndarray, count: int, top: float, at: int) -> _Kept:
     total = float(sums.sum())
     return _Kept(weights, (sums, count), total, top + math.log(total), at)
 
@@ -144,11 +160,36 @@ def awrs_step(
     candidates not yet visited; pruning the refused ones there, with the kept share of that
     mass as a factor, is exact (ALGORITHM.md section 2), so the step stays properly weighted.
     """
+    _check_walk(estimator, max_rejects)
+    return _walk(_kept(logprobs, prune), accept, rng, estimator, max_rejects, narrow)
+
+
+def row_step(
+    layout: _kernels.Layout,
+    row: np.ndarray,
+    accept: Accept,
+    rng: np.random.Generator,
+    estimator: Estimator,
+    max_rejects: int | None,
+    prune: np.ndarray,
+    *,
+    narrow: Narrow | None = None,
+) -> Step:
+    """:func:`awrs_step` over ``layout.candidates(row)`` (float64), without laying them out:
+    the kept distribution is made from the model's row in one pass (the same arithmetic, so
+    the same walk, weight and checks)."""
+    _check_walk(estimator, max_rejects)
+    return _walk(_kept_on_row(layout, row, prune), accept, rng, estimator, max_rejects, narrow)
+
+
+def _check_walk(estimator: str, max_rejects: int | None) -> None:
     if estimator not in _ESTIMATORS:
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if max_rejects is not None and max_rejects < 1:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
-    kept = _kept(logprobs, prune)
+
+
+def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None) -> Step:
     if kept is None:
         return Step(None, -math.inf, 0)
     checker = _CountingAccept(accept)
@@ -213,9 +254,8 @@ def mask_step(
     """Token masking: sample from ``p`` restricted to ``allowed`` (argmax when ``rng`` is None);
     the weight is the exact allowed mass ``Z``. ``n_checks`` defaults to the number of candidates.
     Sampling is one inverse-CDF draw over the kept distribution (the AWRS step's machinery)."""
-    lp = _as_logprobs(logprobs)
-    checks = len(lp) if n_checks is None else n_checks
-    kept = _kept(lp, ~np.asarray(allowed, dtype=np.bool_))
+    checks = len(logprobs) if n_checks is None else n_checks
+    kept = _kept(logprobs, ~np.asarray(allowed, dtype=np.bool_))
     if kept is None:
         return Step(None, -math.inf, checks)
     if rng is None:

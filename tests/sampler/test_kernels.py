@@ -176,3 +176,45 @@ def test_with_eos_keeps_float32_when_asked_and_never_narrows():
     assert out[40] == np.float32(_kernels.with_eos(lp, eos)[40])  # the end mass is summed in float64
     with pytest.raises(TypeError, match="never narrows"):
         _kernels.with_eos(lp.astype(np.float64), eos, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kept_weights_are_the_exponentials_and_their_block_sums_in_one_pass(dtype):
+    rng = np.random.default_rng(8)
+    lp = np.concatenate([rng.normal(-12, 4, 3000), [-np.inf, np.nan, -800.0]]).astype(dtype)
+    prune = rng.random(len(lp)) < 0.2
+    top = float(lp[_kernels.masked_argmax(lp, prune)])
+    q, sums, count = _kernels.kept_weights(lp, prune, top)
+    want = _kernels.exp_shifted(lp.astype(np.float64), prune, top)
+    np.testing.assert_array_equal(q, want)
+    want_sums, want_count = _kernels.block_sums(want)
+    # LLVM vectorises the block sums (a reassociated reduction), differently in each compiled
+    # specialisation: equal up to rounding, not bit for bit.
+    np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)
+    assert count == want_count
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layouts_kept_weights_are_those_of_its_candidates(dtype, compact):
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        n = int(rng.integers(3, 700))
+        lp = np.log(rng.dirichlet(np.full(n, 0.2))).astype(dtype)
+        lp[rng.random(n) < 0.05] = -np.inf
+        eos = np.sort(rng.choice(n, size=int(rng.integers(0, 3)), replace=False)).astype(np.int64)
+        ids = np.flatnonzero(rng.random(n) < 0.3).astype(np.int64) if compact else None
+        layout = _kernels.Layout(n, eos, ids)
+        prune = rng.random(layout.size) < 0.1
+        cand = layout.candidates(lp)
+        at = _kernels.masked_argmax(cand, prune)
+        got = layout.kept(lp, prune)
+        if at < 0:
+            assert got is None
+            continue
+        q, sums, count, top, got_at = got
+        assert (got_at, top) == (at, cand[at])
+        want_q, want_sums, want_count = _kernels.kept_weights(cand, prune, cand[at])
+        np.testing.assert_array_equal(q, want_q)
+        np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)  # rounding: see above
+        assert count == want_count
