@@ -262,13 +262,11 @@ def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: n
     return _in_full(step, space)
 
 
-def _in_layout(checker: TokenChecker) -> tuple[Any, _kernels.Layout, np.ndarray]:
+def _in_layout(checker: TokenChecker) -> tuple[TokenChecker | _CompactChecker, _kernels.Layout, np.ndarray]:
     """The checker, the layout and the pruned candidates of a step, in the space's layout."""
     space = checker.space
-    prune = checker.pruned()
-    if space._compact is None:
-        return checker, space._full, prune
-    return _CompactChecker(checker), space._compact, space._compact_prune if prune is space.prune else prune[space.positions]
+    view = checker if space._compact is None else _CompactChecker(checker)
+    return view, space._full if space._compact is None else space._compact, view.pruned()
 
 
 def _in_full(step: Step, space: CandidateSpace) -> Step:
