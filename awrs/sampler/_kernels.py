@@ -261,35 +261,37 @@ class Layout:
     def greedy(self, lp: np.ndarray, prune: np.ndarray, dtype=np.float64) -> int:
         """``masked_argmax(self.candidates(lp, dtype), prune)`` without the array: the most
         likely candidate not pruned (the first of equals), or -1."""
+        return self._greedy(lp, prune, dtype)[0]
+
+    def _greedy(self, lp: np.ndarray, prune: np.ndarray, dtype) -> tuple[int, float | None]:
+        """:meth:`greedy`, and the EOS log-sum-exp in float64 when the full layout computed it."""
         self._row(lp, dtype)
         if prune.shape != (self.size,) or prune.dtype != np.bool_:
             raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
         as32 = dtype is not np.float64 and np.dtype(dtype) == np.float32
         if self.ids is not None:
-            return int(_greedy_at(lp, self.ids, self.eos, prune, as32))
+            return int(_greedy_at(lp, self.ids, self.eos, prune, as32)), None
         n = self.n
         at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
         if not (lp[at] > -np.inf and not prune[at]):
             at = int(_masked_argmax(lp, prune[:n]))
-        e = _logsumexp_at(lp, self.eos)
-        if as32:
-            e = float(np.float32(e))
+        eos = float(_logsumexp_at(lp, self.eos))
+        e = float(np.float32(eos)) if as32 else eos
         if e > (float(lp[at]) if at >= 0 else -np.inf) and not prune[n]:  # in float64: NumPy would compare in float32
             at = n
-        return at
+        return at, eos
 
     def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, int] | None:
         """``(q, sums, count, top, at)`` of the candidates in float64: ``at`` the most likely
         one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q`` and ``sums`` as
         :func:`kept_weights` gives them for ``self.candidates(lp)``; None when every
         candidate is pruned or -inf. The full layout reads the row in one pass, EOS appended."""
-        at = self.greedy(lp, prune, np.float64)
+        at, eos = self._greedy(lp, prune, np.float64)
         if at < 0:
             return None
-        eos = float(_logsumexp_at(lp, self.eos))
         n = self.size - 1
         if self.ids is not None:
-            top = eos if at == n else float(lp[self.ids[at]])
+            top = float(_logsumexp_at(lp, self.eos)) if at == n else float(lp[self.ids[at]])
             return (*kept_weights(self.candidates(lp), prune, top), top, at)
         top = eos if at == n else float(lp[at])
         out = np.empty(self.size, dtype=np.float64)
