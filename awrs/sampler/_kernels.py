@@ -208,6 +208,11 @@ def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
     """The first position of the largest ``lp[i]`` with ``prune[i]`` False; -1 if every
     such value is -inf (or there is none). ``lp`` may be float32 or float64."""
     _check(lp, prune, np.float32)
+    return _argmax_kept(lp, prune)
+
+
+def _argmax_kept(lp: np.ndarray, prune: np.ndarray) -> int:
+    """:func:`masked_argmax` without the checks (the hot path's callers have made them)."""
     at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
     if lp[at] > -np.inf and not prune[at]:
         return at
@@ -220,6 +225,10 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     out = np.empty_like(lp)
     _exp_shifted(lp, prune, float(top), out)
     return out
+
+
+#: The float types the kernels read, compared by identity on the hot path.
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 class Layout:
@@ -243,7 +252,7 @@ class Layout:
         self.size = (n if ids is None else len(ids)) + 1
 
     def _row(self, lp: np.ndarray, dtype=None) -> None:
-        if lp.shape != (self.n,) or (lp.dtype is not _F32 and lp.dtype is not _F64 and lp.dtype not in (np.float32, np.float64)):
+        if lp.shape != (self.n,) or (lp.dtype is not F32 and lp.dtype is not F64 and lp.dtype not in (np.float32, np.float64)):
             raise TypeError(f"the log-probabilities must be a 1-D float32 or float64 array of length {self.n}")
         if dtype is not None and dtype is not np.float64 and np.dtype(dtype) not in (np.float64, lp.dtype):
             raise TypeError("the candidates' float type widens float32 to float64 or keeps the input's type; it never narrows")
@@ -272,9 +281,7 @@ class Layout:
         if self.ids is not None:
             return int(_greedy_at(lp, self.ids, self.eos, prune, as32)), None
         n = self.n
-        at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
-        if not (lp[at] > -np.inf and not prune[at]):
-            at = int(_masked_argmax(lp, prune[:n]))
+        at = _argmax_kept(lp, prune[:n])
         eos = float(_logsumexp_at(lp, self.eos))
         e = float(np.float32(eos)) if as32 else eos
         if e > (float(lp[at]) if at >= 0 else -np.inf) and not prune[n]:  # in float64: NumPy would compare in float32
@@ -303,9 +310,6 @@ class Layout:
         """``logsumexp(lp[eos])`` in float64 (the EOS candidate before any narrowing)."""
         self._row(lp)
         return float(_logsumexp_at(lp, self.eos))
-
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray, int]:

@@ -31,9 +31,6 @@ Method = Literal["awrs", "lcd", "mask"]
 COMPACT_SHARE = 1 / 8
 
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-
-
 class CandidateSpace:
     """The candidate layout for one vocabulary and one constraint (built once per generation).
 
@@ -95,7 +92,7 @@ class CandidateSpace:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others
         become float64), one per token of the vocabulary."""
         lp = logprobs
-        if type(lp) is not np.ndarray or (lp.dtype is not _F32 and lp.dtype is not _F64):
+        if type(lp) is not np.ndarray or (lp.dtype is not _kernels.F32 and lp.dtype is not _kernels.F64):
             lp = np.asarray(lp)
             if lp.dtype not in (np.float32, np.float64):
                 lp = lp.astype(np.float64)
