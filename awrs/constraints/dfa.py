@@ -9,6 +9,7 @@ table" is exactly "some completion is accepted": the prefix check is exact.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from awrs.lm.vocab import Vocabulary
 
 __all__ = [
     "ByteDFA",
+    "ByteNFA",
     "CharTransition",
     "DFAConstraint",
     "TaggedDFA",
@@ -107,16 +109,35 @@ class TaggedDFA:
     -1), ``accept[s]`` the bitmask of the automata that accept in state s, ``live[s]`` of those
     that can still accept from s (transitions to states with ``live == 0`` are -1).
 
-    Built lazily: a state's row is made by subset construction the first time it is read, so
-    compiling a grammar costs the byte NFA only (SQL restricted to a schema: ~0.5 s of eager
-    subset construction before), and a check pays once for each lexer state it reaches. Rows
+    Built lazily from the automata's byte NFAs (:class:`ByteNFA`, memoised per automaton):
+    a state's row is made by subset construction the first time it is read, and an NFA node's
+    edges are mapped to the lexer's byte classes the first time a state holding it is
+    expanded. Compiling a grammar therefore costs only what is new in it (SQL restricted to
+    a schema: its name automata), and a check pays once for each lexer state it reaches. Rows
     are memoised under a lock, so one lexer serves many threads.
+
+    NFA node 0 is the shared start (the initial edges of every automaton); automaton k's node
+    j is ``offsets[k] + j``.
     """
 
-    def __init__(self, edges: list[list[tuple[int, int, int]]], tags: dict[int, int], node_live: list[int]):
-        self._classes = _ByteClasses(edges)
-        self._tags = tags
-        self._node_live = node_live
+    def __init__(self, fragments: Sequence[ByteNFA]):
+        self._fragments = tuple(fragments)
+        offsets, start_edges, start_live, cuts = [], [], 0, {0, 256}
+        offset = 1
+        for k, f in enumerate(self._fragments):
+            offsets.append(offset)
+            start_edges.extend((lo, hi, dst + offset) for lo, hi, dst in f.edges[f.initial])
+            if f.live[f.initial]:
+                start_live |= 1 << k
+            cuts |= f.cuts
+            offset += len(f.edges)
+        self._offsets = offsets
+        bounds = sorted(cuts)
+        self._first = {b: k for k, b in enumerate(bounds)}
+        self._n_classes = len(bounds) - 1
+        self._byte_list = np.repeat(np.arange(self._n_classes), np.diff(bounds)).tolist()
+        self._edges: dict[int, list[tuple[int, int, int]]] = {0: self._class_edges(start_edges, 0)}
+        self._start_live = start_live
         self._index: dict[frozenset[int], int] = {}
         self._subsets: list[frozenset[int]] = []
         self._lock = threading.Lock()
@@ -130,30 +151,59 @@ class TaggedDFA:
         """States discovered so far."""
         return len(self._subsets)
 
+    def _class_edges(self, edges, offset: int) -> list[tuple[int, int, int]]:
+        first = self._first
+        return [(first[lo], first[hi + 1], dst + offset) for lo, hi, dst in edges]
+
+    def _node(self, node: int) -> tuple[int, ByteNFA, int]:
+        """(automaton index, its fragment, the node's number in it) of an NFA node > 0."""
+        k = bisect.bisect_right(self._offsets, node) - 1
+        return k, self._fragments[k], node - self._offsets[k]
+
     def _add(self, subset: frozenset[int]) -> int:
-        j = len(self._subsets)
-        self._index[subset] = j
-        self._subsets.append(subset)
+        """The subset's state, made if new; DEAD when no automaton can accept from it."""
         accept = live = 0
         for node in subset:
-            accept |= self._tags.get(node, 0)
-            live |= self._node_live[node]
+            if node == 0:
+                live |= self._start_live
+                continue
+            k, f, local = self._node(node)
+            if local in f.finals:
+                accept |= 1 << k
+            if f.live[local]:
+                live |= 1 << k
+        if not live and self._subsets:
+            self._index[subset] = DEAD
+            return DEAD
+        j = self._index[subset] = len(self._subsets)
+        self._subsets.append(subset)
         self.accept.append(accept)
         self.live.append(live)
         return j
 
+    def _successors(self, subset: frozenset[int]) -> dict[int, set[int]]:
+        """Class -> the NFA nodes the subset moves to on it (classes with no move left out)."""
+        targets: dict[int, set[int]] = {}
+        memo = self._edges
+        for node in subset:
+            edges = memo.get(node)
+            if edges is None:
+                k, f, local = self._node(node)
+                edges = memo[node] = self._class_edges(f.edges[local], self._offsets[k])
+            for lo, hi, dst in edges:
+                for c in range(lo, hi):
+                    targets.setdefault(c, set()).add(dst)
+        return targets
+
     def _row(self, i: int) -> list[int]:
-        by_class = [DEAD] * self._classes.n
-        node_live = self._node_live
-        for k, key in self._classes.successors(self._subsets[i]).items():
+        by_class = [DEAD] * self._n_classes
+        for c, nodes in self._successors(self._subsets[i]).items():
+            key = frozenset(nodes)
             j = self._index.get(key)
             if j is None:
-                if not any(node_live[d] for d in key):
-                    continue
                 j = self._add(key)
-            if self.live[j]:
-                by_class[k] = j
-        return [by_class[k] for k in self._classes.byte_list]
+            by_class[c] = j
+        return [by_class[c] for c in self._byte_list]
 
 
 class _LazyRows(dict):
@@ -173,37 +223,70 @@ class _LazyRows(dict):
         return row
 
 
+class ByteNFA:
+    """A byte NFA: ``edges[node]`` are its ``(lo, hi, target)`` byte edges (inclusive byte
+    ranges), ``initial`` its start node, ``finals`` its accepting nodes; ``live[node]``
+    whether an accepting node is reachable from it (computed when not given), ``cuts`` the
+    byte boundaries its edges draw. What the lexer is assembled from: each automaton given to
+    :func:`build_tagged_dfa` is expanded into one (or is one already). Treated as immutable."""
+
+    __slots__ = ("edges", "initial", "finals", "live", "cuts")
+
+    def __init__(self, edges: list[list[tuple[int, int, int]]], initial: int, finals: frozenset[int], live: list[bool] | None = None):
+        self.edges = edges
+        self.initial = initial
+        self.finals = finals
+        predecessors: list[list[int]] = [[] for _ in edges]
+        cuts = set()
+        for src, out in enumerate(edges):
+            for lo, hi, dst in out:
+                predecessors[dst].append(src)
+                cuts.add(lo)
+                cuts.add(hi + 1)
+        if live is None:
+            live = [bool(x) for x in _reach_back(predecessors, [int(node in finals) for node in range(len(edges))])]
+        self.live = live
+        self.cuts = frozenset(cuts)
+
+
+#: Fragments by automaton identity (each entry keeps its automaton alive, so an id is not
+#: reused while it is cached). Automata come memoised (char_automaton, the keyword-excluding
+#: DFAs), so lexers for different schemas of one grammar expand each shared terminal once.
+_FRAGMENTS: dict[int, tuple[Any, ByteNFA]] = {}
+_FRAGMENTS_LOCK = threading.Lock()
+_MAX_FRAGMENTS = 4096
+
+
+def _fragment(automaton: Any) -> ByteNFA:
+    if isinstance(automaton, ByteNFA):
+        return automaton
+    hit = _FRAGMENTS.get(id(automaton))
+    if hit is not None and hit[0] is automaton:
+        return hit[1]
+    if isinstance(automaton, ByteDFA):
+        edges: list[list[tuple[int, int, int]]] = [[] for _ in range(automaton.n_states)]
+        for src, lo, hi, dst in _byte_runs(automaton):
+            edges[src].append((lo, hi, dst))
+        fragment = ByteNFA(edges, 0, frozenset(np.flatnonzero(automaton.final).tolist()))
+    else:
+        n, initial, finals, transitions = automaton
+        fragment = ByteNFA(_byte_nfa(n, transitions)[0], initial, frozenset(finals))
+    with _FRAGMENTS_LOCK:
+        if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+            _FRAGMENTS.clear()
+        _FRAGMENTS[id(automaton)] = (automaton, fragment)
+    return fragment
+
+
 def build_tagged_dfa(automata: Sequence[Any]) -> TaggedDFA:
-    """The union of several automata — character automata ``(n, initial, finals, transitions)``
-    or byte DFAs — each accepting state tagged with the index of its automaton. No automaton
-    may accept the empty string (ConstraintError)."""
-    offset = 1
-    transitions: list[CharTransition] = []
-    byte_edges: list[tuple[int, int, int, int]] = []  # (src, lo, hi, dst) of byte DFAs, renumbered
-    tags: dict[int, int] = {}
-    for k, automaton in enumerate(automata):
-        if isinstance(automaton, ByteDFA):
-            n, initial, finals = automaton.n_states, 0, set(np.flatnonzero(automaton.final).tolist())
-            for src, lo, hi, dst in _byte_runs(automaton):
-                byte_edges.append((src + offset, lo, hi, dst + offset))
-                if src == initial:
-                    byte_edges.append((0, lo, hi, dst + offset))
-        else:
-            n, initial, finals, trans = automaton
-            finals = set(finals)
-            for src, ranges, dst in trans:
-                transitions.append((src + offset, ranges, dst + offset))
-                if src == initial:
-                    transitions.append((0, ranges, dst + offset))  # the shared start state
-        if initial in finals:
+    """The union of several automata — character automata ``(n, initial, finals, transitions)``,
+    byte DFAs or byte NFAs — each accepting state tagged with the index of its automaton. No
+    automaton may accept the empty string (ConstraintError)."""
+    fragments = [_fragment(a) for a in automata]
+    for k, f in enumerate(fragments):
+        if f.initial in f.finals:
             raise ConstraintError(f"terminal #{k} matches the empty string")
-        for f in finals:
-            tags[f + offset] = tags.get(f + offset, 0) | (1 << k)
-        offset += n
-    edges, n_nodes = _byte_nfa(offset, transitions)
-    for src, lo, hi, dst in byte_edges:
-        edges[src].append((lo, hi, dst))
-    return TaggedDFA(edges, tags, _node_liveness(edges, tags))
+    return TaggedDFA(fragments)
 
 
 @functools.lru_cache(maxsize=256)
@@ -219,15 +302,6 @@ def _byte_runs(dfa: ByteDFA) -> tuple[tuple[int, int, int, int], ...]:
     dst = table[src, lo]
     keep = dst >= 0
     return tuple(zip(src[keep].tolist(), lo[keep].tolist(), hi[keep].tolist(), dst[keep].tolist()))
-
-
-def _node_liveness(edges: list[list[tuple[int, int, int]]], tags: dict[int, int]) -> list[int]:
-    """For each NFA node, the bitmask of the automata whose accepting nodes it can reach."""
-    predecessors: list[set[int]] = [set() for _ in edges]
-    for src, out in enumerate(edges):
-        for _, _, dst in out:
-            predecessors[dst].add(src)
-    return _reach_back(predecessors, [tags.get(node, 0) for node in range(len(edges))])
 
 
 def _reach_back(predecessors: Sequence[Iterable[int]], marks: list[int]) -> list[int]:

@@ -11,6 +11,7 @@ against an in-memory copy of the schema (no data, nothing executed).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
@@ -20,7 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from awrs.constraints.dfa import ByteNFA
 from awrs.constraints.grammar import Grammar
+from awrs.constraints.grammar.compile import Lexemes, _class_bytes
 from awrs.errors import ConstraintError
 
 __all__ = ["SQL", "executes", "schema_tables"]
@@ -53,7 +56,7 @@ class SQL(Grammar):
         terminals = None
         if self.tables is not None:
             text = _template(text) + _PLACEHOLDERS
-            terminals = {"SCHEMA_TABLE": _name_regexp(list(self.tables)), "SCHEMA_COLUMN": _name_regexp(_columns(self.tables))}
+            terminals = {"SCHEMA_TABLE": _name_lexemes(tuple(self.tables)), "SCHEMA_COLUMN": _name_lexemes(tuple(_columns(self.tables)))}
         super().__init__(text, start="start", terminals=terminals)
         self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
 
@@ -114,17 +117,15 @@ _PLACEHOLDERS = 'SCHEMA_TABLE: /\\x00table/\nSCHEMA_COLUMN: /\\x00column/\n'
 
 def _name_alternatives(names: Sequence[str]) -> list[str]:
     """Regular expressions matching any of ``names``, case-insensitively, bare (word-like
-    names only), double-quoted, in backticks or in brackets."""
+    names only), double-quoted, in backticks or in brackets (the Lark text peers are given;
+    awrs itself builds the same language with :func:`_name_lexemes`)."""
     if not names:
         raise ConstraintError("the schema has no tables or no columns")
-    bare = [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+    bare, quoted = _name_forms(names)
     alts = []
     if bare:
         alts.append("(?i:" + "|".join(re.escape(n) for n in sorted(bare, key=len, reverse=True)) + ")(?![A-Za-z0-9_])")
-    quoted = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    alts.append('"(?i:' + quoted + ')"')
-    alts.append("`(?i:" + quoted + ")`")
-    alts.append("\\[(?i:" + quoted + ")\\]")
+    alts.append("(?i:" + "|".join(re.escape(n) for n in sorted(quoted, key=len, reverse=True)) + ")")
     return alts
 
 
@@ -133,8 +134,50 @@ def _name_terminal(name: str, names: Sequence[str]) -> str:
     return f"{name}: " + "\n    | ".join("/" + alt.replace("/", "\\/") + "/" for alt in _name_alternatives(names))
 
 
-def _name_regexp(names: Sequence[str]) -> str:
-    return "(?:" + "|".join(_name_alternatives(names)) + ")"
+def _name_forms(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The names that may be written bare (ASCII word-like: the follow restriction of the
+    grammar's words is ASCII), and every name's quoted forms: "name" and `name` with the quote
+    doubled inside, [name] unless the name holds a "]" (SQLite's quoting rules)."""
+    bare = [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+    quoted = [f'"{n.replace(chr(34), chr(34) * 2)}"' for n in names] + [f"`{n.replace('`', '``')}`" for n in names]
+    quoted += [f"[{n}]" for n in names if "]" not in n]
+    return bare, quoted
+
+
+@functools.lru_cache(maxsize=256)
+def _name_lexemes(names: tuple[str, ...]) -> Lexemes:
+    """The lexer automata of a name terminal, built straight from the names: a regular
+    expression of a few hundred alternatives costs tens of milliseconds to parse and expand,
+    a byte trie of them a fraction of one. Memoised (a schema compiled again reuses them)."""
+    if not names:
+        raise ConstraintError("the schema has no tables or no columns")
+    bare, quoted = _name_forms(names)
+    branches = [(_words_nfa(bare), _class_bytes("[A-Za-z0-9_]"))] if bare else []
+    branches.append((_words_nfa(quoted), None))
+    return Lexemes(tuple(branches))
+
+
+def _words_nfa(words: Sequence[str]) -> ByteNFA:
+    """The byte trie of ``words`` (UTF-8), ASCII letters matching in either case (SQLite folds
+    only ASCII in identifiers). A trie is already deterministic and every node of it leads to
+    a word, so it goes to the lexer as it is."""
+    children: list[dict[int, int]] = [{}]
+    edges: list[list[tuple[int, int, int]]] = [[]]
+    finals = set()
+    for word in words:
+        node = 0
+        for b in word.encode("utf-8"):
+            letter = 65 <= b <= 90 or 97 <= b <= 122
+            key = b | 32 if letter else b
+            nxt = children[node].get(key)
+            if nxt is None:
+                nxt = children[node][key] = len(children)
+                children.append({})
+                edges.append([])
+                edges[node].extend(((key - 32, key - 32, nxt), (key, key, nxt)) if letter else ((b, b, nxt),))
+            node = nxt
+        finals.add(node)
+    return ByteNFA(edges, 0, frozenset(finals), live=[True] * len(edges))
 
 
 def schema_tables(schema: SchemaSource) -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from awrs.constraints.grammar.earley import Rules
 from awrs.constraints.regex import char_automaton
 from awrs.errors import ConstraintError
 
-__all__ = ["CompiledGrammar", "compile_grammar"]
+__all__ = ["CompiledGrammar", "Lexemes", "compile_grammar"]
 
 _FOLLOW = re.compile(r"\(\?!(\[(?:\\.|[^\]\\])+\]|\\[wWdDsS])\)$")
 
@@ -42,41 +42,83 @@ class CompiledGrammar:
     ignore_mask: int  # lexer automata of ignored terminals
 
 
-def compile_grammar(text: str, start: str, terminals: Mapping[str, str] | None = None) -> CompiledGrammar:
+@dataclass(frozen=True, eq=False)
+class Lexemes:
+    """A terminal given as ready-made automata rather than a regular expression (what
+    ``awrs.SQL`` does for a schema's names): ``branches`` are ``(automaton, follow)`` pairs, a
+    character automaton ``(n, initial, finals, transitions)`` or a ByteDFA with the bytes
+    that may not come right after it (or None), as :func:`_branches` makes them."""
+
+    branches: tuple[tuple[Any, np.ndarray | None], ...]
+
+
+def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes] | None = None) -> CompiledGrammar:
     """``terminals`` replaces the regular expressions of the named terminals (each must be a
-    terminal of the grammar)."""
-    lark_terminals, lark_rules, ignore_tokens = _read_grammar(text, start)
-    regexps = dict(lark_terminals)
+    terminal of the grammar) by other regular expressions or by :class:`Lexemes`."""
+    skeleton = _skeleton(text, start)
     for name in terminals or {}:
-        if name not in regexps:
-            raise ConstraintError(f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(regexps))})")
-    regexps.update(terminals or {})
-    ignored = set(ignore_tokens)
-    names = [name for name, _ in lark_terminals if name not in ignored]
-    term_id = {name: i for i, name in enumerate(names)}
+        if name not in skeleton.regexps:
+            raise ConstraintError(f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(skeleton.regexps))})")
     automata, lexeme_terminal, follow = [], [], []
     ignore_mask = 0
-    for name, _ in lark_terminals:
-        for branch, restriction in _branches(regexps[name]):
-            automata.append(_automaton(name, branch))
+    for name in skeleton.regexps:
+        given = (terminals or {}).get(name)
+        branches = skeleton.lexemes(name) if given is None else given.branches if isinstance(given, Lexemes) else _lexemes(name, given)
+        for automaton, restriction in branches:
+            automata.append(automaton)
             follow.append(restriction)
-            if name in ignored:
+            if name in skeleton.ignored:
                 ignore_mask |= 1 << (len(automata) - 1)
                 lexeme_terminal.append(-1)
             else:
-                lexeme_terminal.append(term_id[name])
+                lexeme_terminal.append(skeleton.term_id[name])
     try:
         lexer = build_tagged_dfa(automata)
     except ConstraintError as exc:
         raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
-    rules = _rules(lark_rules, term_id, start)
-    return CompiledGrammar(rules, tuple(names), lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+    return CompiledGrammar(skeleton.rules, skeleton.names, lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+
+
+@dataclass(frozen=True, eq=False)
+class _Skeleton:
+    """What a grammar text and start rule fix, whatever terminals= swaps in."""
+
+    regexps: dict[str, str]  # every terminal, in Lark's order
+    ignored: frozenset[str]
+    names: tuple[str, ...]  # the grammar's terminals (ignored ones left out)
+    term_id: dict[str, int]
+    rules: Rules
+    _lexemes: dict[str, tuple[tuple[Any, np.ndarray | None], ...]] = field(default_factory=dict)
+
+    def lexemes(self, name: str) -> tuple[tuple[Any, np.ndarray | None], ...]:
+        """The automata of a terminal as the grammar defines it (built when first asked for:
+        a terminal that terminals= always replaces is never built)."""
+        out = self._lexemes.get(name)
+        if out is None:
+            out = self._lexemes[name] = _lexemes(name, self.regexps[name])
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def _skeleton(text: str, start: str) -> _Skeleton:
+    """Memoised: a grammar used again with other terminals= (a SQL schema) is not re-read,
+    its rules are not rebuilt and its other terminals' automata are reused."""
+    lark_terminals, lark_rules, ignore_tokens = _read_grammar(text, start)
+    ignored = frozenset(ignore_tokens)
+    names = tuple(name for name, _ in lark_terminals if name not in ignored)
+    term_id = {name: i for i, name in enumerate(names)}
+    return _Skeleton(dict(lark_terminals), ignored, names, term_id, _rules(lark_rules, term_id, start))
+
+
+def _lexemes(name: str, regexp: str) -> tuple[tuple[Any, np.ndarray | None], ...]:
+    """A terminal's automata, one per top-level alternative, with their follow restrictions."""
+    return tuple((_automaton(name, branch), restriction) for branch, restriction in _branches(regexp))
 
 
 @functools.lru_cache(maxsize=64)
 def _read_grammar(text: str, start: str):
     """Lark's reading of the grammar: ``((terminal name, regexp), ...)``, its BNF rules and the
-    ignored terminals. Memoised: a grammar used again with other terminals= is not re-read."""
+    ignored terminals."""
     import lark
     from lark.load_grammar import load_grammar
 

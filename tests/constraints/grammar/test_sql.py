@@ -12,7 +12,7 @@ from awrs.grammars import load
 
 import awrs
 from awrs.constraints.grammar import Grammar
-from awrs.constraints.sql import SQL, executes, schema_tables
+from awrs.constraints.sql import SQL, _ddl, executes, schema_tables
 from awrs.errors import ConstraintError
 from tests.conftest import SHARED
 from tests.ratchet import ratchet
@@ -91,6 +91,48 @@ def test_a_query_sqlite_refuses_dies_at_its_closing_semicolon(per_db):
     assert not c.accepts_prefix("SELECT T1.Capacity FROM singer AS T1 ;")
     assert c.accepts_prefix("SELECT T1.Name FROM singer AS T1;") and c.accepts("SELECT T1.Name FROM singer AS T1;  ")
     assert c.accepts_prefix("SELECT Name FROM singer WHERE Name = 'a;")  # inside a string: not the end
+
+
+def test_schema_names_are_matched_as_sqlite_resolves_them():
+    """Names with quotes, spaces, brackets and non-ASCII letters: every query the restricted
+    grammar accepts is one SQLite resolves, and the ones it refuses are refused for a stated
+    reason. SQLite folds case in identifiers for ASCII letters only ("TABLÉ" is not "tablé");
+    inside "" and `` the quote is doubled; [] cannot hold a "]"; awrs takes only ASCII
+    word-like names bare (the grammar's word boundary is ASCII)."""
+    tables = {"tablé": ["colé", "x"], 'Sing"er': ["a]b", "Name", "has space"]}
+    c = SQL(tables)
+    db = sqlite3.connect(":memory:")
+    db.executescript(_ddl(tables))
+    accepted = [
+        'SELECT x FROM "tablé"',
+        'SELECT X FROM "TABLé"',
+        "SELECT x FROM [TABLé]",
+        "SELECT [colé] FROM `tablé`",
+        'SELECT name, "a]b" FROM "sing""er"',
+        'SELECT `a]b`, [has space] FROM `Sing"er`',
+        'SELECT NAME FROM "Sing""er"',
+    ]
+    refused = {
+        'SELECT x FROM "TABLÉ"': True,  # SQLite refuses it too
+        "SELECT x FROM tablé": False,  # SQLite takes it bare; awrs asks for quotes
+        'SELECT [a]b] FROM "sing""er"': True,
+        'SELECT Name FROM "Sing"er"': True,
+        "SELECT \u212a FROM [TABLé]": True,  # the Kelvin sign is not "k" to SQLite
+        "SELECT has space FROM [tablé]": True,
+    }
+
+    def sqlite_refuses(q):
+        try:
+            db.execute("EXPLAIN " + q)
+            return False
+        except sqlite3.Error:
+            return True
+
+    for q in accepted:
+        assert c.accepts(q) and not sqlite_refuses(q), q
+    for q, also_sqlite in refused.items():
+        assert not c.accepts(q), q
+        assert sqlite_refuses(q) == also_sqlite, q
 
 
 def test_schema_sources(tmp_path):
