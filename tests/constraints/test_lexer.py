@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import regex
 
 from awrs.constraints import dfa
 from awrs.constraints.dfa import ByteNFA, build_byte_dfa, build_tagged_dfa
+from awrs.constraints.regex import Regex as awrs_regex
 from awrs.constraints.regex import char_automaton
 from awrs.constraints.sql import _words_nfa
 from awrs.errors import ConstraintError
@@ -122,3 +124,40 @@ def test_dead_ends_of_an_automaton_are_not_states():
     assert lexer.accept[lexer.rows[0][ord("a")]] == 0b01
     only_nfa = build_tagged_dfa([nfa])
     assert only_nfa.rows[0][ord("b")] < 0 and only_nfa.live[0] == 0b01
+
+
+def test_small_automata_minimised_in_python_equal_numpy_ones(monkeypatch):
+    """Byte DFAs of up to SMALL_STATES states are pruned and minimised in plain Python: for
+    every pattern of the AWRS pattern set the DFA engine takes, and some with dead ends and
+    empty languages, the table and accepting states equal those of the NumPy path."""
+    from tests.constraints.test_pattern_set import load_patterns
+
+    patterns = [p for p in load_patterns() if awrs_regex(p).engine == "dfa"]
+    patterns += ["a(?!b)", "(ab|ac)*d", "x{0,3}y?", "[0-9]{2,5}(\\.[0-9]+)?", "(?i:select|from)", "[^a]*a[^a]*"]
+    dead_ends = [  # (n, initial, finals, transitions): state 2 (and 3) can reach no final state
+        (3, 0, [1], [(0, [(97, 97)], 1), (0, [(98, 98)], 2), (2, [(99, 99)], 2)]),
+        (4, 0, [1], [(0, [(97, 98)], 1), (1, [(97, 97)], 2), (2, [(97, 97)], 3), (1, [(98, 98)], 1), (0, [(99, 99)], 3)]),
+    ]
+    small = 0
+    for p in patterns + dead_ends:
+        automaton = p if isinstance(p, tuple) else char_automaton(p) if _regular(p) else None
+        if automaton is None:
+            continue
+        monkeypatch.setattr(dfa, "SMALL_STATES", 64)
+        python = build_byte_dfa(*automaton)
+        monkeypatch.setattr(dfa, "SMALL_STATES", 0)
+        reference = build_byte_dfa(*automaton)
+        small += python.n_states <= 64
+        assert np.array_equal(python.table, reference.table) and np.array_equal(python.final, reference.final), p
+    assert small >= 56  # the pattern set's 56 DFAs all have at most 50 states
+    assert build_byte_dfa(*dead_ends[0]).n_states == 2
+    with pytest.raises(ConstraintError, match="language is empty"):
+        build_byte_dfa(3, 0, [], [(0, [(97, 97)], 1)])
+
+
+def _regular(p: str) -> bool:
+    try:
+        char_automaton(p)
+        return True
+    except ConstraintError:
+        return False
