@@ -9,6 +9,7 @@ compiled schema lists them in ``ignored``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -72,6 +73,13 @@ UNENFORCED = frozenset({
 })
 
 _ALL_TYPES = ("string", "number", "integer", "object", "array", "boolean", "null")
+# What _types and _typed make for the usual cases, made once.
+_ONE_TYPE = {t: frozenset({t, "integer"} if t == "number" else {t}) for t in _ALL_TYPES}
+_EVERY_TYPE = frozenset(_ALL_TYPES)
+_LITERALS = {
+    (boolean, null): frozenset(({b"true", b"false"} if boolean else set()) | ({b"null"} if null else set()))
+    for boolean in (False, True) for null in (False, True)
+}
 
 #: Keywords that appeared after draft 4, with the first draft that has them, and those that
 #: later drafts dropped. A keyword outside its draft is not part of that draft's vocabulary:
@@ -84,6 +92,13 @@ _SINCE = {
     "prefixItems": 2020, "$dynamicRef": 2020, "$dynamicAnchor": 2020,
 }
 _UNTIL = {"dependencies": 7, "additionalItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019}
+_KNOWN = ENFORCED | ANNOTATIONS
+
+
+@functools.lru_cache(maxsize=None)
+def _foreign_keywords(draft: int) -> frozenset[str]:
+    """The keywords a draft does not have."""
+    return frozenset(k for k in set(_SINCE) | set(_UNTIL) if _SINCE.get(k, 0) > draft or _UNTIL.get(k, 9999) < draft)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class Compiler:
         self.unenforced: list[tuple[str, str]] = []
         self._memo: dict[int, Node] = {}
         self._any: Node | None = None
+        self._foreign = _foreign_keywords(draft)
 
     def compile_root(self) -> Node:
         return self.node(self.resources.root)
@@ -125,7 +141,8 @@ class Compiler:
         return self._any
 
     def node(self, where: Resolved) -> Node:
-        if self._share_any and (where.schema is True or (isinstance(where.schema, Mapping) and not where.schema)):
+        schema = where.schema
+        if self._share_any and (schema is True or (not schema and (type(schema) is dict or isinstance(schema, Mapping)))):
             return self.any_value  # true and {} accept every value
         key = id(where.schema)
         node = self._memo.get(key)
@@ -148,7 +165,7 @@ class Compiler:
             return self._typed({}, where)
         if schema is False:
             return NeverNode()
-        if not isinstance(schema, Mapping):
+        if type(schema) is not dict and not isinstance(schema, Mapping):
             raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {json.dumps(schema)[:60]}")
         if "$ref" in schema and self.draft <= 7:
             return self._ref(schema["$ref"], where)  # draft 4-7: siblings of $ref are ignored
@@ -172,7 +189,7 @@ class Compiler:
 
     def _in_draft(self, schema: Mapping) -> Mapping:
         """The schema without the keywords its draft does not have (recorded as ignored)."""
-        foreign = [k for k in schema if _SINCE.get(k, 0) > self.draft or _UNTIL.get(k, 9999) < self.draft]
+        foreign = [k for k in schema if k in self._foreign]
         if not foreign:
             return schema
         self.ignored.update(foreign)
@@ -180,7 +197,7 @@ class Compiler:
 
     def _check_keywords(self, schema: Mapping, pointer: str) -> None:
         for key in schema:
-            if key in ENFORCED or key in ANNOTATIONS:
+            if key in _KNOWN:
                 continue
             if key in UNENFORCED:
                 self._unsupported(key, pointer, "awrs does not enforce this keyword")
@@ -211,7 +228,7 @@ class Compiler:
         return Resolved(schema, self._base_of(schema, where.base), where.pointer + "/" + "/".join(map(str, path)))
 
     def _base_of(self, schema: Any, base: str) -> str:
-        if isinstance(schema, Mapping) and not (self.draft <= 7 and "$ref" in schema):
+        if (type(schema) is dict or isinstance(schema, Mapping)) and not (self.draft <= 7 and "$ref" in schema):
             ident = schema.get("id" if self.draft == 4 else "$id")
             if isinstance(ident, str) and not ident.startswith("#"):
                 from urllib.parse import urldefrag, urljoin
@@ -235,11 +252,15 @@ class Compiler:
         number = self._number(schema, types, where.pointer) if ("number" in types or "integer" in types) else None
         obj = self._object(schema, where) if "object" in types else None
         arr = self._array(schema, where) if "array" in types else None
-        literals = frozenset(({b"true", b"false"} if "boolean" in types else set()) | ({b"null"} if "null" in types else set()))
-        return TypedNode(string, number, obj, arr, literals)
+        return TypedNode(string, number, obj, arr, _LITERALS[("boolean" in types, "null" in types)])
 
     def _types(self, schema: Mapping, pointer: str) -> frozenset[str]:
-        value = schema.get("type", list(_ALL_TYPES))
+        value = schema.get("type")
+        if value is None and "type" not in schema:
+            return _EVERY_TYPE
+        common = _ONE_TYPE.get(value) if isinstance(value, str) else None
+        if common is not None:
+            return common
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or any(n not in _ALL_TYPES for n in names):
             raise ConstraintError(f"invalid type at {pointer}: {json.dumps(value)} (use {', '.join(_ALL_TYPES)})")

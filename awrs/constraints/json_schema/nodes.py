@@ -128,9 +128,16 @@ class TypedNode(Node):
         self.obj = None if obj is None or obj.empty else obj
         self.arr = None if arr is None or arr.empty else arr
         self.literals = literals
-        self.kinds = frozenset(
-            k for k, present in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if present
-        ) | frozenset(w.decode() for w in literals)
+        kinds = [w.decode() for w in literals]
+        if self.string is not None:
+            kinds.append("string")
+        if self.number is not None:
+            kinds.append("number")
+        if self.obj is not None:
+            kinds.append("object")
+        if self.arr is not None:
+            kinds.append("array")
+        self.kinds = frozenset(kinds)
 
     def __repr__(self) -> str:
         kinds = [k for k, v in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if v]

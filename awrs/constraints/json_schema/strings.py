@@ -11,7 +11,6 @@ partial matching.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from awrs.constraints.dfa import ByteDFA
@@ -35,6 +34,27 @@ class StringState(NamedTuple):
     pending: Any  # escape digits, surrogate, or partial UTF-8 (need, value, lo, hi)
     text: str | None  # the decoded text, when the spec needs it
 
+
+
+
+class cached_property:  # noqa: N801 - functools.cached_property's name and use
+    """``functools.cached_property`` without the lock it takes on every first access before
+    Python 3.12 (a compile reads several per string spec). Two threads may both compute a
+    value; the values are equal (pure functions of the spec)."""
+
+    def __init__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 @dataclass(frozen=True, eq=False)
 class StringSpec:
