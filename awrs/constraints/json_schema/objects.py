@@ -24,7 +24,14 @@ _KEY = StringSpec(keep_text=True)
 START, OPEN, KEY, COLON, BEFORE_VALUE, VALUE, AFTER_VALUE, NEXT_KEY, CLOSED = range(9)
 
 
+#: Entries past which an object spec's memos start afresh (the shared any-value object sees
+#: every key set of every document).
+_MEMO_LIMIT = 4096
+
+
 class ObjState(NamedTuple):
+    """(Made field by field on the hot path, not with ``_replace``: several times cheaper.)"""
+
     phase: int
     ws: int  # whitespace bytes in the current run
     seen: frozenset
@@ -67,6 +74,9 @@ class ObjectSpec:
         self.dep_nodes = tuple((dependent_schemas or {}).values())
         self.order = {name: i for i, name in enumerate(self.properties)} if fixed_order else None
         self._node_cache: dict[str, Node] = {}
+        self._missing_memo: dict[frozenset, frozenset] = {}
+        self._finish_memo: dict[tuple[frozenset, int], bool] = {}
+        self._utf8: dict[str, bytes] = {}
         self.finite = additional.empty and not self.patterns
         self._candidates = tuple(n for n, node in self.properties.items() if not node.empty)
         self.empty = not self._satisfiable()
@@ -100,7 +110,16 @@ class ObjectSpec:
         return self._can_finish(frozenset(), -1)
 
     def _missing(self, seen: frozenset) -> frozenset:
-        """Required keys not yet seen, including dependentRequired ones (transitively)."""
+        """Required keys not yet seen, including dependentRequired ones (transitively).
+        Memoised per set of seen keys (asked at every byte of a key)."""
+        out = self._missing_memo.get(seen)
+        if out is None:
+            if len(self._missing_memo) >= _MEMO_LIMIT:
+                self._missing_memo.clear()
+            out = self._missing_memo[seen] = self._find_missing(seen)
+        return out
+
+    def _find_missing(self, seen: frozenset) -> frozenset:
         needed = set(self.required)
         frontier = list(needed | seen)
         while frontier:
@@ -111,7 +130,17 @@ class ObjectSpec:
         return frozenset(needed - seen)
 
     def _can_finish(self, seen: frozenset, last: int) -> bool:
-        """Can keys still be added so that the object closes validly?"""
+        """Can keys still be added so that the object closes validly? (Memoised: a key's
+        every byte asks it of each candidate name.)"""
+        key = (seen, last)
+        out = self._finish_memo.get(key)
+        if out is None:
+            if len(self._finish_memo) >= _MEMO_LIMIT:
+                self._finish_memo.clear()
+            out = self._finish_memo[key] = self._find_can_finish(seen, last)
+        return out
+
+    def _find_can_finish(self, seen: frozenset, last: int) -> bool:
         missing = self._missing(seen)
         if not all(self._name_allowed(m) for m in missing):
             return False
@@ -145,15 +174,22 @@ class ObjectSpec:
         if self.finite or (room is not None and room == len(missing)):
             pool = missing if (room is not None and room == len(missing)) else self._candidates
             return any(
-                n.encode("utf-8", "surrogatepass").startswith(prefix) and n not in seen and self._order_ok(n, last)
+                self._bytes(n).startswith(prefix) and n not in seen and self._order_ok(n, last)
                 and self._name_allowed(n) and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
                 for n in pool
             )
         if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
-            return any(n.encode("utf-8", "surrogatepass").startswith(prefix) and n not in seen for n in self._candidates) or any(
+            return any(self._bytes(n).startswith(prefix) and n not in seen for n in self._candidates) or any(
                 self._prefix_checker(pattern).accepts_prefix(prefix) for _, pattern, node in self.patterns if not node.empty
             )
         return True  # an open set of names: the text can always grow into a fresh one
+
+    def _bytes(self, name: str) -> bytes:
+        """A key's UTF-8 bytes (memoised: compared with the key read so far at every byte)."""
+        out = self._utf8.get(name)
+        if out is None:
+            out = self._utf8[name] = name.encode("utf-8", "surrogatepass")
+        return out
 
     def _prefix_checker(self, pattern: str):
         """An awrs Regex whose prefix check says whether a name can still come to contain a
@@ -189,7 +225,7 @@ class ObjectSpec:
             deps = tuple(None if s is None else n.feed(s, b) for n, s in zip(self.dep_nodes, st.deps))
             if any(s is None and k in st.seen for k, s in zip(self.dep_keys, deps)):
                 return None
-            st = st._replace(deps=deps)
+            st = ObjState(st.phase, st.ws, st.seen, st.key, st.names, st.child, st.value, deps, st.last)
         return self._step(st, b)
 
     def _step(self, st: ObjState, b: int) -> ObjState | None:
@@ -200,14 +236,14 @@ class ObjectSpec:
                 return self._with_value(st, nxt)
             if not st.child.end(st.value):
                 return None
-            st = st._replace(phase=AFTER_VALUE, ws=0, child=None, value=None)
+            st = ObjState(AFTER_VALUE, 0, st.seen, st.key, st.names, None, None, st.deps, st.last)
             phase = AFTER_VALUE
         if phase == KEY:
             return self._key_byte(st, b)
         if b in WHITESPACE and phase in (OPEN, COLON, BEFORE_VALUE, AFTER_VALUE, NEXT_KEY):
-            return st._replace(ws=st.ws + 1) if st.ws < self.layout.max_run else None
+            return ObjState(st.phase, st.ws + 1, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if st.ws < self.layout.max_run else None
         if phase == START:
-            return st._replace(phase=OPEN) if b == 0x7B else None
+            return ObjState(OPEN, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x7B else None
         if phase in (OPEN, NEXT_KEY):
             if b == 0x22:
                 if not self._key_viable(st, "", closed=False):
@@ -215,30 +251,30 @@ class ObjectSpec:
                 names = None if self.names is None else self.names.feed(self.names.start(), b)
                 if self.names is not None and names is None:
                     return None
-                return st._replace(phase=KEY, ws=0, key=feed_string(_KEY, string_start(_KEY), b), names=names)
+                return ObjState(KEY, 0, st.seen, feed_string(_KEY, string_start(_KEY), b), names, st.child, st.value, st.deps, st.last)
             if b == 0x7D and phase == OPEN:
-                return st._replace(phase=CLOSED) if self._close_ok(st) else None
+                return ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._close_ok(st) else None
             return None
         if phase == COLON:
-            return st._replace(phase=BEFORE_VALUE, ws=0) if b == 0x3A else None
+            return ObjState(BEFORE_VALUE, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x3A else None
         if phase == BEFORE_VALUE:
             value = st.child.feed(st.child.start(), b)
-            return None if value is None else self._with_value(st._replace(phase=VALUE), value)
+            return None if value is None else self._with_value(ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last), value)
         if phase == AFTER_VALUE:
             if b == 0x2C:
-                return st._replace(phase=NEXT_KEY, ws=0) if self._key_viable(st, "", closed=False) else None
+                return ObjState(NEXT_KEY, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._key_viable(st, "", closed=False) else None
             if b == 0x7D:
-                return st._replace(phase=CLOSED) if self._close_ok(st) else None
+                return ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._close_ok(st) else None
             return None
         return None  # CLOSED
 
     def _with_value(self, st: ObjState, value: Any) -> ObjState | None:
         """Store the value's new state; a value that can take no more bytes is judged now."""
         if not st.child.closed(value):
-            return st._replace(value=value)
+            return ObjState(st.phase, st.ws, st.seen, st.key, st.names, st.child, value, st.deps, st.last)
         if not st.child.end(value):
             return None
-        return st._replace(phase=AFTER_VALUE, ws=0, child=None, value=None)
+        return ObjState(AFTER_VALUE, 0, st.seen, st.key, st.names, None, None, st.deps, st.last)
 
     def _key_byte(self, st: ObjState, b: int) -> ObjState | None:
         key = feed_string(_KEY, st.key, b)
@@ -253,12 +289,12 @@ class ObjectSpec:
         if not self._key_viable(st, key.text, closed, partial_bytes(key)):
             return None
         if not closed:
-            return st._replace(key=key, names=names)
+            return ObjState(st.phase, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last)
         if self.names is not None and not self.names.end(names):
             return None
         name = key.text
         last = self.order.get(name, st.last) if self.order is not None else st.last
-        return st._replace(phase=COLON, ws=0, seen=st.seen | {name}, key=None, names=None, child=self.node_for(name), last=last)
+        return ObjState(COLON, 0, st.seen | {name}, None, None, self.node_for(name), st.value, st.deps, last)
 
 
 def _node_accepts_string(node: Node, text: str) -> bool:

@@ -267,9 +267,9 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
     phase = st.phase
     if phase == IN:
         if b == 0x22:  # closing quote
-            return st._replace(phase=CLOSED) if _complete(spec, st) else None
+            return StringState(CLOSED, st.dfa, st.length, st.pending, st.text) if _complete(spec, st) else None
         if b == 0x5C:
-            return st._replace(phase=ESC)
+            return StringState(ESC, st.dfa, st.length, st.pending, st.text)
         if b < 0x20:
             return None  # control characters must be escaped
         if b < 0x80:
@@ -293,12 +293,12 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
             return _add_char(spec, st._replace(phase=IN, dfa=dfa, pending=None), value, walked=True)
         return st._replace(dfa=dfa, pending=(need - 1, value, 0x80, 0xBF, raw + bytes([b])))
     if phase == BEFORE:
-        return st._replace(phase=IN) if b == 0x22 else None
+        return StringState(IN, st.dfa, st.length, st.pending, st.text) if b == 0x22 else None
     if phase == ESC:
         if b == ord("u"):
             return st._replace(phase=UHEX, pending=("", None))
         cp = _SIMPLE_ESCAPES.get(b)
-        return None if cp is None else _add_char(spec, st._replace(phase=IN), cp)
+        return None if cp is None else _add_char(spec, StringState(IN, st.dfa, st.length, st.pending, st.text), cp)
     if phase in (UHEX, LOW_HEX):
         digit = _HEX.get(b)
         if digit is None:
