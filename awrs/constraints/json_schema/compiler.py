@@ -93,6 +93,8 @@ _SINCE = {
 }
 _UNTIL = {"dependencies": 7, "additionalItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019}
 _KNOWN = ENFORCED | ANNOTATIONS
+#: The memo's mark of a schema whose node is being compiled.
+_COMPILING: Any = object()
 
 
 @functools.lru_cache(maxsize=None)
@@ -146,9 +148,10 @@ class Compiler:
             return self.any_value  # true and {} accept every value
         key = id(where.schema)
         node = self._memo.get(key)
+        if node is _COMPILING:  # a reference back to a schema being compiled: resolved lazily
+            return RefNode(lambda: self._memo[key])
         if node is None:
-            placeholder = RefNode(lambda: self._memo[key])
-            self._memo[key] = placeholder  # a reference back to this schema resolves lazily
+            self._memo[key] = _COMPILING
             try:
                 node = self._compile(where)
             except BaseException:
