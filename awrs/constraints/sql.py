@@ -47,17 +47,13 @@ class SQL(Grammar):
     """
 
     def __init__(self, schema: SchemaSource = None):
-        from awrs.grammars import load
-
         tables = schema_tables(schema) if schema is not None else None
         # SQLite's own tables (sqlite_sequence...) cannot be recreated; queries never need them.
         self.tables = None if tables is None else {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
-        text = load("sql")
         terminals = None
         if self.tables is not None:
-            text = _template(text) + _PLACEHOLDERS
             terminals = {"SCHEMA_TABLE": _name_lexemes(tuple(self.tables)), "SCHEMA_COLUMN": _name_lexemes(tuple(_columns(self.tables)))}
-        super().__init__(text, start="start", terminals=terminals)
+        super().__init__(_grammar_text(self.tables is not None), start="start", terminals=terminals)
         self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
 
     def __repr__(self) -> str:
@@ -86,6 +82,16 @@ class SQL(Grammar):
         if not super().is_complete(state[0]):
             return False
         return self._names is None or self._names.resolves(state[1].decode("utf-8", errors="replace"))
+
+
+@functools.lru_cache(maxsize=2)
+def _grammar_text(restricted: bool) -> str:
+    """sql.lark, or its template for a schema's names: read once, and the same string each
+    time, so the grammar's memo (keyed by its text) finds it without comparing 10 KB."""
+    from awrs.grammars import load
+
+    text = load("sql")
+    return _template(text) + _PLACEHOLDERS if restricted else text
 
 
 def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:

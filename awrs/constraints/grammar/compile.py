@@ -45,9 +45,9 @@ class CompiledGrammar:
 @dataclass(frozen=True, eq=False)
 class Lexemes:
     """A terminal given as ready-made automata rather than a regular expression (what
-    ``awrs.SQL`` does for a schema's names): ``branches`` are ``(automaton, follow)`` pairs, a
-    character automaton ``(n, initial, finals, transitions)`` or a ByteDFA with the bytes
-    that may not come right after it (or None), as :func:`_branches` makes them."""
+    ``awrs.SQL`` does for a schema's names): ``branches`` are ``(automaton, follow)`` pairs —
+    a character automaton ``(n, initial, finals, transitions)``, a ByteDFA or a ByteNFA, with
+    the bytes that may not come right after it (or None), as :func:`_branches` makes them."""
 
     branches: tuple[tuple[Any, np.ndarray | None], ...]
 
@@ -115,10 +115,9 @@ def _lexemes(name: str, regexp: str) -> tuple[tuple[Any, np.ndarray | None], ...
     return tuple((_automaton(name, branch), restriction) for branch, restriction in _branches(regexp))
 
 
-@functools.lru_cache(maxsize=64)
 def _read_grammar(text: str, start: str):
     """Lark's reading of the grammar: ``((terminal name, regexp), ...)``, its BNF rules and the
-    ignored terminals."""
+    ignored terminals (read once per text and start rule: :func:`_skeleton` keeps it)."""
     import lark
     from lark.load_grammar import load_grammar
 
