@@ -128,7 +128,7 @@ class TaggedDFA:
 
     def __init__(self, fragments: Sequence[ByteNFA]):
         self._fragments = tuple(fragments)
-        offsets, start_edges, start_live, cuts = [], [], 0, {0, 256}
+        offsets, start_edges, start_live, cuts = [], [], 0, set()
         offset = 1
         for k, f in enumerate(self._fragments):
             offsets.append(offset)
@@ -138,10 +138,8 @@ class TaggedDFA:
             cuts |= f.cuts
             offset += len(f.edges)
         self._offsets = offsets
-        bounds = sorted(cuts)
-        self._first = {b: k for k, b in enumerate(bounds)}
-        self._n_classes = len(bounds) - 1
-        self._byte_list = np.repeat(np.arange(self._n_classes), np.diff(bounds)).tolist()
+        self._first, self._n_classes, of_byte = _byte_classes(cuts)
+        self._byte_list = of_byte.tolist()
         self._edges: dict[int, list[tuple[int, int, int]]] = {0: self._class_edges(start_edges, 0)}
         self._start_live = start_live
         self._index: dict[frozenset[int], int] = {}
@@ -242,17 +240,14 @@ class ByteNFA:
         self.edges = edges
         self.initial = initial
         self.finals = finals
-        predecessors: list[list[int]] = [[] for _ in edges]
-        cuts = set()
-        for src, out in enumerate(edges):
-            for lo, hi, dst in out:
-                predecessors[dst].append(src)
-                cuts.add(lo)
-                cuts.add(hi + 1)
         if live is None:
+            predecessors: list[list[int]] = [[] for _ in edges]
+            for src, out in enumerate(edges):
+                for _, _, dst in out:
+                    predecessors[dst].append(src)
             live = [bool(x) for x in _reach_back(predecessors, [int(node in finals) for node in range(len(edges))])]
         self.live = live
-        self.cuts = frozenset(cuts)
+        self.cuts = frozenset(_cuts(edges))
 
 
 #: Fragments by automaton identity (each entry keeps its automaton alive, so an id is not
@@ -456,21 +451,31 @@ def _byte_nfa(n_states: int, transitions: Iterable[CharTransition]):
     return edges, len(edges)
 
 
+def _cuts(edges: list[list[tuple[int, int, int]]]) -> set[int]:
+    """The byte boundaries the edges draw (each range's start and one past its end)."""
+    cuts: set[int] = set()
+    for out in edges:
+        for lo, hi, _ in out:
+            cuts.add(lo)
+            cuts.add(hi + 1)
+    return cuts
+
+
+def _byte_classes(cuts: set[int] | frozenset[int]) -> tuple[dict[int, int], int, np.ndarray]:
+    """The classes the boundaries cut the bytes into: (boundary -> the class starting there,
+    the number of classes, each byte's class)."""
+    bounds = sorted(cuts | {0, 256})
+    n = len(bounds) - 1
+    return {b: k for k, b in enumerate(bounds)}, n, np.repeat(np.arange(n), np.diff(bounds))
+
+
 class _ByteClasses:
     """The bytes cut into classes that no edge of a byte NFA tells apart, and each node's edges
     as ``(first class, end class, target)``: subset construction then works per class, not
     per byte (``.{1,256}``: 0.34 -> 0.03 s)."""
 
     def __init__(self, edges: list[list[tuple[int, int, int]]]):
-        cuts = {0, 256}
-        for out in edges:
-            for lo, hi, _ in out:
-                cuts.add(lo)
-                cuts.add(hi + 1)
-        bounds = sorted(cuts)
-        first = {b: k for k, b in enumerate(bounds)}
-        self.n = len(bounds) - 1
-        self.of_byte = np.repeat(np.arange(self.n), np.diff(bounds))
+        first, self.n, self.of_byte = _byte_classes(_cuts(edges))
         self.byte_list = self.of_byte.tolist()
         self.edges = [[(first[lo], first[hi + 1], dst) for lo, hi, dst in out] for out in edges]
 
