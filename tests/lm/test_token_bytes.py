@@ -118,8 +118,14 @@ def sp_vocab(sp_tokenizer):
     return vocabulary_from_tokenizer(sp_tokenizer)
 
 
+#: SentencePiece writes spaces as U+2581 ("▁") inside its pieces, so a literal "▁" in a text
+#: encodes exactly as a space does: no token sequence stands for it (a property of the
+#: tokenizer, not of the byte mapping under test; found by a fresh Hypothesis run).
+sp_texts = texts.filter(lambda t: "\u2581" not in t)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=texts)
+@given(text=sp_texts)
 def test_sentencepiece_bytes_round_trip(sp_tokenizer, sp_vocab, text):
     ids = sp_tokenizer.encode(text, add_special_tokens=False)
     assert sp_tokenizer.unk_token_id not in ids
