@@ -1,4 +1,7 @@
-"""Exact distributions on a mock LM by enumerating every token sequence (test oracles)."""
+"""Exact distributions on a mock LM by enumerating every token sequence (test oracles).
+
+Sequences end at a final state (``Constraint.is_final``), as generation does: the target is
+the language generation produces, without trailing text a final string could still take."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def _walk(lm, prompt, constraint, max_new_tokens, visit):
     def rec(tokens, state):
         lp = _next_logprobs(lm, list(prompt) + tokens)
         visit(tokens, state, lp, len(tokens) == max_new_tokens)
-        if len(tokens) == max_new_tokens:
+        if len(tokens) == max_new_tokens or constraint.is_final(state):  # a final text only ends
             return
         for tok, data in enumerate(lm.vocab.tokens):
             if tok == eos:
@@ -66,8 +69,9 @@ def lcd_distribution(lm, prompt, constraint, max_new_tokens):
             if complete:
                 out[lm.vocab.decode(tokens)] += prob
             return
+        final = constraint.is_final(state)
         allowed = np.array([
-            (complete if tok == eos else constraint.advance(state, data) is not None)
+            (complete if tok == eos else not final and constraint.advance(state, data) is not None)
             for tok, data in enumerate(lm.vocab.tokens)
         ])
         p = np.exp(lp) * allowed

@@ -7,7 +7,9 @@ tuple, bytes...), so copying a state is copying a reference and copies can never
 - ``initial()`` is the state of the empty text;
 - ``advance(state, data)`` is the state after appending the bytes ``data``, or ``None`` when
   no valid string starts with the text so far (rejected);
-- ``is_complete(state)`` says whether the text so far is itself a valid string.
+- ``is_complete(state)`` says whether the text so far is itself a valid string;
+- ``is_final(state)`` (optional) says that it is complete and only insignificant text could
+  follow, so generation ends there.
 
 Checks work on bytes: a token may end inside a multi-byte UTF-8 character, and
 ``advance`` must accept it exactly when some continuation of those bytes can still lead to a
@@ -65,6 +67,15 @@ class Constraint(ABC):
             if i not in special:
                 out[i] = self.advance(state, token) is not None
         return out
+
+    def is_final(self, state: State) -> bool:
+        """True when the text so far is complete and nothing but insignificant text could
+        follow it (whitespace a grammar ignores, whitespace after a JSON document): generation
+        ends here, with EOS. Such trailing text stays in the language (:meth:`accepts` takes
+        it); generation does not produce it, so a model cannot pad a finished string with
+        blanks up to its token limit. The default, False, ends nothing early; a constraint
+        whose trailing text is significant (a regular expression's ``\\s*``) keeps it."""
+        return False
 
     def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
         """Tokens that cannot come next from ``state``, found by a check much cheaper than

@@ -83,6 +83,9 @@ class SQL(Grammar):
             return False
         return self._names is None or self._names.resolves(state[1].decode("utf-8", errors="replace"))
 
+    def is_final(self, state) -> bool:
+        return super().is_final(state[0]) and self.is_complete(state)
+
 
 @functools.lru_cache(maxsize=2)
 def _grammar_text(restricted: bool) -> str:

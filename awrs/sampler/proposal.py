@@ -54,6 +54,11 @@ class CandidateSpace:
         if allowed is not None:
             prune[: self.eos_index] |= _tokens_with_bytes_outside(vocab, allowed)
         prune.flags.writeable = False
+        final = np.ones(self.eos_index + 1, dtype=np.bool_)
+        final[self.eos_index] = False
+        final.flags.writeable = False
+        #: What a final state prunes (:meth:`Constraint.is_final`): every candidate but EOS.
+        self.final_prune = final
         #: Candidates no state can take (special tokens, end ids, tokens with a byte the
         #: constraint never produces); every proposal skips them.
         self.prune = prune
@@ -114,17 +119,28 @@ def _tokens_with_bytes_outside(vocab: Vocabulary, allowed: np.ndarray) -> np.nda
 class TokenChecker:
     """``checker(i)``: may candidate ``i`` come next? Remembers the states it computes."""
 
-    __slots__ = ("space", "state", "next_states")
+    __slots__ = ("space", "state", "next_states", "_final")
 
     def __init__(self, space: CandidateSpace, state: Any):
         self.space = space
         self.state = state
         self.next_states: dict[int, Any] = {}
+        self._final: bool | None = None
+
+    def final(self) -> bool:
+        """The state is final (:meth:`Constraint.is_final`): EOS is the only candidate."""
+        if self._final is None:
+            self._final = bool(self.space.constraint.is_final(self.state))
+        return self._final
 
     def __call__(self, i: int) -> bool:
         space = self.space
         if i == space.eos_index:
             return space.constraint.is_complete(self.state)
+        if self._final is None:
+            self.final()
+        if self._final:
+            return False
         nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
         if nxt is None:
             return False
@@ -139,8 +155,11 @@ class TokenChecker:
     def pruned(self) -> np.ndarray:
         """Candidates to skip from this state: the space's :attr:`~CandidateSpace.prune` and
         the tokens the constraint rules out by its cheap check
-        (:meth:`Constraint.impossible_tokens`); EOS is never among them."""
+        (:meth:`Constraint.impossible_tokens`); EOS is never among them. From a final state,
+        every candidate but EOS."""
         space = self.space
+        if self.final():
+            return space.final_prune
         refused = space.constraint.impossible_tokens(self.state, space.vocab)
         if refused is None:
             return space.prune
@@ -165,8 +184,9 @@ class TokenChecker:
         """Every candidate checked at once (the masking baseline)."""
         space = self.space
         out = np.zeros(space.eos_index + 1, dtype=np.bool_)
-        out[: space.eos_index] = space.constraint.mask(self.state, space.vocab)
-        out &= ~space.prune
+        if not self.final():
+            out[: space.eos_index] = space.constraint.mask(self.state, space.vocab)
+            out &= ~space.prune
         out[space.eos_index] = space.constraint.is_complete(self.state)
         return out
 

@@ -36,7 +36,9 @@ class Grammar(Constraint):
 
     The language is the grammar's context-free language with terminals matched as regular
     expressions and ``%ignore``'d terminals allowed between tokens — what Lark's Earley parser
-    with ``lexer="dynamic_complete"`` accepts. Raises :class:`~awrs.errors.ConstraintError`
+    with ``lexer="dynamic_complete"`` accepts. Generation stops once the text can take no
+    further terminal (:meth:`is_final`): ignored text after the last terminal is accepted but
+    never generated. Raises :class:`~awrs.errors.ConstraintError`
     for a grammar that does not parse, names an undefined rule or derives nothing.
 
     ``terminals`` maps terminal names to regular expressions that replace their definitions in
@@ -71,6 +73,27 @@ class Grammar(Constraint):
 
     def is_complete(self, state: tuple[Hypothesis, ...]) -> bool:
         return any(self._can_end(h) for h in state)
+
+    def is_final(self, state: tuple[Hypothesis, ...]) -> bool:
+        """Complete, and no way of reading the text expects another terminal: only
+        ``%ignore``'d text (whitespace) could follow, so generation ends here."""
+        return all(self._final(h) for h in state) and any(self._can_end(h) for h in state)
+
+    def _final(self, h: Hypothesis) -> bool:
+        """No terminal can follow the text read by ``h``: its chart expects none (then any
+        token being read is an ignored one), or it is inside a token that can end here, every
+        way of ending it leaves a chart expecting none, and no byte continues it as anything
+        but an ignored terminal."""
+        if h.chart.expected == 0:
+            return True
+        if h.lex == BOUNDARY:
+            return False
+        g = self._g
+        significant = self._allowed_cached(h.chart) & ~g.ignore_mask
+        if not g.lexer.accept[h.lex] & significant or any(c.chart.expected for c in self._commits(h)):
+            return False
+        live = g.lexer.live
+        return not any(nxt >= 0 and live[nxt] & significant for nxt in g.lexer.rows[h.lex])
 
     # --- one byte ----------------------------------------------------------------------
 
@@ -107,15 +130,14 @@ class Grammar(Constraint):
         """Every way the token read so far can end as one allowed terminal."""
         g = self._g
         done = g.lexer.accept[h.lex] & self._allowed_cached(h.chart)
-        k = 0
-        while done:
-            if done & 1:
-                term = g.lexeme_terminal[k]
-                chart = h.chart if term < 0 else h.chart.scan(term)
-                if chart is not None:
-                    yield Hypothesis(chart, BOUNDARY, g.follow[k])
-            done >>= 1
-            k += 1
+        while done:  # set bits only, lowest first
+            low = done & -done
+            done ^= low
+            k = low.bit_length() - 1
+            term = g.lexeme_terminal[k]
+            chart = h.chart if term < 0 else h.chart.scan(term)
+            if chart is not None:
+                yield Hypothesis(chart, BOUNDARY, g.follow[k])
 
     def _can_end(self, h: Hypothesis) -> bool:
         if h.lex == BOUNDARY:

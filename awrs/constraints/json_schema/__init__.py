@@ -21,6 +21,7 @@ from awrs.errors import ConstraintError
 __all__ = ["JsonSchema", "UnenforcedKeywordWarning"]
 
 LEAD, VALUE, TRAIL = range(3)
+_SIGNIFICANT = tuple(b for b in range(256) if b not in WHITESPACE)  # bytes that could extend a value
 
 
 class DocState(NamedTuple):
@@ -39,7 +40,8 @@ class JsonSchema(Constraint):
     ``format`` as an annotation, as JSON Schema 2019-09 and later do by default.
     ``max_string_length`` caps every string (generation cannot run on forever inside one);
     ``key_order="schema"`` makes declared properties appear in schema order. ``registry``
-    maps URIs to schemas for remote ``$ref`` (nothing is downloaded).
+    maps URIs to schemas for remote ``$ref`` (nothing is downloaded). Whitespace after the
+    document is accepted but never generated (:meth:`is_final`).
     """
 
     def __init__(
@@ -123,6 +125,17 @@ class JsonSchema(Constraint):
 
     def is_complete(self, state: DocState) -> bool:
         return state.phase == TRAIL or (state.phase == VALUE and self._root.end(state.value))
+
+    def is_final(self, state: DocState) -> bool:
+        """The document is complete and only trailing whitespace could follow: after the
+        whitespace that ends a number, or after a value that cannot grow (an object, an array,
+        a string, a literal; probed once, when the document is complete)."""
+        if state.phase == TRAIL:
+            return True
+        if state.phase != VALUE or not self._root.end(state.value):
+            return False
+        feed, value = self._root.feed, state.value
+        return all(feed(value, b) is None for b in _SIGNIFICANT)
 
     def parse(self, text: str) -> Any:
         value = json.loads(text)
