@@ -6,6 +6,9 @@ and raises :class:`ContractViolation` (an ``AssertionError``) naming the first b
 - every valid example is accepted, and every prefix of it (byte by byte) is accepted as a
   prefix (prefix closure: the sampler must never reject the start of a valid string);
 - complete implies prefix;
+- a final state (:meth:`~awrs.constraints.base.Constraint.is_final`) is complete, and a
+  valid example goes on past one with whitespace at most (generation ends there, so it could
+  never produce the rest);
 - invalid examples are not accepted as complete;
 - checking is independent of how the bytes are split into tokens (one byte at a time, the
   whole string, random chunks);
@@ -62,7 +65,14 @@ def _check_valid(c: Constraint, data: bytes) -> None:
     if not c.accepts(data):
         raise ContractViolation(f"{c!r} does not accept the valid example {data!r}")
     state = c.initial()
-    for i in range(len(data)):
+    for i in range(len(data) + 1):
+        if c.is_final(state) and (not c.is_complete(state) or data[i:].strip(b" \t\n\r\x0c")):
+            raise ContractViolation(
+                f"{c!r}: {data[:i]!r} is final (generation ends there) but "
+                + (f"the valid example {data!r} goes on" if c.is_complete(state) else "not complete")
+            )
+        if i == len(data):
+            break
         state = c.advance(state, data[i : i + 1])
         if state is None:
             raise ContractViolation(

@@ -100,7 +100,17 @@ class Overconfident(Choice):
         return out
 
 
+class Hasty(Choice):
+    """A broken constraint: says generation ends after "a", though "ab" is valid too."""
+
+    def is_final(self, state):
+        return self.is_complete(state)
+
+
 def test_the_contract_kit_catches_broken_constraints():
+    with pytest.raises(ContractViolation, match="is final"):
+        check_constraint(Hasty(["a", "ab"]), valid=["ab"])
+    check_constraint(Hasty(["a", "ab"]), valid=["a"])  # final at its end: fine
     with pytest.raises(ContractViolation, match=r"next_bytes\(\) refuses b'b'"):
         check_constraint(Overconfident(["ab", "ba"]), valid=["ab", "ba"])
     with pytest.raises(ContractViolation, match="prefix closure|rejects"):
