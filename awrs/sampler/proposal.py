@@ -137,9 +137,7 @@ class TokenChecker:
         space = self.space
         if i == space.eos_index:
             return space.constraint.is_complete(self.state)
-        if self._final is None:
-            self.final()
-        if self._final:
+        if self._final or (self._final is None and self.final()):
             return False
         nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
         if nxt is None:

@@ -36,10 +36,10 @@ class Grammar(Constraint):
 
     The language is the grammar's context-free language with terminals matched as regular
     expressions and ``%ignore``'d terminals allowed between tokens — what Lark's Earley parser
-    with ``lexer="dynamic_complete"`` accepts. Generation stops once the text can take no
-    further terminal (:meth:`is_final`): ignored text after the last terminal is accepted but
-    never generated. Raises :class:`~awrs.errors.ConstraintError`
+    with ``lexer="dynamic_complete"`` accepts. Raises :class:`~awrs.errors.ConstraintError`
     for a grammar that does not parse, names an undefined rule or derives nothing.
+    Generation stops once the text can take no further terminal (:meth:`is_final`): ignored
+    text after the last terminal is accepted but never generated.
 
     ``terminals`` maps terminal names to regular expressions that replace their definitions in
     ``text``: Lark's reading of a grammar is memoised by text, so one grammar serves many
