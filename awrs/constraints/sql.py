@@ -84,7 +84,7 @@ class SQL(Grammar):
         return self._names is None or self._names.resolves(state[1].decode("utf-8", errors="replace"))
 
     def is_final(self, state) -> bool:
-        return super().is_final(state[0]) and self.is_complete(state)
+        return self._nothing_follows(state[0]) and self.is_complete(state)
 
 
 @functools.lru_cache(maxsize=2)

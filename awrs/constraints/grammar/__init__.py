@@ -77,7 +77,10 @@ class Grammar(Constraint):
     def is_final(self, state: tuple[Hypothesis, ...]) -> bool:
         """Complete, and no way of reading the text expects another terminal: only
         ``%ignore``'d text (whitespace) could follow, so generation ends here."""
-        return all(self._final(h) for h in state) and any(self._can_end(h) for h in state)
+        return self._nothing_follows(state) and self.is_complete(state)
+
+    def _nothing_follows(self, state: tuple[Hypothesis, ...]) -> bool:
+        return all(self._final(h) for h in state)
 
     def _final(self, h: Hypothesis) -> bool:
         """No terminal can follow the text read by ``h``: its chart expects none (then any
