@@ -221,9 +221,14 @@ def test_random_regular_patterns_match_like_the_regex_module(pattern, texts):
     c = Regex(pattern)
     assert c.engine == "dfa", c.reason
     compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    # The regex module's partial matching is wrong with lazy quantifiers (it takes "a" as a
+    # prefix of a match of "[^a]*?b", and "xa" of "x*?b"); laziness does not change the strings
+    # fullmatch accepts, so the prefix oracle is the same pattern made greedy (the generated
+    # patterns have "*?" and "+?" only as lazy quantifiers).
+    greedy = regex.compile(pattern.replace("*?", "*").replace("+?", "+"), flags=regex.ASCII | regex.VERSION0)
     for text in texts:
         assert c.accepts(text) == (compiled.fullmatch(text) is not None), (pattern, text)
-        assert c.accepts_prefix(text) == (compiled.fullmatch(text, partial=True) is not None), (pattern, text)
+        assert c.accepts_prefix(text) == (greedy.fullmatch(text, partial=True) is not None), (pattern, text)
 
 
 @settings(max_examples=300, deadline=None)
