@@ -30,6 +30,22 @@ class DocState(NamedTuple):
     value: Any
 
 
+#: The Options of compiles without a registry, made once per combination.
+_OPTIONS: dict[tuple, Options] = {}
+
+
+def _options(strict, max_whitespace, formats, max_string_length, fixed_order, registry) -> Options:
+    if registry:
+        return Options(strict, max_whitespace, formats, max_string_length, fixed_order, dict(registry))
+    key = (strict, max_whitespace, formats, max_string_length, fixed_order)
+    options = _OPTIONS.get(key)
+    if options is None:
+        if len(_OPTIONS) >= 256:
+            _OPTIONS.clear()
+        options = _OPTIONS[key] = Options(*key)
+    return options
+
+
 class JsonSchema(Constraint):
     """JSON text that validates against ``schema``.
 
@@ -70,15 +86,17 @@ class JsonSchema(Constraint):
             raise ConstraintError(f"whitespace must be 'flexible' or 'compact', got {whitespace!r}")
         if formats not in ("assert", "annotate"):
             raise ConstraintError(f"formats must be 'assert' or 'annotate', got {formats!r}")
+        if key_order not in ("free", "schema"):
+            raise ConstraintError(f"key_order must be 'free' or 'schema', got {key_order!r}")
+        if not isinstance(strict, bool):
+            raise ConstraintError(f"strict must be True or False, got {strict!r}")
+        for name, value in (("max_whitespace", max_whitespace), ("max_string_length", max_string_length)):
+            if value is not None and (type(value) is not int or value < 0):
+                raise ConstraintError(f"{name} must be a non-negative integer, got {value!r}")
+        if max_whitespace is None:
+            raise ConstraintError("max_whitespace must be a non-negative integer, got None (use whitespace='compact' for none)")
         self.schema = schema
-        options = Options(
-            strict=strict,
-            max_whitespace=max_whitespace if whitespace == "flexible" else 0,
-            formats=formats,
-            max_string_length=max_string_length,
-            fixed_order=key_order == "schema",
-            registry=dict(registry or {}),
-        )
+        options = _options(strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry)
         compiler = Compiler(schema, draft if draft is not None else detect_draft(schema), options)
         self._root: Node = compiler.compile_root()
         self._max_ws = options.max_whitespace

@@ -37,7 +37,7 @@ from awrs.constraints.json_schema.nodes import (
 )
 from awrs.constraints.json_schema.numbers import NumberSpec
 from awrs.constraints.json_schema.objects import ObjectSpec
-from awrs.constraints.json_schema.refs import Draft, Resolved, Resources
+from awrs.constraints.json_schema.refs import Draft, Resolved, Resources, join
 from awrs.constraints.json_schema.strings import StringSpec
 from awrs.constraints.regex_syntax import parses_exactly
 from awrs.errors import ConstraintError, UnsupportedSchemaError
@@ -93,14 +93,36 @@ _SINCE = {
 }
 _UNTIL = {"dependencies": 7, "additionalItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019}
 _KNOWN = ENFORCED | ANNOTATIONS
+#: Keywords with scalar values a leaf schema may hold (see Compiler._leaf_key), and the
+#: annotations it may hold whatever their values (identifiers and $defs make a schema more
+#: than a leaf: references can reach into it). Not ``pattern``: a shared node would keep the
+#: pattern's automaton, built during generation, for as long as the process runs.
+_LEAF_KEYWORDS = frozenset({
+    "type", "enum", "const", "minLength", "maxLength", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties", "maxProperties",
+    "minItems", "maxItems", "uniqueItems",
+})
+_LEAF_ANNOTATIONS = ANNOTATIONS - {"$schema", "$id", "id", "$anchor", "$defs", "definitions", "$vocabulary"}
+_SCALARS = (str, int, float, bool, type(None))
+#: Leaf nodes shared by every compile in the process: (options, keywords) -> node.
+_LEAVES: dict[tuple, Node] = {}
+_LEAF_LIMIT = 1024
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
 #: The memo's mark of a schema whose node is being compiled.
 _COMPILING: Any = object()
 
 
 @functools.lru_cache(maxsize=None)
-def _foreign_keywords(draft: int) -> frozenset[str]:
-    """The keywords a draft does not have."""
-    return frozenset(k for k in set(_SINCE) | set(_UNTIL) if _SINCE.get(k, 0) > draft or _UNTIL.get(k, 9999) < draft)
+def _vocabulary(draft: int) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The keywords a draft does not have, the known keywords it has, and the leaf keywords
+    it has (see Compiler._leaf_key)."""
+    foreign = frozenset(k for k in set(_SINCE) | set(_UNTIL) if _SINCE.get(k, 0) > draft or _UNTIL.get(k, 9999) < draft)
+    return foreign, _KNOWN - foreign, _LEAF_KEYWORDS - foreign
 
 
 @dataclass(frozen=True)
@@ -126,7 +148,8 @@ class Compiler:
         self.unenforced: list[tuple[str, str]] = []
         self._memo: dict[int, Node] = {}
         self._any: Node | None = None
-        self._foreign = _foreign_keywords(draft)
+        self._foreign, self._known, self._leaf_keywords = _vocabulary(draft)
+        self._options_key = (draft, options.strict, options.max_whitespace, options.formats, options.max_string_length, options.fixed_order)
 
     def compile_root(self) -> Node:
         return self.node(self.resources.root)
@@ -146,6 +169,10 @@ class Compiler:
         schema = where.schema
         if self._share_any and (schema is True or (not schema and (type(schema) is dict or isinstance(schema, Mapping)))):
             return self.any_value  # true and {} accept every value
+        if self._share_any and type(schema) is dict:
+            leaf = self._leaf_key(schema)
+            if leaf is not None:
+                return self._leaf(leaf, where)
         key = id(where.schema)
         node = self._memo.get(key)
         if node is _COMPILING:  # a reference back to a schema being compiled: resolved lazily
@@ -160,6 +187,66 @@ class Compiler:
             self._memo[key] = node
         return node
 
+    def _child(self, where: Resolved, *path: str | int) -> Node:
+        """The node of the subschema at ``path`` inside ``where`` (``true`` and leaves are
+        answered before the memo: they need no entry in it)."""
+        schema = where.schema
+        for p in path:
+            schema = schema[p]
+        if self._share_any:
+            if schema is True:
+                return self.any_value
+            if type(schema) is dict:
+                leaf = self._leaf_key(schema)
+                if leaf is not None:
+                    return self._leaf(leaf, where, *path)
+        return self.node(self._sub(where, *path))
+
+    def _leaf_key(self, schema: dict) -> tuple | None:
+        """The key under which a leaf schema's node is shared, or None for any other schema.
+
+        A leaf has no subschema, no reference, no identifier and no pattern: only keywords
+        with scalar values (``type``, bounds, ``format``, ``const``, an ``enum`` of scalars),
+        annotations, and extension keywords. Its node is a function of those values, the draft
+        and the options alone, so schemas compiled in one process share it: a compile then
+        skips most of the walk for the ``{"type": "string"}`` leaves that real schemas are
+        mostly made of."""
+        parts = []
+        unknown: tuple[str, ...] = ()
+        leaf_keywords = self._leaf_keywords
+        for k, v in schema.items():
+            if k in leaf_keywords:
+                t = type(v)
+                if t is str or t is int or t is float or t is bool or v is None:
+                    if k == "format" and self.options.formats == "assert" and (t is not str or v not in FORMATS):
+                        return None  # refused, or recorded as ignored, by the full compile
+                    parts.append((k, t, v))
+                elif t is list and (k == "enum" or k == "type") and all(type(x) in _SCALARS for x in v):
+                    parts.append((k, t, tuple((type(x), x) for x in v)))
+                else:
+                    return None
+            elif k in _LEAF_ANNOTATIONS:
+                continue
+            elif k in _KNOWN or k in UNENFORCED or k in self._foreign:
+                return None
+            else:
+                unknown += (k,)  # an extension keyword: recorded as ignored
+        parts.sort(key=_first)
+        return (self._options_key, tuple(parts), unknown)
+
+    def _leaf(self, leaf: tuple, where: Resolved, *path: str | int) -> Node:
+        """A leaf's shared node. The first time its key is met, the subschema at ``path``
+        inside ``where`` is compiled."""
+        node = _LEAVES.get(leaf[:2]) if leaf[1] else self.any_value  # annotations only: like {}
+        if node is None:
+            node = self._compile(self._sub(where, *path) if path else where)  # one that does not compile is not kept
+            if len(_LEAVES) >= _LEAF_LIMIT:
+                _LEAVES.clear()
+            _LEAVES[leaf[:2]] = node
+        elif leaf[2]:
+            self.ignored.update(leaf[2])
+        return node
+
     # --- one schema ---------------------------------------------------------------------
 
     def _compile(self, where: Resolved) -> Node:
@@ -172,37 +259,35 @@ class Compiler:
             raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {json.dumps(schema)[:60]}")
         if "$ref" in schema and self.draft <= 7:
             return self._ref(schema["$ref"], where)  # draft 4-7: siblings of $ref are ignored
-        schema = self._in_draft(schema)
-        where = Resolved(schema, where.base, pointer)
-        self._check_keywords(schema, pointer)
+        kept = self._check_keywords(schema, pointer)
+        if kept is not schema:
+            schema, where = kept, Resolved(kept, where.base, pointer)
         parts: list[Node] = [self._typed(schema, where)]
         if "$ref" in schema:
             parts.append(self._ref(schema["$ref"], where))
         for key, cls in (("allOf", AllOfNode), ("anyOf", AnyOfNode), ("oneOf", OneOfNode)):
             if key in schema:
-                subs = self._list(schema, key, where)
-                parts.append(cls([self.node(s) for s in subs]))
+                self._check_list(schema, key, where)
+                parts.append(cls([self._child(where, key, i) for i in range(len(schema[key]))]))
         if "not" in schema:
-            parts.append(NotNode(self.node(self._sub(where, "not")), self.any_value))
+            parts.append(NotNode(self._child(where, "not"), self.any_value))
         if "if" in schema and ("then" in schema or "else" in schema):
-            then = self.node(self._sub(where, "then")) if "then" in schema else self.any_value
-            otherwise = self.node(self._sub(where, "else")) if "else" in schema else self.any_value
-            parts.append(IfNode(self.node(self._sub(where, "if")), then, otherwise, self.any_value))
+            then = self._child(where, "then") if "then" in schema else self.any_value
+            otherwise = self._child(where, "else") if "else" in schema else self.any_value
+            parts.append(IfNode(self._child(where, "if"), then, otherwise, self.any_value))
         return parts[0] if len(parts) == 1 else AllOfNode(parts)
 
-    def _in_draft(self, schema: Mapping) -> Mapping:
-        """The schema without the keywords its draft does not have (recorded as ignored)."""
-        foreign = [k for k in schema if k in self._foreign]
-        if not foreign:
-            return schema
-        self.ignored.update(foreign)
-        return {k: v for k, v in schema.items() if k not in foreign}
-
-    def _check_keywords(self, schema: Mapping, pointer: str) -> None:
+    def _check_keywords(self, schema: Mapping, pointer: str) -> Mapping:
+        """Refuse (or, with ``strict=False``, warn about) the keywords awrs does not enforce,
+        record unknown ones as ignored, and return the schema without the keywords its draft
+        does not have (recorded as ignored too)."""
+        known, foreign = self._known, None
         for key in schema:
-            if key in _KNOWN:
+            if key in known:
                 continue
-            if key in UNENFORCED:
+            if key in self._foreign:
+                foreign = (foreign or []) + [key]
+            elif key in UNENFORCED:
                 self._unsupported(key, pointer, "awrs does not enforce this keyword")
             else:
                 self.ignored.add(key)
@@ -212,6 +297,10 @@ class Compiler:
                 self._unsupported("format", pointer, f"the {fmt!r} format is not enforced")
             else:
                 self.ignored.add(f"format:{fmt}")
+        if foreign is None:
+            return schema
+        self.ignored.update(foreign)
+        return {k: v for k, v in schema.items() if k not in foreign}
 
     def _unsupported(self, keyword: str, pointer: str, detail: str) -> None:
         if self.options.strict:
@@ -234,16 +323,13 @@ class Compiler:
         if (type(schema) is dict or isinstance(schema, Mapping)) and not (self.draft <= 7 and "$ref" in schema):
             ident = schema.get("id" if self.draft == 4 else "$id")
             if isinstance(ident, str) and not ident.startswith("#"):
-                from urllib.parse import urldefrag, urljoin
-
-                return urldefrag(urljoin(base, ident))[0]
+                return join(base, ident)[1]
         return base
 
-    def _list(self, schema: Mapping, key: str, where: Resolved) -> list[Resolved]:
+    def _check_list(self, schema: Mapping, key: str, where: Resolved) -> None:
         value = schema[key]
         if not isinstance(value, list) or not value:
             raise ConstraintError(f"invalid schema at {where.pointer}/{key}: expected a non-empty array of schemas")
-        return [self._sub(where, key, i) for i in range(len(value))]  # type: ignore[arg-type]
 
     # --- the type-specific keywords ---------------------------------------------------
 
@@ -339,28 +425,28 @@ class Compiler:
 
     def _object(self, schema: Mapping, where: Resolved) -> ObjectSpec:
         pointer = where.pointer
-        props = schema.get("properties", {})
-        properties = {name: self.node(self._sub(where, "properties", name)) for name in props}
+        properties = {name: self._child(where, "properties", name) for name in _object_of(schema, "properties", pointer)}
         patterns = []
-        for pat in schema.get("patternProperties", {}):
+        for pat in _object_of(schema, "patternProperties", pointer) if "patternProperties" in schema else ():
             _check_regex(pat, pat, f"{pointer}/patternProperties")
-            patterns.append((_NameSearch(pat), pat, self.node(self._sub(where, "patternProperties", pat))))
-        additional = self.node(self._sub(where, "additionalProperties")) if "additionalProperties" in schema else self.any_value
-        names = self.node(self._sub(where, "propertyNames")) if "propertyNames" in schema else None
+            patterns.append((_NameSearch(pat), pat, self._child(where, "patternProperties", pat)))
+        additional = self._child(where, "additionalProperties") if "additionalProperties" in schema else self.any_value
+        names = self._child(where, "propertyNames") if "propertyNames" in schema else None
         required = schema.get("required", [])
         if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
             raise ConstraintError(f"invalid required at {pointer}: expected an array of strings")
         dep_required: dict[str, frozenset[str]] = {}
         dep_schemas: dict[str, Node] = {}
-        for name, deps in schema.get("dependentRequired", {}).items():
-            dep_required[name] = frozenset(deps)
-        for name in schema.get("dependentSchemas", {}):
-            dep_schemas[name] = self.node(self._sub(where, "dependentSchemas", name))
-        for name, dep in schema.get("dependencies", {}).items():
-            if isinstance(dep, list):
-                dep_required[name] = frozenset(dep)
-            else:
-                dep_schemas[name] = self.node(self._sub(where, "dependencies", name))
+        if "dependentRequired" in schema or "dependentSchemas" in schema or "dependencies" in schema:
+            for name, deps in _object_of(schema, "dependentRequired", pointer).items():
+                dep_required[name] = _names(deps, f"{pointer}/dependentRequired")
+            for name in _object_of(schema, "dependentSchemas", pointer):
+                dep_schemas[name] = self._child(where, "dependentSchemas", name)
+            for name, dep in _object_of(schema, "dependencies", pointer).items():
+                if isinstance(dep, list):
+                    dep_required[name] = _names(dep, f"{pointer}/dependencies")
+                else:
+                    dep_schemas[name] = self._child(where, "dependencies", name)
         return ObjectSpec(
             self.layout,
             properties,
@@ -381,16 +467,17 @@ class Compiler:
         prefix: list[Node] = []
         rest: Node = self.any_value
         if "prefixItems" in schema and self.draft >= 2020:
-            prefix = [self.node(s) for s in self._list(schema, "prefixItems", where)]
+            self._check_list(schema, "prefixItems", where)
+            prefix = [self._child(where, "prefixItems", i) for i in range(len(schema["prefixItems"]))]
             if items is not None:
-                rest = self.node(self._sub(where, "items"))
+                rest = self._child(where, "items")
         elif isinstance(items, list):  # draft 4-2019 tuple form
-            prefix = [self.node(self._sub(where, "items", i)) for i in range(len(items))]  # type: ignore[arg-type]
+            prefix = [self._child(where, "items", i) for i in range(len(items))]  # type: ignore[arg-type]
             if "additionalItems" in schema:
-                rest = self.node(self._sub(where, "additionalItems"))
+                rest = self._child(where, "additionalItems")
         elif items is not None:
-            rest = self.node(self._sub(where, "items"))
-        contains = self.node(self._sub(where, "contains")) if "contains" in schema else None
+            rest = self._child(where, "items")
+        contains = self._child(where, "contains") if "contains" in schema else None
         return ArraySpec(
             self.layout,
             prefix,
@@ -534,6 +621,23 @@ def _full_match(pattern: str):
 
     compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
     return lambda text: compiled.fullmatch(text) is not None
+
+
+_NO_KEYS: Mapping[str, Any] = {}  # never written to
+
+
+def _object_of(schema: Mapping, key: str, pointer: str) -> Mapping[str, Any]:
+    """The object a keyword such as ``properties`` holds (empty when absent)."""
+    value = schema.get(key, _NO_KEYS)
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise ConstraintError(f"invalid {key} at {pointer}: expected an object, got {json.dumps(value)[:60]}")
+
+
+def _names(value: Any, pointer: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConstraintError(f"invalid schema at {pointer}: expected an array of property names, got {json.dumps(value)[:60]}")
+    return frozenset(value)
 
 
 def _count(schema: Mapping, key: str, pointer: str, default: Any = 0) -> Any:

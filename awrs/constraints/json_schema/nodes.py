@@ -115,6 +115,10 @@ class NeverNode(Node):
         return "NeverNode()"
 
 
+#: TypedNode's kinds per (literals, which of string/number/object/array it allows).
+_KINDS: dict[tuple, frozenset[str]] = {}
+
+
 class TypedNode(Node):
     """A value of the allowed types, each checked by its own spec.
 
@@ -128,16 +132,13 @@ class TypedNode(Node):
         self.obj = None if obj is None or obj.empty else obj
         self.arr = None if arr is None or arr.empty else arr
         self.literals = literals
-        kinds = [w.decode() for w in literals]
-        if self.string is not None:
-            kinds.append("string")
-        if self.number is not None:
-            kinds.append("number")
-        if self.obj is not None:
-            kinds.append("object")
-        if self.arr is not None:
-            kinds.append("array")
-        self.kinds = frozenset(kinds)
+        key = (literals, self.string is not None, self.number is not None, self.obj is not None, self.arr is not None)
+        kinds = _KINDS.get(key)
+        if kinds is None:
+            kinds = _KINDS[key] = frozenset(
+                [w.decode() for w in literals] + [k for k, on in zip(("string", "number", "object", "array"), key[1:]) if on]
+            )
+        self.kinds = kinds
 
     def __repr__(self) -> str:
         kinds = [k for k, v in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if v]

@@ -107,6 +107,8 @@ class ObjectSpec:
     def _satisfiable(self) -> bool:
         if self.max_props is not None and self.max_props < self.min_props:
             return False
+        if not self.required and not self.min_props:
+            return True  # the empty object (the usual case, decided without the memos)
         return self._can_finish(frozenset(), -1)
 
     def _missing(self, seen: frozenset) -> frozenset:

@@ -217,3 +217,97 @@ def test_the_any_value_node_is_shared_and_holds_no_schema():
     # options that shape values get their own node
     compact = JsonSchema({"type": "array"}, max_whitespace=0)
     assert compact.accepts("[1,2]") and not compact.accepts("[1, 2]")
+
+
+def test_leaf_schemas_share_one_node_per_keywords_draft_and_options():
+    from awrs.constraints.json_schema import compiler
+
+    a = JsonSchema({"type": "object", "properties": {"n": {"type": "integer", "minimum": 2, "title": "N"}}})
+    b = JsonSchema({"type": "array", "items": {"minimum": 2, "type": "integer", "x-ext": 1}})
+    assert a._root.obj.properties["n"] is b._root.arr.items  # same keywords, any order and annotations
+    assert b.ignored_keywords == {"x-ext"}  # an extension keyword is recorded on a shared leaf too
+    assert JsonSchema({"type": "array", "items": {"minimum": 2, "type": "integer", "x-ext": 1}}).ignored_keywords == {"x-ext"}
+    assert a.accepts('{"n": 2}') and not a.accepts('{"n": 1}') and not b.accepts("[2, 1.5]")
+    # values of another type are another key: 1 and true, 1 and 1.0, "1" and 1
+    assert JsonSchema({"const": 1}).accepts("1") and not JsonSchema({"const": True}).accepts("1")
+    assert not JsonSchema({"const": "1"}).accepts("1")
+    JsonSchema({"type": "string", "minLength": 1})
+    with pytest.raises(ConstraintError, match="minLength"):
+        JsonSchema({"type": "string", "minLength": True})  # not the cached node of minLength 1
+    with pytest.raises(ConstraintError, match="minLength"):
+        JsonSchema({"type": "string", "minLength": 1.5})
+    # the draft and the options are part of the key
+    assert JsonSchema({"$schema": "http://json-schema.org/draft-04/schema#", "properties": {"i": {"type": "integer"}}}).accepts('{"i": 1}')
+    assert not JsonSchema({"$schema": "http://json-schema.org/draft-04/schema#", "properties": {"i": {"type": "integer"}}}).accepts('{"i": 1.0}')
+    assert JsonSchema({"properties": {"i": {"type": "integer"}}}).accepts('{"i": 1.0}')  # 2020-12: 1.0 is an integer
+    capped = JsonSchema({"properties": {"s": {"type": "string"}}}, max_string_length=2)
+    assert capped.accepts('{"s": "ab"}') and not capped.accepts('{"s": "abc"}')
+    assert JsonSchema({"properties": {"s": {"type": "string"}}}).accepts('{"s": "abc"}')
+    # a leaf with annotations only accepts every value, like {}
+    assert JsonSchema({"properties": {"d": {"description": "anything"}}}).accepts('{"d": [1, {"x": null}]}')
+    # patterns are not shared (a shared node would keep its automaton); nor is anything with a subschema
+    assert all(("pattern" not in dict((k, v) for k, _, v in key[1])) for key in compiler._LEAVES)
+    c = JsonSchema({"properties": {"p": {"type": "string", "pattern": "^a"}, "o": {"type": "object", "properties": {}}}})
+    assert c._root.obj.properties["p"] not in compiler._LEAVES.values()
+    assert c._root.obj.properties["o"] not in compiler._LEAVES.values()
+
+
+def test_base_uris_are_joined_as_urllib_joins_them():
+    """refs.join skips urllib for plain http(s) URIs; on any other input it is urllib."""
+    import random
+    from urllib.parse import urldefrag, urljoin
+
+    from awrs.constraints.json_schema.refs import join
+
+    rng = random.Random(0)
+    alphabet = "aZ09:/#?;.-_%[]@ +~"
+    fixed = ["#/definitions/a", "#foo", "#", "http://www.ortolang.fr/schemas/1/office#", "https://github.com/B/S/blob/master/P.json",
+             "HTTPS://a/b", "http://a/b#", "http://a/./b/../c", "http://a/b;p#f", "http://a/b?x#y", "http://a", "http://a:8080/b#/x",
+             "foo.json", "/abs", "//net/x", "urn:uuid:1234", "http://a/b#c#d", "http://[::1]/x", "http://u@h/x", "http://a/b c"]
+    refs = fixed + [rng.choice(["", "http://", "https://", "#", "urn:"]) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+                    for _ in range(3000)]
+    bases = ["https://awrs.invalid/root.json", "http://x.org/a/b.json", "https://h/p?q=1", "urn:x:y", "http://h/a/../b"]
+    bases += [r.partition("#")[0] for r in refs[:300]]
+    for base in bases:
+        for ref in refs[:400] if base in bases[:5] else fixed:
+            try:
+                uri = urljoin(base, ref)
+                want = (uri, *urldefrag(uri))
+            except ValueError:
+                with pytest.raises(ConstraintError, match="invalid URI"):
+                    join(base, ref)
+                continue
+            got = join(base, ref)
+            assert got[1:] == want[1:] and urldefrag(got[0]) == urldefrag(want[0]), (base, ref)
+
+
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        ({"properties": [1]}, "invalid properties at #: expected an object"),
+        ({"properties": None}, "invalid properties"),
+        ({"patternProperties": 5}, "invalid patternProperties"),
+        ({"$schema": "http://json-schema.org/draft-07/schema#", "dependencies": 3}, "invalid dependencies"),
+        ({"dependentRequired": {"a": "bc"}}, "expected an array of property names"),
+        ({"$id": "http://[::1"}, "invalid URI"),
+    ],
+)
+def test_malformed_keyword_values_are_constraint_errors(schema, message):
+    with pytest.raises(ConstraintError, match=message):
+        JsonSchema(schema)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(max_string_length=[1]), "max_string_length must be a non-negative integer"),
+        (dict(max_string_length=-1), "max_string_length"),
+        (dict(max_whitespace="a"), "max_whitespace must be a non-negative integer"),
+        (dict(max_whitespace=None), "whitespace='compact'"),
+        (dict(strict=[1]), "strict must be True or False"),
+        (dict(key_order="sorted"), "key_order must be 'free' or 'schema'"),
+    ],
+)
+def test_bad_options_are_constraint_errors(options, message):
+    with pytest.raises(ConstraintError, match=message):
+        JsonSchema({"type": "string"}, **options)
