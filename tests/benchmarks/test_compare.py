@@ -3,6 +3,8 @@ forward passes pooled across methods."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import awrs
@@ -104,3 +106,17 @@ def test_the_ratio_to_unconstrained_compares_the_same_tokens_item_by_item():
     # Without per-step times (genlm-control): unconstrained's time per token on the item.
     rows.append({"task": "t", "mode": "m", "method": "genlm-control", "id": "b", "supported": True, "steps": 10, "decode_s": 40.0})
     assert vs_unconstrained(rows, "t", "m", "genlm-control") == pytest.approx(40.0 / (10 * (18.0 + 1.0) / 10))
+
+
+def test_first_calls_use_items_outside_the_timed_slices():
+    import argparse
+
+    compare = load_benchmark("compare")
+    args = argparse.Namespace(json=3, regex=2, patterns=0, sql=1)
+    timed, warm = compare.tasks(args, None), compare.tasks(args, None, warm_up=True)
+    kinds = lambda items: sorted({t["task"] for t in items})  # noqa: E731
+    assert kinds(warm) == kinds(timed) == ["json", "regex", "sql"]  # one per task that is timed, none for the others
+    assert len(warm) == 3
+    for task in ("json", "regex", "sql"):
+        specs = [json.dumps(t["spec"], sort_keys=True) for t in timed if t["task"] == task]
+        assert all(json.dumps(w["spec"], sort_keys=True) not in specs for w in warm if w["task"] == task)

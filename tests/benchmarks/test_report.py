@@ -47,3 +47,16 @@ def test_the_compile_section_gives_awrs_p50_on_each_peers_items():
     text = report.render_compile(data)
     peer_line = next(line for line in text.splitlines() if line.startswith("| json | peer"))
     assert peer_line.endswith("| 1.5 |")  # awrs on a and b only: 1 and 2 ms
+
+
+def test_first_calls_get_their_own_column_and_section():
+    report = load_benchmark("report")
+    rows = [{"task": "json", "id": "a", "method": "awrs", "compile_s": 0.001}]
+    summary = [{"task": "json", "method": "awrs", "items": 1, "compiled": 1, "compile_p50_ms": 1.0, "compile_p95_ms": 1.0, "first_call_ms": 7.5}]
+    data = {"parameters": {"json": 1, "regex": 0, "patterns": 0, "sql": 0}, "date": "d", "commit": {"sha": "abc"},
+            "results": {"summary": summary, "rows": rows, "first_calls": [{"task": "json", "method": "awrs", "first_call_ms": 7.5}]}}
+    text = report.render_compile(data)
+    assert "first call ms" in text and "outside the timed slices" in text
+    assert next(line for line in text.splitlines() if line.startswith("| json | awrs")).endswith("| 7.5 |")
+    del data["results"]["first_calls"]
+    assert "first call" not in report.render_compile(data)
