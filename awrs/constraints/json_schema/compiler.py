@@ -427,7 +427,7 @@ class Compiler:
         pointer = where.pointer
         properties = {name: self._child(where, "properties", name) for name in _object_of(schema, "properties", pointer)}
         patterns = []
-        for pat in _object_of(schema, "patternProperties", pointer) if "patternProperties" in schema else ():
+        for pat in _object_of(schema, "patternProperties", pointer):
             _check_regex(pat, pat, f"{pointer}/patternProperties")
             patterns.append((_NameSearch(pat), pat, self._child(where, "patternProperties", pat)))
         additional = self._child(where, "additionalProperties") if "additionalProperties" in schema else self.any_value
@@ -437,16 +437,15 @@ class Compiler:
             raise ConstraintError(f"invalid required at {pointer}: expected an array of strings")
         dep_required: dict[str, frozenset[str]] = {}
         dep_schemas: dict[str, Node] = {}
-        if "dependentRequired" in schema or "dependentSchemas" in schema or "dependencies" in schema:
-            for name, deps in _object_of(schema, "dependentRequired", pointer).items():
-                dep_required[name] = _names(deps, f"{pointer}/dependentRequired")
-            for name in _object_of(schema, "dependentSchemas", pointer):
-                dep_schemas[name] = self._child(where, "dependentSchemas", name)
-            for name, dep in _object_of(schema, "dependencies", pointer).items():
-                if isinstance(dep, list):
-                    dep_required[name] = _names(dep, f"{pointer}/dependencies")
-                else:
-                    dep_schemas[name] = self._child(where, "dependencies", name)
+        for name, deps in _object_of(schema, "dependentRequired", pointer).items():
+            dep_required[name] = _names(deps, f"{pointer}/dependentRequired")
+        for name in _object_of(schema, "dependentSchemas", pointer):
+            dep_schemas[name] = self._child(where, "dependentSchemas", name)
+        for name, dep in _object_of(schema, "dependencies", pointer).items():
+            if isinstance(dep, list):
+                dep_required[name] = _names(dep, f"{pointer}/dependencies")
+            else:
+                dep_schemas[name] = self._child(where, "dependencies", name)
         return ObjectSpec(
             self.layout,
             properties,
