@@ -516,17 +516,27 @@ def _check_pattern(pattern: Any, pointer: str) -> None:
 
 def _check_regex(full: str, pattern: str, pointer: str) -> None:
     """Raise a ConstraintError naming ``pattern`` and where it is unless ``full`` (the pattern
-    as awrs matches it) is a valid regular expression. awrs's own reader answers for most
-    patterns; the regex module's compile (several times slower, the one awrs.Regex uses) for
-    the rest."""
+    as awrs matches it) is a valid regular expression."""
+    error = _regex_error(full)
+    if error is not None:
+        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {error}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex_error(full: str) -> str | None:
+    """Why ``full`` is not a valid regular expression, or None. awrs's own reader answers for
+    most patterns; the regex module's compile (several times slower, the one awrs.Regex uses)
+    for the rest. Memoised: schemas repeat their patterns (a uuid or a date in many places),
+    and reading one costs a compile tens of microseconds."""
     from awrs.constraints.regex import _compile_or_raise
 
     if parses_exactly(full):
-        return
+        return None
     try:
         _compile_or_raise(full)
     except ConstraintError as exc:
-        raise ConstraintError(f"invalid pattern {pattern!r} at {pointer}: {exc}") from None
+        return str(exc)
+    return None
 
 
 def _nothing() -> ByteDFA:
