@@ -90,11 +90,10 @@ class JsonSchema(Constraint):
             raise ConstraintError(f"key_order must be 'free' or 'schema', got {key_order!r}")
         if not isinstance(strict, bool):
             raise ConstraintError(f"strict must be True or False, got {strict!r}")
-        for name, value in (("max_whitespace", max_whitespace), ("max_string_length", max_string_length)):
-            if value is not None and (type(value) is not int or value < 0):
-                raise ConstraintError(f"{name} must be a non-negative integer, got {value!r}")
-        if max_whitespace is None:
-            raise ConstraintError("max_whitespace must be a non-negative integer, got None (use whitespace='compact' for none)")
+        if type(max_whitespace) is not int or max_whitespace < 0:
+            raise ConstraintError(f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}")
+        if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
+            raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
         self.schema = schema
         options = _options(strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry)
         compiler = Compiler(schema, draft if draft is not None else detect_draft(schema), options)

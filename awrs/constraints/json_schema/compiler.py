@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -109,10 +110,6 @@ _LEAVES: dict[tuple, Node] = {}
 _LEAF_LIMIT = 1024
 
 
-def _first(pair: tuple) -> Any:
-    return pair[0]
-
-
 #: The memo's mark of a schema whose node is being compiled.
 _COMPILING: Any = object()
 
@@ -166,13 +163,44 @@ class Compiler:
         return self._any
 
     def node(self, where: Resolved) -> Node:
+        shared = self._shared(where.schema, where)
+        return shared if shared is not None else self._memoised(where)
+
+    def _child(self, where: Resolved, *path: str | int) -> Node:
+        """The node of the subschema at ``path`` inside ``where``; its Resolved is made only
+        when it has to be compiled."""
         schema = where.schema
-        if self._share_any and (schema is True or (not schema and (type(schema) is dict or isinstance(schema, Mapping)))):
-            return self.any_value  # true and {} accept every value
-        if self._share_any and type(schema) is dict:
-            leaf = self._leaf_key(schema)
-            if leaf is not None:
-                return self._leaf(leaf, where)
+        for p in path:
+            schema = schema[p]
+        shared = self._shared(schema, where, *path)
+        return shared if shared is not None else self._memoised(self._sub(where, *path))
+
+    def _shared(self, schema: Any, where: Resolved, *path: str | int) -> Node | None:
+        """The node shared by every compile in the process for ``schema`` (the subschema at
+        ``path`` inside ``where``), or None when it has none: the any-value node for ``true``
+        and ``{}``, and a leaf's node (see _leaf_key), compiled the first time its key is met."""
+        if not self._share_any:
+            return None
+        if schema is True:
+            return self.any_value
+        if type(schema) is not dict:
+            return self.any_value if not schema and isinstance(schema, Mapping) else None
+        leaf = self._leaf_key(schema)
+        if leaf is None:
+            return None
+        node = _LEAVES.get(leaf[:2]) if leaf[1] else self.any_value  # annotations only: like {}
+        if node is None:
+            node = self._compile(self._sub(where, *path) if path else where)  # one that does not compile is not kept
+            if len(_LEAVES) >= _LEAF_LIMIT:
+                _LEAVES.clear()
+            _LEAVES[leaf[:2]] = node
+        elif leaf[2]:
+            self.ignored.update(leaf[2])
+        return node
+
+    def _memoised(self, where: Resolved) -> Node:
+        """The node of a schema that is not shared, compiled once per compile (by identity, so
+        that references can loop back to a schema being compiled)."""
         key = id(where.schema)
         node = self._memo.get(key)
         if node is _COMPILING:  # a reference back to a schema being compiled: resolved lazily
@@ -186,21 +214,6 @@ class Compiler:
                 raise
             self._memo[key] = node
         return node
-
-    def _child(self, where: Resolved, *path: str | int) -> Node:
-        """The node of the subschema at ``path`` inside ``where`` (``true`` and leaves are
-        answered before the memo: they need no entry in it)."""
-        schema = where.schema
-        for p in path:
-            schema = schema[p]
-        if self._share_any:
-            if schema is True:
-                return self.any_value
-            if type(schema) is dict:
-                leaf = self._leaf_key(schema)
-                if leaf is not None:
-                    return self._leaf(leaf, where, *path)
-        return self.node(self._sub(where, *path))
 
     def _leaf_key(self, schema: dict) -> tuple | None:
         """The key under which a leaf schema's node is shared, or None for any other schema.
@@ -231,21 +244,8 @@ class Compiler:
                 return None
             else:
                 unknown += (k,)  # an extension keyword: recorded as ignored
-        parts.sort(key=_first)
+        parts.sort(key=itemgetter(0))
         return (self._options_key, tuple(parts), unknown)
-
-    def _leaf(self, leaf: tuple, where: Resolved, *path: str | int) -> Node:
-        """A leaf's shared node. The first time its key is met, the subschema at ``path``
-        inside ``where`` is compiled."""
-        node = _LEAVES.get(leaf[:2]) if leaf[1] else self.any_value  # annotations only: like {}
-        if node is None:
-            node = self._compile(self._sub(where, *path) if path else where)  # one that does not compile is not kept
-            if len(_LEAVES) >= _LEAF_LIMIT:
-                _LEAVES.clear()
-            _LEAVES[leaf[:2]] = node
-        elif leaf[2]:
-            self.ignored.update(leaf[2])
-        return node
 
     # --- one schema ---------------------------------------------------------------------
 
