@@ -363,24 +363,33 @@ def compilers(peers) -> list[tuple[str, Any, type[BaseException]]]:
     ]
 
 
+def timed_compile(task: dict, name: str, run, refusal: type[BaseException]) -> dict:
+    """``{"compile_s": seconds}`` of one cold compile (the regex module's pattern cache purged
+    first), or ``{"reason": why}`` when the method refuses the task."""
+    import regex
+
+    regex.purge()
+    started = time.perf_counter()
+    try:
+        run(task)
+    except refusal as exc:  # a refusal, reported
+        return {"reason": str(exc)[:160] if name == "awrs" else f"{type(exc).__name__}: {str(exc)[:120]}"}
+    return {"compile_s": time.perf_counter() - started}
+
+
 def first_calls(lm, args, peers) -> list[dict]:
     """Every method compiles one item per task (from outside the timed slices) before any timed
     compile. A library's first compile in a process pays one-time costs — imports, tables, the
     interpreter's warm-up of its Python code — that the per-item times should not mix in
     (../shared/reference/PEERS.md: report first-call cost separately); this is that first call,
     reported on its own. genlm-control compiles inside its own runs and is not warmed."""
-    import regex
-
     rows = []
     for task in tasks(args, lm, warm_up=True):
-        for name, run, refusal in compilers(peers):
-            regex.purge()
-            started = time.perf_counter()
-            try:
-                run(task)
-                rows.append({"task": task["task"], "method": name, "first_call_ms": 1000 * (time.perf_counter() - started)})
-            except refusal as exc:
-                rows.append({"task": task["task"], "method": name, "reason": f"{type(exc).__name__}: {str(exc)[:120]}"})
+        for method in compilers(peers):
+            out = timed_compile(task, *method)
+            if "compile_s" in out:
+                out = {"first_call_ms": 1000 * out["compile_s"]}
+            rows.append({"task": task["task"], "method": method[0], **out})
     print_table([r for r in rows if "first_call_ms" in r], ["task", "method", "first_call_ms"])
     return rows
 
@@ -390,20 +399,11 @@ def compile_only(items: list[dict], peers, missing: dict, args, first: list[dict
     purged before each compile, xgrammar's before each of its own). The methods' order
     rotates from item to item, so that none always runs right after the same, heaviest,
     compile (a Python compile runs slower on caches another method has just filled)."""
-    import regex
-
     methods = compilers(peers)
     rows = []
     for k, task in enumerate(items):
-        for name, run, refusal in methods[k % len(methods):] + methods[: k % len(methods)]:
-            regex.purge()
-            started = time.perf_counter()
-            try:
-                run(task)
-                rows.append({"task": task["task"], "id": task["id"], "method": name, "compile_s": time.perf_counter() - started})
-            except refusal as exc:  # a refusal, reported
-                reason = str(exc)[:160] if name == "awrs" else f"{type(exc).__name__}: {str(exc)[:120]}"
-                rows.append({"task": task["task"], "id": task["id"], "method": name, "reason": reason})
+        for method in methods[k % len(methods):] + methods[: k % len(methods)]:
+            rows.append({"task": task["task"], "id": task["id"], "method": method[0], **timed_compile(task, *method)})
     table = []
     for task, method in sorted({(r["task"], r["method"]) for r in rows}, key=lambda k: (k[0], _ORDER.get(k[1], 5), k[1])):
         chosen = [r for r in rows if (r["task"], r["method"]) == (task, method)]
