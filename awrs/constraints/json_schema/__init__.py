@@ -114,7 +114,14 @@ class JsonSchema(Constraint):
     def advance(self, state: DocState, data: bytes) -> DocState | None:
         root, max_ws = self._root, self._max_ws
         phase, ws, value = state
-        for b in data:
+        i, n = 0, len(data)
+        while i < n:
+            if phase == VALUE:
+                value, i = root.feed_many(value, data, i)  # the run inside the value
+                if i == n:
+                    break
+            b = data[i]
+            i += 1
             if phase == VALUE:
                 nxt = root.feed(value, b)
                 if nxt is not None:

@@ -136,6 +136,25 @@ class ArraySpec:
                 return st._replace(phase=CLOSED) if self._close_ok(st) else None
         return None
 
+    def feed_many(self, st: ArrState, data: bytes, i: int) -> tuple[ArrState, int]:
+        """:meth:`Node.feed_many` of an array: bytes up to (not including) one :meth:`feed`
+        refuses or one that closes the array; an item's inside runs through its own node
+        (unless ``contains`` or ``uniqueItems`` also read its bytes)."""
+        n = len(data)
+        runs = self.contains is None and not self.unique
+        while i < n:
+            if runs and st.phase == VALUE:
+                value, j = st.child.feed_many(st.value, data, i)
+                if j > i:  # still open: what _with_value keeps
+                    st, i = st._replace(value=value), j
+                    if i == n:
+                        break
+            nxt = self.feed(st, data[i])
+            if nxt is None or nxt.phase == CLOSED:
+                break
+            st, i = nxt, i + 1
+        return st, i
+
     def _begin_item(self, st: ArrState, b: int) -> ArrState | None:
         child = self.item(st.count)
         if child.empty or (self.max_items is not None and st.count >= self.max_items):

@@ -28,7 +28,7 @@ from awrs.constraints.json_schema.numbers import (
     prefix_viable,
 )
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
-from awrs.constraints.json_schema.strings import StringSpec, feed_string, string_start
+from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, string_start
 
 __all__ = [
     "Node",
@@ -99,6 +99,15 @@ class Node(ABC):
         bracket, a whole literal). Numbers are never closed: a digit may always follow."""
         return False
 
+    def feed_many(self, state: Any, data: bytes, i: int) -> tuple[Any, int]:
+        """``(state', j)``: ``data[i:j]`` fed one byte at a time with :meth:`feed`, stopping
+        before the first byte that :meth:`feed` refuses or after which the value is
+        :meth:`closed` (neither is consumed). The run of a token through the inside of a
+        string, a number or a container, without going back up the enclosing containers for
+        every byte; byte for byte what :meth:`feed` does. The default consumes nothing
+        (``j == i``): callers then feed ``data[i]`` themselves."""
+        return state, i
+
 
 class NeverNode(Node):
     """The ``false`` schema."""
@@ -164,6 +173,35 @@ class TypedNode(Node):
                 return None
             nxt = (word, i + 1)
         return None if nxt is None else (kind, nxt)
+
+    def feed_many(self, state: Any, data: bytes, i: int) -> tuple[Any, int]:
+        if state is _PENDING:
+            return state, i
+        kind, sub = state
+        j, n = i, len(data)
+        if kind == STRING:
+            spec = self.string
+            while j < n:
+                sub, k = feed_plain(spec, sub, data, j)
+                if k > j:
+                    j = k
+                    continue
+                nxt = feed_string(spec, sub, data[j])
+                if nxt is None or nxt.phase == STR_CLOSED:
+                    break
+                sub, j = nxt, j + 1
+        elif kind == NUMBER:
+            spec = self.number
+            while j < n:
+                nxt = feed_number(sub, data[j])
+                if nxt is None or not prefix_viable(nxt, spec):
+                    break
+                sub, j = nxt, j + 1
+        elif kind == OBJECT:
+            sub, j = self.obj.feed_many(sub, data, i)
+        elif kind == ARRAY:
+            sub, j = self.arr.feed_many(sub, data, i)
+        return (state, i) if j == i else ((kind, sub), j)
 
     def _dispatch(self, b: int) -> Any | None:
         if b == 0x22 and self.string is not None:
@@ -363,6 +401,9 @@ class RefNode(Node):
 
     def feed(self, state: Any, b: int) -> Any | None:
         return self.target.feed(state, b)
+
+    def feed_many(self, state: Any, data: bytes, i: int) -> tuple[Any, int]:
+        return self.target.feed_many(state, data, i)
 
     def end(self, state: Any) -> bool:
         return self.target.end(state)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
-from awrs.constraints.json_schema.strings import StringSpec, feed_string, partial_bytes, string_start
+from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, partial_bytes, string_start
 
 __all__ = ["ObjectSpec"]
 
@@ -229,6 +229,57 @@ class ObjectSpec:
                 return None
             st = ObjState(st.phase, st.ws, st.seen, st.key, st.names, st.child, st.value, deps, st.last)
         return self._step(st, b)
+
+    def feed_many(self, st: ObjState, data: bytes, i: int) -> tuple[ObjState, int]:
+        """:meth:`Node.feed_many` of an object: bytes up to (not including) one :meth:`feed`
+        refuses or one that closes the object; a value's inside runs through its own node."""
+        if self.dep_nodes:  # every byte also feeds the dependent schemas: byte by byte
+            return st, i
+        n = len(data)
+        while i < n:
+            if st.phase == VALUE:
+                value, j = st.child.feed_many(st.value, data, i)
+                if j > i:  # still open: what _with_value keeps
+                    st, i = ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, value, st.deps, st.last), j
+                    if i == n:
+                        break
+            elif st.phase == KEY:
+                j = self._key_run(st, data, i)
+                if j is not None:
+                    st, i = j
+                    if i == n:
+                        break
+            nxt = self._step(st, data[i])
+            if nxt is None or nxt.phase == CLOSED:
+                break
+            st, i = nxt, i + 1
+        return st, i
+
+    def _key_run(self, st: ObjState, data: bytes, i: int) -> tuple[ObjState, int] | None:
+        """The bytes of a key that leave it open, read as :meth:`_key_byte` reads them, with
+        the viability check made once, on the longest prefix (a prefix of a viable key is
+        viable); None when that prefix is not viable or no byte was read (the caller then
+        goes byte by byte and stops where :meth:`_key_byte` does)."""
+        key, names, j, n = st.key, st.names, i, len(data)
+        while j < n:
+            if self.names is None:
+                key, k = feed_plain(_KEY, key, data, j)
+                if k > j:
+                    j = k
+                    continue
+            b = data[j]
+            nxt = feed_string(_KEY, key, b)
+            if nxt is None or nxt.phase == STR_CLOSED:
+                break
+            if self.names is not None:
+                fed = self.names.feed(names, b)
+                if fed is None:
+                    break
+                names = fed
+            key, j = nxt, j + 1
+        if j == i or not self._key_viable(st, key.text, False, partial_bytes(key)):
+            return None
+        return ObjState(KEY, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last), j
 
     def _step(self, st: ObjState, b: int) -> ObjState | None:
         phase = st.phase

@@ -10,12 +10,13 @@ partial matching.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from awrs.constraints.dfa import ByteDFA
 
-__all__ = ["StringSpec", "StringState", "feed_string", "partial_bytes", "string_start", "MAX_LENGTH_TABLE"]
+__all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "string_start", "MAX_LENGTH_TABLE"]
 
 #: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
 #: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
@@ -331,6 +332,51 @@ def _dfa_byte(spec: StringSpec, state: int, b: int) -> int | None:
         return state
     nxt = spec.dfa.rows[state][b]
     return None if nxt < 0 else nxt
+
+
+#: A run of characters that stand for themselves inside a JSON string: printable ASCII but the
+#: quote and the backslash (most of what a model writes inside strings).
+_PLAIN = re.compile(rb'[ !#-\[\]-~]+')
+
+
+def feed_plain(spec: StringSpec, st: StringState, data: bytes, i: int) -> tuple[StringState, int]:
+    """``(state, j)``: the plain characters at ``data[i:]`` (see ``_PLAIN``) read inside a
+    string as :func:`feed_string` reads them one at a time, stopping before the first one it
+    would refuse; ``j == i`` when there is none to read. Length bounds and the DFA are checked
+    character by character; a spec checked by partial matching reads them one at a time."""
+    if st.phase != IN:
+        return st, i
+    m = _PLAIN.match(data, i)
+    if m is None:
+        return st, i
+    end = m.end()
+    length = st.length
+    if spec.max_len is not None:
+        end = min(end, i + spec.max_len - length)
+    dfa = spec.dfa
+    if spec.partial:
+        j = i
+        while j < end:
+            nxt = _add_char(spec, st, data[j])
+            if nxt is None:
+                break
+            st, j = nxt, j + 1
+        return st, j
+    state = st.dfa
+    if dfa is not None:
+        rows, j = dfa.rows, i
+        while j < end:
+            nxt = rows[state][data[j]]
+            if nxt < 0 or not spec._length_fits(nxt, length + j - i + 1):
+                break
+            state, j = nxt, j + 1
+        end = j
+    if end <= i:
+        return st, i
+    text = st.text
+    if text is not None:
+        text = text + data[i:end].decode("ascii")
+    return StringState(IN, state, length + end - i, st.pending, text), end
 
 
 def partial_bytes(st: StringState) -> bytes:
