@@ -76,12 +76,14 @@ _NOT_POOLED = ("awrs-smc", "genlm-control")
 
 def vs_unconstrained(rows: Sequence[dict[str, Any]], task: str, mode: str, method: str) -> float:
     """``method``'s decoding time over what unconstrained decoding takes for the same tokens:
-    on each item, the forward passes of the method's own steps (the least time any single-row
-    method took for each, as compare.py pools them) plus unconstrained decoding's own time
-    around the model per step. Neither the mix of items nor the output lengths move the ratio
-    (an unconstrained run that stops at once has one forward pass for two steps: dividing whole
-    runs compared a 65-token output with it). Rows without per-step times fall back to
-    unconstrained's time per token on the item."""
+    on each item, the model time of the method's own forward passes plus unconstrained
+    decoding's own time around the model per step. The model time is what the row was charged
+    (``model_s``: compare.py charges every single-row method of a cell the same time per
+    forward pass) or, for rows not charged so (SMC's batched steps), the least time any
+    single-row method took for each of its steps. Neither the mix of items nor the output
+    lengths move the ratio (an unconstrained run that stops at once has one forward pass for
+    two steps: dividing whole runs compared a 65-token output with it). Rows without per-step
+    times fall back to unconstrained's time per token on the item."""
     cell = [r for r in rows if r["task"] == task and r["mode"] == mode and r.get("supported")]
     unc = {r["id"]: r for r in cell if r["method"] == "unconstrained" and r.get("steps")}
     num = den = 0.0
@@ -89,7 +91,9 @@ def vs_unconstrained(rows: Sequence[dict[str, Any]], task: str, mode: str, metho
         base = unc.get(r["id"])
         if r["method"] != method or base is None:
             continue
-        if "forward_s" in r and "forward_s" in base:
+        if "model_s" in r and "overhead_s" in base:  # charged the cell's model time (compare.py)
+            den += r["model_s"] + r["steps"] * base["overhead_s"] / base["steps"]
+        elif "forward_s" in r and "forward_s" in base:
             pool = [x["forward_s"] for x in cell if x["id"] == r["id"] and x["method"] not in _NOT_POOLED and "forward_s" in x]
             pooled = least_by_step(pool)
             n = len(r["forward_s"])  # SMC may run past every single-row method: their mean beyond

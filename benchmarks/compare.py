@@ -345,6 +345,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             "compliance": _ratio(sum(r["valid"] for r in done if r["finished"]), sum(r["finished"] for r in done)),
             "compile_p50_ms": median(compile_ms), "compile_p95_ms": percentile(compile_ms, 95),
             "ms_per_token": ms, "vs_unconstrained": vs_unconstrained(rows, task, mode, method),
+            "ms_per_token_pooled": 1000 * sum(r.get("decode_pooled_s", r["decode_s"]) for r in done) / steps if steps else float("nan"),
             "ms_per_token_measured": 1000 * sum(r.get("decode_measured_s", r["decode_s"]) for r in done) / steps if steps else float("nan"),
             "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
             if steps and all("overhead_s" in r for r in done) else float("nan"),
@@ -489,6 +490,35 @@ def apply_pooled_forward(out: dict, pooled: list[float]) -> None:
         out["overhead_reported_s"] = out["overhead_s"]  # the method's own account of it
     out["overhead_s"] = float(sum(out["choice_s"]) + out["final_s"])  # one clock for every method
     out["decode_s"] = out["overhead_s"] + float(sum(pooled[:n]))
+    out["model_step_s"] = float(np.median(pooled)) if pooled else 0.0  # the item's model time per step
+
+
+def charge_matched_model_time(rows: list[dict]) -> None:
+    """Charge every single-row method of a (task, mode) cell the same model time per step:
+    the mean over the cell's items of each item's median pooled forward pass (``model_step_s``:
+    the median over the step positions of the least time any run took at each).
+    Every step reads the logits of one forward pass (the first step the prefill's, which
+    decoding time leaves out, so a run of k tokens and an end has k timed forward passes for
+    k + 1 steps); charging each step one forward pass keeps that out of the comparison.
+    ``decode_s`` becomes the method's own time around the model plus that model time
+    (``model_s``); the position-pooled time stays as ``decode_pooled_s``. Time per token then
+    compares what a method does per token at matched model time: the forward pass is the same
+    computation for every method, so where each output happens to stop does not move the
+    comparison. Position-pooled times do move it: a short output had one step in k + 1
+    without a forward pass, the step positions that more runs reach have their least taken
+    over more samples (a run that stops early is charged the fastest positions), a long output
+    on a slow item weighs more, and a slow spell of the machine lands on whichever positions
+    few runs reach."""
+    for task, mode in {(r["task"], r["mode"]) for r in rows}:
+        cell = [r for r in rows if (r["task"], r["mode"]) == (task, mode) and "model_step_s" in r]
+        per_item = {r["id"]: r["model_step_s"] for r in cell}
+        if not per_item:
+            continue
+        step = sum(per_item.values()) / len(per_item)
+        for r in cell:
+            r["decode_pooled_s"] = r["decode_s"]
+            r["model_s"] = step * r["steps"]
+            r["decode_s"] = r["overhead_s"] + r["model_s"]
 
 
 class _StepClock:
@@ -554,6 +584,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1,
                         help="decode each item this many times per method (interleaved) and keep each step's least time; not mask, genlm-control or awrs-smc")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="decode with these methods only (unconstrained always runs: the forward passes are pooled with it)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
@@ -598,6 +630,8 @@ def main(argv: list[str] | None = None) -> dict:
             names += list(by_name)
             if genlm is not None and not greedy and index_in_task < args.genlm_limit:
                 names.append("genlm-control")
+            if args.methods:
+                names = [name for name in names if name in args.methods or name == "unconstrained"]
             runs: dict[str, list] = {name: [] for name in names}
             for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits every method
                 for name in names:
@@ -616,9 +650,10 @@ def main(argv: list[str] | None = None) -> dict:
         _record_compile_memory(rows, task, peers)
         print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
 
+    charge_matched_model_time(rows)
     table = summarise(rows)
     print_table(table, ["task", "mode", "method", "coverage", "validity", "finished", "compliance", "compile_p50_ms", "compile_p95_ms",
-                        "ms_per_token", "ms_per_token_measured", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
+                        "ms_per_token", "ms_per_token_pooled", "ms_per_token_measured", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
     conf = conformance(items, lm, peers)
     print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
     fid = fidelity(lm, peers, args) if args.fidelity_samples else []

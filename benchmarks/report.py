@@ -200,6 +200,29 @@ def per_item_ratios(res: dict) -> None:
             s["vs_unconstrained"] = vs_unconstrained(rows, s["task"], s["mode"], s["method"])
 
 
+_POOLED = (" **ms/token pools the forward passes**: step t's forward pass is the same computation in every"
+           " single-sequence method of an item (the same prompt and a cache of the prompt plus t tokens; the token fed"
+           " does not change it), so each method's ms/token is its own time around the model (its mask or walk,"
+           " and the sampling, by one clock for all; each step's least over the repeats) plus, for each of its"
+           " steps, the least time any of them took for that forward pass. A method then ranks by its own work"
+           " and the length of its output, not by the slow spells of the shared machine its run met (with the"
+           " same tokens, the measured per-step least still differed by up to 10% between methods);"
+           " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not pooled.")
+
+_MATCHED = (" **ms/token is at matched model time**: the forward pass is the same computation in every"
+            " single-sequence method (the same model, prompt and KV cache; the token fed does not change it), so every"
+            " such method of a task and mode is charged the same model time per step, the mean over the items of"
+            " each item's median pooled forward pass (the least time any of them took at each step position), plus its own"
+            " time around the model (its mask or walk, and the sampling, by one clock for all; each step's least over"
+            " the repeats). Methods then differ in ms/token exactly by what they do per token; where each sampled output"
+            " happens to stop does not move the comparison. *pooled ms/token* charges each method the pooled forward"
+            " passes of its own step positions instead, the measure of earlier runs: it also moves with output length,"
+            " because positions that more runs reach have their least taken over more samples, a long output on a slow"
+            " item weighs more, and a slow spell of the machine lands on whichever positions few runs reach;"
+            " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not charged so:"
+            " theirs is as measured.")
+
+
 def render(data: dict, images: list[str], image_dir: str) -> str:
     p = data["parameters"]
     res = data["results"]
@@ -230,15 +253,7 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
            " tokens each time), keeping " + ("for each decoding step its least time over the repeats (step t is the same"
            " computation every time; the machine's slow spells are shorter than a run)" if rows_have(res, "decode_total_s")
            else "the least time") + "; overhead is the least over the repeats." if p.get("repeats", 1) > 1 else "")
-        + (" **ms/token pools the forward passes**: step t's forward pass is the same computation in every"
-           " single-sequence method of an item (the same prompt and a cache of the prompt plus t tokens; the token fed"
-           " does not change it), so each method's ms/token is its own time around the model (its mask or walk,"
-           " and the sampling, by one clock for all; each step's least over the repeats) plus, for each of its"
-           " steps, the least time any of them took for that forward pass. A method then ranks by its own work"
-           " and the length of its output, not by the slow spells of the shared machine its run met (with the"
-           " same tokens, the measured per-step least still differed by up to 10% between methods);"
-           " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not pooled."
-           if rows_have(res, "decode_measured_s") else ""),
+        + (_MATCHED if rows_have(res, "model_s") else _POOLED if rows_have(res, "decode_measured_s") else ""),
         "",
         "Columns: *coverage* = share of items the method accepts; *validity* = share of its outputs that finished and"
         " validate (python-jsonschema / the pattern / the SQL grammar with the schema); *finished* = share that ended"
@@ -246,8 +261,8 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         " finished ones; *compile* is timed cold in the"
         " first mode" + (", after each method's untimed first call (see *First calls*)" if res.get("first_calls") else "") + "; *ms/token* is decoding time per output token (forward pass + constraint), for awrs-smc per"
         " batched step of all 5 particles; *vs unc.* divides by unconstrained decoding of as many tokens in the same run,"
-        " item by item (the pooled forward passes of the method's own steps plus unconstrained decoding's time around"
-        " the model per step, so neither the mix of items nor the output lengths move it);"
+        " item by item (the model time charged for the method's own forward passes plus unconstrained decoding's time"
+        " around the model per step, so neither the mix of items nor the output lengths move it);"
         " *overhead ms/token* is the part of it that is not the model's forward pass (masks or checks, and sampling): the"
         " model's forward pass is the same for every method, so this is where methods differ;"
         " *checks/token* counts constraint checks (awrs's own); *mem* is the peak Python memory of compiling"
@@ -260,6 +275,7 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
             ("mode", "mode"), ("method", "method"), ("coverage", "coverage"), ("validity", "validity"),
             ("finished", "finished"), ("compliance", "compliance"),
             ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms"), ("ms_per_token", "ms/token")]
+            + ([("ms_per_token_pooled", "pooled ms/token")] if rows_have(res, "model_s") else [])
             + ([("ms_per_token_measured", "measured ms/token")] if rows_have(res, "decode_measured_s") else []) + [
             ("vs_unconstrained", "vs unc."), ("overhead_ms_per_token", "overhead ms/token"), ("checks_per_token", "checks/token"), ("compile_mem_mib", "mem MiB")]))
         lines.append("")

@@ -86,6 +86,48 @@ def test_forward_passes_are_pooled_over_the_single_row_methods_of_an_item():
     assert a["decode_s"] == pytest.approx(b["decode_s"]) == pytest.approx(1.02)
 
 
+_DONE = {"supported": True, "valid": True, "finished": True, "checks": 0, "checked_tokens": 1}
+
+
+def test_every_single_row_method_of_a_cell_is_charged_the_same_model_time_per_forward_pass():
+    compare = load_benchmark("compare")
+    # Item "a": every method does 0.01 s of its own work per step. llguidance stops after two
+    # forward passes, awrs runs four. Four runs reach the first two positions, one the last
+    # two: the least over four samples is lower than the least over one (noise only adds
+    # time), so position pooling charged llguidance less per token for the same work.
+    forwards = {"awrs": [0.52, 0.51, 0.56, 0.57], "llguidance": [0.55, 0.53], "unconstrained": [0.50, 0.52], "xgrammar": [0.53, 0.50]}
+    outs = {name: {"supported": True, "forward_s": f, "choice_s": [0.01] * len(f), "final_s": 0.01, "decode_s": 9.0}
+            for name, f in forwards.items()}
+    pooled = compare.pool_forward(outs, {"llguidance", "xgrammar"})
+    assert pooled == [0.50, 0.50, 0.56, 0.57]
+    rows = []
+    for name, out in outs.items():
+        compare.apply_pooled_forward(out, pooled)
+        rows.append({"task": "t", "mode": "m", "id": "a", "method": name, "steps": len(out["forward_s"]) + 1, **_DONE, **out})
+    per_token = {r["method"]: r["decode_s"] / r["steps"] for r in rows}
+    assert per_token["llguidance"] < per_token["awrs"]  # the bias: same work, cheaper per token
+    # A second item with a slower model (a longer prompt, or a slow spell of the machine).
+    other = {"supported": True, "forward_s": [0.7, 0.7], "choice_s": [0.01, 0.01], "final_s": 0.01, "decode_s": 9.0}
+    compare.apply_pooled_forward(other, compare.pool_forward({"unconstrained": other}, set()))
+    rows.append({"task": "t", "mode": "m", "id": "b", "method": "awrs", "steps": 3, **_DONE, **other})
+    smc = {"task": "t", "mode": "m", "id": "a", "method": "awrs-smc", "steps": 3, **_DONE, "decode_s": 5.0, "forward_s": [1.0, 1.0]}
+    rows.append(dict(smc))
+    compare.charge_matched_model_time(rows)
+    step = ((0.50 + 0.56) / 2 + 0.7) / 2  # the mean over the items of each item's median pooled forward pass
+    for r in rows[:5]:
+        assert r["model_s"] == pytest.approx(step * r["steps"])  # one forward pass per step
+        assert r["decode_s"] == pytest.approx(r["overhead_s"] + r["model_s"])
+        assert "decode_pooled_s" in r and r["decode_measured_s"] == 9.0
+    per_token = {r["method"]: r["decode_s"] / r["steps"] for r in rows[:4]}
+    # Same own time per step, same model time per step: the same time per token, whatever the length.
+    assert per_token["llguidance"] == pytest.approx(per_token["awrs"]) == pytest.approx(step + 0.01)
+    assert rows[-1] == smc  # SMC's batched steps are not single-row forward passes: as measured
+    table = compare.summarise(rows)
+    awrs_row = next(r for r in table if r["method"] == "awrs")
+    assert awrs_row["ms_per_token"] == pytest.approx(1000 * (step + 0.01))  # over both items
+    assert awrs_row["ms_per_token_pooled"] != pytest.approx(awrs_row["ms_per_token"])
+
+
 def test_the_ratio_to_unconstrained_compares_the_same_tokens_item_by_item():
     load_benchmark("compare")  # puts benchmarks/ on the path
     from _common import vs_unconstrained
