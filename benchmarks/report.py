@@ -217,7 +217,8 @@ _MATCHED = (" **ms/token is at matched model time**: the forward pass is the sam
             " the repeats). Methods then differ in ms/token exactly by what they do per token; where each sampled output"
             " happens to stop does not move the comparison. *pooled ms/token* charges each method the pooled forward"
             " passes of its own step positions instead, the measure of earlier runs: it also moves with output length,"
-            " because positions that more runs reach have their least taken over more samples, a long output on a slow"
+            " because a run of k tokens and an end has k timed forward passes for k + 1 steps (the first step reads the"
+            " untimed prefill's logits), positions that more runs reach have their least taken over more samples, a long output on a slow"
             " item weighs more, and a slow spell of the machine lands on whichever positions few runs reach;"
             " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not charged so:"
             " theirs is as measured.")
