@@ -79,7 +79,7 @@ def vs_unconstrained(rows: Sequence[dict[str, Any]], task: str, mode: str, metho
     on each item, the model time of the method's own forward passes plus unconstrained
     decoding's own time around the model per step. The model time is what the row was charged
     (``model_s``: compare.py charges every single-row method of a cell the same time per
-    forward pass) or, for rows not charged so (SMC's batched steps), the least time any
+    step) or, for rows not charged so (SMC's batched steps), the least time any
     single-row method took for each of its steps. Neither the mix of items nor the output
     lengths move the ratio (an unconstrained run that stops at once has one forward pass for
     two steps: dividing whole runs compared a 65-token output with it). Rows without per-step

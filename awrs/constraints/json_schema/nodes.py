@@ -101,7 +101,7 @@ class Node(ABC):
 
     def feed_many(self, state: Any, data: bytes, i: int) -> tuple[Any, int]:
         """``(state', j)``: ``data[i:j]`` fed one byte at a time with :meth:`feed`, stopping
-        before the first byte that :meth:`feed` refuses or after which the value is
+        before the first byte that :meth:`feed` refuses or that would leave the value
         :meth:`closed` (neither is consumed). The run of a token through the inside of a
         string, a number or a container, without going back up the enclosing containers for
         every byte; byte for byte what :meth:`feed` does. The default consumes nothing
@@ -182,10 +182,9 @@ class TypedNode(Node):
         if kind == STRING:
             spec = self.string
             while j < n:
-                sub, k = feed_plain(spec, sub, data, j)
-                if k > j:
-                    j = k
-                    continue
+                sub, j = feed_plain(spec, sub, data, j)  # then data[j] is not plain, or is refused
+                if j == n:
+                    break
                 nxt = feed_string(spec, sub, data[j])
                 if nxt is None or nxt.phase == STR_CLOSED:
                     break

@@ -263,10 +263,9 @@ class ObjectSpec:
         key, names, j, n = st.key, st.names, i, len(data)
         while j < n:
             if self.names is None:
-                key, k = feed_plain(_KEY, key, data, j)
-                if k > j:
-                    j = k
-                    continue
+                key, j = feed_plain(_KEY, key, data, j)  # then data[j] is not plain, or is refused
+                if j == n:
+                    break
             b = data[j]
             nxt = feed_string(_KEY, key, b)
             if nxt is None or nxt.phase == STR_CLOSED:
