@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
+__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_many", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
            "greedy_at", "kept_weights", "Layout", "masked_argmax", "with_eos"]
 
 BLOCK = 256
@@ -92,13 +92,38 @@ def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover 
     # out[:n] = exp(lp - top) (0 where pruned), then out[n] = exp(extra - top) when out is one
     # longer than lp; the sums per block and the count of positive entries, as _block_sums.
     # One call instead of three (in place, each call and its checks cost microseconds).
+    # Returns (count, total): the total mass is the sum of the block sums.
     n = lp.shape[0]
     _exp_shifted(lp, prune[:n], top, out[:n])
     if out.shape[0] > n:
         tail = np.empty(1)
         _exp_shifted(np.array([extra]), prune[n:], top, tail)
         out[n] = tail[0]
-    return _block_sums(out, block, sums)
+    count = _block_sums(out, block, sums)
+    total = 0.0
+    for b in range(sums.shape[0]):
+        total += sums[b]
+    return count, total
+
+
+@njit(cache=True, nogil=True)
+def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - compiled
+    # The full layout's kept weights in one call: `at` is np.argmax(lp) (vectorised; usually
+    # the most likely token kept), the EOS candidate is the log-sum-exp of the end ids, `top`
+    # the most likely kept candidate (Layout._greedy's choice). Returns (at, top, count,
+    # total), at = -1 when nothing is kept.
+    n = lp.shape[0]
+    if not (lp[at] > -np.inf and not prune[at]):
+        at = _masked_argmax(lp, prune[:n])
+    top = np.float64(lp[at]) if at >= 0 else -np.inf
+    eos_lp = _logsumexp_at(lp, eos)
+    if eos_lp > top and not prune[n]:
+        at = n
+        top = eos_lp
+    if at < 0:
+        return -1, top, 0, 0.0
+    count, total = _kept_weights(lp, eos_lp, prune, top, out, sums, block)
+    return at, top, count, total
 
 
 @njit(cache=True, nogil=True)
@@ -197,6 +222,13 @@ def _draw(q, sums, taken, u, block):  # pragma: no cover - compiled
     return pos
 
 
+@njit(cache=True, nogil=True)
+def _draw_many(q, sums, taken, us, block, out):  # pragma: no cover - compiled
+    # One draw per uniform, in order: what len(us) calls of _draw give, in one call.
+    for j in range(us.shape[0]):
+        out[j] = _draw(q, sums, taken, us[j], block)
+
+
 def _check(q: np.ndarray, flags: np.ndarray, also=None) -> None:
     if (q.dtype != np.float64 and q.dtype != also) or q.ndim != 1 or not q.flags.c_contiguous:
         raise TypeError("the values must be a C-contiguous 1-D float64 array" + (f" (or {np.dtype(also)})" if also else ""))
@@ -213,7 +245,7 @@ def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
 
 def _argmax_kept(lp: np.ndarray, prune: np.ndarray) -> int:
     """:func:`masked_argmax` without the checks (the hot path's callers have made them)."""
-    at = int(np.argmax(lp))  # vectorised; usually the answer (not pruned, not NaN or -inf)
+    at = int(lp.argmax())  # vectorised; usually the answer (not pruned, not NaN or -inf)
     if lp[at] > -np.inf and not prune[at]:
         return at
     return int(_masked_argmax(lp, prune))
@@ -288,23 +320,27 @@ class Layout:
             at = n
         return at, eos
 
-    def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, int] | None:
-        """``(q, sums, count, top, at)`` of the candidates in float64: ``at`` the most likely
-        one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q`` and ``sums`` as
-        :func:`kept_weights` gives them for ``self.candidates(lp)``; None when every
-        candidate is pruned or -inf. The full layout reads the row in one pass, EOS appended."""
-        at, eos = self._greedy(lp, prune, np.float64)
-        if at < 0:
-            return None
-        n = self.size - 1
+    def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, float, int] | None:
+        """``(q, sums, count, total, top, at)`` of the candidates in float64: ``at`` the most
+        likely one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q``, ``sums``,
+        ``count`` and ``total`` as :func:`kept_weights` gives them for
+        ``self.candidates(lp)``; None when every candidate is pruned or -inf. The full layout
+        reads the row in one kernel call (after NumPy's vectorised argmax), EOS appended."""
         if self.ids is not None:
-            top = float(_logsumexp_at(lp, self.eos)) if at == n else float(lp[self.ids[at]])
+            at, _ = self._greedy(lp, prune, np.float64)
+            if at < 0:
+                return None
+            top = float(_logsumexp_at(lp, self.eos)) if at == self.size - 1 else float(lp[self.ids[at]])
             return (*kept_weights(self.candidates(lp), prune, top), top, at)
-        top = eos if at == n else float(lp[at])
+        self._row(lp)
+        if prune.shape != (self.size,) or prune.dtype != np.bool_:
+            raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
         out = np.empty(self.size, dtype=np.float64)
         sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
-        count = _kept_weights(lp, eos, prune, top, out, sums, BLOCK)
-        return out, sums, int(count), top, at
+        at, top, count, total = _full_kept(lp, int(lp.argmax()), self.eos, prune, out, sums, BLOCK)
+        if at < 0:
+            return None
+        return out, sums, int(count), float(total), float(top), int(at)
 
     def eos_logprob(self, lp: np.ndarray) -> float:
         """``logsumexp(lp[eos])`` in float64 (the EOS candidate before any narrowing)."""
@@ -312,14 +348,14 @@ class Layout:
         return float(_logsumexp_at(lp, self.eos))
 
 
-def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(q, sums, count)``: ``exp_shifted(lp, prune, top)`` (in float64, from float32 or
-    float64 ``lp``) and its ``block_sums``, in one pass."""
+def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """``(q, sums, count, total)``: ``exp_shifted(lp, prune, top)`` (in float64, from float32
+    or float64 ``lp``), its ``block_sums`` and their total, in one pass."""
     _check(lp, prune, np.float32)
     out = np.empty(len(lp), dtype=np.float64)
     sums = np.empty(-(-len(lp) // BLOCK), dtype=np.float64)
-    count = _kept_weights(lp, 0.0, prune, float(top), out, sums, BLOCK)
-    return out, sums, int(count)
+    count, total = _kept_weights(lp, 0.0, prune, float(top), out, sums, BLOCK)
+    return out, sums, int(count), float(total)
 
 
 def with_eos(lp: np.ndarray, eos: np.ndarray, dtype=np.float64) -> np.ndarray:
@@ -378,6 +414,14 @@ def draw(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
     not taken (inverse CDF, blocks first); marks it taken and updates its block's sum.
     There must be such a position."""
     return int(_draw(q, sums, taken, float(u), BLOCK))
+
+
+def draw_many(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, us: np.ndarray) -> list[int]:
+    """:func:`draw` once per uniform of ``us`` (in order), in one call; there must be at
+    least ``len(us)`` positions left."""
+    out = np.empty(len(us), dtype=np.int64)
+    _draw_many(q, sums, taken, us, BLOCK, out)
+    return out.tolist()
 
 
 def draw_python(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:

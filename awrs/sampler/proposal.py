@@ -19,7 +19,7 @@ from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _kernels
-from awrs.sampler.step import Estimator, Step, awrs_step, greedy_step, mask_step, row_step
+from awrs.sampler.step import CountedAccept, Estimator, Step, _check_walk, _kept_on_row, _walk, awrs_step, greedy_step, mask_step
 
 __all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose", "propose_row"]
 
@@ -45,6 +45,11 @@ class CandidateSpace:
                  compact: bool | None = None):
         self.vocab = vocab
         self.constraint = constraint
+        kind = type(constraint)
+        # The constraint's is_final and impossible_tokens, None where it keeps the default
+        # (False; None): a call less on every step's path.
+        self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
+        self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
         prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
@@ -116,34 +121,45 @@ def _tokens_with_bytes_outside(vocab: Vocabulary, allowed: np.ndarray) -> np.nda
     return (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
 
 
-class TokenChecker:
-    """``checker(i)``: may candidate ``i`` come next? Remembers the states it computes."""
+class TokenChecker(CountedAccept):
+    """``checker(i)``: may candidate ``i`` come next? Remembers its answers and the states
+    it computes, and counts the distinct candidates checked (``calls``)."""
 
-    __slots__ = ("space", "state", "next_states", "_final")
+    __slots__ = ("space", "state", "next_states", "calls", "_seen", "_final")
 
     def __init__(self, space: CandidateSpace, state: Any):
         self.space = space
         self.state = state
         self.next_states: dict[int, Any] = {}
+        self.calls = 0
+        self._seen: dict[int, bool] = {}
         self._final: bool | None = None
 
     def final(self) -> bool:
         """The state is final (:meth:`Constraint.is_final`): EOS is the only candidate."""
         if self._final is None:
-            self._final = bool(self.space.constraint.is_final(self.state))
+            is_final = self.space._is_final
+            self._final = is_final is not None and bool(is_final(self.state))
         return self._final
 
     def __call__(self, i: int) -> bool:
+        seen = self._seen
+        hit = seen.get(i)
+        if hit is not None:
+            return hit
+        self.calls += 1
         space = self.space
         if i == space.eos_index:
-            return space.constraint.is_complete(self.state)
-        if self._final or (self._final is None and self.final()):
-            return False
-        nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
-        if nxt is None:
-            return False
-        self.next_states[i] = nxt
-        return True
+            hit = bool(space.constraint.is_complete(self.state))
+        elif self._final or (self._final is None and self.final()):
+            hit = False
+        else:
+            nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
+            hit = nxt is not None
+            if hit:
+                self.next_states[i] = nxt
+        seen[i] = hit
+        return hit
 
     def next_state(self, i: int) -> Any:
         if i not in self.next_states and not self(i):
@@ -158,7 +174,8 @@ class TokenChecker:
         space = self.space
         if self.final():
             return space.final_prune
-        refused = space.constraint.impossible_tokens(self.state, space.vocab)
+        impossible = space._impossible
+        refused = None if impossible is None else impossible(self.state, space.vocab)
         if refused is None:
             return space.prune
         out = space.prune.copy()
@@ -189,7 +206,7 @@ class TokenChecker:
         return out
 
 
-class _CompactChecker:
+class _CompactChecker(CountedAccept):
     """A :class:`TokenChecker` seen through the compact layout: candidate ``k`` is
     ``space.positions[k]``."""
 
@@ -198,6 +215,10 @@ class _CompactChecker:
     def __init__(self, checker: TokenChecker):
         self.checker = checker
         self.positions = checker.space.positions
+
+    @property
+    def calls(self) -> int:
+        return self.checker.calls
 
     def __call__(self, k: int) -> bool:
         return self.checker(int(self.positions[k]))
@@ -214,9 +235,15 @@ class _CompactChecker:
 
 @dataclass(frozen=True)
 class ProposalOptions:
+    """How a step walks: its estimator, its cap on rejections, greedy or sampled. Checked
+    here, once, rather than on every step."""
+
     estimator: Estimator = "recursive"
     max_rejects: int | None = None
     greedy: bool = False
+
+    def __post_init__(self) -> None:
+        _check_walk(self.estimator, self.max_rejects)
 
 
 def _propose_awrs(cand, checker, rng, opts: ProposalOptions) -> Step:
@@ -273,7 +300,8 @@ def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: n
         return _greedy_row(logprobs, checker, dtype)
     view, layout, prune = _in_layout(checker)
     estimator = opts.estimator if fn is _propose_awrs else "none"
-    step = row_step(layout, space.row(logprobs), view, rng, estimator, opts.max_rejects, prune, narrow=view.refused)
+    # row_step without its argument checks (the options were checked when they were made)
+    step = _walk(_kept_on_row(layout, space.row(logprobs), prune), view, rng, estimator, opts.max_rejects, view.refused)
     return _in_full(step, space)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -19,21 +18,21 @@ from awrs.errors import GenerationError
 from awrs.sampler import _kernels
 from awrs.sampler.order import GreedyOrder, RandomOrder
 
-__all__ = ["Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution", "row_step"]
+__all__ = ["CountedAccept", "Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution", "row_step"]
 
 Estimator = Literal["recursive", "two-loop", "none"]
 Accept = Callable[[int], bool]
 _ESTIMATORS = ("recursive", "two-loop", "none")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """The outcome of one step.
 
     ``token`` is the index of the chosen candidate, or None when every candidate visited was
     rejected (the weight is then 0). ``log_weight`` is the log of the properly weighted
     estimate of the allowed mass (0.0 for the unweighted mode and greedy). ``n_checks`` counts
-    calls to ``accept`` (or candidates checked, for masking).
+    the distinct candidates ``accept`` was asked about (or candidates checked, for masking).
+    (A named tuple: made on every step's path, where a frozen dataclass costs more.)
     """
 
     token: int | None
@@ -84,8 +83,8 @@ def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
     if at < 0:
         return None
     top = float(lp[at])
-    weights, sums, count = _kernels.kept_weights(lp, pruned, top)
-    return _make_kept(weights, sums, count, top, at)
+    weights, sums, count, total = _kernels.kept_weights(lp, pruned, top)
+    return _make_kept(weights, sums, count, total, top, at)
 
 
 def _kept_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) -> _Kept | None:
@@ -94,8 +93,7 @@ def _kept_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) ->
     return None if found is None else _make_kept(*found)
 
 
-def _make_kept(weights: np.ndarray, sums: np.ndarray, count: int, top: float, at: int) -> _Kept:
-    total = float(sums.sum())
+def _make_kept(weights: np.ndarray, sums: np.ndarray, count: int, total: float, top: float, at: int) -> _Kept:
     return _Kept(weights, (sums, count), total, top + math.log(total), at)
 
 
@@ -126,9 +124,11 @@ def _prune_mask(prune: np.ndarray | None, n: int, copy: bool = False) -> np.ndar
     return out
 
 
-def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=(), blocks=None) -> RandomOrder:
+def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=(), blocks=None, ahead: int = 1) -> RandomOrder:
     """The without-replacement visiting order (a seam the enumeration tests replace)."""
-    return RandomOrder(weights, rng, exclude, blocks=blocks)
+    if exclude:
+        return RandomOrder(weights, rng, exclude, blocks=blocks, ahead=ahead)
+    return RandomOrder(weights, rng, blocks=blocks, ahead=ahead)
 
 
 def awrs_step(
@@ -192,8 +192,10 @@ def _check_walk(estimator: str, max_rejects: int | None) -> None:
 def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None) -> Step:
     if kept is None:
         return Step(None, -math.inf, 0)
-    checker = _CountingAccept(accept)
-    order = _random_order(kept.weights, rng, blocks=kept.blocks)
+    checker = _counted(accept)
+    before = checker.calls
+    # The recursive estimator visits at least two candidates when the first is accepted.
+    order = _random_order(kept.weights, rng, blocks=kept.blocks, ahead=2 if estimator == "recursive" else 1)
     if estimator == "recursive":
         pos, log_w = _recursive(order, kept, checker, max_rejects, narrow, rng)
     elif estimator == "two-loop":
@@ -201,15 +203,16 @@ def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rej
     else:
         pos, log_w = _first_accepted(order, checker, max_rejects, kept, narrow, rng), 0.0
     if pos is None:
-        return Step(None, -math.inf, checker.calls)
-    return Step(pos, log_w + kept.log_kept if estimator != "none" else 0.0, checker.calls)
+        return Step(None, -math.inf, checker.calls - before)
+    return Step(pos, log_w + kept.log_kept if estimator != "none" else 0.0, checker.calls - before)
 
 
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None, *, narrow: Narrow | None = None) -> Step:
     """The most likely allowed candidate (exactly the argmax of the masked distribution),
     checking candidates from the most likely down. ``narrow`` (see :func:`awrs_step`) is asked
     once the fast path's checks are spent, and the refused candidates are skipped."""
-    checker = _CountingAccept(accept)
+    checker = _counted(accept)
+    before = checker.calls
     # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
     # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
     # distribution; the memo keeps the candidates already checked from counting twice.
@@ -227,7 +230,7 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
         if not lp[i] - top > _NEGLIGIBLE:  # a mass kept_distribution would drop
             break
         if checker(i):
-            return Step(i, 0.0, checker.calls)
+            return Step(i, 0.0, checker.calls - before)
         if skip is pruned:
             skip = pruned.copy()
         skip[i] = True
@@ -237,8 +240,8 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
     kept = _kept(lp, prune)
     pos = _first_accepted(GreedyOrder(kept.weights), checker, None) if kept is not None else None
     if pos is None:
-        return Step(None, -math.inf, checker.calls)
-    return Step(pos, 0.0, checker.calls)
+        return Step(None, -math.inf, checker.calls - before)
+    return Step(pos, 0.0, checker.calls - before)
 
 
 _GREEDY_FAST_CHECKS = 16
@@ -266,7 +269,23 @@ def mask_step(
 # --- estimators ---------------------------------------------------------------------------
 
 
-class _CountingAccept:
+class CountedAccept:
+    """An ``accept`` callback that memoises its answers and counts the distinct candidates
+    it was asked about (``calls``). Walks use such a callback as it is (one call less per
+    check: :class:`~awrs.sampler.proposal.TokenChecker` is one) and wrap any other in one."""
+
+    __slots__ = ()
+    calls: int
+
+    def __call__(self, i: int) -> bool:
+        raise NotImplementedError
+
+
+def _counted(accept: Accept) -> CountedAccept:
+    return accept if isinstance(accept, CountedAccept) else _CountingAccept(accept)
+
+
+class _CountingAccept(CountedAccept):
     """Memoises ``accept`` within one step and counts the distinct checks made."""
 
     __slots__ = ("_accept", "_seen", "calls")
@@ -284,7 +303,7 @@ class _CountingAccept:
         return hit
 
 
-def _first_accepted(order, accept: _CountingAccept, max_rejects: int | None, kept: _Kept | None = None,
+def _first_accepted(order, accept: CountedAccept, max_rejects: int | None, kept: _Kept | None = None,
                     narrow: Narrow | None = None, rng=None) -> int | None:
     i = visited = 0
     while i < len(order):

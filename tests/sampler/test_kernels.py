@@ -75,6 +75,28 @@ def test_draw_matches_its_python_reference_until_exhausted(seed):
     assert np.all(sums == 0)
 
 
+def test_drawing_ahead_gives_the_same_order():
+    """A RandomOrder draws positions ahead in batches (one kernel call each); the uniforms
+    come from the generator in the same sequence, so the order is the one drawn a position at
+    a time, whatever the batch sizes; and draw_many is draw once per uniform."""
+    rng = np.random.default_rng(11)
+    n = 3 * _kernels.BLOCK + 17
+    q = rng.random(n) ** 4
+    q[rng.random(n) < 0.3] = 0.0
+    for seed in range(20):
+        orders = [RandomOrder(q, np.random.default_rng(seed), exclude=[5], ahead=ahead) for ahead in (1, 2, 7)]
+        visits = [[o.position(i) for i in range(len(o))] for o in orders]
+        assert visits[0] == visits[1] == visits[2]
+        sums, _ = _kernels.block_sums(q)
+        taken = np.zeros(n, dtype=bool)
+        us = np.random.default_rng(seed).random(40)
+        one = [_kernels.draw(q, sums, taken, u) for u in us]
+        sums, _ = _kernels.block_sums(q)
+        assert _kernels.draw_many(q, sums, np.zeros(n, dtype=bool), us) == one
+    with pytest.raises(IndexError):
+        orders[0].position(len(orders[0]))
+
+
 def test_wrappers_refuse_wrong_arrays():
     with pytest.raises(TypeError, match="float64"):
         _kernels.exp_shifted(np.zeros(3, dtype=np.float32), np.zeros(3, dtype=bool), 0.0)
@@ -184,7 +206,7 @@ def test_kept_weights_are_the_exponentials_and_their_block_sums_in_one_pass(dtyp
     lp = np.concatenate([rng.normal(-12, 4, 3000), [-np.inf, np.nan, -800.0]]).astype(dtype)
     prune = rng.random(len(lp)) < 0.2
     top = float(lp[_kernels.masked_argmax(lp, prune)])
-    q, sums, count = _kernels.kept_weights(lp, prune, top)
+    q, sums, count, total = _kernels.kept_weights(lp, prune, top)
     want = _kernels.exp_shifted(lp.astype(np.float64), prune, top)
     np.testing.assert_array_equal(q, want)
     want_sums, want_count = _kernels.block_sums(want)
@@ -192,6 +214,7 @@ def test_kept_weights_are_the_exponentials_and_their_block_sums_in_one_pass(dtyp
     # specialisation: equal up to rounding, not bit for bit.
     np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)
     assert count == want_count
+    assert total == pytest.approx(want.sum(), rel=1e-14)
 
 
 @pytest.mark.parametrize("compact", [False, True])
@@ -202,19 +225,21 @@ def test_a_layouts_kept_weights_are_those_of_its_candidates(dtype, compact):
         n = int(rng.integers(3, 700))
         lp = np.log(rng.dirichlet(np.full(n, 0.2))).astype(dtype)
         lp[rng.random(n) < 0.05] = -np.inf
+        lp[rng.random(n) < 0.02] = np.nan  # never kept (NumPy's argmax picks a NaN first)
         eos = np.sort(rng.choice(n, size=int(rng.integers(0, 3)), replace=False)).astype(np.int64)
         ids = np.flatnonzero(rng.random(n) < 0.3).astype(np.int64) if compact else None
         layout = _kernels.Layout(n, eos, ids)
-        prune = rng.random(layout.size) < 0.1
+        prune = rng.random(layout.size) < (0.1 if rng.random() < 0.9 else 1.0)  # sometimes nothing is kept
         cand = layout.candidates(lp)
         at = _kernels.masked_argmax(cand, prune)
         got = layout.kept(lp, prune)
         if at < 0:
             assert got is None
             continue
-        q, sums, count, top, got_at = got
+        q, sums, count, total, top, got_at = got
         assert (got_at, top) == (at, cand[at])
-        want_q, want_sums, want_count = _kernels.kept_weights(cand, prune, cand[at])
+        want_q, want_sums, want_count, want_total = _kernels.kept_weights(cand, prune, cand[at])
         np.testing.assert_array_equal(q, want_q)
         np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)  # rounding: see above
         assert count == want_count
+        assert total == pytest.approx(want_total, rel=1e-14)

@@ -117,6 +117,13 @@ def test_a_row_of_the_wrong_shape_is_a_clear_error():
     assert proposal.PROPOSALS.keys() >= {"awrs", "lcd", "mask"}
 
 
+def test_bad_options_are_refused_when_made_not_at_the_first_step():
+    with pytest.raises(GenerationError, match="estimator must be one of"):
+        ProposalOptions(estimator="bogus")
+    with pytest.raises(GenerationError, match="max_rejects must be a positive integer"):
+        ProposalOptions(max_rejects=0)
+
+
 class ByteSet(TokenSet):
     """TokenSet that also says which bytes it ever produces, so the space prunes by them."""
 
@@ -190,8 +197,8 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         vocab, row, allowed, complete = _case(seed)
         c = TokenSet(allowed, complete)
         space = CandidateSpace(vocab, c)
-        checker = space.checker(0)
-        prune = checker.pruned()
-        got = row_step(space._full, row, checker, np.random.default_rng(seed), estimator, max_rejects, prune)
-        want = awrs_step(space.candidates(row), checker, np.random.default_rng(seed), estimator, max_rejects, prune)
+        prune = space.checker(0).pruned()
+        # A checker remembers its answers (one step's): each walk gets its own.
+        got = row_step(space._full, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
+        want = awrs_step(space.candidates(row), space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         assert got == want, seed

@@ -62,7 +62,7 @@ class ScriptedOrders:
         self.prefixes = list(prefixes)
         self.calls = 0
 
-    def __call__(self, q, rng, exclude=(), blocks=None):
+    def __call__(self, q, rng, exclude=(), blocks=None, ahead=1):
         prefix = self.prefixes[self.calls]
         self.calls += 1
         return ScriptedOrder(prefix, q, set(exclude))
