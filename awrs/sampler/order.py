@@ -28,8 +28,6 @@ from awrs.sampler import _kernels
 
 __all__ = ["GreedyOrder", "RandomOrder", "MAX_AHEAD"]
 
-_NOTHING: tuple[int, ...] = ()  # the default exclude (nothing to exclude, nothing to read)
-
 #: The most positions one draw of a :class:`RandomOrder` takes ahead.
 MAX_AHEAD = 16
 
@@ -44,7 +42,7 @@ class RandomOrder:
         self,
         q: np.ndarray,
         rng: np.random.Generator,
-        exclude: Iterable[int] = _NOTHING,
+        exclude: Iterable[int] | None = None,
         *,
         blocks: tuple[np.ndarray, int] | None = None,
         ahead: int = 1,
@@ -62,7 +60,7 @@ class RandomOrder:
             self._sums, self._size = blocks[0].copy(), blocks[1]
         self._visited: list[int] = []
         self._ahead = max(int(ahead), 1)
-        excluded = None if exclude is _NOTHING else {int(e) for e in exclude}
+        excluded = None if exclude is None else {int(e) for e in exclude}
         if excluded:
             index = list(excluded)
             self._taken[index] = True

@@ -62,10 +62,10 @@ class ScriptedOrders:
         self.prefixes = list(prefixes)
         self.calls = 0
 
-    def __call__(self, q, rng, exclude=(), blocks=None, ahead=1):
+    def __call__(self, q, rng, exclude=None, blocks=None, ahead=1):
         prefix = self.prefixes[self.calls]
         self.calls += 1
-        return ScriptedOrder(prefix, q, set(exclude))
+        return ScriptedOrder(prefix, q, set(exclude or ()))
 
 
 def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects, prune=None):
