@@ -110,7 +110,7 @@ def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover 
 def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - compiled
     # The full layout's kept weights in one call: `at` is np.argmax(lp) (vectorised; usually
     # the most likely token kept), the EOS candidate is the log-sum-exp of the end ids, `top`
-    # the most likely kept candidate (Layout._greedy's choice). Returns (at, top, count,
+    # the most likely kept candidate (Layout.greedy's choice). Returns (at, top, count,
     # total), at = -1 when nothing is kept.
     n = lp.shape[0]
     if not (lp[at] > -np.inf and not prune[at]):
@@ -302,23 +302,19 @@ class Layout:
     def greedy(self, lp: np.ndarray, prune: np.ndarray, dtype=np.float64) -> int:
         """``masked_argmax(self.candidates(lp, dtype), prune)`` without the array: the most
         likely candidate not pruned (the first of equals), or -1."""
-        return self._greedy(lp, prune, dtype)[0]
-
-    def _greedy(self, lp: np.ndarray, prune: np.ndarray, dtype) -> tuple[int, float | None]:
-        """:meth:`greedy`, and the EOS log-sum-exp in float64 when the full layout computed it."""
         self._row(lp, dtype)
         if prune.shape != (self.size,) or prune.dtype != np.bool_:
             raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
         as32 = dtype is not np.float64 and np.dtype(dtype) == np.float32
         if self.ids is not None:
-            return int(_greedy_at(lp, self.ids, self.eos, prune, as32)), None
+            return int(_greedy_at(lp, self.ids, self.eos, prune, as32))
         n = self.n
         at = _argmax_kept(lp, prune[:n])
         eos = float(_logsumexp_at(lp, self.eos))
         e = float(np.float32(eos)) if as32 else eos
         if e > (float(lp[at]) if at >= 0 else -np.inf) and not prune[n]:  # in float64: NumPy would compare in float32
             at = n
-        return at, eos
+        return at
 
     def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, float, int] | None:
         """``(q, sums, count, total, top, at)`` of the candidates in float64: ``at`` the most
@@ -327,7 +323,7 @@ class Layout:
         ``self.candidates(lp)``; None when every candidate is pruned or -inf. The full layout
         reads the row in one kernel call (after NumPy's vectorised argmax), EOS appended."""
         if self.ids is not None:
-            at, _ = self._greedy(lp, prune, np.float64)
+            at = self.greedy(lp, prune)
             if at < 0:
                 return None
             top = float(_logsumexp_at(lp, self.eos)) if at == self.size - 1 else float(lp[self.ids[at]])
