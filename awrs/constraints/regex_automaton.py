@@ -100,7 +100,7 @@ class _Builder:
             if node[1]:
                 self.edges[s].append((node[1], e))
             return s, e
-        if kind in ("empty", "anchor"):
+        if kind in ("empty", "anchor", "look"):
             s = self.state()
             return s, s
         if kind == "seq":

@@ -58,7 +58,10 @@ class UnsupportedSyntax(Exception):
 # --- the syntax tree ----------------------------------------------------------------------
 # ("set", ranges) one character; ("seq", items); ("alt", branches); ("rep", node, lo, hi|None);
 # ("cap", index, node) a capturing group; ("ref", index|name) a back-reference or call;
-# ("anchor", kind); ("empty",).
+# ("anchor", kind); ("look", "=" | "!" | "<=" | "<!", node) a look-around; ("empty",).
+# A lazy or possessive repeat carries its mode: ("rep", node, lo, hi, "lazy" | "possessive")
+# (the same language as the greedy one; the order of preference differs, which matters where
+# the first match counts: a grammar's terminals).
 
 EMPTY = ("empty",)
 #: What a comment or an inline flag group leaves: nothing, which (unlike an empty group) no
@@ -199,15 +202,21 @@ class _Parser:
             return atom
         if atom is NOTHING:
             raise UnsupportedSyntax("nothing to repeat")
+        mode = None
         if self.take("+"):
             self.notes.append("a possessive quantifier")
-        else:
-            self.take("?")  # lazy: the same language
+            mode = "possessive"
+        elif self.take("?"):  # lazy: the same language, another order of preference
+            mode = "lazy"
         self.skip_verbose()
         c = self.peek()
         if c and (c in "*+?" or (c == "{" and _QUANTIFIER.match(self.p, self.i))):
             raise UnsupportedSyntax("multiple repeat")
-        return atom if atom[0] == "anchor" else ("rep", atom, lo, hi)
+        if atom[0] == "anchor":
+            return atom
+        if atom[0] == "look":  # a look-around repeated: itself, or nothing when it may be skipped
+            return atom if lo >= 1 else EMPTY
+        return ("rep", atom, lo, hi) if mode is None else ("rep", atom, lo, hi, mode)
 
     def atom(self):
         c = self.p[self.i]
@@ -257,9 +266,9 @@ class _Parser:
         for head, what in (("=", "a look-around"), ("!", "a look-around"), ("<=", "a look-around"), ("<!", "a look-around")):
             if self.take(head):
                 self.started = True
-                self.body()  # read it (its groups count) and drop it
+                node = self.body()  # its groups count; automata read it as matching always
                 self.notes.append(what)
-                return EMPTY
+                return ("look", head, node)
         if self.take(">"):
             self.notes.append("an atomic group")
             return self.body()
