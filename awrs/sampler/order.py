@@ -13,7 +13,8 @@ Gumbel keys ``log q + G`` (ALGORITHM.md section 2) at a fraction of the cost: on
 49,153 candidates about 30 us to make the order instead of about 2 ms for drawing, taking
 logarithms of and partially sorting 49,153 Gumbel keys (see docs/sampler.md).
 
-:class:`GreedyOrder` visits candidates from the most likely down (ties by position).
+:class:`GreedyOrder` visits candidates from the most likely down (ties by position), by their
+log-probabilities, so none is lost to an exponential's underflow.
 
 Both index *positions* ``0..len(q)-1`` of the arrays they were given.
 """
@@ -86,14 +87,15 @@ class RandomOrder:
 
 
 class GreedyOrder:
-    """Positions from the largest ``q`` down; ties in position order; ``q <= 0`` never visited."""
+    """Positions from the largest log-probability down; ties in position order; positions at
+    ``-inf`` (impossible or pruned) are never visited."""
 
     __slots__ = ("_work", "_visited", "_size")
 
-    def __init__(self, q: np.ndarray):
-        self._work = np.array(q, dtype=np.float64)
+    def __init__(self, logprobs: np.ndarray):
+        self._work = np.array(logprobs, dtype=np.float64)
         self._visited: list[int] = []
-        self._size = int(np.count_nonzero(self._work > 0))
+        self._size = int(np.count_nonzero(self._work > -np.inf))
 
     def __len__(self) -> int:
         return self._size

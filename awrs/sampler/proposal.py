@@ -19,7 +19,18 @@ from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _kernels
-from awrs.sampler.step import CountedAccept, Estimator, Step, _check_walk, _kept_on_row, _walk, awrs_step, greedy_step, mask_step
+from awrs.sampler.step import (
+    CountedAccept,
+    Estimator,
+    Step,
+    _check_walk,
+    _kept_on_row,
+    _walk,
+    awrs_step,
+    greedy_step,
+    mask_step,
+    rest_on_row,
+)
 
 __all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose", "propose_row"]
 
@@ -301,7 +312,8 @@ def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: n
     view, layout, prune = _in_layout(checker)
     estimator = opts.estimator if fn is _propose_awrs else "none"
     # row_step without its argument checks (the options were checked when they were made)
-    step = _walk(_kept_on_row(layout, space.row(logprobs), prune), view, rng, estimator, opts.max_rejects, view.refused)
+    row = space.row(logprobs)
+    step = _walk(_kept_on_row(layout, row, prune), view, rng, estimator, opts.max_rejects, view.refused, rest_on_row(layout, row, prune))
     return _in_full(step, space)
 
 

@@ -93,6 +93,16 @@ def _kept_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) ->
     return None if found is None else _make_kept(*found)
 
 
+def _rest_of(logprobs: np.ndarray, prune: np.ndarray | None) -> Rest:
+    """``rest(excluded)`` for :func:`awrs_step`: :func:`_kept` with ``excluded`` pruned too."""
+    return lambda excluded: _kept(logprobs, excluded if prune is None else np.asarray(prune, dtype=np.bool_) | excluded)
+
+
+def rest_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) -> Rest:
+    """``rest(excluded)`` for a step on a model's row (:func:`row_step`)."""
+    return lambda excluded: _kept_on_row(layout, row, prune | excluded)
+
+
 def _make_kept(weights: np.ndarray, sums: np.ndarray, count: int, total: float, top: float, at: int) -> _Kept:
     return _Kept(weights, (sums, count), total, top + math.log(total), at)
 
@@ -124,8 +134,11 @@ def _prune_mask(prune: np.ndarray | None, n: int, copy: bool = False) -> np.ndar
     return out
 
 
-def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=None, blocks=None, ahead: int = 1) -> RandomOrder:
-    """The without-replacement visiting order (a seam the enumeration tests replace)."""
+def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=None, blocks=None, ahead: int = 1,
+                  restart: bool = False) -> RandomOrder:
+    """The without-replacement visiting order (a seam the enumeration tests replace).
+    ``restart``: the order goes on with a walk that has restarted over the candidates it has
+    not visited (the same walk in law; scripted test orders go on with their script)."""
     return RandomOrder(weights, rng, exclude, blocks=blocks, ahead=ahead)
 
 
@@ -159,7 +172,7 @@ def awrs_step(
     mass as a factor, is exact (ALGORITHM.md section 2), so the step stays properly weighted.
     """
     _check_walk(estimator, max_rejects)
-    return _walk(_kept(logprobs, prune), accept, rng, estimator, max_rejects, narrow)
+    return _walk(_kept(logprobs, prune), accept, rng, estimator, max_rejects, narrow, _rest_of(logprobs, prune))
 
 
 def row_step(
@@ -177,7 +190,7 @@ def row_step(
     the kept distribution is made from the model's row in one pass (the same arithmetic, so
     the same walk, weight and checks)."""
     _check_walk(estimator, max_rejects)
-    return _walk(_kept_on_row(layout, row, prune), accept, rng, estimator, max_rejects, narrow)
+    return _walk(_kept_on_row(layout, row, prune), accept, rng, estimator, max_rejects, narrow, rest_on_row(layout, row, prune))
 
 
 def _check_walk(estimator: str, max_rejects: int | None) -> None:
@@ -187,22 +200,102 @@ def _check_walk(estimator: str, max_rejects: int | None) -> None:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
 
 
-def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None) -> Step:
+#: The walk starts again over the candidates it has not visited once they hold less than this
+#: share of its kept mass: the remaining mass, ``total - rejected``, would otherwise lose
+#: digits (at 2**-20 at most 20 of float64's 52 bits), and the weights of what is left may
+#: have underflowed relative to the most likely candidate (docs/sampler.md, "Small masses").
+RESTART_SHARE = 2.0**-20
+
+#: ``rest(excluded)``: the kept distribution of the candidates not ``excluded`` (a bool mask
+#: over the candidates), made again from the log-probabilities with its own top, or None.
+Rest = Callable[[np.ndarray], "_Kept | None"]
+
+
+def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None,
+          rest: Rest) -> Step:
     if kept is None:
         return Step(None, -math.inf, 0)
     checker = _counted(accept)
     before = checker.calls
-    # The recursive estimator visits at least two candidates when the first is accepted.
-    order = _random_order(kept.weights, rng, blocks=kept.blocks, ahead=2 if estimator == "recursive" else 1)
-    if estimator == "recursive":
-        pos, log_w = _recursive(order, kept, checker, max_rejects, narrow, rng)
-    elif estimator == "two-loop":
-        pos, log_w = _two_loop(order, kept, checker, rng, max_rejects)
+    if estimator == "two-loop":
+        pos, log_w = _two_loop(kept, checker, rng, max_rejects, rest)
     else:
-        pos, log_w = _first_accepted(order, checker, max_rejects, kept, narrow, rng), 0.0
+        pos, log_w = _one_loop(kept, checker, rng, estimator == "recursive", max_rejects, narrow, rest)
     if pos is None:
         return Step(None, -math.inf, checker.calls - before)
-    return Step(pos, log_w + kept.log_kept if estimator != "none" else 0.0, checker.calls - before)
+    return Step(pos, log_w, checker.calls - before)
+
+
+class _Visits:
+    """What a walk has visited and refused so far, across the levels it restarts at."""
+
+    __slots__ = ("rejected", "refused", "size")
+
+    def __init__(self, size: int):
+        self.rejected: list[int] = []
+        self.refused: np.ndarray | None = None  # what narrow() refused, once asked
+        self.size = size
+
+    def excluded(self) -> np.ndarray:
+        out = np.zeros(self.size, dtype=np.bool_) if self.refused is None else self.refused.copy()
+        out[self.rejected] = True
+        return out
+
+
+def _one_loop(kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None,
+              rest: Rest) -> tuple[int | None, float]:
+    """The recursive estimator (``weighted``) or plain LCD: one walk until a candidate is
+    accepted, restarted over the unvisited candidates when they hold too little of a level's
+    mass (:data:`RESTART_SHARE`). A restarted walk is the same walk in law (the order goes on
+    drawing from what is left), and the recursive weight telescopes (docs/sampler.md, "Small masses"), so
+    the weight is the last level's alone. Returns ``(position, absolute log weight)``."""
+    visits = _Visits(len(kept.weights))
+    level: _Kept | None = kept
+    again = False
+    while level is not None:
+        outcome = _level_walk(level, accept, rng, weighted, max_rejects, narrow, visits, again)
+        if outcome is not _RESTART:
+            return outcome
+        level, again = rest(visits.excluded()), True
+    return None, -math.inf
+
+
+_RESTART = (None, math.nan)  # a level's answer: go on over the unvisited candidates
+
+
+def _level_walk(kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None,
+                visits: _Visits, again: bool) -> tuple[int | None, float]:
+    """One level of :func:`_one_loop`. The recursive weight is ``mult * tail``: ``mult``
+    multiplies ``1 - q'(r)`` over the rejected candidates (``q'`` renormalised among those not
+    yet visited), which telescopes to ``left / total`` (``left``: the kept mass not yet
+    visited), and ``tail`` is 1 if the next candidate in the order is also allowed, else
+    ``q'(x)`` of the accepted one; so ``w = left / total`` or ``w(x) / total``. After
+    ``NARROW_AFTER`` rejections, with ``narrow``, the rest of the walk runs on the candidates
+    not visited and not refused, and ``left`` becomes their mass."""
+    weights, total = kept.weights, kept.total
+    order = _random_order(weights, rng, blocks=kept.blocks, ahead=2 if weighted else 1, restart=again)
+    left, n, i = total, len(order), 0
+    while True:
+        if i >= n or left <= total * RESTART_SHARE:
+            return _RESTART
+        pos = order.position(i)
+        capped = max_rejects is not None and len(visits.rejected) + 1 >= max_rejects
+        if accept(pos):
+            if not weighted:
+                return pos, 0.0
+            if i + 1 < n and not capped and not accept(order.position(i + 1)):
+                left = float(weights[pos])
+            return pos, math.log(left / total) + kept.log_kept
+        if capped:
+            return None, -math.inf
+        visits.rejected.append(pos)
+        left -= float(weights[pos])
+        i += 1
+        if narrow is not None and visits.refused is None and len(visits.rejected) == NARROW_AFTER:
+            narrowed = _narrowed(order, i, weights, narrow, rng, visits)
+            if narrowed is not None:
+                order, weights, left = narrowed
+                n, i = len(order), 0
 
 
 def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None = None, *, narrow: Narrow | None = None) -> Step:
@@ -212,20 +305,16 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
     checker = _counted(accept)
     before = checker.calls
     # Fast path: a few masked argmax passes over the log-probabilities, no softmax (the usual
-    # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the kept
-    # distribution; the memo keeps the candidates already checked from counting twice.
-    # float32 log-probabilities stay float32 here: the fast path only compares them.
+    # walk is one or two candidates long). Deeper walks continue in GreedyOrder over the
+    # log-probabilities; the memo keeps the candidates already checked from counting twice.
+    # float32 log-probabilities stay float32 here: the walk only compares them.
     lp = np.asarray(logprobs)
     lp = np.ascontiguousarray(lp) if lp.dtype == np.float32 and lp.ndim == 1 else _as_logprobs(lp)
     pruned = _prune_mask(prune, len(lp))
     skip = pruned  # copied at the first rejection
-    top = None
     for _ in range(_GREEDY_FAST_CHECKS):
         i = _kernels.masked_argmax(lp, skip)
         if i < 0:
-            break
-        top = lp[i] if top is None else top
-        if not lp[i] - top > _NEGLIGIBLE:  # a mass kept_distribution would drop
             break
         if checker(i):
             return Step(i, 0.0, checker.calls - before)
@@ -235,15 +324,13 @@ def greedy_step(logprobs: np.ndarray, accept: Accept, prune: np.ndarray | None =
     refused = narrow() if narrow is not None else None
     if refused is not None:
         prune = refused if prune is None else (np.asarray(prune, dtype=np.bool_) | refused)
-    kept = _kept(lp, prune)
-    pos = _first_accepted(GreedyOrder(kept.weights), checker, None) if kept is not None else None
+    pos = _first_accepted(GreedyOrder(np.where(_prune_mask(prune, len(lp)), -np.inf, lp)), checker)
     if pos is None:
         return Step(None, -math.inf, checker.calls - before)
     return Step(pos, 0.0, checker.calls - before)
 
 
 _GREEDY_FAST_CHECKS = 16
-_NEGLIGIBLE = -700.0  # exp() of less is (nearly) subnormal: leave such candidates to the slow path
 
 
 def mask_step(
@@ -301,61 +388,13 @@ class _CountingAccept(CountedAccept):
         return hit
 
 
-def _first_accepted(order, accept: CountedAccept, max_rejects: int | None, kept: _Kept | None = None,
-                    narrow: Narrow | None = None, rng=None) -> int | None:
-    i = visited = 0
-    while i < len(order):
+def _first_accepted(order, accept: CountedAccept) -> int | None:
+    """The first position of ``order`` that ``accept`` allows, or None."""
+    for i in range(len(order)):
         pos = order.position(i)
         if accept(pos):
             return pos
-        i += 1
-        visited += 1
-        if max_rejects is not None and visited >= max_rejects:
-            return None
-        if narrow is not None and visited == NARROW_AFTER and kept is not None:
-            narrowed = _narrowed(order, i, kept.weights, narrow, rng)
-            if narrowed is not None:
-                order, i = narrowed[0], 0
     return None
-
-
-def _recursive(order, kept: _Kept, accept, max_rejects, narrow: Narrow | None = None, rng=None):
-    """The recursive estimator: ``w = mult * tail`` where ``mult`` multiplies ``1 - q'(r)`` over
-    the rejected candidates (``q'`` renormalised among those not yet visited) and ``tail`` is 1
-    if the next candidate in the order is also allowed, else ``q'(x)`` of the accepted one.
-    After ``NARROW_AFTER`` rejections, with ``narrow``, the rest of the walk runs on the
-    candidates not visited and not refused, ``mult`` taking their share of the unvisited mass."""
-    n = len(order)
-    weights, scale = kept.weights, 1.0 / kept.total
-    log_mult = 0.0
-    rejected = 0.0
-    i = visited = 0
-    while i < n:
-        pos = order.position(i)
-        qi = float(weights[pos]) * scale
-        last = i == n - 1
-        qx = 1.0 if last else min(1.0, qi / max(1.0 - rejected, 1e-300))
-        capped = max_rejects is not None and visited + 1 >= max_rejects
-        if accept(pos):
-            if last or capped:
-                return pos, log_mult
-            tail = 1.0 if accept(order.position(i + 1)) else qx
-            return pos, log_mult + math.log(tail)
-        if last or capped or qx >= 1.0:
-            return None, -math.inf
-        log_mult += math.log1p(-qx)
-        rejected += qi
-        i += 1
-        visited += 1
-        if narrow is not None and visited == NARROW_AFTER:
-            narrowed = _narrowed(order, i, weights, narrow, rng)
-            if narrowed is not None:
-                order, weights, share, total = narrowed
-                if share <= 0.0:
-                    return None, -math.inf
-                log_mult += math.log(share)
-                n, i, rejected, scale = len(order), 0, 0.0, 1.0 / total
-    return None, -math.inf
 
 
 #: Rejections after which a walk given ``narrow`` asks for it (once per step).
@@ -364,49 +403,63 @@ NARROW_AFTER = 32
 Narrow = Callable[[], "np.ndarray | None"]
 
 
-def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng):
-    """``(order, weights, share, total)`` for the rest of a walk that has visited ``visited``
-    positions of ``order``: the unvisited candidates less those ``narrow()`` refuses, their
-    share of the unvisited mass and their total weight; None when ``narrow`` does not say."""
+def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng, visits: _Visits):
+    """``(order, weights, left)`` for the rest of a walk that has visited ``visited``
+    positions of ``order``: the unvisited candidates less those ``narrow()`` refuses (recorded
+    in ``visits``), in a fresh order, and their mass; None when ``narrow`` does not say. The
+    walk's ``left`` becomes that mass: the refused candidates leave ``mult`` with the kept
+    share of the unvisited mass as a factor, exactly (ALGORITHM.md section 2)."""
     refused = narrow()
     if refused is None:
         return None
+    visits.refused = np.asarray(refused, dtype=np.bool_)
     left = weights.copy()
     left[[order.position(j) for j in range(visited)]] = 0.0
-    total_left = float(left.sum())
-    kept_left = np.where(refused, 0.0, left)
-    total = float(kept_left.sum())
-    share = total / total_left if total_left > 0 else 0.0
-    return _random_order(kept_left, rng), kept_left, share, total
+    kept_left = np.where(visits.refused, 0.0, left)
+    return _random_order(kept_left, rng), kept_left, float(kept_left.sum())
 
 
-def _two_loop(order, kept: _Kept, accept, rng, max_rejects):
+def _two_loop(kept: _Kept, accept: CountedAccept, rng, max_rejects: int | None, rest: Rest) -> tuple[int | None, float]:
     """The paper's estimator: loop 0 finds the sample after ``n0`` rejections of total mass
     ``psi0``; loop 1 walks a fresh order over the candidates loop 0 did not reject, counting
     ``n1`` rejections; ``w = (1 - psi0) / (n0 + n1 + 1)``. With ``max_rejects = k``: loop 0
     gives up at its k-th rejection (weight 0) and loop 1 stops when ``n0 + n1`` reaches k,
-    with ``w = (1 - psi0) / k`` (properly weighted; checked by enumeration in the tests)."""
-    rejected: list[int] = []
-    sample = None
-    for i in range(len(order)):
-        pos = order.position(i)
-        if accept(pos):
-            sample = pos
-            break
-        rejected.append(pos)
-        if max_rejects is not None and len(rejected) >= max_rejects:
-            return None, -math.inf
-    if sample is None:
-        return None, -math.inf
-    n0 = len(rejected)
-    psi0 = float(kept.weights[rejected].sum()) / kept.total if n0 else 0.0
-    log_left = math.log(max(1.0 - psi0, 1e-300))
-    second = _random_order(kept.weights, rng, exclude=rejected, blocks=kept.blocks)
+    with ``w = (1 - psi0) / k`` (properly weighted; checked by enumeration in the tests).
+    Loop 0 restarts over the candidates it has not visited as :func:`_one_loop` does; ``1 -
+    psi0`` is then the mass the last level has left, which holds every candidate loop 0 did
+    not reject. Returns ``(position, absolute log weight)``."""
+    visits = _Visits(len(kept.weights))
+    level: _Kept | None = kept
+    again = False
+    while level is not None:
+        order = _random_order(level.weights, rng, blocks=level.blocks, restart=again)
+        on_level: list[int] = []
+        left = level.total
+        for i in range(len(order)):
+            if left <= level.total * RESTART_SHARE:
+                break
+            pos = order.position(i)
+            if accept(pos):
+                return pos, _second_loop(level, on_level, left, pos, accept, rng, max_rejects, len(visits.rejected))
+            visits.rejected.append(pos)
+            on_level.append(pos)
+            left -= float(level.weights[pos])
+            if max_rejects is not None and len(visits.rejected) >= max_rejects:
+                return None, -math.inf
+        level, again = rest(visits.excluded()), True
+    return None, -math.inf
+
+
+def _second_loop(level: _Kept, rejected: list[int], left: float, sample: int, accept: CountedAccept, rng,
+                 max_rejects: int | None, n0: int) -> float:
+    """Loop 1 of :func:`_two_loop` and the log weight ``log((1 - psi0) / (n0 + n1 + 1))``."""
+    log_left = math.log(left / level.total) + level.log_kept
+    second = _random_order(level.weights, rng, exclude=rejected or None, blocks=level.blocks)
     n1 = 0
     for i in range(len(second)):
         if accept(second.position(i)):
             break
         n1 += 1
         if max_rejects is not None and n0 + n1 >= max_rejects:
-            return sample, log_left - math.log(max_rejects)
-    return sample, log_left - math.log(n0 + n1 + 1)
+            return log_left - math.log(max_rejects)
+    return log_left - math.log(n0 + n1 + 1)

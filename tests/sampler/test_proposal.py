@@ -202,3 +202,4 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         got = row_step(space._full, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         want = awrs_step(space.candidates(row), space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         assert got == want, seed
+

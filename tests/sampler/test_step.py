@@ -43,8 +43,9 @@ class ScriptedOrder:
     """An order that visits a scripted prefix of positions first, then the rest."""
 
     def __init__(self, positions, q, exclude):
+        first = [p for p in positions if q[p] > 0 and p not in exclude]
         rest = [p for p in range(len(q)) if p not in positions and p not in exclude and q[p] > 0]
-        self._visits = list(positions) + rest
+        self._visits = first + rest
         self._size = len(self._visits)
 
     def __len__(self):
@@ -56,15 +57,18 @@ class ScriptedOrder:
 
 class ScriptedOrders:
     """Replaces the random order: the k-th order made visits the k-th scripted prefix (of
-    candidate ids, which are the positions in ``q``) first."""
+    candidate ids, which are the positions in ``q``) first. An order made for a walk that
+    restarts over what it has not visited goes on with the same script (the positions it
+    visited have no mass left)."""
 
     def __init__(self, prefixes):
         self.prefixes = list(prefixes)
         self.calls = 0
 
-    def __call__(self, q, rng, exclude=None, blocks=None, ahead=1):
-        prefix = self.prefixes[self.calls]
-        self.calls += 1
+    def __call__(self, q, rng, exclude=None, blocks=None, ahead=1, restart=False):
+        if not restart:
+            self.calls += 1
+        prefix = self.prefixes[self.calls - 1]
         return ScriptedOrder(prefix, q, set(exclude or ()))
 
 
@@ -211,7 +215,7 @@ def test_orders_visit_every_positive_position_once():
     rng = np.random.default_rng(0)
     q = np.full(100, 0.01)
     q[::7] = 0.0
-    for order in (RandomOrder(q, rng), GreedyOrder(q)):
+    for order in (RandomOrder(q, rng), GreedyOrder(np.log(q, where=q > 0, out=np.full(100, -np.inf)))):
         seen = [order.position(i) for i in range(len(order))]
         assert sorted(seen) == [i for i in range(100) if q[i] > 0]
         with pytest.raises(IndexError):
@@ -371,3 +375,54 @@ def test_greedy_step_narrowed_is_still_the_masked_argmax_with_fewer_checks(seed,
     narrowed = greedy_step(logp, allowed.__getitem__, narrow=lambda: refused)
     assert narrowed.token == plain.token
     assert narrowed.n_checks <= plain.n_checks
+
+
+# --- small masses: the walk restarts over what it has not visited --------------------------
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop"])
+@pytest.mark.parametrize("max_rejects", [None, 2])
+def test_restarted_walks_stay_properly_weighted_by_enumeration(monkeypatch, estimator, max_rejects):
+    """With RESTART_SHARE at 1/2 most walks restart over the unvisited candidates one or more
+    times; the enumeration over every walk still gives E[w 1{token = x}] = p(x) c(x)."""
+    monkeypatch.setattr(step_module, "RESTART_SHARE", 0.5)
+    seed = {"recursive": 500, "two-loop": 600}[estimator] + (max_rejects or 0)
+    for logp, allowed in random_cases(40, seed=seed):
+        got = expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects)
+        np.testing.assert_allclose(got, np.exp(logp) * allowed, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("after", [1, 2])
+def test_restarted_walks_with_narrowing_stay_exact(monkeypatch, after):
+    monkeypatch.setattr(step_module, "RESTART_SHARE", 0.5)
+    for logp, allowed, refused in narrowing_cases(30, seed=700 + after):
+        for estimator in ("recursive", "none"):
+            got = np.zeros(len(logp))
+            for prob, token, w in narrowed_outcomes(monkeypatch, logp, allowed, refused, estimator, None, after):
+                if token is not None:
+                    assert allowed[token] and not refused[token]
+                    got[token] += prob * (w if estimator == "recursive" else 1.0)
+            want = np.exp(logp) * allowed
+            if estimator == "none" and want.sum() > 0:
+                want = want / want.sum()
+            np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
+@pytest.mark.parametrize("log_mass", [math.log(1e-17), math.log(1e-100), math.log(1e-300), -750.0, -5000.0])
+def test_any_positive_allowed_mass_is_found(estimator, log_mass):
+    """The only allowed candidate holds ``exp(log_mass)`` of the mass, down to 1e-300 and below
+    what float64 can hold relative to the most likely candidate (exp(-750)): the walk finds it
+    (it used to end in a dead end once the rejected mass rounded to 1), and the recursive
+    estimator's weight is its mass exactly (every walk gives it)."""
+    logp = np.array([0.0, -0.5, log_mass, -np.inf])
+    allowed = np.array([False, False, True, False])
+    for seed in range(20):
+        step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(seed), estimator)
+        assert step.token == 2
+        if estimator == "recursive":
+            assert step.log_weight == pytest.approx(log_mass, rel=1e-12)
+        elif estimator == "two-loop":
+            assert math.isfinite(step.log_weight) and step.log_weight <= log_mass + 1e-9
+    greedy = greedy_step(logp, allowed.__getitem__)
+    assert greedy.token == 2
