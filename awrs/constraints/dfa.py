@@ -155,6 +155,13 @@ class TaggedDFA:
         """States discovered so far."""
         return len(self._subsets)
 
+    def nodes_of(self, i: int, k: int) -> list[int]:
+        """The nodes of automaton ``k`` in state ``i`` (for an automaton given as a ByteDFA,
+        at most one: its own state)."""
+        lo = self._offsets[k]
+        hi = lo + len(self._fragments[k].edges)
+        return [node - lo for node in self._subsets[i] if lo <= node < hi]
+
     def _class_edges(self, edges, offset: int) -> list[tuple[int, int, int]]:
         first = self._first
         return [(first[lo], first[hi + 1], dst + offset) for lo, hi, dst in edges]

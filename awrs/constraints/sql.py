@@ -53,7 +53,9 @@ class SQL(Grammar):
         terminals = None
         if self.tables is not None:
             terminals = {"SCHEMA_TABLE": _name_lexemes(tuple(self.tables)), "SCHEMA_COLUMN": _name_lexemes(tuple(_columns(self.tables)))}
-        super().__init__(_grammar_text(self.tables is not None), start="start", terminals=terminals)
+        # ASCII terminals: SQLite folds the case of ASCII letters only (Python's re would also
+        # read "ſelect" as SELECT under re.IGNORECASE)
+        super().__init__(_grammar_text(self.tables is not None), start="start", terminals=terminals, flags=re.ASCII)
         self._names = None if self.tables is None else _NameCheck(_ddl(self.tables))
 
     def __repr__(self) -> str:

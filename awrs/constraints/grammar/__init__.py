@@ -13,11 +13,12 @@ live tokenisation) rather than LALR.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.grammar.compile import CompiledGrammar, compile_grammar
 from awrs.constraints.grammar.earley import Chart
+from awrs.constraints.grammar.terminals import NOTHING, Follow
 from awrs.errors import ConstraintError
 
 __all__ = ["Grammar"]
@@ -28,7 +29,7 @@ BOUNDARY = -1  # lexer state at a token boundary (nothing of the next token read
 class Hypothesis(NamedTuple):
     chart: Chart
     lex: int  # lexer DFA state inside the current token, or BOUNDARY
-    forbid: Any  # bytes that may not come next (follow restriction), or None
+    follow: Follow | None  # what the text from here must hold (the tokens' look-aheads...), or None
 
 
 class Grammar(Constraint):
@@ -44,14 +45,21 @@ class Grammar(Constraint):
     ``terminals`` maps terminal names to regular expressions that replace their definitions in
     ``text``: Lark's reading of a grammar is memoised by text, so one grammar serves many
     variants (``awrs.SQL`` swaps in each schema's table and column names this way).
+
+    ``flags`` are ``re`` flags for every terminal, as Lark's ``g_regex_flags``: ``re.ASCII``
+    (``\\w``, ``\\d``, ``\\s``, ``\\b`` and case-insensitive matching ASCII-only; terminals
+    otherwise mean what Python's ``re`` means, Unicode included), ``re.IGNORECASE``,
+    ``re.DOTALL``, ``re.MULTILINE``.
     """
 
-    def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str] | None = None):
+    def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str] | None = None, flags: int = 0):
         if not isinstance(text, str):
             raise ConstraintError(f"a grammar must be Lark text (str), got {type(text).__name__}")
+        if not isinstance(start, str):
+            raise ConstraintError(f"start must be the name of the grammar's top rule (str), got {type(start).__name__}")
         self.text = text
         self.start = start
-        self._g: CompiledGrammar = compile_grammar(text, start, terminals)
+        self._g: CompiledGrammar = compile_grammar(text, start, terminals, flags)
         self._init = (Hypothesis(Chart.initial(self._g.rules), BOUNDARY, None),)
 
     def __repr__(self) -> str:
@@ -65,7 +73,7 @@ class Grammar(Constraint):
             nxt: dict[tuple, Hypothesis] = {}
             for h in state:
                 for h2 in self._step(h, b):
-                    nxt.setdefault((id(h2.chart), h2.lex, id(h2.forbid)), h2)
+                    nxt.setdefault((id(h2.chart), h2.lex, id(h2.follow)), h2)
             if not nxt:
                 return None
             state = tuple(nxt.values())
@@ -78,6 +86,12 @@ class Grammar(Constraint):
         """Complete, and no way of reading the text expects another terminal: only
         ``%ignore``'d text (whitespace) could follow, so generation ends here."""
         return self._nothing_follows(state) and self.is_complete(state)
+
+    @property
+    def approximations(self) -> tuple[tuple[str, str], ...]:
+        """``(terminal, why)`` for each terminal whose tokens awrs reads only approximately as
+        Lark does (docs/grammars.md); empty for almost every grammar."""
+        return self._g.approximations
 
     def _nothing_follows(self, state: tuple[Hypothesis, ...]) -> bool:
         return all(self._final(h) for h in state)
@@ -93,7 +107,7 @@ class Grammar(Constraint):
             return False
         g = self._g
         significant = self._allowed_cached(h.chart) & ~g.ignore_mask
-        if not g.lexer.accept[h.lex] & significant or any(c.chart.expected for c in self._commits(h)):
+        if not g.lexer.accept[h.lex] & significant or any(chart.expected for chart, _ in self._commits(h)):
             return False
         live = g.lexer.live
         return not any(nxt >= 0 and live[nxt] & significant for nxt in g.lexer.rows[h.lex])
@@ -113,24 +127,28 @@ class Grammar(Constraint):
     def _step(self, h: Hypothesis, b: int):
         g = self._g
         rows, live = g.lexer.rows, g.lexer.live
-        if h.lex != BOUNDARY:
-            nxt = rows[h.lex][b]
-            if nxt >= 0 and live[nxt] & self._allowed_cached(h.chart):
-                yield Hypothesis(h.chart, nxt, None)
-            for boundary in self._commits(h):  # the token may also end here
-                yield from self._start_token(boundary, b)
-        else:
-            yield from self._start_token(h, b)
-
-    def _start_token(self, h: Hypothesis, b: int):
-        if h.forbid is not None and h.forbid[b]:
+        pending = _after(h.follow, b)
+        if pending is False:
             return
+        if h.lex == BOUNDARY:
+            yield from self._start_token(h.chart, pending, b)
+            return
+        nxt = rows[h.lex][b]
+        if nxt >= 0 and live[nxt] & self._allowed_cached(h.chart):
+            yield Hypothesis(h.chart, nxt, pending)
+        for chart, k in self._commits(h):  # the token may also end before b
+            after = _after(_both(h.follow, g.follow_of(h.lex, k)), b)
+            if after is not False:
+                yield from self._start_token(chart, after, b)
+
+    def _start_token(self, chart: Chart, pending: Follow | None, b: int):
         nxt = self._g.lexer.rows[0][b]
-        if nxt >= 0 and self._g.lexer.live[nxt] & self._allowed_cached(h.chart):
-            yield Hypothesis(h.chart, nxt, None)
+        if nxt >= 0 and self._g.lexer.live[nxt] & self._allowed_cached(chart):
+            yield Hypothesis(chart, nxt, pending)
 
     def _commits(self, h: Hypothesis):
-        """Every way the token read so far can end as one allowed terminal."""
+        """Every way the token read so far can end as one allowed terminal: ``(chart after
+        it, lexer automaton)``."""
         g = self._g
         done = g.lexer.accept[h.lex] & self._allowed_cached(h.chart)
         while done:  # set bits only, lowest first
@@ -140,16 +158,39 @@ class Grammar(Constraint):
             term = g.lexeme_terminal[k]
             chart = h.chart if term < 0 else h.chart.scan(term)
             if chart is not None:
-                yield Hypothesis(chart, BOUNDARY, g.follow[k])
+                yield chart, k
 
     def _can_end(self, h: Hypothesis) -> bool:
         if h.lex == BOUNDARY:
-            return h.chart.accepting
-        return any(c.chart.accepting for c in self._commits(h))
+            return h.chart.accepting and (h.follow is None or h.follow.at_end)
+        for chart, k in self._commits(h):
+            if chart.accepting:
+                pending = _both(h.follow, self._g.follow_of(h.lex, k))
+                if pending is None or pending.at_end:
+                    return True
+        return False
 
     def _allowed_cached(self, chart: Chart) -> int:
-        cache = chart._next  # the chart's memo dict also holds this mask under a key no terminal uses
-        mask = cache.get(-1)
+        # The chart's memo dict also holds this mask, under the compiled grammar (charts are
+        # shared by the grammars of one text: SQL for different schemas)
+        cache = chart._next
+        mask = cache.get(self._g)
         if mask is None:
-            mask = cache[-1] = self._allowed(chart)
+            mask = cache[self._g] = self._allowed(chart)
         return mask
+
+
+def _both(a: Follow | None, b: Follow | None) -> Follow | None:
+    if a is None:
+        return b
+    return a if b is None else a.merge(b)
+
+
+def _after(pending: Follow | None, b: int) -> Follow | None | bool:
+    """What is pending after byte ``b``: a Follow, None for nothing, False when ``b`` breaks it."""
+    if pending is None:
+        return None
+    nxt = pending.step(b)
+    if nxt is None:
+        return False
+    return None if nxt is NOTHING else nxt

@@ -4,12 +4,10 @@ Lark parses the grammar (rules, terminals, ``%import``, ``%ignore``, templates, 
 inlining...), so its error messages, positions and semantics come for free; awrs takes the
 expanded rules and the terminals' regular expressions from it.
 
-Terminals become byte DFAs combined into one tagged automaton. A terminal whose regular
-expression ends in a negative look-ahead of one character class, such as
-``select(?![A-Za-z0-9_])``, keeps that look-ahead as a *follow restriction* (the next byte
-may not be in the class), which is how keywords end at word boundaries; each alternative of a
-terminal may carry its own. Any other look-around makes the terminal non-regular and the
-grammar is refused with a clear error.
+Terminals become byte DFAs combined into one tagged automaton, read as Lark reads them: each
+terminal's tokens are its first matches, and what a token asks of the text after it (a
+look-ahead, or an ignored terminal's more preferred ways to go on) travels with it as a
+:class:`~awrs.constraints.grammar.terminals.Follow` (:mod:`awrs.constraints.grammar.terminals`).
 """
 
 from __future__ import annotations
@@ -24,12 +22,10 @@ import numpy as np
 
 from awrs.constraints.dfa import TaggedDFA, build_tagged_dfa
 from awrs.constraints.grammar.earley import Rules
-from awrs.constraints.regex import char_automaton
+from awrs.constraints.grammar.terminals import NOTHING, Follow, TerminalError, follow_from_bytes, terminal_lexemes
 from awrs.errors import ConstraintError
 
 __all__ = ["CompiledGrammar", "Lexemes", "compile_grammar"]
-
-_FOLLOW = re.compile(r"\(\?!(\[(?:\\.|[^\]\\])+\]|\\[wWdDsS])\)$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,36 +34,67 @@ class CompiledGrammar:
     terminal_names: tuple[str, ...]
     lexer: TaggedDFA
     lexeme_terminal: tuple[int, ...]  # lexer automaton -> grammar terminal (-1: ignored)
-    follow: tuple[np.ndarray | None, ...]  # lexer automaton -> bytes that may not come next
+    #: lexer automaton -> what the text after its tokens must hold: a Follow, None (nothing), or
+    #: a dict from the automaton's own state to either (:meth:`follow_of` reads it)
+    follow: tuple[Follow | dict[int, Follow | None] | None, ...]
     ignore_mask: int  # lexer automata of ignored terminals
+    #: ``(terminal, why)`` for the terminals whose automata are not exactly Lark's reading.
+    approximations: tuple[tuple[str, str], ...] = ()
+    _follow_at: dict[tuple[int, int], Follow | None] = field(default_factory=dict, repr=False)
+
+    def follow_of(self, lex: int, k: int) -> Follow | None:
+        """What a token of lexer automaton ``k`` ending in lexer state ``lex`` asks of the text
+        after it (None: nothing)."""
+        found = self.follow[k]
+        if type(found) is not dict:
+            return found
+        key = (lex, k)
+        try:
+            return self._follow_at[key]
+        except KeyError:
+            nodes = self.lexer.nodes_of(lex, k)
+            result = self._follow_at[key] = found.get(nodes[0]) if len(nodes) == 1 else None
+            return result
 
 
 @dataclass(frozen=True, eq=False)
 class Lexemes:
     """A terminal given as ready-made automata rather than a regular expression (what
     ``awrs.SQL`` does for a schema's names): ``branches`` are ``(automaton, follow)`` pairs —
-    a character automaton ``(n, initial, finals, transitions)``, a ByteDFA or a ByteNFA, with
-    the bytes that may not come right after it (or None), as :func:`_branches` makes them."""
+    a character automaton ``(n, initial, finals, transitions)``, a ByteDFA or a ByteNFA whose
+    accepted texts are the tokens, with the bytes that may not come right after a token (a
+    (256,) bool array, or None)."""
 
     branches: tuple[tuple[Any, np.ndarray | None], ...]
 
 
-def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes] | None = None) -> CompiledGrammar:
+def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0) -> CompiledGrammar:
     """``terminals`` replaces the regular expressions of the named terminals (each must be a
-    terminal of the grammar) by other regular expressions or by :class:`Lexemes`."""
+    terminal of the grammar) by other regular expressions or by :class:`Lexemes`; ``flags``
+    are ``re`` flags for every terminal (see :class:`~awrs.constraints.grammar.Grammar`)."""
+    unicode, inline = _read_flags(flags)
     skeleton = _skeleton(text, start)
     for name in terminals or {}:
         if name not in skeleton.regexps:
             raise ConstraintError(f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(skeleton.regexps))})")
     automata, lexeme_terminal, follow = [], [], []
+    approximations = []
     ignore_mask = 0
     for name in skeleton.regexps:
         given = (terminals or {}).get(name)
-        branches = skeleton.lexemes(name) if given is None else given.branches if isinstance(given, Lexemes) else _lexemes(name, given)
-        for automaton, restriction in branches:
+        ignored = name in skeleton.ignored
+        if given is None:
+            branches, why = skeleton.lexemes(name, unicode, inline)
+        elif isinstance(given, Lexemes):
+            branches, why = tuple((a, follow_from_bytes(mask)) for a, mask in given.branches), ""
+        else:
+            branches, why = _lexemes(name, given, ignored, unicode, inline)
+        if why:
+            approximations.append((name, why))
+        for automaton, after in branches:
             automata.append(automaton)
-            follow.append(restriction)
-            if name in skeleton.ignored:
+            follow.append(_no_nothing(after))
+            if ignored:
                 ignore_mask |= 1 << (len(automata) - 1)
                 lexeme_terminal.append(-1)
             else:
@@ -76,7 +103,15 @@ def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes
         lexer = build_tagged_dfa(automata)
     except ConstraintError as exc:
         raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
-    return CompiledGrammar(skeleton.rules, skeleton.names, lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask)
+    return CompiledGrammar(skeleton.rules, skeleton.names, lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask,
+                           tuple(approximations))
+
+
+def _no_nothing(follows):
+    """A FollowMap with None for "nothing pending" (the hot path's cheapest test)."""
+    if isinstance(follows, dict):
+        return {state: None if f is NOTHING else f for state, f in follows.items()}
+    return None if follows is NOTHING else follows
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,15 +123,30 @@ class _Skeleton:
     names: tuple[str, ...]  # the grammar's terminals (ignored ones left out)
     term_id: dict[str, int]
     rules: Rules
-    _lexemes: dict[str, tuple[tuple[Any, np.ndarray | None], ...]] = field(default_factory=dict)
+    _lexemes: dict[tuple[str, bool, str], tuple[tuple[tuple[Any, Follow], ...], str]] = field(default_factory=dict)
 
-    def lexemes(self, name: str) -> tuple[tuple[Any, np.ndarray | None], ...]:
-        """The automata of a terminal as the grammar defines it (built when first asked for:
-        a terminal that terminals= always replaces is never built)."""
-        out = self._lexemes.get(name)
+    def lexemes(self, name: str, unicode: bool, inline: str) -> tuple[tuple[tuple[Any, Follow], ...], str]:
+        """The automata of a terminal as the grammar defines it, and why they are not exactly
+        Lark's reading ("" when they are); built when first asked for: a terminal that
+        terminals= always replaces is never built."""
+        key = (name, unicode, inline)
+        out = self._lexemes.get(key)
         if out is None:
-            out = self._lexemes[name] = _lexemes(name, self.regexps[name])
+            out = self._lexemes[key] = _lexemes(name, self.regexps[name], name in self.ignored, unicode, inline)
         return out
+
+
+_FLAG_LETTERS = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
+
+
+def _read_flags(flags: int) -> tuple[bool, str]:
+    """``(unicode, inline flag letters)`` of the ``re`` flags given for every terminal."""
+    if not isinstance(flags, int):
+        raise ConstraintError(f"flags must be re flags (an int such as re.ASCII | re.IGNORECASE), got {type(flags).__name__}")
+    known = re.ASCII | re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE
+    if flags & ~known:
+        raise ConstraintError(f"flags may combine re.ASCII, re.IGNORECASE, re.MULTILINE and re.DOTALL; got {re.RegexFlag(flags)!r}")
+    return not flags & re.ASCII, "".join(letter for flag, letter in _FLAG_LETTERS.items() if flags & flag)
 
 
 @functools.lru_cache(maxsize=64)
@@ -110,9 +160,13 @@ def _skeleton(text: str, start: str) -> _Skeleton:
     return _Skeleton(dict(lark_terminals), ignored, names, term_id, _rules(lark_rules, term_id, start))
 
 
-def _lexemes(name: str, regexp: str) -> tuple[tuple[Any, np.ndarray | None], ...]:
-    """A terminal's automata, one per top-level alternative, with their follow restrictions."""
-    return tuple((_automaton(name, branch), restriction) for branch, restriction in _branches(regexp))
+def _lexemes(name: str, regexp: str, ignored: bool, unicode: bool = True, inline: str = "") -> tuple[tuple[tuple[Any, Follow], ...], str]:
+    """A terminal's automata with the Follow of their tokens, and why they are approximate."""
+    try:
+        found = terminal_lexemes(f"(?{inline}:{regexp})" if inline else regexp, ignored, unicode)
+    except TerminalError as exc:
+        raise ConstraintError(f"terminal {name} (/{regexp}/) cannot be compiled: {exc}") from None
+    return found.branches, found.approximate
 
 
 def _read_grammar(text: str, start: str):
@@ -137,125 +191,19 @@ def _read_grammar(text: str, start: str):
         ) from None
     except (lark.exceptions.LarkError, KeyError) as exc:
         raise ConstraintError(f"invalid Lark grammar: {exc}") from None
-    return tuple((t.name, t.pattern.to_regexp()) for t in terminals), tuple(rules), tuple(ignore_tokens)
-
-
-def _automaton(name: str, pattern):
-    """A char automaton for the pattern, or for (pattern, excluded words) a byte DFA of the
-    pattern's strings that are not excluded."""
-    try:
-        if isinstance(pattern, tuple):
-            return _excluding(*pattern)
-        return char_automaton(pattern)
-    except ConstraintError as exc:
+    except RecursionError:
         raise ConstraintError(
-            f"terminal {name} is not a regular expression awrs can compile: {exc}. Look-arounds are "
-            "supported only as one final negative look-ahead of a character class, e.g. (?![A-Za-z0-9_])"
+            "the grammar is nested too deeply for Lark to read (its rules' groups and alternatives go about a "
+            "thousand levels deep): give the deepest parts rules of their own"
         ) from None
-
-
-@functools.lru_cache(maxsize=256)
-def _excluding(keep: str, drop: str):
-    """The byte DFA of ``keep``'s strings that ``drop`` does not match (memoised, immutable)."""
-    from awrs.constraints.dfa import build_byte_dfa, difference
-
-    return difference(build_byte_dfa(*char_automaton(keep)), build_byte_dfa(*char_automaton(drop)))
-
-
-def _branches(regexp: str) -> list[tuple[Any, np.ndarray | None]]:
-    """Split a terminal's regex into top-level alternatives, each with its follow restriction."""
-    body, flags = _unwrap(regexp)
-    out = []
-    for branch in _split_top(body):
-        inner, inner_flags = _unwrap(branch)
-        parts = _split_top(inner)
-        if len(parts) > 1:  # a group that is itself an alternation: split further
-            out.extend((_wrap(p, flags + inner_flags), r) for p, r in _branches(_wrap(inner, inner_flags)))
-            continue
-        excluded, inner = _leading_exclusion(inner)
-        m = _FOLLOW.search(inner)
-        restriction = None
-        if m:
-            inner = inner[: m.start()]
-            restriction = _class_bytes(m.group(1))
-        pattern = _wrap(inner, flags + inner_flags)
-        if excluded is not None:
-            pattern = (pattern, _wrap(excluded, flags + inner_flags))
-        out.append((pattern, restriction))
-    return out
-
-
-def _leading_exclusion(branch: str) -> tuple[str | None, str]:
-    """``(?!K(?!C))R`` or ``(?!K)R`` at the start of a branch: the words of K are excluded from
-    R's tokens (how keywords are kept out of identifiers). Returns (K, R) or (None, branch)."""
-    if not branch.startswith("(?!"):
-        return None, branch
-    depth = 0
-    for i, ch in enumerate(branch):
-        if ch == "(" and (i == 0 or branch[i - 1] != "\\"):
-            depth += 1
-        elif ch == ")" and branch[i - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                inside, rest = branch[3:i], branch[i + 1 :]
-                m = _FOLLOW.search(inside)
-                return (inside[: m.start()] if m else inside), rest
-    return None, branch
-
-
-def _unwrap(regexp: str) -> tuple[str, str]:
-    """``(?:X)`` or ``(?i:X)`` enclosing the whole pattern -> (X, flags)."""
-    m = re.fullmatch(r"\(\?([a-z]*):(.*)\)", regexp, flags=re.S)
-    if m and _balanced(m.group(2)):
-        body, flags = _unwrap(m.group(2))
-        return body, m.group(1) + flags
-    return regexp, ""
-
-
-def _wrap(body: str, flags: str) -> str:
-    return f"(?{''.join(sorted(set(flags)))}:{body})" if flags else body
-
-
-def _balanced(text: str) -> bool:
-    depth, escaped, in_class = 0, False, False
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, escaped, in_class, start = [], 0, False, False, 0
-    for i, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
+    except OSError as exc:
+        raise ConstraintError(
+            f"the grammar's %import names a grammar file that cannot be read: {exc.filename} ({exc.strerror}). Lark reads "
+            "its own grammars (common, lark, python, unicode) from its package and any other import from a file: a "
+            "relative one (%import .name) from the current directory, since the grammar is given as text. Copy the "
+            "imported rules into the grammar, or run from the directory that holds the file"
+        ) from None
+    return tuple((t.name, t.pattern.to_regexp()) for t in terminals), tuple(rules), tuple(ignore_tokens)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -21,16 +21,24 @@ def _random_token_once(g, term: int, rng: random.Random, max_len: int) -> bytes 
     k = rng.choice(options)
     bit = 1 << k
     state, out = 0, bytearray()
+
+    def ends(state: int) -> bool:
+        """A token can end here, followed by a space or by the end of the text."""
+        if not lexer.accept[state] & bit:
+            return False
+        after = g.follow_of(state, k)
+        return after is None or (after.at_end and after.step(ord(" ")) is not None)
+
     for _ in range(max_len * 4):
-        if out and lexer.accept[state] & bit and rng.random() < 0.4:
+        if out and ends(state) and rng.random() < 0.4:
             return bytes(out)
         nexts = [b for b in range(32, 127) if lexer.rows[state][b] >= 0 and lexer.live[lexer.rows[state][b]] & bit]
         if not nexts:
-            return bytes(out) if lexer.accept[state] & bit else None
+            return bytes(out) if ends(state) else None
         b = rng.choice(nexts)
         out.append(b)
         state = lexer.rows[state][b]
-    return bytes(out) if lexer.accept[state] & bit else None
+    return bytes(out) if ends(state) else None
 
 
 def _heights(rules) -> dict[int, float]:
