@@ -169,6 +169,67 @@ def _lexemes(name: str, regexp: str, ignored: bool, unicode: bool = True, inline
     return found.branches, found.approximate
 
 
+#: Lark turns a rule's optional parts and inline alternatives into that many plain alternatives
+#: (``A? B? C?`` is eight) before awrs sees the rules; past this many its compile takes seconds,
+#: and it doubles with each optional part (18 of them took 34 s, 40 would never end).
+MAX_EXPANSIONS = 4096
+#: Lark expands ``x~a..b`` into alternatives up to this many copies, and into nested rules past it.
+_REPEAT_INLINE = 50
+_CAP = MAX_EXPANSIONS * 1024  # counting stops here
+
+
+def _check_expansion_sizes(grammar) -> None:
+    """Refuse a rule that Lark would expand into more than :data:`MAX_EXPANSIONS` alternatives."""
+    for name, _, tree, _ in grammar.rule_defs:
+        size = _expansions(tree)
+        if size > MAX_EXPANSIONS:
+            shown = f"{size:,}" if size < _CAP else f"more than {_CAP:,}"
+            raise ConstraintError(
+                f"rule {name} expands to {shown} alternatives when Lark writes out its optional parts and inline "
+                f"groups (awrs takes at most {MAX_EXPANSIONS:,}): give some of its optional parts or groups rules of "
+                "their own, e.g. a: b? c? ... with b: x | and c: y |"
+            )
+
+
+def _expansions(tree) -> int:
+    """How many plain alternatives Lark makes of a rule's tree (iteratively; capped)."""
+    from lark import Tree
+
+    cap = _CAP
+    # post-order over the tree, each node's count from its children's
+    order, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tree):
+            order.append(node)
+            stack.extend(node.children)
+    counts: dict[int, int] = {}
+    for node in reversed(order):
+        kids = [counts.get(id(c), 1) for c in node.children if isinstance(c, Tree)]
+        if node.data == "expansions":
+            n = sum(kids)
+        elif node.data == "expansion":
+            n = 1
+            for k in kids:
+                n = min(n * k, cap)
+        elif node.data == "maybe":
+            n = kids[0] + 1 if kids else 1
+        elif node.data == "expr":
+            n = kids[0] if kids else 1
+            op = str(node.children[1]) if len(node.children) > 1 else ""
+            if op in ("?", "*"):
+                n += 1
+            elif op == "~" and len(node.children) >= 3:
+                lo = int(str(node.children[2]))
+                hi = int(str(node.children[3])) if len(node.children) > 3 else lo
+                if hi - lo < _REPEAT_INLINE:
+                    n = sum(min(n**k, cap) for k in range(lo, min(hi, lo + _REPEAT_INLINE) + 1) if k < 64) or 1
+        else:
+            n = kids[0] if len(kids) == 1 else 1
+        counts[id(node)] = min(n, cap)
+    return counts.get(id(tree), 1)
+
+
 def _read_grammar(text: str, start: str):
     """Lark's reading of the grammar: ``((terminal name, regexp), ...)``, its BNF rules and the
     ignored terminals (read once per text and start rule: :func:`_skeleton` keeps it)."""
@@ -179,6 +240,7 @@ def _read_grammar(text: str, start: str):
         # What lark.Lark(text, start=start, keep_all_tokens=True) does before it builds a parser
         # of its own (which awrs does not use: a third of the compile time).
         grammar, _ = load_grammar(text, "<string>", [], True)
+        _check_expansion_sizes(grammar)
         terminals, rules, ignore_tokens = grammar.compile([start], set())
     except lark.exceptions.GrammarError as exc:
         if f"NonTerminal('{start}')" in str(exc):
