@@ -185,7 +185,8 @@ def _byte_class_dfa(byte_values: tuple[int, ...]) -> ByteDFA:
 
 # --- the terminal's NFA: Thompson's construction, epsilons in order of preference ----------
 
-_EPS, _CHAR, _LOOK, _MATCH = 0, 1, 2, 3
+_EPS, _CHAR, _LOOK, _MATCH, _ITER = 0, 1, 2, 3, 4
+_CLOSE = -1  # closure(): an iteration's subtree is done
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,15 @@ class _Look:
 
 class _Nfa:
     """Nodes: ``(_EPS, [targets in order])``, ``(_CHAR, ranges, target)``, ``(_LOOK, look
-    index, target)``, ``(_MATCH,)``."""
+    index, target)``, ``(_MATCH,)``, ``(_ITER, repeat, target)`` (an iteration of a repeat
+    begins). ``choices[node] = (repeat, exit)`` for the nodes where a repeat chooses between
+    one more iteration and going on (see :meth:`_Machine.closure`)."""
 
     def __init__(self):
         self.nodes: list[list] = []
         self.looks: list[_Look] = []
+        self.choices: dict[int, tuple[int, int]] = {}
+        self.repeats = 0
 
     def node(self, *content) -> int:
         if len(self.nodes) >= 20 * MAX_TERMINAL_STATES:
@@ -243,26 +248,33 @@ def _thompson(tree, nfa: _Nfa, word: Ranges, target: int) -> int:
 
 
 def _repeat(tree, nfa: _Nfa, word: Ranges, target: int) -> int:
+    """``operand{lo,hi}``: ``lo`` iterations, then optional ones (innermost last:
+    ``(x(x)?)?``) or a loop, each choice greedy (one more first) or lazy (going on first)."""
     operand, lo, hi = tree[1], tree[2], tree[3]
     mode = tree[4] if len(tree) > 4 else None
     if mode == "possessive":
         raise TerminalError("it uses a possessive quantifier, whose first match awrs does not model")
     lazy = mode == "lazy"
-    if hi is None:  # operand{lo,}: lo copies, then a loop
-        loop = nfa.node(_EPS, [])
-        body = _thompson(operand, nfa, word, loop)
-        nfa.nodes[loop][1] = [target, body] if lazy else [body, target]
-        start = loop
-        for _ in range(lo):
-            start = _thompson(operand, nfa, word, start)
-        return start
-    start = target
-    for _ in range(hi - lo):  # optional copies, innermost last: (x(x)?)?
-        body = _thompson(operand, nfa, word, start)
-        start = nfa.node(_EPS, [target, body] if lazy else [body, target])
+    repeat = nfa.repeats
+    nfa.repeats += 1
+    if hi is None:
+        start = nfa.node(_EPS, [])
+        body = _iteration(operand, nfa, word, start, repeat)
+        nfa.nodes[start][1] = [target, body] if lazy else [body, target]
+        nfa.choices[start] = (repeat, target)
+    else:
+        start = target
+        for _ in range(hi - lo):
+            body = _iteration(operand, nfa, word, start, repeat)
+            start = nfa.node(_EPS, [target, body] if lazy else [body, target])
+            nfa.choices[start] = (repeat, target)
     for _ in range(lo):
-        start = _thompson(operand, nfa, word, start)
+        start = _iteration(operand, nfa, word, start, repeat)
     return start
+
+
+def _iteration(operand, nfa: _Nfa, word: Ranges, target: int, repeat: int) -> int:
+    return nfa.node(_ITER, repeat, _thompson(operand, nfa, word, target))
 
 
 _LOOK_KINDS = {"=": (False, False), "!": (False, True), "<=": (True, False), "<!": (True, True)}
@@ -344,7 +356,7 @@ def _char_automaton(nfa: _Nfa, start: int, match: int):
             seen, stack = {s}, [s]
             while stack:
                 node = nfa.nodes[stack.pop()]
-                nxt = node[1] if node[0] == _EPS else [node[2]] if node[0] == _LOOK else []
+                nxt = node[1] if node[0] == _EPS else [node[2]] if node[0] in (_LOOK, _ITER) else []
                 for t in nxt:
                     if t not in seen:
                         seen.add(t)
@@ -420,10 +432,20 @@ class _Machine:
         if found is not None:
             return found
         out, seen = [], set()
-        stack = [(node, conds)]
-        nodes, looks = self.nfa.nodes, self.nfa.looks
+        stack: list = [(node, conds)]
+        nodes, looks, choices = self.nfa.nodes, self.nfa.looks, self.nfa.choices
+        iterating: dict[int, int] = {}  # repeat -> iterations begun at this position, on this path
         while stack:
             n, c = stack.pop()
+            if n == _CLOSE:
+                iterating[c] -= 1
+                continue
+            choice = choices.get(n)
+            if choice is not None and iterating.get(choice[0]):
+                # An iteration ended where it began: Python's re does not repeat again after an
+                # empty iteration (past the minimum count), it goes on after the repeat.
+                stack.append((choice[1], c))
+                continue
             if (n, c) in seen:
                 continue
             seen.add((n, c))
@@ -431,6 +453,10 @@ class _Machine:
             kind = content[0]
             if kind == _EPS:
                 stack.extend((t, c) for t in reversed(content[1]))
+            elif kind == _ITER:
+                iterating[content[1]] = iterating.get(content[1], 0) + 1
+                stack.append((_CLOSE, content[1]))
+                stack.append((content[2], c))
             elif kind == _CHAR:
                 out.append(((n, 0), c))
             elif kind == _MATCH:

@@ -8,6 +8,7 @@ length) is checked case by case.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import lark
@@ -88,6 +89,29 @@ def test_a_missing_import_file_is_a_constraint_error():
         Grammar("start: NUMBER\n%import .grammars.test.NUMBER")
     with pytest.raises(ConstraintError, match="cannot be read"):
         Grammar("start: NUMBER\n%import nosuch.NUMBER")
+
+
+# --- a terminal's tokens against Python's re.match --------------------------------------------
+
+EMPTY_ITERATIONS = [
+    r"[^a\n](?:(?:(?:a)*)*)*?(?:(?:(?:a){2}|(?:(?:(?:a)*?|(?:a)*))*))*",  # found by the random test below
+    r"b(?:|a){0,3}", r"(?:a*)*?a", r"x(?:(?:a|)(?:b|))*", r"x(?:a??b?)*?b", r"x(?:a*|b)+", r"x(?:|a)+?a",
+    r"x(?:a?){2,3}b?",
+]
+
+
+@pytest.mark.parametrize("pattern", EMPTY_ITERATIONS)
+def test_a_repeat_ends_after_an_empty_iteration_as_in_python(pattern):
+    """A token is a text at whose end the terminal's first match ends (re.match on the text
+    alone). Python's re does not iterate again after an iteration that matched nothing (past
+    the minimum count): it goes on after the repeat, which decides the first match of
+    ``[^a](?:(?:a*)*)*?(?:(?:a){2}|(?:a*?|a*)*)*`` on "#a" ("#", not "#a")."""
+    g = Grammar(f"start: Y\nY: /{pattern}/")
+    for n in range(1, 5):
+        for chars in itertools.product("abx#", repeat=n):
+            s = "".join(chars)
+            m = re.match(pattern, s)
+            assert g.accepts(s) == (m is not None and m.end() == len(s)), s
 
 
 # --- random terminals against Lark ---------------------------------------------------------
