@@ -186,7 +186,6 @@ def _byte_class_dfa(byte_values: tuple[int, ...]) -> ByteDFA:
 # --- the terminal's NFA: Thompson's construction, epsilons in order of preference ----------
 
 _EPS, _CHAR, _LOOK, _MATCH, _ITER = 0, 1, 2, 3, 4
-_CLOSE = -1  # closure(): an iteration's subtree is done
 
 
 @dataclass(frozen=True)
@@ -431,47 +430,45 @@ class _Machine:
         found = self._closures.get(key)
         if found is not None:
             return found
-        out, seen = [], set()
-        stack: list = [(node, conds)]
+        out, seen, emitted = [], set(), set()
+        # Each path carries the repeats that began an iteration at this position and have not
+        # been left since: reaching such a repeat's choice again means that iteration matched
+        # nothing, and Python's re then goes on after the repeat instead of repeating (past the
+        # minimum count). The same node on another such path may act otherwise, so it is seen
+        # again there.
+        stack: list = [(node, conds, frozenset())]
         nodes, looks, choices = self.nfa.nodes, self.nfa.looks, self.nfa.choices
-        iterating: dict[int, int] = {}  # repeat -> iterations begun at this position, on this path
         while stack:
-            n, c = stack.pop()
-            if n == _CLOSE:
-                iterating[c] -= 1
-                continue
+            n, c, iterating = stack.pop()
             choice = choices.get(n)
-            if choice is not None and iterating.get(choice[0]):
-                # An iteration ended where it began: Python's re does not repeat again after an
-                # empty iteration (past the minimum count), it goes on after the repeat.
-                stack.append((choice[1], c))
+            if choice is not None and choice[0] in iterating:
+                stack.append((choice[1], c, iterating - {choice[0]}))
                 continue
-            if (n, c) in seen:
+            if (n, c, iterating) in seen:
                 continue
-            seen.add((n, c))
+            seen.add((n, c, iterating))
             content = nodes[n]
             kind = content[0]
             if kind == _EPS:
-                stack.extend((t, c) for t in reversed(content[1]))
+                stack.extend((t, c, iterating) for t in reversed(content[1]))
             elif kind == _ITER:
-                iterating[content[1]] = iterating.get(content[1], 0) + 1
-                stack.append((_CLOSE, content[1]))
-                stack.append((content[2], c))
-            elif kind == _CHAR:
-                out.append(((n, 0), c))
-            elif kind == _MATCH:
-                out.append((_MATCH_POS, c))
+                stack.append((content[2], c, iterating | {content[1]}))
+            elif kind == _CHAR or kind == _MATCH:
+                thread = ((n, 0) if kind == _CHAR else _MATCH_POS, c)
+                if thread not in emitted:
+                    emitted.add(thread)
+                    out.append(thread)
             else:
                 look = looks[content[1]]
                 if look.behind:
                     if self.behind_holds(content[1], trackers):
-                        stack.append((content[2], c))
+                        stack.append((content[2], c, iterating))
                     continue
                 item = _look_item(look)
                 if item is True:
-                    stack.append((content[2], c))
+                    stack.append((content[2], c, iterating))
                 elif item is not False:
-                    stack.append((content[2], c | {item}))
+                    stack.append((content[2], c | {item}, iterating))
         found = self._closures[key] = tuple(out)
         return found
 

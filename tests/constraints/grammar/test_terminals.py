@@ -95,6 +95,7 @@ def test_a_missing_import_file_is_a_constraint_error():
 
 EMPTY_ITERATIONS = [
     r"[^a\n](?:(?:(?:a)*)*)*?(?:(?:(?:a){2}|(?:(?:(?:a)*?|(?:a)*))*))*",  # found by the random test below
+    r"a(?:(?:(?:(?:a)*)*|(?:b)*))*",  # a repeat entered afresh by its enclosing one's next iteration
     r"b(?:|a){0,3}", r"(?:a*)*?a", r"x(?:(?:a|)(?:b|))*", r"x(?:a??b?)*?b", r"x(?:a*|b)+", r"x(?:|a)+?a",
     r"x(?:a?){2,3}b?",
 ]
