@@ -15,6 +15,8 @@ __all__ = [
     "PromptTooLongError",
     "GenerationError",
     "IncompleteOutputError",
+    "ArgumentTypeError",
+    "InvalidTextError",
 ]
 
 
@@ -66,3 +68,14 @@ class IncompleteOutputError(GenerationError):
     def __init__(self, result: object, message: str):
         self.result = result
         super().__init__(message)
+
+
+class ArgumentTypeError(AwrsError, TypeError):
+    """An argument has the wrong Python type. The message names the argument and the types it
+    takes. A ``TypeError`` too, as Python's conventions have it."""
+
+
+class InvalidTextError(AwrsError, ValueError):
+    """A text cannot be turned into UTF-8 bytes or back: a ``str`` holding a lone surrogate
+    (``"\\ud800"``, which has no UTF-8 encoding), or ``bytes`` given where text is needed that
+    are not valid UTF-8. The message names the argument and the position."""
