@@ -95,6 +95,30 @@ class Vocabulary:
         out[nonempty] = buf[offsets[:-1][nonempty]]
         return out
 
+    def tokens_with_bytes(self, byteset: bytes) -> np.ndarray:
+        """Boolean array: True for the tokens holding at least one byte of ``byteset``."""
+        marked = np.zeros(256, dtype=np.bool_)
+        marked[list(byteset)] = True
+        return self._first_position(marked) < np.iinfo(np.int64).max
+
+    def bytes_before(self, bad: np.ndarray, marks: bytes) -> np.ndarray:
+        """Boolean array: True for the tokens in which a byte marked in ``bad`` (a (256,)
+        boolean array) comes before every byte of ``marks`` (or the token has none)."""
+        marked = np.zeros(256, dtype=np.bool_)
+        marked[list(marks)] = True
+        return self._first_position(np.asarray(bad, dtype=np.bool_)) < self._first_position(marked)
+
+    def _first_position(self, which: np.ndarray) -> np.ndarray:
+        """Per token, the position of its first byte ``b`` with ``which[b]`` (int64 max if none)."""
+        buf, offsets = self.flat
+        lengths = np.diff(offsets)
+        token_of = np.repeat(np.arange(len(self.tokens)), lengths)
+        hits = np.flatnonzero(which[buf])
+        out = np.full(len(self.tokens), np.iinfo(np.int64).max, dtype=np.int64)
+        tokens, first = np.unique(token_of[hits], return_index=True)
+        out[tokens] = hits[first] - offsets[tokens]
+        return out
+
     def decode(self, ids: Sequence[int]) -> bytes:
         """The bytes of a token sequence, with special tokens left out."""
         special = self.special_ids
