@@ -175,3 +175,14 @@ def test_stream_checks_its_arguments_when_called_not_when_iterated():
 def test_structured_helpers_refuse_bad_specs(helper, spec):
     with pytest.raises(awrs.ConstraintError):
         helper(lm(), "hello", spec)
+
+
+@pytest.mark.model
+def test_ten_thousand_particles_of_the_default_model_are_refused_with_the_numbers(default_lm):
+    """SmolLM2-135M holds 46,080 bytes of KV cache per token in float32: 10,000 particles of
+    up to 256 new tokens need over 100 GB, refused before the prefill."""
+    from awrs.lm.memory import kv_bytes_per_token
+
+    assert kv_bytes_per_token(default_lm) == 2 * 30 * 3 * 64 * 4
+    with pytest.raises(GenerationError, match=r"n_particles=10000 .* needs about 1\d\d\.\d GB"):
+        awrs.generate(default_lm, "Hi", awrs.Regex("[0-9]+"), n_particles=10_000)

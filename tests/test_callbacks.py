@@ -103,3 +103,14 @@ def test_a_stream_closes_on_leaving_its_with_block():
     with awrs.stream(slow_lm(), "a", awrs.Regex("[ab]*"), max_new_tokens=200, seed=0) as stream:
         pass
     assert not stream._thread.is_alive() and stream.result is None
+
+
+@pytest.mark.model
+def test_the_real_model_stays_usable_after_a_raising_critic(default_lm):
+    c = awrs.Regex(r"[0-9]{2}")
+    kwargs = dict(n_particles=3, max_new_tokens=4, seed=1)
+    with pytest.raises(Boom):
+        awrs.generate(default_lm, "Pick a number:", c, critic=boom, **kwargs)
+    after = awrs.generate(default_lm, "Pick a number:", c, **kwargs)
+    again = awrs.generate(default_lm, "Pick a number:", c, **kwargs)
+    assert after.particles == again.particles and after.valid
