@@ -113,6 +113,14 @@ class Constraint(ABC):
         if unknown. Tokens containing any other byte can be pruned before sampling."""
         return None
 
+    def never_tokens(self, vocab: Vocabulary) -> np.ndarray | None:
+        """Tokens no state can take, as a boolean array over ``vocab``, or None: the sampler
+        prunes them once per generation (and lays the steps out over the rest when they are
+        few). The default: the tokens holding a byte outside :meth:`allowed_bytes`. It must be
+        sound, as :meth:`impossible_tokens` must."""
+        allowed = self.allowed_bytes()
+        return None if allowed is None else vocab.tokens_with_bytes_outside(allowed)
+
     def parse(self, text: str) -> Any:
         """The value a valid text stands for (``result.value``); the text itself by default."""
         return text

@@ -182,19 +182,22 @@ class StopAt(Constraint):
             out[self.stops[k][m]] = True
         return out
 
+    def never_tokens(self, vocab: Vocabulary) -> np.ndarray | None:
+        """Tokens in which a byte the inner constraint never produces comes before any byte of
+        a stop string: text, in every state, that no valid output holds."""
+        return self._vocab_arrays(vocab)[1]
+
     def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
-        """Tokens refused from ``state``: those that hold no byte of a stop string and that
-        the inner constraint refuses as text (or every such token, where no text may follow),
-        and those whose first byte the inner constraint never produces comes before any byte
-        of a stop string (no state takes them)."""
+        """Tokens that hold no byte of a stop string (so are text only) and that the inner
+        constraint refuses as text; every such token where no text may follow."""
         if type(state) is Stopped:
             return None
-        touch, never = self._vocab_arrays(vocab)
+        touch = self._vocab_arrays(vocab)[0]
         text = state.text
         if text is None or self.inner.is_final(text):
-            return never | ~touch
+            return ~touch
         inner = self.inner.impossible_tokens(text, vocab)
-        return never if inner is None else never | (inner & ~touch)
+        return None if inner is None else inner & ~touch
 
     def mask(self, state: State, vocab: Vocabulary) -> np.ndarray:
         """Tokens without a byte of a stop string are text: the inner mask decides them (none
@@ -211,17 +214,18 @@ class StopAt(Constraint):
             out[t] = self.advance(state, tokens[t]) is not None
         return out
 
-    def _vocab_arrays(self, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
-        """(tokens holding a byte of some stop string, tokens no state can take), per vocabulary."""
+    def _vocab_arrays(self, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray | None]:
+        """(tokens holding a byte of some stop string, tokens no state can take or None), per
+        vocabulary."""
         cached = self._by_vocab.get(id(vocab))
         if cached is None or cached[0] is not vocab:
             touch = vocab.tokens_with_bytes(self._stop_bytes)
+            touch.flags.writeable = False
             allowed = self.inner.allowed_bytes()
-            never = np.zeros(len(vocab), dtype=np.bool_)
+            never = None
             if allowed is not None:
                 never = vocab.bytes_before(~np.asarray(allowed, dtype=np.bool_), self._stop_bytes)
-            for array in (touch, never):
-                array.flags.writeable = False
+                never.flags.writeable = False
             cached = self._by_vocab[id(vocab)] = (vocab, touch, never)
         return cached[1], cached[2]
 

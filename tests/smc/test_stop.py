@@ -160,12 +160,15 @@ def test_mask_agrees_with_advance_and_the_fast_paths_are_sound():
     lm = markov_lm(0)
     vocab = lm.vocab
     c = StopAt(INNER, [s.encode() for s in STOPS])
+    never = c.never_tokens(vocab)
+    assert never is not None and never.any()  # "c" and "b.x" hold bytes "[ac]*" never produces first
     frontier = [c.initial()]
     for _ in range(3):
         grown = []
         for state in frontier:
             accepted = np.array([i not in vocab.special_ids and c.advance(state, t) is not None for i, t in enumerate(vocab.tokens)])
             assert c.mask(state, vocab).tolist() == accepted.tolist(), state
+            assert not (never & accepted).any(), state
             impossible = c.impossible_tokens(state, vocab)
             if impossible is not None:
                 assert not (impossible & accepted).any(), state
