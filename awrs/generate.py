@@ -222,7 +222,7 @@ def _result(request: Request, record: RunRecord, rng: np.random.Generator) -> Re
     particles = [
         Particle(
             text=p.output(vocab).decode("utf-8", errors="replace"),
-            log_weight=p.log_weight if weighted else None,
+            log_weight=float(p.log_weight) if weighted else None,
             finished=p.finished,
             valid=p.finished,  # EOS (or a stop string) is only ever allowed where the text is complete
             stop_reason=p.stop_reason or "max_new_tokens",
