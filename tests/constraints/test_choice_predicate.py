@@ -224,3 +224,14 @@ def test_generation_over_the_sorted_form_samples_the_lcd_distribution(monkeypatc
     exact = lcd_distribution(lm, [0], c, max_new_tokens=4)
     texts = [awrs.generate(lm, "a", c, method="awrs", max_new_tokens=4, seed=s).text.encode() for s in range(1000)]
     assert chi_square_against(texts, exact) > 1e-3
+
+
+def test_the_contract_kit_names_bad_arguments():
+    from awrs.errors import ArgumentTypeError, InvalidTextError
+
+    with pytest.raises(ArgumentTypeError, match="constraint must be an awrs constraint, got str"):
+        check_constraint("[ab]+", valid=["a"])
+    with pytest.raises(ArgumentTypeError, match=r"valid\[1\] must be a str or bytes, got NoneType"):
+        check_constraint(Choice(["a"]), valid=["a", None])
+    with pytest.raises(InvalidTextError, match=r"invalid\[0\] holds the lone surrogate"):
+        check_constraint(Choice(["a"]), valid=["a"], invalid=["\ud800"])
