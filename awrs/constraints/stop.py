@@ -121,44 +121,56 @@ class StopAt(Constraint):
 
     def _feed(self, text: Any, data: bytes) -> Any:
         """The inner state after ``data`` is appended to the text (None: refused)."""
-        if text is None or text is _CLOSED:
-            return None if data or text is None else text
+        if text is None or not data:
+            return text
+        if text is _CLOSED:
+            return None  # text after a final state
         return self.inner.advance(text, data)
 
     def _scan(self, text: Any, pending: tuple, data: bytes) -> State | None:
         """Byte by byte: extend the partial matches, start new ones, stop at the first
         complete one. The inner constraint reads the bytes in runs, up to each byte where a
         stop string could start (where it must know whether the text so far is complete)."""
-        stops = self.stops
         fed = 0
         for i, b in enumerate(data):
-            grown, longest, longest_ok = [], 0, False
-            for k, m, ok in pending:
-                s = stops[k]
-                if s[m] == b:
-                    if m + 1 == len(s):
-                        if m + 1 > longest:
-                            longest, longest_ok = m + 1, ok
-                    else:
-                        grown.append((k, m + 1, ok))
+            pending, ended = self._extend(pending, b)
             if b in self._firsts:
-                text = self._feed(text, data[fed:i])
-                fed = i
-                ok = text is _CLOSED or (text is not None and self.inner.is_complete(text))
-                for k, s in enumerate(stops):
-                    if s[0] == b:
-                        if len(s) == 1:
-                            if 1 > longest:
-                                longest, longest_ok = 1, ok
-                        else:
-                            grown.append((k, 1, ok))
-            if longest:
-                return Stopped(len(data) - i - 1 + longest) if longest_ok else None
-            pending = tuple(grown)
+                text, fed = self._feed(text, data[fed:i]), i
+                complete = text is _CLOSED or (text is not None and self.inner.is_complete(text))
+                pending, ended = self._start(pending, ended, b, complete)
+            if ended is not None:  # (its length, whether the text before it was complete)
+                return Stopped(len(data) - i - 1 + ended[0]) if ended[1] else None
         text = self._feed(text, data[fed:])  # not empty: never _CLOSED
         if text is None and not any(ok for _, _, ok in pending):
             return None
         return _Running(text, pending)
+
+    def _extend(self, pending: tuple, b: int) -> tuple[tuple, tuple[int, bool] | None]:
+        """The partial matches that byte ``b`` continues, and the longest one it completes (the
+        earliest start) as (length, complete before it), or None."""
+        grown, ended = [], None
+        for k, m, ok in pending:
+            s = self.stops[k]
+            if s[m] != b:
+                continue
+            if m + 1 < len(s):
+                grown.append((k, m + 1, ok))
+            elif ended is None or m + 1 > ended[0]:
+                ended = (m + 1, ok)
+        return tuple(grown), ended
+
+    def _start(self, pending: tuple, ended: tuple[int, bool] | None, b: int, complete: bool):
+        """``pending`` and ``ended`` with the stop strings that start with byte ``b`` added (a
+        one-byte stop string ends there, unless a longer match already does)."""
+        grown = list(pending)
+        for k, s in enumerate(self.stops):
+            if s[0] != b:
+                continue
+            if len(s) > 1:
+                grown.append((k, 1, complete))
+            elif ended is None:
+                ended = (1, complete)
+        return tuple(grown), ended
 
     # --- the sampler's fast paths --------------------------------------------------------
 
