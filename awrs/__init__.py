@@ -22,10 +22,12 @@ from awrs.constraints import (
     UnenforcedKeywordWarning,
 )
 from awrs.errors import (
+    ArgumentTypeError,
     AwrsError,
     ConstraintError,
     GenerationError,
     IncompleteOutputError,
+    InvalidTextError,
     ModelError,
     PromptTooLongError,
     TokenizerError,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "ArgumentTypeError",
     "AwrsError",
     "Choice",
     "Constraint",
@@ -50,6 +53,7 @@ __all__ = [
     "Grammar",
     "HFModel",
     "IncompleteOutputError",
+    "InvalidTextError",
     "JsonSchema",
     "LanguageModel",
     "MockLM",

@@ -15,6 +15,9 @@ __all__ = [
     "PromptTooLongError",
     "GenerationError",
     "IncompleteOutputError",
+    "ArgumentTypeError",
+    "InvalidTextError",
+    "add_note",
 ]
 
 
@@ -66,3 +69,24 @@ class IncompleteOutputError(GenerationError):
     def __init__(self, result: object, message: str):
         self.result = result
         super().__init__(message)
+
+
+class ArgumentTypeError(AwrsError, TypeError):
+    """An argument has the wrong Python type. The message names the argument and the types it
+    takes. A ``TypeError`` too, as Python's conventions have it."""
+
+
+class InvalidTextError(AwrsError, ValueError):
+    """A text cannot be turned into UTF-8 bytes or back: a ``str`` holding a lone surrogate
+    (``"\\ud800"``, which has no UTF-8 encoding), or ``bytes`` given where text is needed that
+    are not valid UTF-8. The message names the argument and the position."""
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """Add ``note`` to an exception from a user's function (shown under its traceback), so it
+    reaches the user as their own exception, saying where awrs called the function. Python
+    3.10 has no ``add_note``: the note is kept in ``__notes__`` all the same."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]

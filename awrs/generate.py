@@ -1,29 +1,32 @@
 """``awrs.generate``: one call from a prompt and a constraint to a validated result.
 
-This module only wires the layers together: it encodes the prompt, picks the proposal and
-the particle count for the method, runs :func:`awrs.smc.engine.run_particles`, and turns the
-particles into a :class:`~awrs.result.Result`.
+This module only wires the layers together: it checks the arguments (:mod:`awrs.arguments`),
+encodes the prompt, picks the proposal and the particle count for the method, runs
+:func:`awrs.smc.engine.run_groups`, and turns the particles into a :class:`~awrs.result.Result`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import numpy as np
 
+from awrs import arguments
 from awrs.constraints.base import Constraint
 from awrs.constraints.unconstrained import Unconstrained
-from awrs.errors import GenerationError, PromptTooLongError
+from awrs.errors import ArgumentTypeError, GenerationError, PromptTooLongError
 from awrs.lm.base import LanguageModel, Prompt, check_temperature
+from awrs.lm.memory import check_request
 from awrs.result import Particle, Result, Stats
 from awrs.sampler.proposal import ProposalOptions
 from awrs.sampler.step import Estimator
-from awrs.smc.engine import RunRecord, SMCConfig, run_groups
-from awrs.smc.resampling import Resampling
+from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
+from awrs.smc.resampling import RESAMPLERS, Resampling
 
-__all__ = ["generate", "Method"]
+__all__ = ["generate", "prepare", "run", "Method", "Request"]
 
 Method = Literal["smc", "awrs", "lcd", "mask"]
 _PROPOSAL_OF: dict[str, str] = {"smc": "awrs", "awrs": "awrs", "lcd": "lcd", "mask": "mask"}
@@ -44,7 +47,7 @@ def generate(
     estimator: Estimator = "recursive",
     max_rejects: int | None = None,
     resampling: Resampling = "systematic",
-    stop: Sequence[str | bytes | int] = (),
+    stop: str | bytes | int | Sequence[str | bytes | int] = (),
     greedy: bool = False,
     twist: bool = False,
     on_token: Callable[[int, int], None] | None = None,
@@ -55,29 +58,96 @@ def generate(
     size falls below ``ess_threshold * n_particles``: samples the model's distribution
     conditioned on the constraint), ``"awrs"`` (one weighted sequence), ``"lcd"`` (one
     sequence, plain locally constrained decoding, the fastest) or ``"mask"`` (the
-    token-masking baseline: every token checked every step).
+    token-masking baseline: every token checked every step). ``n_particles``,
+    ``ess_threshold`` and ``resampling`` apply to SMC only.
 
-    ``constraint=None`` generates without a constraint. ``stop`` adds end-of-sequence tokens
-    (strings are matched to the token ids with exactly those bytes, e.g. ``"\\n"``).
-    ``prompt`` may also be a list of token ids. ``on_token(i, token_id)`` is called as each
-    particle ``i`` takes a token. ``greedy=True`` takes the most likely allowed token each step. ``critic(text)`` returns a
-    log weight added to each finished particle (with ``twist=True`` also to unfinished text
-    after every step, provisionally). A list of prompts (strings or chat conversations) runs
-    them together, sharing the forward passes, and returns one result per prompt. Raises
-    :class:`~awrs.errors.GenerationError` for bad arguments and
-    :class:`~awrs.errors.PromptTooLongError` when a prompt and the budget do not fit the model.
+    ``prompt``: a string (bytes are read as UTF-8), chat messages ``[{"role": ..., "content":
+    ...}]``, or a list of token ids; a list of prompts runs them together, sharing the forward
+    passes, and returns one result per prompt. ``constraint=None`` generates without a
+    constraint. ``stop``: strings that end the text where they first appear, across token
+    boundaries (the output stops before them; docs/smc.md says how this meets the constraint
+    and the weights), and token ids that end it like end-of-sequence. ``greedy=True`` takes
+    the most likely allowed token each step (one sequence, no weights). ``critic(text)``
+    returns a log weight added to each finished particle (with ``twist=True`` also to
+    unfinished text after every step, provisionally); it needs a weighted method.
+    ``on_token(i, token_id)`` is called as particle ``i`` takes a token.
+
+    Raises :class:`~awrs.errors.ArgumentTypeError` (a ``TypeError``) for an argument of the
+    wrong type, :class:`~awrs.errors.GenerationError` for a value that cannot be used (or a
+    request that needs more memory than is free), :class:`~awrs.errors.InvalidTextError` for
+    text with no UTF-8 form, and :class:`~awrs.errors.PromptTooLongError` when a prompt and
+    the budget do not fit the model. An exception raised by ``critic``, ``on_token`` or a
+    constraint's own functions reaches the caller as it is, with a note saying where.
     """
-    if method not in _PROPOSAL_OF:
-        raise GenerationError(f"method must be one of {sorted(_PROPOSAL_OF)}, got {method!r}")
-    check_temperature(temperature)
-    constraint = Unconstrained() if constraint is None else constraint
-    if not isinstance(constraint, Constraint):
-        raise GenerationError(f"constraint must be an awrs constraint (e.g. awrs.Regex), got {type(constraint).__name__}")
-    batched = _is_batch(prompt)
-    prompt_ids = [_encode(lm, p) for p in prompt] if batched else [_encode(lm, prompt)]
+    request = prepare(
+        lm, prompt, constraint, method=method, n_particles=n_particles, ess_threshold=ess_threshold,
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, critic=critic, estimator=estimator,
+        max_rejects=max_rejects, resampling=resampling, stop=stop, greedy=greedy, twist=twist, on_token=on_token,
+    )
+    return run(request)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A generation whose arguments have been checked: what :func:`run` needs."""
+
+    lm: LanguageModel
+    prompt_ids: list[list[int]]
+    batched: bool
+    constraint: Constraint
+    config: SMCConfig
+    method: str
+    seed: int | None
+    critic: Callable[[str], float] | None
+    on_token: TokenCallback | None
+
+
+def prepare(
+    lm: Any,
+    prompt: Any,
+    constraint: Any = None,
+    *,
+    method: Any = "smc",
+    n_particles: Any = 5,
+    ess_threshold: Any = 0.5,
+    max_new_tokens: Any = 256,
+    temperature: Any = 1.0,
+    seed: Any = None,
+    critic: Any = None,
+    estimator: Any = "recursive",
+    max_rejects: Any = None,
+    resampling: Any = "systematic",
+    stop: Any = (),
+    greedy: Any = False,
+    twist: Any = False,
+    on_token: Any = None,
+) -> Request:
+    """Check every argument of :func:`generate` (raising as it documents) and encode the
+    prompts, before anything is allocated."""
+    lm = arguments.language_model(lm)
+    method = arguments.one_of(method, "method", list(_PROPOSAL_OF))
+    constraint = _constraint(constraint)
+    n_particles = arguments.integer(n_particles, "n_particles", minimum=1)
+    ess_threshold = _fraction(ess_threshold, "ess_threshold")
+    max_new_tokens = arguments.integer(max_new_tokens, "max_new_tokens", minimum=0)
+    temperature = check_temperature(temperature)
+    seed = arguments.optional_integer(seed, "seed", minimum=0)
+    critic = arguments.callback(critic, "critic", "(text: str) -> float")
+    on_token = arguments.callback(on_token, "on_token", "(particle: int, token_id: int) -> None")
+    options = ProposalOptions(
+        estimator=arguments.one_of(estimator, "estimator", get_args(Estimator)),
+        max_rejects=arguments.optional_integer(max_rejects, "max_rejects", minimum=1),
+        greedy=arguments.flag(greedy, "greedy"),
+    )
+    resampling = arguments.one_of(resampling, "resampling", list(RESAMPLERS))
+    twist = arguments.flag(twist, "twist")
+    stop_ids, stop_strings = arguments.stops(lm, stop)
+    _check_combination(method, options, critic, twist)
+    prompt_ids, batched = arguments.prompt_ids(lm, prompt)
+    smc = method == "smc"
     for ids in prompt_ids:
         _check_length(lm, ids, max_new_tokens)
-    smc = method == "smc"
+    check_request(lm, len(prompt_ids), n_particles if smc else 1, max(map(len, prompt_ids)) + max_new_tokens + 1)
     config = SMCConfig(
         proposal=_PROPOSAL_OF[method],
         n_particles=n_particles if smc else 1,
@@ -85,29 +155,53 @@ def generate(
         resampling=resampling,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
-        options=ProposalOptions(estimator=estimator, max_rejects=max_rejects, greedy=greedy),
-        extra_eos_ids=_stop_ids(lm, stop),
+        options=options,
+        extra_eos_ids=stop_ids,
+        stop_strings=stop_strings,
         twist=twist,
     )
-    rng = np.random.default_rng(seed)
-    records = run_groups(lm, prompt_ids, constraint, config, rng, critic=critic, on_token=on_token)
-    results = [_result(lm, constraint, record, method, rng) for record in records]
-    return results if batched else results[0]
+    return Request(lm, prompt_ids, batched, constraint, config, method, seed, critic, on_token)
 
 
-def _is_batch(prompt: Any) -> bool:
-    """A list of prompts (strings, conversations or token-id lists), as opposed to one
-    conversation (a list of message dicts) or one list of token ids."""
-    if isinstance(prompt, str) or not isinstance(prompt, Sequence) or not prompt:
-        return False
-    return all(isinstance(p, str) or (isinstance(p, Sequence) and not isinstance(p, Mapping)) for p in prompt)
+def run(request: Request) -> Result | list[Result]:
+    """Run a checked request: one result, or one per prompt for a list of prompts."""
+    rng = np.random.default_rng(request.seed)
+    records = run_groups(request.lm, request.prompt_ids, request.constraint, request.config, rng,
+                         critic=request.critic, on_token=request.on_token)
+    results = [_result(request, record, rng) for record in records]
+    return results if request.batched else results[0]
 
 
-def _encode(lm: LanguageModel, prompt: Any) -> list[int]:
-    """Token ids: a string or conversation is encoded; a list of ints is taken as token ids."""
-    if isinstance(prompt, Sequence) and not isinstance(prompt, str) and prompt and all(isinstance(t, int) for t in prompt):
-        return [int(t) for t in prompt]
-    return lm.encode_prompt(prompt)
+def _constraint(constraint: Any) -> Constraint:
+    if constraint is None:
+        return Unconstrained()
+    if not isinstance(constraint, Constraint):
+        hint = " (for a pattern, pass awrs.Regex(...))" if isinstance(constraint, str) else ""
+        raise ArgumentTypeError(f"constraint must be an awrs constraint (e.g. awrs.Regex) or None, got {type(constraint).__name__}{hint}")
+    return constraint
+
+
+def _fraction(value: Any, name: str) -> float:
+    number = arguments.real(value, name)
+    if not 0.0 <= number <= 1.0:  # NaN fails too
+        raise GenerationError(f"{name} must be between 0 and 1, got {value!r}")
+    return number
+
+
+def _check_combination(method: str, options: ProposalOptions, critic: Any, twist: bool) -> None:
+    """Refuse settings that contradict each other rather than quietly drop one of them."""
+    if options.greedy and method == "smc":
+        raise GenerationError("greedy=True follows the one most likely allowed sequence, and SMC samples a population: "
+                              "use greedy=True with method='awrs', 'lcd' or 'mask'")
+    if method == "smc" and options.estimator == "none":
+        raise GenerationError("method='smc' weighs its particles, and estimator='none' gives no weights: "
+                              "use method='lcd' for one unweighted sequence")
+    weighted = method != "lcd" and options.estimator != "none" and not options.greedy
+    if critic is not None and not weighted:
+        raise GenerationError("critic=... reweights particles, and this method carries no weights (lcd, greedy, or "
+                              "estimator='none'): use method='smc' (or 'awrs')")
+    if twist and critic is None:
+        raise GenerationError("twist=True applies the critic to unfinished text: give critic=...")
 
 
 def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int) -> None:
@@ -119,45 +213,41 @@ def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int)
         )
 
 
-def _stop_ids(lm: LanguageModel, stop: Sequence[str | bytes | int]) -> tuple[int, ...]:
-    if isinstance(stop, (str, bytes)):
-        stop = [stop]
-    by_bytes: dict[bytes, list[int]] | None = None
-    ids: list[int] = []
-    for item in stop:
-        if isinstance(item, int):
-            if not 0 <= item < len(lm.vocab):
-                raise GenerationError(f"stop token id {item} is outside the vocabulary of {len(lm.vocab)} tokens")
-            ids.append(item)
-            continue
-        data = item.encode("utf-8") if isinstance(item, str) else item
-        if by_bytes is None:
-            by_bytes = {}
-            for i, t in enumerate(lm.vocab.tokens):
-                by_bytes.setdefault(t, []).append(i)
-        found = [i for i in by_bytes.get(data, []) if i not in lm.vocab.special_ids]
-        if not found:
-            raise GenerationError(f"no token of this model is exactly {item!r}; give stop token ids instead")
-        ids.extend(found)
-    return tuple(sorted(set(ids)))
-
-
-def _result(lm: LanguageModel, constraint: Constraint, record: RunRecord, method: str, rng: np.random.Generator) -> Result:
+def _result(request: Request, record: RunRecord, rng: np.random.Generator) -> Result:
+    """The particles as a Result. Where the method carries no weights (lcd, greedy,
+    estimator='none'), log weights and ``log_ml`` are None rather than numbers that mean
+    nothing."""
+    vocab = request.lm.vocab
+    weighted = request.config.weighted
     particles = [
         Particle(
-            text=lm.vocab.decode(p.tokens).decode("utf-8", errors="replace"),
-            log_weight=p.log_weight,
+            text=p.output(vocab).decode("utf-8", errors="replace"),
+            log_weight=float(p.log_weight) if weighted else None,
             finished=p.finished,
-            valid=p.finished,  # EOS is only ever allowed where the text is complete
+            valid=p.finished,  # EOS (or a stop string) is only ever allowed where the text is complete
             stop_reason=p.stop_reason or "max_new_tokens",
             token_ids=tuple(p.tokens),
         )
         for p in record.particles
     ]
     posterior = _posterior(particles)
-    chosen = _choose(particles, posterior, method, rng)
+    chosen = _choose(particles, posterior, rng)
+    return Result(
+        text=chosen.text,
+        value=request.constraint.parse(chosen.text) if chosen.valid else None,
+        valid=chosen.valid,
+        stop_reason=chosen.stop_reason,
+        particles=particles,
+        posterior=posterior,
+        log_ml=record.log_ml if weighted else None,
+        stats=_stats(particles, record),
+        method=request.method,
+    )
+
+
+def _stats(particles: list[Particle], record: RunRecord) -> Stats:
     text_tokens = sum(len(p.token_ids) for p in particles)
-    stats = Stats(
+    return Stats(
         tokens=text_tokens,
         constraint_checks=record.constraint_checks,
         checks_per_token=record.constraint_checks / max(record.proposals, 1),
@@ -171,22 +261,11 @@ def _result(lm: LanguageModel, constraint: Constraint, record: RunRecord, method
         n_dead=sum(p.stop_reason == "dead_end" for p in particles),
         ess_history=tuple(record.ess_history),
     )
-    value: Any = constraint.parse(chosen.text) if chosen.valid else None
-    return Result(
-        text=chosen.text,
-        value=value,
-        valid=chosen.valid,
-        stop_reason=chosen.stop_reason,
-        particles=particles,
-        posterior=posterior,
-        log_ml=record.log_ml,
-        stats=stats,
-        method=method,
-    )
 
 
 def _posterior(particles: list[Particle]) -> dict[str, float]:
-    weights = np.array([p.log_weight if p.valid else -math.inf for p in particles])
+    """Normalised weight per distinct valid text (an unweighted particle counts as weight 1)."""
+    weights = np.array([(0.0 if p.log_weight is None else p.log_weight) if p.valid else -math.inf for p in particles])
     if not len(weights) or not np.isfinite(weights.max()):
         return {}
     w = np.exp(weights - weights.max())
@@ -198,7 +277,7 @@ def _posterior(particles: list[Particle]) -> dict[str, float]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _choose(particles: list[Particle], posterior: dict[str, float], method: str, rng: np.random.Generator) -> Particle:
+def _choose(particles: list[Particle], posterior: dict[str, float], rng: np.random.Generator) -> Particle:
     if len(particles) == 1 or not posterior:
         return particles[0]
     texts = list(posterior)

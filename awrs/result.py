@@ -13,13 +13,17 @@ __all__ = ["Particle", "Result", "Stats"]
 class Particle:
     """One finished (or stopped) sequence.
 
-    ``finished``: it ended with EOS (chosen, or forced by the token budget while complete).
-    ``valid``: its text satisfies the constraint completely. ``stop_reason``: "eos",
-    "max_new_tokens" or "dead_end".
+    ``finished``: it ended with EOS (chosen, or forced by the token budget while complete) or
+    with a stop string. ``valid``: its text satisfies the constraint completely.
+    ``stop_reason``: "eos", "stop" (a stop string appeared; ``text`` ends before it),
+    "max_new_tokens" (the budget ended it: valid when the text was complete there) or
+    "dead_end". ``log_weight``: its importance log weight, or None for a method that carries
+    no weights (``"lcd"``, ``greedy=True``, ``estimator="none"``). ``token_ids``: every token
+    it took (for a stop, the token that completed the stop string included).
     """
 
     text: str
-    log_weight: float
+    log_weight: float | None
     finished: bool
     valid: bool
     stop_reason: str
@@ -55,10 +59,14 @@ class Result:
     """The outcome of a generation.
 
     ``text`` is, for ``method="smc"``, a draw from the weighted posterior (reproducible with
-    the call's seed); otherwise the one sequence. ``valid`` is False when that text does not
-    satisfy the constraint, and ``stop_reason`` then says why (e.g. "max_new_tokens": the
-    budget ran out first). ``value`` is the parsed value (a JSON value or pydantic instance
-    for JSON constraints, the text otherwise), or None when the text is not valid.
+    the call's seed); otherwise the one sequence. ``valid`` says whether that text satisfies
+    the constraint completely, however generation ended: a text that is complete when the
+    token budget runs out is valid (``stop_reason`` "max_new_tokens"); one that is not is
+    never passed off as valid (``valid`` False, ``value`` None). ``value`` is the parsed
+    value (a JSON value or pydantic instance for JSON constraints, the text otherwise), or
+    None when the text is not valid. ``log_ml`` estimates the log probability that the model
+    produces a valid string; it is None for a method that carries no weights (``"lcd"``,
+    ``greedy=True``, ``estimator="none"``), where no such estimate exists.
     """
 
     text: str
@@ -67,14 +75,17 @@ class Result:
     stop_reason: str
     particles: list[Particle]
     posterior: dict[str, float]
-    log_ml: float
+    log_ml: float | None
     stats: Stats
     method: str
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def weight(self) -> float:
-        """exp(log_ml): the estimated probability that the model produces a valid string."""
+    def weight(self) -> float | None:
+        """exp(log_ml): the estimated probability that the model produces a valid string
+        (None where ``log_ml`` is)."""
+        if self.log_ml is None:
+            return None
         return math.exp(self.log_ml) if self.log_ml > -math.inf else 0.0
 
     def __str__(self) -> str:

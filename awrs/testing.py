@@ -27,6 +27,7 @@ import random
 from collections.abc import Iterable
 
 from awrs.constraints.base import Constraint, to_bytes
+from awrs.errors import ArgumentTypeError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["ContractViolation", "check_constraint"]
@@ -45,10 +46,17 @@ def check_constraint(
     splits: int = 5,
     vocab: Vocabulary | None = None,
 ) -> None:
-    """Check ``constraint`` on example strings; raise :class:`ContractViolation` on the first failure."""
+    """Check ``constraint`` on example strings; raise :class:`ContractViolation` on the first failure.
+
+    Raises :class:`~awrs.errors.ArgumentTypeError` when ``constraint`` is not a constraint or
+    an example is not a str or bytes (naming it), and
+    :class:`~awrs.errors.InvalidTextError` for an example with no UTF-8 form."""
+    if not isinstance(constraint, Constraint):
+        raise ArgumentTypeError(f"constraint must be an awrs constraint, got {type(constraint).__name__}")
     rng = random.Random(seed)
-    for example in valid:
-        data = to_bytes(example)
+    valid = [to_bytes(example, f"valid[{k}]") for k, example in enumerate(valid)]
+    invalid = [to_bytes(example, f"invalid[{k}]") for k, example in enumerate(invalid)]
+    for data in valid:
         _check_valid(constraint, data)
         for _ in range(splits):
             _check_chunking(constraint, data, rng)

@@ -75,3 +75,30 @@ def test_arguments_that_change_the_target_are_refused(hf, batch, kwargs, why):
     model, tok = hf
     with pytest.raises(GenerationError, match=why):
         awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex("a"), **batch, **kwargs)
+
+
+def test_greedy_outputs_report_no_weight_rather_than_a_meaningless_one(hf, batch):
+    """do_sample=False carries no importance weight: log_weights is NaN (it used to fail
+    building the tensor once log_ml became None for greedy runs, and before that reported 0)."""
+    model, tok = hf
+    out = awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:],
+                                     max_new_tokens=6, return_dict_in_generate=True)
+    assert torch.isnan(out.log_weights).all() and bool(out.valid.all())
+    sampled = awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:],
+                                         max_new_tokens=6, do_sample=True, return_dict_in_generate=True, seed=0)
+    assert torch.isfinite(sampled.log_weights).all()
+
+
+def test_stop_strings_end_rows_where_they_appear(hf, batch):
+    """transformers' stop_strings: the row keeps the tokens that wrote the stop string, no EOS
+    after them, and the text before it satisfies the constraint."""
+    model, tok = hf
+    c = awrs.Regex(r"[0-9]+")
+    prompt = batch["input_ids"][1:]
+    out = awrs.transformers.generate(model, tokenizer=tok, constraint=c, input_ids=prompt, max_new_tokens=12,
+                                     stop_strings=["9"], do_sample=True, seed=0, num_return_sequences=4)
+    rows = tok.batch_decode(out[:, prompt.shape[1]:], skip_special_tokens=True)
+    assert any("9" in row for row in rows), rows  # the war ended in 1945: the model writes a 9
+    for row in rows:
+        if "9" in row:
+            assert c.accepts(row[: row.index("9")]), row

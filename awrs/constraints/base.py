@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from awrs.errors import ArgumentTypeError, InvalidTextError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["Constraint", "State", "probe_next_bytes", "to_bytes"]
@@ -31,13 +32,26 @@ __all__ = ["Constraint", "State", "probe_next_bytes", "to_bytes"]
 State = Any
 
 
-def to_bytes(text: str | bytes) -> bytes:
-    """The UTF-8 bytes of ``text`` (bytes pass through)."""
+def to_bytes(text: str | bytes, name: str = "text") -> bytes:
+    """The UTF-8 bytes of ``text`` (bytes pass through; a bytearray or memoryview is copied).
+
+    Raises :class:`~awrs.errors.ArgumentTypeError` (a ``TypeError``) naming the argument
+    ``name`` for any other type, and :class:`~awrs.errors.InvalidTextError` for a str holding
+    a lone surrogate, which has no UTF-8 bytes.
+    """
     if isinstance(text, bytes):
         return text
     if isinstance(text, str):
-        return text.encode("utf-8")
-    raise TypeError(f"expected str or bytes, got {type(text).__name__}")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidTextError(
+                f"{name} holds the lone surrogate {text[exc.start]!r} at index {exc.start}, which has no UTF-8 "
+                "encoding; pass valid Unicode text, or the bytes themselves"
+            ) from None
+    if isinstance(text, (bytearray, memoryview)):
+        return bytes(text)
+    raise ArgumentTypeError(f"{name} must be a str or bytes, got {type(text).__name__}")
 
 
 class Constraint(ABC):
@@ -99,11 +113,21 @@ class Constraint(ABC):
         if unknown. Tokens containing any other byte can be pruned before sampling."""
         return None
 
+    def never_tokens(self, vocab: Vocabulary) -> np.ndarray | None:
+        """Tokens no state can take, as a boolean array over ``vocab``, or None: the sampler
+        prunes them once per generation (and lays the steps out over the rest when they are
+        few). The default: the tokens holding a byte outside :meth:`allowed_bytes`. It must be
+        sound, as :meth:`impossible_tokens` must."""
+        allowed = self.allowed_bytes()
+        return None if allowed is None else vocab.tokens_with_bytes_outside(allowed)
+
     def parse(self, text: str) -> Any:
         """The value a valid text stands for (``result.value``); the text itself by default."""
         return text
 
     # --- conveniences built on the protocol ---------------------------------------------
+    # ``text`` is a str (checked as its UTF-8 bytes) or bytes; anything else raises
+    # ArgumentTypeError, and a str with a lone surrogate InvalidTextError (see to_bytes).
 
     def walk(self, text: str | bytes) -> State | None:
         """The state after ``text`` from the start, or None if rejected."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.partial import split_utf8
-from awrs.errors import ConstraintError
+from awrs.errors import ConstraintError, add_note
 
 __all__ = ["Predicate"]
 
@@ -24,7 +24,10 @@ class Predicate(Constraint):
     While the bytes so far end inside a multi-byte UTF-8 character, ``prefix`` is called on
     the complete characters only (the unfinished one is checked once its last byte arrives).
     States are the bytes so far. The functions must be pure: awrs calls them in any order,
-    from any thread, and may call them again on the same text.
+    from any thread, and may call them again on the same text. Their answers are read as
+    truth values (``re.match`` results too). An exception they raise reaches the caller as it
+    is, with a note naming the function and the text; an answer with no truth value (a NumPy
+    array) raises :class:`~awrs.errors.ConstraintError`.
     """
 
     def __init__(self, prefix: TextCheck, complete: TextCheck | None = None):
@@ -32,6 +35,7 @@ class Predicate(Constraint):
             raise ConstraintError("Predicate needs callables: prefix=fn(text) -> bool, complete=fn(text) -> bool")
         self._prefix = prefix
         self._complete = complete if complete is not None else prefix
+        self._complete_role = "complete" if complete is not None else "prefix"
 
     def __repr__(self) -> str:
         name = getattr(self._prefix, "__name__", type(self._prefix).__name__)
@@ -45,8 +49,23 @@ class Predicate(Constraint):
         split = split_utf8(new)
         if split is None:
             return None
-        return new if self._prefix(split[0]) else None
+        return new if self._ask(self._prefix, "prefix", split[0]) else None
 
     def is_complete(self, state: bytes) -> bool:
         split = split_utf8(state)
-        return split is not None and not split[1] and bool(self._complete(split[0]))
+        return split is not None and not split[1] and self._ask(self._complete, self._complete_role, split[0])
+
+    def _ask(self, fn: TextCheck, role: str, text: str) -> bool:
+        """``bool(fn(text))``, with the user's exception noted, or ConstraintError."""
+        try:
+            answer = fn(text)
+        except Exception as exc:
+            add_note(exc, f"raised by the {role} function of {self!r} on the text {text[:200]!r}")
+            raise
+        try:
+            return bool(answer)
+        except Exception as exc:  # e.g. a NumPy array of several values
+            raise ConstraintError(
+                f"the {role} function of {self!r} returned {type(answer).__name__}, which has no truth value, "
+                f"for the text {text[:80]!r}; return True or False"
+            ) from exc

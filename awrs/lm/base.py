@@ -9,12 +9,13 @@ reorders, copies and drops rows without recomputation (SMC resampling).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 
-from awrs.errors import GenerationError
+from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["LanguageModel", "SequenceBatch", "Prompt", "ChatMessage", "check_temperature"]
@@ -76,7 +77,13 @@ class LanguageModel(Protocol):
 
 
 def check_temperature(temperature: float) -> float:
-    """Validate a sampling temperature (a positive finite number) and return it as float."""
+    """A sampling temperature (a positive finite number) as a float.
+
+    Raises :class:`~awrs.errors.ArgumentTypeError` for anything but a real number (a str or a
+    bool is not one) and :class:`~awrs.errors.GenerationError` for zero, a negative number,
+    NaN or infinity."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise ArgumentTypeError(f"temperature must be a number, got {type(temperature).__name__} {temperature!r}")
     t = float(temperature)
     if not np.isfinite(t) or t <= 0:
         raise GenerationError(

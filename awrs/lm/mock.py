@@ -13,7 +13,7 @@ from typing import Union
 
 import numpy as np
 
-from awrs.errors import GenerationError
+from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.base import Prompt, check_temperature
 from awrs.lm.vocab import Vocabulary
 
@@ -29,10 +29,17 @@ class MockLM:
 
     ``tokens`` are the byte strings of the non-end tokens; one end-of-sequence token is
     appended with id ``len(tokens)`` (its bytes are ``b"<eos>"``, never produced as text).
-    The logits cover all ``len(tokens) + 1`` ids.
+    The logits cover all ``len(tokens) + 1`` ids. Raises
+    :class:`~awrs.errors.ArgumentTypeError` for tokens that are not bytes or logits that are not
+    numbers, and :class:`~awrs.errors.GenerationError` for logits of the wrong shape.
     """
 
     def __init__(self, tokens: Sequence[bytes], logits: LogitsSpec, *, max_length: int | None = None):
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+            raise ArgumentTypeError(f"tokens must be a list of bytes, got {type(tokens).__name__}")
+        wrong = [k for k, t in enumerate(tokens) if not isinstance(t, bytes)]
+        if wrong:
+            raise ArgumentTypeError(f"tokens must be a list of bytes: tokens[{wrong[0]}] is {type(tokens[wrong[0]]).__name__}")
         self._vocab = Vocabulary.from_tokens([*tokens, b"<eos>"], eos_ids=[len(tokens)])
         self.eos_id = len(tokens)
         self._max_length = max_length
@@ -124,18 +131,25 @@ class MockBatch:
 
 def _logits_function(spec: LogitsSpec, width: int) -> Callable[[tuple[int, ...]], np.ndarray]:
     if callable(spec):
-        return lambda ctx: _checked(np.asarray(spec(ctx), dtype=np.float64), width)
-    table = np.asarray(spec, dtype=np.float64)
+        return lambda ctx: _checked(_numbers(spec(ctx)), width)
+    table = _numbers(spec)
     if table.ndim == 1:
         fixed = _checked(table, width)
         return lambda ctx: fixed
     if table.shape != (width, width):
-        raise ValueError(f"a Markov logits table must have shape ({width}, {width}), got {table.shape}")
+        raise GenerationError(f"logits: a Markov table must have shape ({width}, {width}), got {table.shape}")
     uniform = np.zeros(width)
     return lambda ctx: table[ctx[-1]] if ctx else uniform
 
 
+def _numbers(logits: object) -> np.ndarray:
+    try:
+        return np.asarray(logits, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"logits must be numbers (an array, a table, or a function returning one), got {logits!r:.80}") from None
+
+
 def _checked(logits: np.ndarray, width: int) -> np.ndarray:
     if logits.shape != (width,):
-        raise ValueError(f"mock logits must have shape ({width},), got {logits.shape}")
+        raise GenerationError(f"logits must have shape ({width},) (one per token and EOS), got {logits.shape}")
     return logits

@@ -95,6 +95,42 @@ class Vocabulary:
         out[nonempty] = buf[offsets[:-1][nonempty]]
         return out
 
+    def tokens_with_bytes_outside(self, allowed: np.ndarray) -> np.ndarray:
+        """Boolean array: True for the tokens holding a byte not marked in ``allowed`` (a
+        (256,) boolean array)."""
+        buf, offsets = self.flat
+        bad = (~np.asarray(allowed, dtype=np.bool_))[buf].astype(np.int64)
+        cum = np.concatenate([[0], np.cumsum(bad)])  # bad bytes before each offset
+        return (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
+
+    def tokens_with_bytes(self, byteset: bytes) -> np.ndarray:
+        """Boolean array: True for the tokens holding at least one byte of ``byteset``."""
+        marked = np.zeros(256, dtype=np.bool_)
+        marked[list(byteset)] = True
+        return self.tokens_with_bytes_outside(~marked)
+
+    def bytes_before(self, bad: np.ndarray, marks: bytes) -> np.ndarray:
+        """Boolean array: True for the tokens in which a byte marked in ``bad`` (a (256,)
+        boolean array) comes before every byte of ``marks`` (or the token has none)."""
+        marked = np.zeros(256, dtype=np.bool_)
+        marked[list(marks)] = True
+        return self._first_position(np.asarray(bad, dtype=np.bool_)) < self._first_position(marked)
+
+    def _first_position(self, which: np.ndarray) -> np.ndarray:
+        """Per token, the position of its first byte ``b`` with ``which[b]`` (int64 max if none)."""
+        buf, offsets = self.flat
+        none = np.iinfo(np.int64).max
+        out = np.full(len(self.tokens), none, dtype=np.int64)
+        nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+        if not len(nonempty):
+            return out
+        starts = offsets[nonempty]
+        # Empty tokens hold no bytes, so the non-empty ones' starts cut buf into their bytes.
+        first = np.minimum.reduceat(np.where(which[buf], np.arange(len(buf)), none), starts)
+        found = first < none
+        out[nonempty[found]] = first[found] - starts[found]
+        return out
+
     def decode(self, ids: Sequence[int]) -> bytes:
         """The bytes of a token sequence, with special tokens left out."""
         special = self.special_ids

@@ -66,9 +66,9 @@ class CandidateSpace:
         prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
         prune[: self.eos_index] = ~vocab.text_mask
         prune[self.eos_ids] = True
-        allowed = constraint.allowed_bytes()
-        if allowed is not None:
-            prune[: self.eos_index] |= _tokens_with_bytes_outside(vocab, allowed)
+        never = constraint.never_tokens(vocab)
+        if never is not None:
+            prune[: self.eos_index] |= never
         prune.flags.writeable = False
         final = np.ones(self.eos_index + 1, dtype=np.bool_)
         final[self.eos_index] = False
@@ -123,13 +123,6 @@ class CandidateSpace:
 
     def checker(self, state: Any) -> TokenChecker:
         return TokenChecker(self, state)
-
-
-def _tokens_with_bytes_outside(vocab: Vocabulary, allowed: np.ndarray) -> np.ndarray:
-    buf, offsets = vocab.flat
-    bad = (~np.asarray(allowed, dtype=np.bool_))[buf].astype(np.int64)
-    cum = np.concatenate([[0], np.cumsum(bad)])  # bad bytes before each offset
-    return (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
 
 
 class TokenChecker(CountedAccept):

@@ -7,12 +7,19 @@ the new tokens of the particles still running in one forward pass. Particles tha
 (EOS) or die (weight 0) leave the batch. With ``ess_threshold > 0`` each prompt's population
 is resampled when its effective sample size falls below ``ess_threshold * N``
 (ALGORITHM.md section 4). One particle without resampling is the single-sequence case;
-several prompts run as groups that share the forward passes.
+several prompts run as groups that share the forward passes. With stop strings the constraint
+is wrapped in :class:`~awrs.constraints.stop.StopAt`, and a particle whose token makes a stop
+string appear ends there.
+
+The user's callbacks (``critic``, ``on_token``, and a :class:`~awrs.Predicate`'s functions)
+may raise: their exception reaches the caller as it is, with a note saying where it came
+from, and nothing of the run outlives it (the batch and the particles are the run's own).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,15 +28,17 @@ from typing import Any
 import numpy as np
 
 from awrs.constraints.base import Constraint
-from awrs.errors import GenerationError
+from awrs.constraints.stop import StopAt
+from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
 from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose_row
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
 __all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups", "StopReason"]
 
-#: Why a particle stopped: "eos" (chose to end), "max_new_tokens" (ended by the budget),
-#: "dead_end" (no allowed candidate, or max_rejects reached: weight 0).
+#: Why a particle stopped: "eos" (chose to end), "stop" (a stop string appeared),
+#: "max_new_tokens" (ended by the budget), "dead_end" (no allowed candidate, or max_rejects
+#: reached, or the critic ruled the text out: weight 0).
 StopReason = str
 Critic = Callable[[str], float]
 TokenCallback = Callable[[int, int], None]  # (particle index, token id)
@@ -52,6 +61,7 @@ class SMCConfig:
     temperature: float = 1.0
     options: ProposalOptions = field(default_factory=ProposalOptions)
     extra_eos_ids: tuple[int, ...] = ()
+    stop_strings: tuple[bytes, ...] = ()
     twist: bool = False
 
     def __post_init__(self) -> None:
@@ -74,22 +84,32 @@ class SMCConfig:
 
 @dataclass
 class Trajectory:
-    """One particle: its tokens, constraint state and log weight (the twist included)."""
+    """One particle: its tokens, constraint state and log weight (the twist included).
+
+    ``cut``: how many bytes at the end of the tokens' text are not output (a stop string and
+    what followed it in its token)."""
 
     state: Any
     tokens: list[int] = field(default_factory=list)
     log_weight: float = 0.0
     stop_reason: StopReason | None = None
-    finished: bool = False  # ended with EOS (chosen, or forced at the budget while complete)
+    finished: bool = False  # ended with EOS (chosen, or forced at the budget while complete) or a stop string
     checks: int = 0
     twist: float = 0.0  # the provisional critic weight currently included in log_weight
+    cut: int = 0
 
     @property
     def running(self) -> bool:
         return self.stop_reason is None
 
     def copy(self, log_weight: float) -> Trajectory:
-        return Trajectory(self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks, self.twist)
+        return Trajectory(self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks,
+                          self.twist, self.cut)
+
+    def output(self, vocab) -> bytes:
+        """The bytes of the output: the tokens' text, less what a stop string cut off."""
+        data = vocab.decode(self.tokens)
+        return data[: len(data) - self.cut]
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,8 @@ def run_groups(
     if config.twist and critic is None:
         raise GenerationError("twist=True needs a critic")
     started = time.perf_counter()
+    if config.stop_strings:
+        constraint = StopAt(constraint, config.stop_strings)
     space = CandidateSpace(lm.vocab, constraint, config.extra_eos_ids)
     dtype = candidate_dtype(config.proposal, config.options)
     n = config.n_particles
@@ -169,12 +191,15 @@ def run_groups(
             token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced, dtype)
             group.checks += spent
             group.proposals += 1
-            if token is not None:
-                if config.twist and not _retwist(particle, critic, space):
-                    continue  # the critic rules the text out: the particle leaves the batch
-                moves.append((row, token))
-                if on_token is not None:
-                    on_token(i, token)
+            if token is None:
+                continue
+            if on_token is not None:
+                _notify(on_token, i, token, space)
+            if not particle.running:
+                continue  # a stop string appeared: the particle ends with this token
+            if config.twist and not _retwist(particle, critic, space):
+                continue  # the critic rules the text out: the particle leaves the batch
+            moves.append((row, token))
         if config.ess_threshold > 0 and n > 1 and not forced:
             moves, live = _resample_groups(groups, moves, live, config, rng)
         else:
@@ -215,7 +240,8 @@ def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, confi
 
 def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig, rng, forced: bool,
           dtype: type = np.float64) -> tuple[int | None, int]:
-    """Advance one particle by one token; returns (the text token it continues with or None, checks).
+    """Advance one particle by one token; returns (the text token it took or None, checks).
+    A token that makes a stop string appear ends the particle (``running`` is then False).
     ``logprobs`` may be None at the forced last step when no weight needs it."""
     checker = space.checker(particle.state)
     if forced:  # the budget is spent: end here with weight p(EOS) * complete
@@ -237,17 +263,43 @@ def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpa
         return None, spent
     particle.tokens.append(token)
     particle.state = checker.next_state(token)
+    stopped = space.constraint.stopped(particle.state) if isinstance(space.constraint, StopAt) else None
+    if stopped is not None:  # ends here, with probability one: no EOS factor
+        particle.stop_reason, particle.finished, particle.cut = "stop", True, stopped.cut
     return token, spent
 
 
 def _text(particle: Trajectory, space: CandidateSpace) -> str:
-    return space.vocab.decode(particle.tokens).decode("utf-8", errors="replace")
+    return particle.output(space.vocab).decode("utf-8", errors="replace")
+
+
+def _notify(on_token: TokenCallback, i: int, token: int, space: CandidateSpace) -> None:
+    try:
+        on_token(i, token)
+    except Exception as exc:
+        add_note(exc, f"raised by on_token({i}, {token}) (token {space.vocab.tokens[token]!r}) during awrs.generate")
+        raise
+
+
+def _critic_weight(critic: Critic, text: str) -> float:
+    """The critic's log weight for ``text``: a float, finite or -inf (GenerationError if not)."""
+    try:
+        value = critic(text)
+    except Exception as exc:
+        add_note(exc, f"raised by the critic on the text {text[:200]!r} during awrs.generate")
+        raise
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value == math.inf:
+        raise GenerationError(
+            f"the critic returned {value!r} for the text {text[:80]!r}; it must return a float log weight, "
+            "finite or -inf (0.0 keeps the text as it is, -inf rules it out)"
+        )
+    return float(value)
 
 
 def _retwist(particle: Trajectory, critic: Critic, space: CandidateSpace) -> bool:
     """Replace the provisional critic weight by the critic of the text so far; False (and the
     particle stops) when the critic gives weight 0."""
-    twist = float(critic(_text(particle, space)))
+    twist = _critic_weight(critic, _text(particle, space))
     particle.log_weight += twist - particle.twist
     particle.twist = twist
     if not np.isfinite(particle.log_weight):
@@ -283,7 +335,7 @@ def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
 def _apply_critic(particles: list[Trajectory], critic: Critic, space: CandidateSpace) -> None:
     for p in particles:
         if p.finished and np.isfinite(p.log_weight):
-            p.log_weight += float(critic(_text(p, space))) - p.twist
+            p.log_weight += _critic_weight(critic, _text(p, space)) - p.twist
             p.twist = 0.0
 
 

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import itertools
 import json
+import random
+import string
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -133,3 +138,100 @@ def test_first_violation_reports_the_byte_offset():
     assert c.first_violation('{"b": 1}') == 2
     assert c.first_violation('{"a"') == 4
     assert np.all(c.allowed_bytes()[[ord(ch) for ch in '{"a: 1}']])
+
+
+@pytest.mark.parametrize("bad, says", [
+    (["yes", "\ud800"], "option 1 holds the lone surrogate"),
+    (None, "got NoneType"),
+    (5, "got int"),
+    ([b"a", 3], "option 1 must be a str or bytes"),
+    (iter(["a", None]), "option 1 must be a str or bytes"),
+])
+def test_choice_refuses_bad_options_with_a_constraint_error(bad, says):
+    with pytest.raises(ConstraintError, match=says):
+        Choice(bad)
+
+
+def test_choice_refuses_an_endless_list_without_reading_it_all():
+    with pytest.raises(ConstraintError, match="at most 2,000,000 options"):
+        Choice(itertools.repeat("a"))
+
+
+def test_a_long_choice_is_searched_not_compiled_to_a_trie():
+    """10,000 options of 1,000 letters: a trie DFA would hold ~10 million nodes (~35 GB, some
+    minutes); the sorted form holds the options (10 MB as bytes) and is built in well under a
+    second. The bounds leave room for a slow machine: 100 MB traced, 10 s."""
+    rng = random.Random(0)
+    options = ["".join(rng.choice(string.ascii_lowercase) for _ in range(1000)) for _ in range(10_000)]
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        c = Choice(options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 10 and peak < 100 * 2**20, peak
+    assert c.dfa is None and all(c.accepts(o) for o in options[:200])
+    assert not c.accepts(options[0][:-1]) and c.accepts_prefix(options[0][:-1])
+    assert not c.accepts_prefix(options[0][:500] + "!")
+
+
+def _prefix_oracle(options, text):
+    """(text starts some option, text is an option, the bytes that can follow), by brute force."""
+    data = text.encode()
+    encoded = [o.encode() for o in options]
+    starts = [o for o in encoded if o.startswith(data)]
+    follow = {o[len(data)] for o in starts if len(o) > len(data)}
+    return bool(starts), data in encoded, follow
+
+
+@pytest.mark.parametrize("form", ["dfa", "sorted"])
+def test_both_forms_of_choice_agree_with_brute_force(form, monkeypatch):
+    """300 random texts against 120 random options over a 3-letter alphabet (many shared
+    prefixes, the empty option included): prefix, complete and next bytes as a brute-force
+    scan of the options says; the contract kit passes."""
+    from awrs.constraints import choice as choice_module
+
+    if form == "sorted":
+        monkeypatch.setattr(choice_module, "DFA_MAX_BYTES", 0)
+    rng = random.Random(1)
+    options = [""] + ["".join(rng.choice("abé") for _ in range(rng.randint(1, 6))) for _ in range(120)]
+    c = Choice(options)
+    assert (c.dfa is None) == (form == "sorted")
+    check_constraint(c, valid=options[:40], invalid=["d", "abcabcabc"])
+    for _ in range(300):
+        text = "".join(rng.choice("abcé") for _ in range(rng.randint(0, 7)))
+        prefix, complete, follow = _prefix_oracle(options, text)
+        state = c.walk(text)
+        assert (state is not None) == prefix, text
+        if state is not None:
+            assert c.is_complete(state) == complete, text
+            assert set(np.flatnonzero(c.next_bytes(state)).tolist()) == follow, text
+
+
+def test_generation_over_the_sorted_form_samples_the_lcd_distribution(monkeypatch):
+    """1,000 AWRS runs over a Choice in sorted form against the exact locally constrained
+    distribution (chi-square at level 1e-3, rare outcomes pooled)."""
+    import awrs
+    from awrs.constraints import choice as choice_module
+    from awrs.lm.mock import MockLM
+    from tests.exact import chi_square_against, lcd_distribution
+
+    monkeypatch.setattr(choice_module, "DFA_MAX_BYTES", 0)
+    lm = MockLM([b"a", b"b", b"ab", b"ba"], np.random.default_rng(3).normal(0, 1, size=(5, 5)))
+    c = Choice(["ab", "aba", "bab", "b", "abba"])
+    assert c.dfa is None
+    exact = lcd_distribution(lm, [0], c, max_new_tokens=4)
+    texts = [awrs.generate(lm, "a", c, method="awrs", max_new_tokens=4, seed=s).text.encode() for s in range(1000)]
+    assert chi_square_against(texts, exact) > 1e-3
+
+
+def test_the_contract_kit_names_bad_arguments():
+    from awrs.errors import ArgumentTypeError, InvalidTextError
+
+    with pytest.raises(ArgumentTypeError, match="constraint must be an awrs constraint, got str"):
+        check_constraint("[ab]+", valid=["a"])
+    with pytest.raises(ArgumentTypeError, match=r"valid\[1\] must be a str or bytes, got NoneType"):
+        check_constraint(Choice(["a"]), valid=["a", None])
+    with pytest.raises(InvalidTextError, match=r"invalid\[0\] holds the lone surrogate"):
+        check_constraint(Choice(["a"]), valid=["a"], invalid=["\ud800"])

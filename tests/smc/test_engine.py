@@ -91,11 +91,13 @@ def test_the_forced_budget_step_runs_the_model_only_for_a_weight(method, greedy)
 
 
 def test_stop_strings_end_generation():
+    """A stop string ends the text (tests/smc/test_stop.py checks stop strings in depth); a
+    stop token id ends it like EOS."""
     lm = MockLM(TOKENS, np.array([0.0, 0.0, 0.0, 0.0, 5.0, -5.0]))
     r = awrs.generate(lm, "a", None, method="lcd", stop=["\n"], max_new_tokens=20, seed=0)
-    assert "\n" not in r.text and r.stop_reason == "eos"
-    with pytest.raises(GenerationError, match="no token"):
-        awrs.generate(lm, "a", None, stop=["zz"])
+    assert "\n" not in r.text and r.stop_reason == "stop" and r.particles[0].token_ids[-1] == 4
+    r = awrs.generate(lm, "a", None, method="lcd", stop=[4], max_new_tokens=20, seed=0)
+    assert "\n" not in r.text and r.stop_reason == "eos" and 4 not in r.particles[0].token_ids
 
 
 def test_finished_particles_leave_the_batch():
@@ -116,7 +118,7 @@ def test_bad_arguments_are_clear_errors():
         awrs.generate(lm, "a", CONSTRAINT, max_new_tokens=20)
     with pytest.raises(GenerationError, match="temperature"):
         awrs.generate(lm, "a", CONSTRAINT, temperature=0)
-    with pytest.raises(GenerationError, match="constraint"):
+    with pytest.raises(awrs.ArgumentTypeError, match="constraint"):  # a TypeError, and an AwrsError
         awrs.generate(lm, "a", "a[ab]*")
 
 
