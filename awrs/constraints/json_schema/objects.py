@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
+from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node, Unresolved
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
 from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, partial_bytes, string_start
 
@@ -109,7 +109,10 @@ class ObjectSpec:
             return False
         if not self.required and not self.min_props:
             return True  # the empty object (the usual case, decided without the memos)
-        return self._can_finish(frozenset(), -1)
+        try:
+            return self._can_finish(frozenset(), -1)
+        except Unresolved:  # propertyNames refers back to a schema still being compiled
+            return True  # assumed satisfiable; reading decides exactly
 
     def _missing(self, seen: frozenset) -> frozenset:
         """Required keys not yet seen, including dependentRequired ones (transitively).
