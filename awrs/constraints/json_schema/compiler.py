@@ -625,7 +625,10 @@ def _string_automata(pattern: str | None, fmt: str | None):
     partial: list[Any] = []
     checks: list[Any] = []
     if pattern is not None:
-        rx = Regex(search_pattern(pattern))
+        try:
+            rx = Regex(search_pattern(pattern))
+        except ConstraintError:  # the pattern compiled when the schema did: it matches no text (a lone surrogate)
+            return _nothing(), partial, checks
         if rx.engine == "dfa":
             dfa = rx.dfa
         else:

@@ -219,7 +219,8 @@ class TypedNode(Node):
 
     def _dispatch(self, b: int) -> Any | None:
         if b == 0x22 and self.string is not None:
-            return (STRING, feed_string(self.string, string_start(self.string), b))
+            st = feed_string(self.string, string_start(self.string), b)
+            return None if st is None else (STRING, st)
         if b in _NUMBER_START and self.number is not None:
             st = feed_number(NumberState(NUM_START, b""), b)
             return (NUMBER, st) if st is not None and prefix_viable(st, self.number) else None
