@@ -10,6 +10,7 @@ from typing import Any
 
 from awrs.constraints.dfa import trie_dfa
 from awrs.constraints.json_schema.arrays import ArraySpec, canonical
+from awrs.constraints.json_schema.domains import set_domain
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError
 from awrs.constraints.json_schema.nodes import AnyOfNode, Layout, NeverNode, Node, TypedNode
 from awrs.constraints.json_schema.numbers import NumberSpec
@@ -93,9 +94,16 @@ def accepts_value(node: Node, value: Any) -> bool:
 
 
 def value_node(values: list[Any], layout: Layout) -> Node:
-    """A node accepting exactly the given JSON values (any serialisation of them)."""
+    """A node accepting exactly the given JSON values (any serialisation of them; numbers
+    may be Fractions). It records them as its domain (domains.domain)."""
+    node = _value_node(values, layout)
+    set_domain(node, values)
+    return node
+
+
+def _value_node(values: list[Any], layout: Layout) -> Node:
     strings = [v for v in values if isinstance(v, str)]
-    numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+    numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool))
     literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
     encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
     # The trie is built when generation first enters one of these strings (most of a big
