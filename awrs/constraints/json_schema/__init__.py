@@ -17,7 +17,7 @@ from awrs.constraints.base import Constraint, probe_next_bytes
 from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, deeper_than, nesting_after
 from awrs.constraints.json_schema.nodes import WHITESPACE, Node
-from awrs.constraints.json_schema.refs import detect_draft
+from awrs.constraints.json_schema.refs import DRAFTS, detect_draft
 from awrs.errors import ConstraintError
 
 __all__ = ["JsonSchema", "UnenforcedKeywordWarning"]
@@ -99,6 +99,10 @@ class JsonSchema(Constraint):
             raise ConstraintError(f"strict must be True or False, got {strict!r}")
         if type(max_whitespace) is not int or max_whitespace < 0:
             raise ConstraintError(f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}")
+        if draft is not None and (type(draft) is not int or draft not in DRAFTS):
+            raise ConstraintError(f"draft must be one of {', '.join(map(str, DRAFTS))} (or None: from $schema), got {draft!r}")
+        if registry is not None and not (isinstance(registry, Mapping) and all(isinstance(k, str) for k in registry)):
+            raise ConstraintError(f"registry must map URIs (strings) to schemas, got {type(registry).__name__}")
         if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
             raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
         self.schema = schema

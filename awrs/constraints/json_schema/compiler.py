@@ -293,7 +293,7 @@ class Compiler:
                     return None
             elif k in _LEAF_ANNOTATIONS:
                 continue
-            elif k in _KNOWN or k in UNENFORCED or k in self._foreign:
+            elif k in _KNOWN or k in UNENFORCED or k in self._foreign or type(k) is not str:
                 return None
             else:
                 unknown += (k,)  # an extension keyword: recorded as ignored
@@ -348,6 +348,8 @@ class Compiler:
                 foreign = (foreign or []) + [key]
             elif key in UNENFORCED:
                 self._unsupported(key, pointer, "awrs does not enforce this keyword")
+            elif type(key) is not str:
+                raise ConstraintError(f"invalid schema at {pointer}: a key {key!r} that is not a string (a schema is a JSON object)")
             else:
                 self.ignored.add(key)
         fmt = schema.get("format")
@@ -713,9 +715,9 @@ _NO_KEYS: Mapping[str, Any] = {}  # never written to
 def _object_of(schema: Mapping, key: str, pointer: str) -> Mapping[str, Any]:
     """The object a keyword such as ``properties`` holds (empty when absent)."""
     value = schema.get(key, _NO_KEYS)
-    if type(value) is dict or isinstance(value, Mapping):
+    if (type(value) is dict or isinstance(value, Mapping)) and all(type(k) is str for k in value):
         return value
-    raise ConstraintError(f"invalid {key} at {pointer}: expected an object, got {show(value)}")
+    raise ConstraintError(f"invalid {key} at {pointer}: expected an object (with string keys), got {show(value)}")
 
 
 def _names(value: Any, pointer: str) -> frozenset[str]:

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 
 from awrs.errors import ConstraintError
 
-__all__ = ["DEFAULT_BASE", "Draft", "Resolved", "Resources", "detect_draft", "join", "subschemas"]
+__all__ = ["DEFAULT_BASE", "DRAFTS", "Draft", "Resolved", "Resources", "detect_draft", "join", "subschemas"]
 
 #: The base URI of a root schema that has no ``$id`` (a reserved, never-fetched domain).
 DEFAULT_BASE = "https://awrs.invalid/root.json"
@@ -27,6 +27,8 @@ _DRAFTS = {
     "json-schema.org/draft/2020-12/schema": 2020,
 }
 Draft = int
+#: The drafts awrs reads.
+DRAFTS = (4, 6, 7, 2019, 2020)
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")

@@ -224,3 +224,36 @@ def test_deep_schema_text_const_and_reference_chains_are_refused_with_the_limit(
     defs = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}", "minimum": 0} for i in range(60)}
     defs["d60"] = {"type": "integer"}
     assert JsonSchema({"$defs": defs, "$ref": "#/$defs/d0"}).accepts("3")
+
+
+# --- malformed schemas and options -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "schema, options, message",
+    [
+        ({"const": float("nan")}, {}, "invalid const at #: nan is not a JSON value"),
+        ({"enum": [1, float("inf")]}, {}, "invalid enum at #: inf is not a JSON value"),
+        ({"const": {"a": [float("-inf")]}}, {}, "not a JSON value"),
+        ('{"const": NaN}', {}, "not a JSON value"),  # json.loads lets NaN through
+        ({"const": {1, 2}}, {}, "a set is not a JSON value"),
+        ({"enum": [{1: "a"}]}, {}, "a dict is not a JSON value"),
+        ({"properties": {1: {}}, "additionalProperties": False}, {}, "invalid properties at #: expected an object \\(with string keys\\)"),
+        ({"patternProperties": {5: {}}}, {}, "invalid patternProperties"),
+        ({1: {}}, {}, "a key 1 that is not a string"),
+        (b"\x80{}", {}, "not valid UTF-8"),
+        ({"type": "string"}, {"draft": "7"}, "draft must be one of 4, 6, 7, 2019, 2020"),
+        ({"type": "string"}, {"draft": 3}, "draft must be one of"),
+        ({"$ref": "http://x/y"}, {"registry": 5}, "registry must map URIs"),
+        ({"$ref": "http://x/y"}, {"registry": {"http://x/y": 5}}, "invalid schema at #: expected an object or a boolean"),
+        ({"$ref": "http://x/y"}, {"registry": {"http://x/y": {"$ref": "http://x/y"}}}, "refers back to itself"),
+    ],
+)
+def test_malformed_schemas_and_options_are_constraint_errors(schema, options, message):
+    with pytest.raises(ConstraintError, match=message):
+        JsonSchema(schema, **options)
+
+
+def test_a_pattern_that_matches_no_text_refuses_strings_only():
+    c = JsonSchema({"pattern": "\ud800"})  # a lone surrogate never occurs in UTF-8 text
+    assert c.accepts("5") and not c.accepts('"a"') and not c.accepts_prefix('"')
