@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from awrs.constraints.dfa import ByteDFA
+from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
 from awrs.constraints.utf8 import utf8_sequences
 
 __all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "pending_chars", "string_start", "MAX_LENGTH_TABLE"]
@@ -375,12 +376,12 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
         digits, high = st.pending
         digits += chr(b)
         if len(digits) < 4:  # the code points the escape can still stand for must fit
-            ranges = _escape_ranges(digits) if phase == UHEX else _low_ranges(high, digits)
+            ranges = escape_ranges(digits) if phase == UHEX else low_ranges(high, digits)
             return st._replace(pending=(digits, high)) if spec._chars_fit(st.dfa, st.length, ranges) else None
         unit = int(digits, 16)
         if phase == UHEX:
             if 0xD800 <= unit <= 0xDBFF:  # a high surrogate: the pair's code points must fit
-                fits = spec._chars_fit(st.dfa, st.length, _low_ranges(unit, ""))
+                fits = spec._chars_fit(st.dfa, st.length, low_ranges(unit, ""))
                 return st._replace(phase=LOW_BACKSLASH, pending=("", unit)) if fits else None
             if 0xDC00 <= unit <= 0xDFFF:
                 return None  # a lone low surrogate
@@ -396,56 +397,21 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
     return None  # CLOSED: the string is over
 
 
-_HIGH, _LOW, _SUPPLEMENTARY = 0xD800, 0xDC00, 0x10000
-_SURROGATE_END = 0xDFFF
-
-
-def _hex_span(digits: str) -> tuple[int, int]:
-    """The 16-bit units whose four hex digits start with ``digits``."""
-    free = 4 * (4 - len(digits))
-    base = int(digits, 16) << free if digits else 0
-    return base, base + (1 << free) - 1
-
-
-def _escape_ranges(digits: str) -> tuple[tuple[int, int], ...]:
-    """The code points a ``\\u`` escape begun with ``digits`` can stand for: the units that are
-    not surrogates, and the characters of the surrogate pairs its high surrogates can begin."""
-    lo, hi = _hex_span(digits)
-    out = [(a, b) for a, b in ((lo, min(hi, _HIGH - 1)), (max(lo, _SURROGATE_END + 1), hi)) if a <= b]
-    high_lo, high_hi = max(lo, _HIGH), min(hi, _LOW - 1)
-    if high_lo <= high_hi:
-        out.append((_SUPPLEMENTARY + ((high_lo - _HIGH) << 10), _SUPPLEMENTARY + ((high_hi - _HIGH) << 10) + 0x3FF))
-    return tuple(out)
-
-
-def _low_ranges(high: int, digits: str) -> tuple[tuple[int, int], ...]:
-    """The code points a surrogate pair with ``high`` can stand for when its low surrogate's
-    escape has begun with ``digits`` (none when those digits cannot make a low surrogate)."""
-    lo, hi = _hex_span(digits)
-    lo, hi = max(lo, _LOW), min(hi, _SURROGATE_END)
-    if lo > hi:
-        return ()
-    base = _SUPPLEMENTARY + ((high - _HIGH) << 10) - _LOW
-    return ((base + lo, base + hi),)
-
-
 def pending_chars(st: StringState) -> tuple[tuple[int, int], ...] | None:
     """The code points (inclusive ranges) the character being read can still become: an
     escape begun, or the first bytes of a UTF-8 character; None when no character is begun."""
     phase = st.phase
     if phase == ESC:
-        return ((0, _HIGH - 1), (_SURROGATE_END + 1, 0x10FFFF))
+        return ANY_CHARACTER
     if phase == UHEX:
-        return _escape_ranges(st.pending[0])
+        return escape_ranges(st.pending[0])
     if phase in (LOW_BACKSLASH, LOW_U):
-        return _low_ranges(st.pending[1], "")
+        return low_ranges(st.pending[1], "")
     if phase == LOW_HEX:
-        return _low_ranges(st.pending[1], st.pending[0])
+        return low_ranges(st.pending[1], st.pending[0])
     if phase == UTF8:
         need, value, lo, hi, _ = st.pending
-        rest = 6 * (need - 1)
-        first = value << (6 * need)
-        return ((first | (lo & 0x3F) << rest, first | (hi & 0x3F) << rest | ((1 << rest) - 1)),)
+        return utf8_ranges(need, value, lo, hi)
     return None
 
 
