@@ -200,7 +200,7 @@ def _beyond_python() -> DepthError:
     more nested calls than Python's recursion limit allows (combinators nested deeply at every
     level of a deep document, or a caller already deep in its own recursion)."""
     return DepthError(
-        f"checking needs more nested calls than Python's recursion limit ({sys.getrecursionlimit()}) allows: "
+        f"following this schema or document needs more nested calls than Python's recursion limit ({sys.getrecursionlimit()}) allows: "
         f"the schema or the document nests too deeply (awrs.JsonSchema follows at most {MAX_DEPTH} levels "
         "of either, fewer when combinators nest deeply at every level)"
     )

@@ -221,6 +221,9 @@ def test_deep_schema_text_const_and_reference_chains_are_refused_with_the_limit(
     defs["d400"] = {"type": "integer"}
     with pytest.raises(ConstraintError, match=f"nests deeper than {MAX_DEPTH} levels"):
         JsonSchema({"$defs": defs, "$ref": "#/$defs/d0"})
+    unused = _deep_schema("not", 1000)  # indexed for $ref, never compiled
+    with pytest.raises(ConstraintError, match=f"nests deeper than {MAX_DEPTH} levels"):
+        JsonSchema({"$defs": {"deep": unused, "x": {"type": "string"}}, "$ref": "#/$defs/x"})
     defs = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}", "minimum": 0} for i in range(60)}
     defs["d60"] = {"type": "integer"}
     assert JsonSchema({"$defs": defs, "$ref": "#/$defs/d0"}).accepts("3")
