@@ -221,7 +221,8 @@ class Compiler:
     def _memoised(self, where: Resolved) -> Node:
         """The node of a schema that is not shared, compiled once per compile (by identity, so
         that references can loop back to a schema being compiled). A node handed to a second
-        parent is shared (sharing.share): parallel readers of one value then read it once."""
+        parent is shared (sharing.share): parallel readers of one value then read it once.
+        (Compiles recurse through here: one frame per level of nesting counts, see limits.)"""
         key = id(where.schema)
         node = self._memo.get(key)
         if node is _COMPILING:  # a reference back to a schema being compiled: resolved lazily
@@ -229,19 +230,8 @@ class Compiler:
             ref = RefNode(lambda: self._finished(key), where.pointer)
             self._refs[id(ref)] = (ref, key)
             return ref
-        if node is None:
-            return self._compile_once(key, where)
-        looped = self._refs.get(id(node))
-        if looped is not None:  # the same reference back, handed to another parent
-            self._loops[looped[1]] += 1
-            node = self._finished(looped[1])
-            if node is None:
-                return looped[0]  # shared when its target is compiled (below)
-        if self._share_any:  # (the shared any-value node is read by one parent at a time)
-            share(node)
-        return looped[0] if looped is not None else node
-
-    def _compile_once(self, key: int, where: Resolved) -> Node:
+        if node is not None:
+            return self._handed_again(node)
         if self._depth >= MAX_DEPTH:
             raise DepthError(
                 f"the schema nests deeper than {MAX_DEPTH} levels at {_short(where.pointer)} (subschemas "
@@ -262,6 +252,20 @@ class Compiler:
             # the first parent never read the same value (the reference reads a part of it).
             share(node)
         return node
+
+    def _handed_again(self, node: Node) -> Node:
+        """``node``, compiled already, handed to one more parent: shared from now on."""
+        looped = self._refs.get(id(node))
+        if looped is None:
+            if self._share_any:  # (the shared any-value node is read by one parent at a time)
+                share(node)
+            return node
+        ref, key = looped  # the same reference back, handed to another parent
+        self._loops[key] += 1
+        target = self._finished(key)
+        if target is not None and self._share_any:
+            share(target)  # (else shared when its compile ends, above)
+        return ref
 
     def _finished(self, key: int) -> Node | None:
         """The node of the schema ``key``, or None while it is still being compiled."""
@@ -494,7 +498,9 @@ class Compiler:
 
     def _object(self, schema: Mapping, where: Resolved) -> ObjectSpec:
         pointer = where.pointer
-        properties = {name: self._child(where, "properties", name) for name in _object_of(schema, "properties", pointer)}
+        properties = {}
+        for name in _object_of(schema, "properties", pointer):  # a loop: one frame less per level of nesting
+            properties[name] = self._child(where, "properties", name)
         patterns = []
         for pat in _object_of(schema, "patternProperties", pointer):
             _check_regex(pat, pat, f"{pointer}/patternProperties")

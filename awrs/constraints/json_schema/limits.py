@@ -28,9 +28,10 @@ __all__ = ["MAX_DEPTH", "check_cycles", "check_schema_depth", "deeper_than", "ne
 
 #: The deepest nesting awrs.JsonSchema follows: of a document's arrays and objects, of a
 #: schema document's JSON, and of subschemas within subschemas (chains of ``$ref`` included).
-#: Reading one level of a document takes about five Python frames (a combinator, a reference,
-#: the container and its item or property), compiling one level of a schema about six:
-#: 128 levels stay well inside Python's default limit of 1,000 frames.
+#: Reading or compiling one level takes about five Python frames (a combinator, a reference,
+#: the container and its item or property): at 128 levels a caller keeps at least 350 of
+#: Python's default 1,000 frames (measured on recursive pydantic models and on schemas nested
+#: through properties, items, anyOf and not).
 MAX_DEPTH = 128
 
 

@@ -260,3 +260,22 @@ def test_malformed_schemas_and_options_are_constraint_errors(schema, options, me
 def test_a_pattern_that_matches_no_text_refuses_strings_only():
     c = JsonSchema({"pattern": "\ud800"})  # a lone surrogate never occurs in UTF-8 text
     assert c.accepts("5") and not c.accepts('"a"') and not c.accepts_prefix('"')
+
+
+def _from_a_caller(frames: int, fn):
+    """``fn()`` called from ``frames`` nested Python calls (a caller deep in its own stack)."""
+    return fn() if frames == 0 else _from_a_caller(frames - 1, fn)
+
+
+#: limits.MAX_DEPTH promises a caller at least this many of Python's 1,000 frames at the limit
+#: (measured: 350 and more); a check that took more frames per level would break it.
+CALLER_FRAMES = 300
+
+
+def test_the_limit_leaves_room_for_a_deep_caller():
+    optional = RECURSIVE["optional recursive object"][0]
+    c = JsonSchema(optional)
+    text = '{"a":' * (MAX_DEPTH - 1) + "{}" + "}" * (MAX_DEPTH - 1)
+    assert _from_a_caller(CALLER_FRAMES, lambda: c.accepts(text))
+    for keyword in ("properties", "items"):
+        _from_a_caller(CALLER_FRAMES, lambda keyword=keyword: JsonSchema(_deep_schema(keyword, MAX_DEPTH - 1)))
