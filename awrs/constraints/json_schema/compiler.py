@@ -635,7 +635,7 @@ def _string_automata(pattern: str | None, fmt: str | None):
     if pattern is not None:
         try:
             rx = Regex(search_pattern(pattern))
-        except ConstraintError:  # the pattern compiled when the schema did: it matches no text (a lone surrogate)
+        except ConstraintError:  # the pattern compiled when the schema did: its language is empty ([^\s\S])
             return _nothing(), partial, checks
         if rx.engine == "dfa":
             dfa = rx.dfa
