@@ -23,7 +23,7 @@ import numpy as np
 from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
-from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, check_cycles
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, check_cycles, short_pointer
 from awrs.constraints.json_schema.nodes import (
     AllOfNode,
     AnyOfNode,
@@ -234,7 +234,7 @@ class Compiler:
             return self._handed_again(node)
         if self._depth >= MAX_DEPTH:
             raise DepthError(
-                f"the schema nests deeper than {MAX_DEPTH} levels at {_short(where.pointer)} (subschemas "
+                f"the schema nests deeper than {MAX_DEPTH} levels at {short_pointer(where.pointer)} (subschemas "
                 f"within subschemas, chains of $ref included): {MAX_DEPTH} is the most awrs.JsonSchema compiles"
             )
         self._memo[key] = _COMPILING
@@ -582,11 +582,6 @@ def _shared_any_value(draft: Draft, options: Options) -> Node:
     return node
 
 
-def _short(pointer: str, keep: int = 48) -> str:
-    """A JSON pointer for a message: its two ends when it is long."""
-    return pointer if len(pointer) <= 2 * keep + 3 else f"{pointer[:keep]}...{pointer[-keep:]}"
-
-
 def _check_pattern(pattern: Any, pointer: str) -> None:
     """A pattern must be a valid regular expression (checked now; its automaton is built later)."""
     if not isinstance(pattern, str):
@@ -633,10 +628,7 @@ def _string_automata(pattern: str | None, fmt: str | None):
     partial: list[Any] = []
     checks: list[Any] = []
     if pattern is not None:
-        try:
-            rx = Regex(search_pattern(pattern))
-        except ConstraintError:  # the pattern compiled when the schema did: its language is empty ([^\s\S])
-            return _nothing(), partial, checks
+        rx = Regex(search_pattern(pattern))
         if rx.engine == "dfa":
             dfa = rx.dfa
         else:

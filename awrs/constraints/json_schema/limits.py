@@ -24,7 +24,7 @@ from typing import Any
 
 from awrs.errors import ConstraintError
 
-__all__ = ["MAX_DEPTH", "check_cycles", "check_schema_depth", "deeper_than", "nesting_after", "DepthError"]
+__all__ = ["MAX_DEPTH", "DepthError", "check_cycles", "deeper_than", "nesting_after", "short_pointer"]
 
 #: The deepest nesting awrs.JsonSchema follows: of a document's arrays and objects, of a
 #: schema document's JSON, and of subschemas within subschemas (chains of ``$ref`` included).
@@ -64,27 +64,18 @@ def check_cycles(refs: Iterable[Any]) -> None:
                 stack.append((child, iter(child.same_value())))
 
 
+def short_pointer(pointer: str, keep: int = 48) -> str:
+    """A JSON pointer for a message: its two ends when it is long (a deep schema's are)."""
+    return pointer if len(pointer) <= 2 * keep + 3 else f"{pointer[:keep]}...{pointer[-keep:]}"
+
+
 def _cycle_message(ref: Any) -> str:
     return (
-        f"the schema at {ref.pointer} refers back to itself without reading any part of the value "
+        f"the schema at {short_pointer(ref.pointer)} refers back to itself without reading any part of the value "
         "(a cycle of $ref, allOf, anyOf, oneOf, not, if/then/else or dependentSchemas): validating "
         "a document against it never ends, so no document satisfies it (its language is empty). "
         "Recursion must go through properties, items or another keyword that moves into a part of the value"
     )
-
-
-def check_schema_depth(schema: Any) -> None:
-    """Raise DepthError when the schema document (dicts and lists) nests deeper than
-    :data:`MAX_DEPTH`. Iterative; each container is visited once."""
-    stack = [(schema, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels of objects and arrays: {MAX_DEPTH} is the most awrs.JsonSchema compiles")
-        items = value.values() if isinstance(value, dict) else value
-        for item in items:
-            if isinstance(item, (dict, list)):
-                stack.append((item, depth + 1))
 
 
 # --- the nesting of a document, read alongside ---------------------------------------------

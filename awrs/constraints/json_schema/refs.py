@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urldefrag, urljoin
 
-from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, short_pointer
 from awrs.errors import ConstraintError
 
 __all__ = ["DEFAULT_BASE", "DRAFTS", "Draft", "Resolved", "Resources", "detect_draft", "join", "subschemas"]
@@ -144,7 +144,7 @@ class Resources:
 
     def _index(self, schema: Any, base: str, pointer: str, depth: int = 0) -> Resolved:
         if depth > MAX_DEPTH:
-            raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels of subschemas (under {pointer[:60]}...): {MAX_DEPTH} is the most awrs.JsonSchema compiles")
+            raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels of subschemas at {short_pointer(pointer)}: {MAX_DEPTH} is the most awrs.JsonSchema compiles")
         here = Resolved(schema, base, pointer)
         if not isinstance(schema, Mapping):
             self._docs.setdefault(urldefrag(base)[0], here)

@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from awrs.constraints.dfa import ByteDFA
 from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
 from awrs.constraints.utf8 import utf8_sequences
+from awrs.errors import ConstraintError
 
 __all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "pending_chars", "string_start", "MAX_LENGTH_TABLE"]
 
@@ -28,6 +31,10 @@ MAX_LENGTH_TABLE = 4096
 BEFORE, IN, ESC, UHEX, LOW_BACKSLASH, LOW_U, LOW_HEX, UTF8, CLOSED = range(9)
 _SIMPLE_ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09}
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+
+
+#: A DFA that accepts no string at all.
+_NO_STRING = ByteDFA(table=None, final=np.zeros(1, dtype=np.bool_), rows=[[-1] * 256])
 
 
 class StringState(NamedTuple):
@@ -81,7 +88,10 @@ class StringSpec:
     def _parts(self) -> tuple[ByteDFA | None, tuple[Any, ...], tuple[Any, ...]]:
         if self.build is None:
             return self.eager_dfa, self.eager_partial, self.eager_checks
-        dfa, partial, checks = self.build()
+        try:
+            dfa, partial, checks = self.build()
+        except ConstraintError:  # a pattern valid when the schema compiled whose language is empty ([^\s\S])
+            return _NO_STRING, (), ()
         return dfa, tuple(partial), tuple(checks) + self.eager_checks
 
     @property
