@@ -7,6 +7,7 @@ over-approximates.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -14,8 +15,9 @@ import numpy as np
 
 from awrs.constraints.base import Constraint, probe_next_bytes
 from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, deeper_than, nesting_after
 from awrs.constraints.json_schema.nodes import WHITESPACE, Node
-from awrs.constraints.json_schema.refs import detect_draft
+from awrs.constraints.json_schema.refs import DRAFTS, detect_draft
 from awrs.errors import ConstraintError
 
 __all__ = ["JsonSchema", "UnenforcedKeywordWarning"]
@@ -28,6 +30,7 @@ class DocState(NamedTuple):
     phase: int
     ws: int
     value: Any
+    nest: int = 0  # the document's nesting, read alongside (limits.nesting_after)
 
 
 #: The Options of compiles without a registry, made once per combination.
@@ -82,6 +85,10 @@ class JsonSchema(Constraint):
                 schema = json.loads(schema)
             except json.JSONDecodeError as exc:
                 raise ConstraintError(f"the schema is not valid JSON: {exc}") from None
+            except RecursionError:
+                raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles") from None
+            except UnicodeDecodeError as exc:
+                raise ConstraintError(f"the schema is not valid UTF-8 JSON text: {exc}") from None
         if whitespace not in ("flexible", "compact"):
             raise ConstraintError(f"whitespace must be 'flexible' or 'compact', got {whitespace!r}")
         if formats not in ("assert", "annotate"):
@@ -92,12 +99,19 @@ class JsonSchema(Constraint):
             raise ConstraintError(f"strict must be True or False, got {strict!r}")
         if type(max_whitespace) is not int or max_whitespace < 0:
             raise ConstraintError(f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}")
+        if draft is not None and (type(draft) is not int or draft not in DRAFTS):
+            raise ConstraintError(f"draft must be one of {', '.join(map(str, DRAFTS))} (or None: from $schema), got {draft!r}")
+        if registry is not None and not (isinstance(registry, Mapping) and all(isinstance(k, str) for k in registry)):
+            raise ConstraintError(f"registry must map URIs (strings) to schemas, got {type(registry).__name__}")
         if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
             raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
         self.schema = schema
         options = _options(strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry)
         compiler = Compiler(schema, draft if draft is not None else detect_draft(schema), options)
-        self._root: Node = compiler.compile_root()
+        try:
+            self._root: Node = compiler.compile_root()
+        except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
+            raise _beyond_python() from None
         self._max_ws = options.max_whitespace
         self.ignored_keywords = frozenset(compiler.ignored)
         self.unenforced = tuple(compiler.unenforced)
@@ -109,11 +123,26 @@ class JsonSchema(Constraint):
         return f"JsonSchema({title!r})" if title else "JsonSchema(...)"
 
     def initial(self) -> DocState:
-        return DocState(LEAD, 0, self._root.start())
+        return DocState(LEAD, 0, self._root.start(), 0)
 
     def advance(self, state: DocState, data: bytes) -> DocState | None:
+        """The state after ``data``, or None. Raises DepthError (a ConstraintError) when the
+        document opens an array or object deeper than :data:`MAX_DEPTH` levels."""
+        nest, over = nesting_after(state.nest, data)
+        try:
+            if over is not None:
+                if self._read(state, data[:over]) is None:
+                    return None
+                raise deeper_than()
+            out = self._read(state, data)
+        except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
+            raise _beyond_python() from None
+        return None if out is None else DocState(out[0], out[1], out[2], nest)
+
+    def _read(self, state: DocState, data: bytes) -> tuple[int, int, Any] | None:
+        """(phase, ws, value) after ``data``, or None when no valid document continues."""
         root, max_ws = self._root, self._max_ws
-        phase, ws, value = state
+        phase, ws, value, _ = state
         i, n = 0, len(data)
         while i < n:
             if phase == VALUE:
@@ -142,7 +171,7 @@ class JsonSchema(Constraint):
             if value is None:
                 return None
             phase, ws = VALUE, 0
-        return DocState(phase, ws, value)
+        return phase, ws, value
 
     def next_bytes(self, state: DocState) -> np.ndarray:
         return probe_next_bytes(self, state)  # advance reads one byte at a time
@@ -164,3 +193,14 @@ class JsonSchema(Constraint):
     def parse(self, text: str) -> Any:
         value = json.loads(text)
         return self.model.model_validate(value) if self.model is not None else value
+
+
+def _beyond_python() -> DepthError:
+    """The error of a schema or document whose nesting, within :data:`MAX_DEPTH`, still takes
+    more nested calls than Python's recursion limit allows (combinators nested deeply at every
+    level of a deep document, or a caller already deep in its own recursion)."""
+    return DepthError(
+        f"following this schema or document needs more nested calls than Python's recursion limit ({sys.getrecursionlimit()}) allows: "
+        f"the schema or the document nests too deeply (awrs.JsonSchema follows at most {MAX_DEPTH} levels "
+        "of either, fewer when combinators nest deeply at every level)"
+    )

@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, Layout, Node
+from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
 
 __all__ = ["ArraySpec", "canonical"]
 
 # Phases.
 START, OPEN, VALUE, AFTER_VALUE, NEXT, CLOSED = range(6)
+
+#: Restricted item nodes an array keeps (one per set of values left), before it starts afresh.
+_UNUSED_LIMIT = 256
 
 
 class ArrState(NamedTuple):
@@ -51,6 +54,7 @@ class ArraySpec:
         self.contains = contains
         self.min_contains = min_contains if contains is not None else 0
         self.max_contains = max_contains if contains is not None else None
+        self._unused_memo: dict[tuple[int, frozenset], Node] = {}
         self.empty = not self._satisfiable()
 
     def __repr__(self) -> str:
@@ -73,21 +77,48 @@ class ArraySpec:
         return limit
 
     def _satisfiable(self) -> bool:
-        longest = self._longest()
-        if longest is not None and longest < max(self.min_items, self.min_contains):
-            return False
         if self.max_contains is not None and self.max_contains < self.min_contains:
             return False
-        return not (self.contains is not None and self.min_contains > 0 and self.contains.empty)
-
-    def _can_finish(self, count: int, matched: int) -> bool:
-        if self.max_contains is not None and matched > self.max_contains:
+        if self.contains is not None and self.min_contains > 0 and self.contains.empty:
             return False
+        return self._can_finish(0, 0, frozenset())
+
+    def _room(self, count: int, seen: frozenset) -> int | None:
+        """How many more items the array can take after ``count`` (None: no bound)."""
         longest = self._longest()
         room = None if longest is None else longest - count
+        further = self._further(count, seen) if self.unique else None
+        if further is not None and (room is None or further < room):
+            room = further
+        return room
+
+    def _further(self, count: int, seen: frozenset) -> int | None:
+        """With uniqueItems, how many more items the values not used yet allow, when the item
+        schemas have few enough values to list (domains.domain; None otherwise). Each tuple
+        position needs a value not used yet; past them, each item takes one of the ``items``
+        values not used yet. (Values that later tuple positions will take are not subtracted:
+        with a tuple, an over-approximation.)"""
+        from awrs.constraints.json_schema.domains import domain  # (domains builds on this module)
+
+        for i in range(count, len(self.prefix)):
+            values = domain(self.prefix[i])
+            if values is not None and values.keys() <= seen:
+                return i - count
+        values = domain(self.items)
+        if values is None:
+            return None
+        return max(len(self.prefix) - count, 0) + len(values.keys() - seen)
+
+    def _can_finish(self, count: int, matched: int, seen: frozenset, more: int = 0) -> bool:
+        """After ``count`` items (``matched`` of them matching ``contains``; ``seen`` their
+        canonical forms, with uniqueItems), can the array still close validly with at least
+        ``more`` items to come?"""
+        if self.max_contains is not None and matched > self.max_contains:
+            return False
+        room = self._room(count, seen)
         if room is not None and room < 0:
             return False
-        need = max(self.min_items - count, self.min_contains - matched, 0)
+        need = max(self.min_items - count, self.min_contains - matched, more)
         return room is None or need <= room
 
     def _close_ok(self, st: ArrState) -> bool:
@@ -126,11 +157,8 @@ class ArraySpec:
         if phase in (OPEN, NEXT):
             return self._begin_item(st, b)
         if phase == AFTER_VALUE:
-            if b == 0x2C:
-                # the next item may or may not satisfy `contains`
-                ok = not self.item(st.count).empty and (
-                    self._can_finish(st.count + 1, st.matched) or self._can_finish(st.count + 1, st.matched + 1)
-                )
+            if b == 0x2C:  # another item must come (and may or may not satisfy `contains`)
+                ok = not self.item(st.count).empty and self._can_finish(st.count, st.matched, st.seen, more=1)
                 return st._replace(phase=NEXT, ws=0) if ok else None
             if b == 0x5D:
                 return st._replace(phase=CLOSED) if self._close_ok(st) else None
@@ -159,6 +187,10 @@ class ArraySpec:
         child = self.item(st.count)
         if child.empty or (self.max_items is not None and st.count >= self.max_items):
             return None
+        if self.unique and st.seen:
+            child = self._unused(child, st.seen)
+            if child is None:
+                return None
         value = child.feed(child.start(), b)
         if value is None:
             return None
@@ -166,6 +198,30 @@ class ArraySpec:
         if self.contains is not None:
             hit = self.contains.feed(self.contains.start(), b)
         return self._with_value(st._replace(phase=VALUE, ws=0, child=child, value=value, hit=hit, text=bytes([b]) if self.unique else b""))
+
+    def _unused(self, child: Node, seen: frozenset) -> Node | None:
+        """``child`` restricted to the values not in ``seen`` when its values can be listed
+        (domains.domain), so that an item that can only repeat one is refused as soon as it
+        can; None when every value is used. Memoised per set of values left."""
+        from awrs.constraints.json_schema.domains import domain  # (domains builds on this module)
+        from awrs.constraints.json_schema.values import value_node
+
+        values = domain(child)
+        if values is None:
+            return child
+        left = values.keys() - seen
+        if len(left) == len(values):
+            return child
+        if not left:
+            return None
+        key = (id(child), frozenset(left))
+        node = self._unused_memo.get(key)
+        if node is None:
+            if len(self._unused_memo) >= _UNUSED_LIMIT:
+                self._unused_memo.clear()
+            parsed = [json.loads(values[k], parse_float=Fraction) for k in left]
+            node = self._unused_memo[key] = AllOfNode([child, value_node(parsed, self.layout)])
+        return node
 
     def _with_value(self, st: ArrState) -> ArrState | None:
         """An item that can take no more bytes is judged at once."""
@@ -184,7 +240,7 @@ class ArraySpec:
             if key in seen:
                 return None
             seen = seen | {key}
-        if not self._can_finish(count, matched):
+        if not self._can_finish(count, matched, seen):
             return None
         return ArrState(AFTER_VALUE, 0, count, None, None, None, matched, b"", seen)
 

@@ -10,7 +10,6 @@ compiled schema lists them in ``ignored``.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import warnings
 from collections.abc import Mapping
@@ -21,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect, trie_dfa
+from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, check_cycles, short_pointer
 from awrs.constraints.json_schema.nodes import (
     AllOfNode,
     AnyOfNode,
@@ -35,11 +35,14 @@ from awrs.constraints.json_schema.nodes import (
     OneOfNode,
     RefNode,
     TypedNode,
+    Unresolved,
 )
 from awrs.constraints.json_schema.numbers import NumberSpec
 from awrs.constraints.json_schema.objects import ObjectSpec
 from awrs.constraints.json_schema.refs import Draft, Resolved, Resources, join
+from awrs.constraints.json_schema.sharing import share
 from awrs.constraints.json_schema.strings import StringSpec
+from awrs.constraints.json_schema.values import accepts_value, check_json_value, json_equal, show, type_of, value_node
 from awrs.constraints.regex_syntax import parses_exactly
 from awrs.errors import ConstraintError, UnsupportedSchemaError
 
@@ -73,6 +76,15 @@ UNENFORCED = frozenset({
     "$recursiveRef", "$recursiveAnchor",
 })
 
+#: The keywords _typed reads: a schema without any of them accepts every value of every type.
+_TYPED_KEYWORDS = frozenset({
+    "type", "enum", "const", "minLength", "maxLength", "pattern", "format",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "properties", "patternProperties", "additionalProperties", "required", "propertyNames",
+    "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
+    "items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
+    "contains", "minContains", "maxContains",
+})
 _ALL_TYPES = ("string", "number", "integer", "object", "array", "boolean", "null")
 # What _types and _typed make for the usual cases, made once.
 _ONE_TYPE = {t: frozenset({t, "integer"} if t == "number" else {t}) for t in _ALL_TYPES}
@@ -144,12 +156,20 @@ class Compiler:
         self.ignored: set[str] = set()
         self.unenforced: list[tuple[str, str]] = []
         self._memo: dict[int, Node] = {}
+        self._loops: dict[int, int] = {}  # schema -> the references that loop back to it
+        self._refs: dict[int, tuple[RefNode, int]] = {}  # the references that loop back, and to what
+        self._depth = 0  # schemas being compiled, one inside the other
         self._any: Node | None = None
         self._foreign, self._known, self._leaf_keywords = _vocabulary(draft)
         self._options_key = (draft, options.strict, options.max_whitespace, options.formats, options.max_string_length, options.fixed_order)
 
     def compile_root(self) -> Node:
-        return self.node(self.resources.root)
+        """The root schema's node. Raises ConstraintError when a reference cycle reads no part
+        of the value (see check_cycles)."""
+        root = self.node(self.resources.root)
+        if self._refs:
+            check_cycles(ref for ref, _ in self._refs.values())
+        return root
 
     @property
     def any_value(self) -> Node:
@@ -200,20 +220,57 @@ class Compiler:
 
     def _memoised(self, where: Resolved) -> Node:
         """The node of a schema that is not shared, compiled once per compile (by identity, so
-        that references can loop back to a schema being compiled)."""
+        that references can loop back to a schema being compiled). A node handed to a second
+        parent is shared (sharing.share): parallel readers of one value then read it once.
+        (Compiles recurse through here: one frame per level of nesting counts, see limits.)"""
         key = id(where.schema)
         node = self._memo.get(key)
         if node is _COMPILING:  # a reference back to a schema being compiled: resolved lazily
-            return RefNode(lambda: self._memo[key])
-        if node is None:
-            self._memo[key] = _COMPILING
-            try:
-                node = self._compile(where)
-            except BaseException:
-                del self._memo[key]
-                raise
-            self._memo[key] = node
+            self._loops[key] = self._loops.get(key, 0) + 1
+            ref = RefNode(lambda: self._finished(key), where.pointer)
+            self._refs[id(ref)] = (ref, key)
+            return ref
+        if node is not None:
+            return self._handed_again(node)
+        if self._depth >= MAX_DEPTH:
+            raise DepthError(
+                f"the schema nests deeper than {MAX_DEPTH} levels at {short_pointer(where.pointer)} (subschemas "
+                f"within subschemas, chains of $ref included): {MAX_DEPTH} is the most awrs.JsonSchema compiles"
+            )
+        self._memo[key] = _COMPILING
+        self._depth += 1
+        try:
+            node = self._compile(where)
+        except BaseException:
+            del self._memo[key]
+            raise
+        finally:
+            self._depth -= 1
+        self._memo[key] = node
+        if self._loops.get(key, 0) > 1 and self._share_any:
+            # Two references back can read one nested value in parallel; one reference and
+            # the first parent never read the same value (the reference reads a part of it).
+            share(node)
         return node
+
+    def _handed_again(self, node: Node) -> Node:
+        """``node``, compiled already, handed to one more parent: shared from now on."""
+        looped = self._refs.get(id(node))
+        if looped is None:
+            if self._share_any:  # (the shared any-value node is read by one parent at a time)
+                share(node)
+            return node
+        ref, key = looped  # the same reference back, handed to another parent
+        self._loops[key] += 1
+        target = self._finished(key)
+        if target is not None and self._share_any:
+            share(target)  # (else shared when its compile ends, above)
+        return ref
+
+    def _finished(self, key: int) -> Node | None:
+        """The node of the schema ``key``, or None while it is still being compiled."""
+        node = self._memo.get(key)
+        return None if node is _COMPILING else node
 
     def _leaf_key(self, schema: dict) -> tuple | None:
         """The key under which a leaf schema's node is shared, or None for any other schema.
@@ -240,7 +297,7 @@ class Compiler:
                     return None
             elif k in _LEAF_ANNOTATIONS:
                 continue
-            elif k in _KNOWN or k in UNENFORCED or k in self._foreign:
+            elif k in _KNOWN or k in UNENFORCED or k in self._foreign or type(k) is not str:
                 return None
             else:
                 unknown += (k,)  # an extension keyword: recorded as ignored
@@ -256,13 +313,17 @@ class Compiler:
         if schema is False:
             return NeverNode()
         if type(schema) is not dict and not isinstance(schema, Mapping):
-            raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {json.dumps(schema)[:60]}")
+            raise ConstraintError(f"invalid schema at {pointer}: expected an object or a boolean, got {show(schema)}")
         if "$ref" in schema and self.draft <= 7:
             return self._ref(schema["$ref"], where)  # draft 4-7: siblings of $ref are ignored
         kept = self._check_keywords(schema, pointer)
         if kept is not schema:
             schema, where = kept, Resolved(kept, where.base, pointer)
-        parts: list[Node] = [self._typed(schema, where)]
+        # Without type-specific keywords the typed part accepts every value: left out when
+        # other parts read the value (a $ref beside annotations would otherwise read every
+        # value it checks twice, once for nothing).
+        typed = not _TYPED_KEYWORDS.isdisjoint(schema)
+        parts: list[Node] = [self._typed(schema, where)] if typed else []
         if "$ref" in schema:
             parts.append(self._ref(schema["$ref"], where))
         for key, cls in (("allOf", AllOfNode), ("anyOf", AnyOfNode), ("oneOf", OneOfNode)):
@@ -275,6 +336,8 @@ class Compiler:
             then = self._child(where, "then") if "then" in schema else self.any_value
             otherwise = self._child(where, "else") if "else" in schema else self.any_value
             parts.append(IfNode(self._child(where, "if"), then, otherwise, self.any_value))
+        if not parts:
+            return self._typed(schema, where)
         return parts[0] if len(parts) == 1 else AllOfNode(parts)
 
     def _check_keywords(self, schema: Mapping, pointer: str) -> Mapping:
@@ -289,6 +352,8 @@ class Compiler:
                 foreign = (foreign or []) + [key]
             elif key in UNENFORCED:
                 self._unsupported(key, pointer, "awrs does not enforce this keyword")
+            elif type(key) is not str:
+                raise ConstraintError(f"invalid schema at {pointer}: a key {key!r} that is not a string (a schema is a JSON object)")
             else:
                 self.ignored.add(key)
         fmt = schema.get("format")
@@ -352,7 +417,7 @@ class Compiler:
             return common
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or any(n not in _ALL_TYPES for n in names):
-            raise ConstraintError(f"invalid type at {pointer}: {json.dumps(value)} (use {', '.join(_ALL_TYPES)})")
+            raise ConstraintError(f"invalid type at {pointer}: {show(value)} (use {', '.join(_ALL_TYPES)})")
         types = set(names)
         if "number" in types:
             types.add("integer")
@@ -360,17 +425,25 @@ class Compiler:
 
     def _enum_node(self, schema: Mapping, types: frozenset[str], where: Resolved) -> Node:
         """``enum``/``const``: the listed values that also satisfy the schema's other keywords."""
+        if "const" in schema:
+            check_json_value(schema["const"], where.pointer, "const")
+        if "enum" in schema:
+            if not isinstance(schema["enum"], list):
+                raise ConstraintError(f"invalid enum at {where.pointer}: expected an array")
+            check_json_value(schema["enum"], where.pointer, "enum")
         values = [schema["const"]] if "const" in schema else schema["enum"]
         if "enum" in schema and "const" in schema:
-            values = [v for v in schema["enum"] if _json_equal(v, schema["const"])]
-        if not isinstance(values, list):
-            raise ConstraintError(f"invalid enum at {where.pointer}: expected an array")
+            values = [v for v in schema["enum"] if json_equal(v, schema["const"])]
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         # Values are checked against the schema's other type-specific keywords; "type" alone
         # is a cheaper membership test, and combinators apply separately (see _compile).
         constraining = set(rest) & (ENFORCED - {"type", "$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
         others = self._typed(rest, where) if constraining else None
-        kept = [v for v in values if _type_of(v) in types and (others is None or _accepts_value(others, v))]
+        typed = [v for v in values if type_of(v) in types]
+        try:
+            kept = [v for v in typed if others is None or accepts_value(others, v)]
+        except Unresolved:  # the other keywords refer back to a schema still being compiled
+            return AllOfNode([value_node(typed, self.layout), others])  # checked when reading
         return value_node(kept, self.layout)
 
     def _string(self, schema: Mapping, where: Resolved) -> StringSpec:
@@ -425,7 +498,9 @@ class Compiler:
 
     def _object(self, schema: Mapping, where: Resolved) -> ObjectSpec:
         pointer = where.pointer
-        properties = {name: self._child(where, "properties", name) for name in _object_of(schema, "properties", pointer)}
+        properties = {}
+        for name in _object_of(schema, "properties", pointer):  # a loop: one frame less per level of nesting
+            properties[name] = self._child(where, "properties", name)
         patterns = []
         for pat in _object_of(schema, "patternProperties", pointer):
             _check_regex(pat, pat, f"{pointer}/patternProperties")
@@ -638,14 +713,14 @@ _NO_KEYS: Mapping[str, Any] = {}  # never written to
 def _object_of(schema: Mapping, key: str, pointer: str) -> Mapping[str, Any]:
     """The object a keyword such as ``properties`` holds (empty when absent)."""
     value = schema.get(key, _NO_KEYS)
-    if type(value) is dict or isinstance(value, Mapping):
+    if (type(value) is dict or isinstance(value, Mapping)) and all(type(k) is str for k in value):
         return value
-    raise ConstraintError(f"invalid {key} at {pointer}: expected an object, got {json.dumps(value)[:60]}")
+    raise ConstraintError(f"invalid {key} at {pointer}: expected an object (with string keys), got {show(value)}")
 
 
 def _names(value: Any, pointer: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConstraintError(f"invalid schema at {pointer}: expected an array of property names, got {json.dumps(value)[:60]}")
+        raise ConstraintError(f"invalid schema at {pointer}: expected an array of property names, got {show(value)}")
     return frozenset(value)
 
 
@@ -654,13 +729,13 @@ def _count(schema: Mapping, key: str, pointer: str, default: Any = 0) -> Any:
     if value is default:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (isinstance(value, float) and not value.is_integer()):
-        raise ConstraintError(f"invalid {key} at {pointer}: expected a non-negative integer, got {json.dumps(value)}")
+        raise ConstraintError(f"invalid {key} at {pointer}: expected a non-negative integer, got {show(value)}")
     return int(value)
 
 
 def _fraction(value: Any, pointer: str, key: str) -> Fraction:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
-        raise ConstraintError(f"invalid {key} at {pointer}: expected a number, got {json.dumps(value)}")
+        raise ConstraintError(f"invalid {key} at {pointer}: expected a number, got {show(value)}")
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
@@ -668,68 +743,3 @@ def _lcm(a: Fraction, b: Fraction) -> Fraction:
     """The least common multiple of two positive rationals."""
     num = a.numerator * b.numerator // math.gcd(a.numerator, b.numerator)
     return Fraction(num, math.gcd(a.denominator, b.denominator))
-
-
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    from awrs.constraints.json_schema.arrays import canonical
-
-    return canonical(_exact(a)) == canonical(_exact(b))
-
-
-def _exact(value: Any) -> Any:
-    """Numbers as Fractions (exact), recursively, as the canonical form expects."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    if isinstance(value, list):
-        return [_exact(v) for v in value]
-    return {k: _exact(v) for k, v in value.items()}
-
-
-def _accepts_value(node: Node, value: Any) -> bool:
-    st = node.start()
-    for b in json.dumps(value, ensure_ascii=False).encode():
-        st = node.feed(st, b)
-        if st is None:
-            return False
-    return node.end(st)
-
-
-def value_node(values: list[Any], layout: Layout) -> Node:
-    """A node accepting exactly the given JSON values (any serialisation of them)."""
-    strings = [v for v in values if isinstance(v, str)]
-    numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
-    literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
-    encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
-    # The trie is built when generation first enters one of these strings (most of a big
-    # schema's enums are never generated); a non-empty list of strings is never empty.
-    string = StringSpec(build=lambda: (trie_dfa(encoded), (), ())) if strings else None
-    number = NumberSpec(values=numbers) if numbers else None
-    nodes: list[Node] = []
-    if string or number or literals:
-        nodes.append(TypedNode(string, number, None, None, literals))
-    for v in values:
-        if isinstance(v, dict):
-            props = {k: value_node([x], layout) for k, x in v.items()}
-            nodes.append(TypedNode(obj=ObjectSpec(layout, props, [], NeverNode(), required=frozenset(v))))
-        elif isinstance(v, list):
-            items = [value_node([x], layout) for x in v]
-            nodes.append(TypedNode(arr=ArraySpec(layout, items, NeverNode(), min_items=len(v))))
-    if not nodes:
-        return NeverNode()
-    return nodes[0] if len(nodes) == 1 else AnyOfNode(nodes)

@@ -40,6 +40,7 @@ __all__ = [
     "NotNode",
     "IfNode",
     "RefNode",
+    "Unresolved",
     "Layout",
     "ANY_STRING",
 ]
@@ -79,6 +80,16 @@ class Node(ABC):
 
     #: The kinds of value the node may accept (an over-approximation).
     kinds: frozenset[str] = ALL_KINDS
+    #: The node reads values through other nodes (a container's items or properties, the
+    #: branches of a combinator): the compiler shares such a node when a second parent reads
+    #: it (sharing.share), so that parallel readers of one value do its work once.
+    composite: bool = False
+
+    def same_value(self) -> tuple[Node, ...]:
+        """The nodes that read the very value this node reads, beside it (the branches of a
+        combinator, a reference's target, an object's ``dependentSchemas``): the edges a
+        reference cycle must not consist of alone (the compiler refuses such a cycle)."""
+        return ()
 
     @property
     def empty(self) -> bool:
@@ -148,6 +159,10 @@ class TypedNode(Node):
                 [w.decode() for w in literals] + [k for k, on in zip(("string", "number", "object", "array"), key[1:]) if on]
             )
         self.kinds = kinds
+        self.composite = self.obj is not None or self.arr is not None
+
+    def same_value(self) -> tuple[Node, ...]:
+        return self.obj.dep_nodes if self.obj is not None else ()
 
     def __repr__(self) -> str:
         kinds = [k for k, v in (("string", self.string), ("number", self.number), ("object", self.obj), ("array", self.arr)) if v]
@@ -204,7 +219,8 @@ class TypedNode(Node):
 
     def _dispatch(self, b: int) -> Any | None:
         if b == 0x22 and self.string is not None:
-            return (STRING, feed_string(self.string, string_start(self.string), b))
+            st = feed_string(self.string, string_start(self.string), b)
+            return None if st is None else (STRING, st)
         if b in _NUMBER_START and self.number is not None:
             st = feed_number(NumberState(NUM_START, b""), b)
             return (NUMBER, st) if st is not None and prefix_viable(st, self.number) else None
@@ -248,10 +264,13 @@ class TypedNode(Node):
 
 
 class AllOfNode(Node):
-    """Every child holds (``allOf``, and the conjunction of a schema's own keywords)."""
+    """Every child holds (``allOf``, and the conjunction of a schema's own keywords). A child
+    listed twice is read once."""
+
+    composite = True
 
     def __init__(self, children: list[Node]):
-        self.children = tuple(children)
+        self.children = tuple(dict.fromkeys(children))  # nodes compare by identity
         kinds = ALL_KINDS
         for c in self.children:
             kinds = kinds & c.kinds
@@ -259,6 +278,9 @@ class AllOfNode(Node):
 
     def __repr__(self) -> str:
         return f"AllOf{list(self.children)}"
+
+    def same_value(self) -> tuple[Node, ...]:
+        return self.children
 
     def closed(self, state: Any) -> bool:
         return self.children[0].closed(state[0])
@@ -280,14 +302,20 @@ class AllOfNode(Node):
 
 
 class AnyOfNode(Node):
-    """At least one child holds. States keep the children still alive."""
+    """At least one child holds. States keep the children still alive. A child listed twice
+    is read once."""
+
+    composite = True
 
     def __init__(self, children: list[Node]):
-        self.children = tuple(c for c in children if not c.empty)
+        self.children = tuple(dict.fromkeys(c for c in children if not c.empty))
         self.kinds = frozenset().union(*(c.kinds for c in self.children))
 
     def __repr__(self) -> str:
         return f"AnyOf{list(self.children)}"
+
+    def same_value(self) -> tuple[Node, ...]:
+        return self.children
 
     def closed(self, state: Any) -> bool:
         i, st = state[0]
@@ -297,8 +325,13 @@ class AnyOfNode(Node):
         return tuple((i, c.start()) for i, c in enumerate(self.children))
 
     def feed(self, state: Any, b: int) -> Any | None:
-        out = tuple((i, nxt) for i, st in state if (nxt := self.children[i].feed(st, b)) is not None)
-        return out or None
+        out = []
+        children = self.children
+        for i, st in state:  # a loop, not a generator: one frame less per level of nesting
+            nxt = children[i].feed(st, b)
+            if nxt is not None:
+                out.append((i, nxt))
+        return tuple(out) if out else None
 
     def end(self, state: Any) -> bool:
         return any(self.children[i].end(st) for i, st in state)
@@ -306,7 +339,12 @@ class AnyOfNode(Node):
 
 class OneOfNode(AnyOfNode):
     """Exactly one child holds. Prefixes are checked as for ``anyOf`` (an over-approximation:
-    two children may both end up valid); the end check is exact."""
+    two children may both end up valid); the end check is exact. A child listed twice counts
+    twice (the value then satisfies both or neither)."""
+
+    def __init__(self, children: list[Node]):
+        self.children = tuple(c for c in children if not c.empty)
+        self.kinds = frozenset().union(*(c.kinds for c in self.children))
 
     def end(self, state: Any) -> bool:
         return sum(1 for i, st in state if self.children[i].end(st)) == 1
@@ -316,9 +354,14 @@ class NotNode(Node):
     """The value must not satisfy ``child``. A syntax-only node keeps reading the value when
     the child dies. Prefixes are not restricted beyond syntax (over-approximation)."""
 
+    composite = True
+
     def __init__(self, child: Node, carrier: Node):
         self.child = child
         self.carrier = carrier  # accepts any JSON value: tracks where the value ends
+
+    def same_value(self) -> tuple[Node, ...]:
+        return (self.child, self.carrier)
 
     def closed(self, state: Any) -> bool:
         return self.carrier.closed(state[0])
@@ -342,8 +385,13 @@ class IfNode(Node):
     """``if``/``then``/``else``: the value satisfies ``then`` if it satisfies ``if``, else
     ``else``. A prefix is kept while (``if`` and ``then``) or ``else`` can still hold."""
 
+    composite = True
+
     def __init__(self, cond: Node, then: Node, otherwise: Node, carrier: Node):
         self.cond, self.then, self.otherwise, self.carrier = cond, then, otherwise, carrier
+
+    def same_value(self) -> tuple[Node, ...]:
+        return (self.cond, self.then, self.otherwise, self.carrier)
 
     def closed(self, state: Any) -> bool:
         return self.carrier.closed(state[0])
@@ -372,18 +420,32 @@ class IfNode(Node):
         return o is not None and self.otherwise.end(o)
 
 
-class RefNode(Node):
-    """A ``$ref``: resolved lazily, so recursive schemas compile to finite graphs."""
+class Unresolved(Exception):
+    """A reference back to a schema that is still being compiled was followed: only the
+    compiler's own reasoning about a schema (which enum values it allows, whether an object
+    can be completed) can meet one, and it then falls back to a check made when reading."""
 
-    def __init__(self, resolve):
-        self._resolve = resolve
+
+class RefNode(Node):
+    """A reference back to a schema still being compiled (recursion): resolved on first use,
+    so recursive schemas compile to finite graphs. ``pointer`` says where that schema is."""
+
+    def __init__(self, resolve, pointer: str = "#"):
+        self._resolve = resolve  # the target Node, or None while it is being compiled
         self._target: Node | None = None
+        self.pointer = pointer
 
     @property
     def target(self) -> Node:
         if self._target is None:
-            self._target = self._resolve()
+            target = self._resolve()
+            if target is None:
+                raise Unresolved(self.pointer)
+            self._target = target
         return self._target
+
+    def same_value(self) -> tuple[Node, ...]:
+        return (self.target,)
 
     @property
     def kinds(self) -> frozenset[str]:  # type: ignore[override]

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
+from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node, Unresolved
 from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
-from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, partial_bytes, string_start
+from awrs.constraints.json_schema.strings import IN as STR_IN
+from awrs.constraints.json_schema.strings import UTF8 as STR_UTF8
+from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, partial_bytes, pending_chars, string_start
 
 __all__ = ["ObjectSpec"]
 
@@ -109,7 +111,10 @@ class ObjectSpec:
             return False
         if not self.required and not self.min_props:
             return True  # the empty object (the usual case, decided without the memos)
-        return self._can_finish(frozenset(), -1)
+        try:
+            return self._can_finish(frozenset(), -1)
+        except Unresolved:  # propertyNames refers back to a schema still being compiled
+            return True  # assumed satisfiable; reading decides exactly
 
     def _missing(self, seen: frozenset) -> frozenset:
         """Required keys not yet seen, including dependentRequired ones (transitively).
@@ -160,9 +165,10 @@ class ObjectSpec:
     def _order_ok(self, name: str, last: int) -> bool:
         return self.order is None or name not in self.order or self.order[name] > last
 
-    def _key_viable(self, st: ObjState, text: str, closed: bool, partial: bytes = b"") -> bool:
+    def _key_viable(self, st: ObjState, text: str, closed: bool, partial: bytes = b"", escape: Any = None) -> bool:
         """Can the key being read (``text`` so far, then the ``partial`` bytes of an unfinished
-        character) become a key of a valid object?"""
+        character, or an escape begun that can still stand for the code points ``escape``)
+        become a key of a valid object?"""
         seen, last = st.seen, st.last
         if closed:
             if text in seen or not self._order_ok(text, last) or not self._name_allowed(text):
@@ -176,13 +182,13 @@ class ObjectSpec:
         if self.finite or (room is not None and room == len(missing)):
             pool = missing if (room is not None and room == len(missing)) else self._candidates
             return any(
-                self._bytes(n).startswith(prefix) and n not in seen and self._order_ok(n, last)
+                self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen and self._order_ok(n, last)
                 and self._name_allowed(n) and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
                 for n in pool
             )
         if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
-            return any(self._bytes(n).startswith(prefix) and n not in seen for n in self._candidates) or any(
-                self._prefix_checker(pattern).accepts_prefix(prefix) for _, pattern, node in self.patterns if not node.empty
+            return any(self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen for n in self._candidates) or any(
+                self._pattern_viable(pattern, prefix, escape) for _, pattern, node in self.patterns if not node.empty
             )
         return True  # an open set of names: the text can always grow into a fresh one
 
@@ -192,6 +198,17 @@ class ObjectSpec:
         if out is None:
             out = self._utf8[name] = name.encode("utf-8", "surrogatepass")
         return out
+
+    def _pattern_viable(self, pattern: str, prefix: bytes, escape: Any) -> bool:
+        """Can a name that starts with ``prefix`` (then, when ``escape`` is given, a character
+        with a code point in those ranges) come to contain a match of ``pattern``? Exact when
+        the pattern compiles to a DFA; with an escape begun and no DFA, the escape is assumed
+        to fit."""
+        checker = self._prefix_checker(pattern)
+        if escape is None or checker.dfa is None:
+            return checker.accepts_prefix(prefix)
+        state = checker.walk(prefix)
+        return state is not None and StringSpec(eager_dfa=checker.dfa)._chars_fit(state, 0, escape)
 
     def _prefix_checker(self, pattern: str):
         """An awrs Regex whose prefix check says whether a name can still come to contain a
@@ -276,7 +293,7 @@ class ObjectSpec:
                     break
                 names = fed
             key, j = nxt, j + 1
-        if j == i or not self._key_viable(st, key.text, False, partial_bytes(key)):
+        if j == i or not self._key_viable(st, key.text, False, partial_bytes(key), _escape_of(key)):
             return None
         return ObjState(KEY, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last), j
 
@@ -338,7 +355,7 @@ class ObjectSpec:
             if names is None:
                 return None
         closed = key.phase == STR_CLOSED
-        if not self._key_viable(st, key.text, closed, partial_bytes(key)):
+        if not self._key_viable(st, key.text, closed, partial_bytes(key), _escape_of(key)):
             return None
         if not closed:
             return ObjState(st.phase, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last)
@@ -347,6 +364,23 @@ class ObjectSpec:
         name = key.text
         last = self.order.get(name, st.last) if self.order is not None else st.last
         return ObjState(COLON, 0, st.seen | {name}, None, None, self.node_for(name), st.value, st.deps, last)
+
+
+def _escape_of(key: Any) -> Any:
+    """The code points an escape begun in a key can still stand for (None: no escape begun;
+    a UTF-8 character begun is compared byte by byte instead)."""
+    return None if key.phase in (STR_IN, STR_CLOSED, STR_UTF8) else pending_chars(key)
+
+
+def _continues(name: str, text: str, escape: Any) -> bool:
+    """``name`` goes on after ``text`` with a character in the code point ranges ``escape``
+    (always true without an escape)."""
+    if escape is None:
+        return True
+    if len(name) <= len(text):
+        return False
+    cp = ord(name[len(text)])
+    return any(lo <= cp <= hi for lo, hi in escape)
 
 
 def _node_accepts_string(node: Node, text: str) -> bool:

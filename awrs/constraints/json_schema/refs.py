@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urldefrag, urljoin
 
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, short_pointer
 from awrs.errors import ConstraintError
 
-__all__ = ["DEFAULT_BASE", "Draft", "Resolved", "Resources", "detect_draft", "join", "subschemas"]
+__all__ = ["DEFAULT_BASE", "DRAFTS", "Draft", "Resolved", "Resources", "detect_draft", "join", "subschemas"]
 
 #: The base URI of a root schema that has no ``$id`` (a reserved, never-fetched domain).
 DEFAULT_BASE = "https://awrs.invalid/root.json"
@@ -27,6 +28,8 @@ _DRAFTS = {
     "json-schema.org/draft/2020-12/schema": 2020,
 }
 Draft = int
+#: The drafts awrs reads.
+DRAFTS = (4, 6, 7, 2019, 2020)
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
@@ -139,7 +142,9 @@ class Resources:
             return base, (f"{urldefrag(base)[0]}#{fragment}" if not doc else uri)
         return doc or base, None  # "#/..." alone changes nothing
 
-    def _index(self, schema: Any, base: str, pointer: str) -> Resolved:
+    def _index(self, schema: Any, base: str, pointer: str, depth: int = 0) -> Resolved:
+        if depth > MAX_DEPTH:
+            raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels of subschemas at {short_pointer(pointer)}: {MAX_DEPTH} is the most awrs.JsonSchema compiles")
         here = Resolved(schema, base, pointer)
         if not isinstance(schema, Mapping):
             self._docs.setdefault(urldefrag(base)[0], here)
@@ -158,7 +163,7 @@ class Resources:
             if isinstance(anchor, str) and self.draft >= 2019:
                 self._anchors.setdefault(f"{urldefrag(base)[0]}#{anchor}", here)
         for path, sub in subschemas(schema, self.draft):
-            self._index(sub, base, pointer + "/" + "/".join(_escape(p) for p in path))
+            self._index(sub, base, pointer + "/" + "/".join(_escape(p) for p in path), depth + 1)
         return Resolved(schema, base, pointer)
 
     def resolve(self, ref: str, base: str) -> Resolved:

@@ -14,9 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from awrs.constraints.dfa import ByteDFA
+import numpy as np
 
-__all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "string_start", "MAX_LENGTH_TABLE"]
+from awrs.constraints.dfa import ByteDFA
+from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
+from awrs.constraints.utf8 import utf8_sequences
+from awrs.errors import ConstraintError
+
+__all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "pending_chars", "string_start", "MAX_LENGTH_TABLE"]
 
 #: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
 #: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
@@ -26,6 +31,10 @@ MAX_LENGTH_TABLE = 4096
 BEFORE, IN, ESC, UHEX, LOW_BACKSLASH, LOW_U, LOW_HEX, UTF8, CLOSED = range(9)
 _SIMPLE_ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09}
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+
+
+#: A DFA that accepts no string at all.
+_NO_STRING = ByteDFA(table=None, final=np.zeros(1, dtype=np.bool_), rows=[[-1] * 256])
 
 
 class StringState(NamedTuple):
@@ -79,7 +88,10 @@ class StringSpec:
     def _parts(self) -> tuple[ByteDFA | None, tuple[Any, ...], tuple[Any, ...]]:
         if self.build is None:
             return self.eager_dfa, self.eager_partial, self.eager_checks
-        dfa, partial, checks = self.build()
+        try:
+            dfa, partial, checks = self.build()
+        except ConstraintError:  # a pattern valid when the schema compiled whose language is empty ([^\s\S])
+            return _NO_STRING, (), ()
         return dfa, tuple(partial), tuple(checks) + self.eager_checks
 
     @property
@@ -117,6 +129,16 @@ class StringSpec:
         if self.max_len is not None and shortest > self.max_len:
             return True
         return longest is not None and longest < self.min_len
+
+    @cached_property
+    def opens(self) -> bool:
+        """Some string satisfies the spec, decided once its automata are built (``empty`` is
+        decided at compile time, before a pattern's automaton exists): an opening quote is
+        refused otherwise."""
+        if self.max_len is not None and self.max_len < self.min_len:
+            return False
+        dfa = self.dfa
+        return dfa is None or (bool(dfa.final.any()) and self._length_fits(0, 0))
 
     @cached_property
     def _extent(self) -> tuple[int, int | None]:
@@ -175,6 +197,59 @@ class StringSpec:
     @cached_property
     def _successors(self) -> list[set[int]]:
         return [_char_successors(self.dfa, s) for s in range(self.dfa.n_states)]
+
+    def _next_char_fits(self, state: int, length: int) -> bool:
+        """Some character read from DFA state ``state`` leads where a string of ``length + 1``
+        code points can still be completed within the bounds."""
+        if self.max_len is not None and length + 1 > self.max_len:
+            return False
+        if self.dfa is None:
+            return True
+        return any(self._length_fits(t, length + 1) for t in self._successors_of(state))
+
+    def _successors_of(self, state: int) -> set[int]:
+        """``_successors[state]``, worked out for this state alone (a string with an escape in
+        it asks about a few states of a DFA that may have thousands)."""
+        if "_successors" in self.__dict__:
+            return self._successors[state]
+        cache = self.__dict__.setdefault("_successors_cache", {})
+        out = cache.get(state)
+        if out is None:
+            out = cache[state] = _char_successors(self.dfa, state)
+        return out
+
+    def _chars_fit(self, state: int, length: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+        """Some character with a code point in ``ranges`` leads from DFA state ``state`` where a
+        string of ``length + 1`` code points can still be completed within the bounds."""
+        if not ranges or (self.max_len is not None and length + 1 > self.max_len):
+            return False
+        if self.dfa is None:
+            return True
+        rows = self.dfa.rows
+        for lo, hi in ranges:
+            for seq in utf8_sequences(lo, hi):
+                frontier = {state}
+                for b_lo, b_hi in seq:
+                    frontier = {t for f in frontier for t in rows[f][b_lo : b_hi + 1] if t >= 0}
+                    if not frontier:
+                        break
+                if any(self._length_fits(t, length + 1) for t in frontier):
+                    return True
+        return False
+
+    def _utf8_fits(self, state: int, length: int, pending: tuple) -> bool:
+        """The UTF-8 character begun (``pending``, the DFA already at ``state`` after its bytes
+        so far) can end where a string of ``length + 1`` code points still fits the bounds."""
+        if self.max_len is not None and length + 1 > self.max_len:
+            return False
+        if self.dfa is None or (self.min_len == 0 and self.max_len is None):
+            return True  # the DFA keeps live states only: some continuation of the character is accepted
+        need, _, lo, hi, _ = pending
+        rows, frontier = self.dfa.rows, {state}
+        for i in range(need):
+            b_lo, b_hi = (lo, hi) if i == 0 else (0x80, 0xBF)
+            frontier = {t for f in frontier for t in rows[f][b_lo : b_hi + 1] if t >= 0}
+        return any(self._length_fits(t, length + 1) for t in frontier)
 
     #: Emptiness is only worked out for DFAs up to this size at compile time (larger ones are
     #: assumed non-empty; generation finds out exactly, state by state).
@@ -269,8 +344,8 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
     if phase == IN:
         if b == 0x22:  # closing quote
             return StringState(CLOSED, st.dfa, st.length, st.pending, st.text) if _complete(spec, st) else None
-        if b == 0x5C:
-            return StringState(ESC, st.dfa, st.length, st.pending, st.text)
+        if b == 0x5C:  # an escape: some character must still fit
+            return StringState(ESC, st.dfa, st.length, st.pending, st.text) if spec._next_char_fits(st.dfa, st.length) else None
         if b < 0x20:
             return None  # control characters must be escaped
         if b < 0x80:
@@ -280,7 +355,10 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
             lo, hi = _continuation_range(b, 0)
             value = b & (0x1F if need == 1 else 0x0F if need == 2 else 0x07)
             dfa = _dfa_byte(spec, st.dfa, b)  # the DFA reads the bytes as they come
-            return None if dfa is None else st._replace(phase=UTF8, dfa=dfa, pending=(need, value, lo, hi, bytes([b])))
+            if dfa is None:
+                return None
+            pending = (need, value, lo, hi, bytes([b]))
+            return st._replace(phase=UTF8, dfa=dfa, pending=pending) if spec._utf8_fits(dfa, st.length, pending) else None
         return None
     if phase == UTF8:
         need, value, lo, hi, raw = st.pending
@@ -292,9 +370,10 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
         value = (value << 6) | (b & 0x3F)
         if need == 1:
             return _add_char(spec, st._replace(phase=IN, dfa=dfa, pending=None), value, walked=True)
-        return st._replace(dfa=dfa, pending=(need - 1, value, 0x80, 0xBF, raw + bytes([b])))
+        pending = (need - 1, value, 0x80, 0xBF, raw + bytes([b]))
+        return st._replace(dfa=dfa, pending=pending) if spec._utf8_fits(dfa, st.length, pending) else None
     if phase == BEFORE:
-        return StringState(IN, st.dfa, st.length, st.pending, st.text) if b == 0x22 else None
+        return StringState(IN, st.dfa, st.length, st.pending, st.text) if b == 0x22 and spec.opens else None
     if phase == ESC:
         if b == ord("u"):
             return st._replace(phase=UHEX, pending=("", None))
@@ -306,12 +385,14 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
             return None
         digits, high = st.pending
         digits += chr(b)
-        if len(digits) < 4:
-            return st._replace(pending=(digits, high))
+        if len(digits) < 4:  # the code points the escape can still stand for must fit
+            ranges = escape_ranges(digits) if phase == UHEX else low_ranges(high, digits)
+            return st._replace(pending=(digits, high)) if spec._chars_fit(st.dfa, st.length, ranges) else None
         unit = int(digits, 16)
         if phase == UHEX:
-            if 0xD800 <= unit <= 0xDBFF:
-                return st._replace(phase=LOW_BACKSLASH, pending=("", unit))
+            if 0xD800 <= unit <= 0xDBFF:  # a high surrogate: the pair's code points must fit
+                fits = spec._chars_fit(st.dfa, st.length, low_ranges(unit, ""))
+                return st._replace(phase=LOW_BACKSLASH, pending=("", unit)) if fits else None
             if 0xDC00 <= unit <= 0xDFFF:
                 return None  # a lone low surrogate
             return _add_char(spec, st._replace(phase=IN, pending=None), unit)
@@ -324,6 +405,24 @@ def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None
     if phase == LOW_U:
         return st._replace(phase=LOW_HEX) if b == ord("u") else None
     return None  # CLOSED: the string is over
+
+
+def pending_chars(st: StringState) -> tuple[tuple[int, int], ...] | None:
+    """The code points (inclusive ranges) the character being read can still become: an
+    escape begun, or the first bytes of a UTF-8 character; None when no character is begun."""
+    phase = st.phase
+    if phase == ESC:
+        return ANY_CHARACTER
+    if phase == UHEX:
+        return escape_ranges(st.pending[0])
+    if phase in (LOW_BACKSLASH, LOW_U):
+        return low_ranges(st.pending[1], "")
+    if phase == LOW_HEX:
+        return low_ranges(st.pending[1], st.pending[0])
+    if phase == UTF8:
+        need, value, lo, hi, _ = st.pending
+        return utf8_ranges(need, value, lo, hi)
+    return None
 
 
 def _dfa_byte(spec: StringSpec, state: int, b: int) -> int | None:
