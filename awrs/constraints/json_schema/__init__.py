@@ -15,7 +15,7 @@ import numpy as np
 
 from awrs.constraints.base import Constraint, probe_next_bytes
 from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
-from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, deeper_than, nesting_after
+from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, nesting_after
 from awrs.constraints.json_schema.nodes import WHITESPACE, Node
 from awrs.constraints.json_schema.refs import DRAFTS, detect_draft
 from awrs.errors import ConstraintError
@@ -126,14 +126,13 @@ class JsonSchema(Constraint):
         return DocState(LEAD, 0, self._root.start(), 0)
 
     def advance(self, state: DocState, data: bytes) -> DocState | None:
-        """The state after ``data``, or None. Raises DepthError (a ConstraintError) when the
-        document opens an array or object deeper than :data:`MAX_DEPTH` levels."""
+        """The state after ``data``, or None; None too when the document opens an array or
+        object deeper than :data:`MAX_DEPTH` levels (the language stops there, as a parser's
+        depth limit does: generation goes on with other tokens)."""
         nest, over = nesting_after(state.nest, data)
+        if over is not None:
+            return None
         try:
-            if over is not None:
-                if self._read(state, data[:over]) is None:
-                    return None
-                raise deeper_than()
             out = self._read(state, data)
         except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
             raise _beyond_python() from None

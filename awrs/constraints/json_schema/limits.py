@@ -24,7 +24,7 @@ from typing import Any
 
 from awrs.errors import ConstraintError
 
-__all__ = ["MAX_DEPTH", "DepthError", "check_cycles", "deeper_than", "nesting_after", "short_pointer"]
+__all__ = ["MAX_DEPTH", "DepthError", "check_cycles", "nesting_after", "short_pointer"]
 
 #: The deepest nesting awrs.JsonSchema follows: of a document's arrays and objects, of a
 #: schema document's JSON, and of subschemas within subschemas (chains of ``$ref`` included).
@@ -114,11 +114,3 @@ def nesting_after(nest: int, data: bytes) -> tuple[int, int | None]:
         elif c == 0x5D or c == 0x7D:
             depth -= 1
     return (depth << 2) | flags, None
-
-
-def deeper_than() -> DepthError:
-    """The error a document nested deeper than :data:`MAX_DEPTH` raises."""
-    return DepthError(
-        f"the document nests deeper than {MAX_DEPTH} levels of arrays and objects: "
-        f"{MAX_DEPTH} is the most awrs.JsonSchema reads"
-    )

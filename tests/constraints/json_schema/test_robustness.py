@@ -172,12 +172,23 @@ def test_documents_nest_up_to_the_stated_limit_and_no_deeper(name):
     c = JsonSchema(schema)
     assert c.accepts(_nested(kind, MAX_DEPTH))
     assert c.first_violation(_nested(kind, MAX_DEPTH)) is None  # byte by byte too
-    for depth in (MAX_DEPTH + 1, 400, 1000):
-        with pytest.raises(ConstraintError, match=f"nests deeper than {MAX_DEPTH} levels"):
-            c.accepts(_nested(kind, depth))
+    for depth in (MAX_DEPTH + 1, 400, 1000):  # refused, as a parser's depth limit: generation goes on
         text = _nested(kind, depth)
-        with pytest.raises(ConstraintError, match=f"nests deeper than {MAX_DEPTH} levels"):
-            c.accepts_prefix(text[: text.index("1")])  # the openings alone
+        assert not c.accepts(text)
+        assert not c.accepts_prefix(text[: text.index("1")])  # the openings alone
+        assert c.accepts_prefix(text[: _opening(text, MAX_DEPTH)])
+        assert c.first_violation(text) == _opening(text, MAX_DEPTH + 1) - 1
+
+
+def _opening(text: str, k: int) -> int:
+    """The length of ``text`` up to and including its k-th "[" or "{"."""
+    seen = 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            seen += 1
+            if seen == k:
+                return i + 1
+    raise AssertionError(k)
 
 
 def test_nesting_is_counted_outside_strings_only():
