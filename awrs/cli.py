@@ -3,6 +3,7 @@
     awrs generate --json-schema person.json "Describe a person as JSON."
     awrs generate --regex '\\d{4}-\\d{2}-\\d{2}' --method smc --particles 8 "When did it happen?"
     awrs generate --sql-schema db.sqlite "How many singers are there?"
+    awrs generate --sql-schema db.sqlite --critic executes "How many singers are there?"
     awrs check --json-schema person.json out.json
     awrs bench pattern-matching --limit 50
     awrs demo

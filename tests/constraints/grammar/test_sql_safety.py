@@ -283,3 +283,27 @@ def test_the_public_names(tmp_path):
     assert awrs.sql.executes is executes
     path = make_db(tmp_path / "db.sqlite")
     assert awrs.sql.executes(path)("SELECT 1") == 0.0
+
+
+def test_a_large_database_behind_a_connection_is_not_copied(tmp_path, monkeypatch):
+    from awrs.constraints import sql_database
+
+    conn = sqlite3.connect(make_db(tmp_path / "db.sqlite", rows=200))
+    monkeypatch.setattr(sql_database, "MAX_COPY_BYTES", 4096)
+    with pytest.raises(ConstraintError, match="give its file path instead"):
+        executes(conn)
+    assert executes(tmp_path / "db.sqlite")("SELECT count(*) FROM singer") == 0.0
+
+
+def test_a_wal_database_file_is_not_written(tmp_path):
+    path = make_db(tmp_path / "db.sqlite")
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    critic = executes(path)
+    for query in WRITES:
+        assert critic(query) == -math.inf, query
+    assert critic("SELECT Name FROM singer") == 0.0
+    del critic
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest and count(path) == 3
