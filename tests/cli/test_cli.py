@@ -266,6 +266,7 @@ def test_bench_from_a_wheel_runs_in_a_checkout(wheel_site, tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.slow  # a subprocess loading the real model, up to 96 steps of 5 particles: 15 s idle, over a minute when busy
 def test_sql_with_the_default_model_and_the_critic(default_checkpoint, db):
     out = run("generate", "--sql-schema", str(db), "--critic", "executes", "--seed", "0", "--json", "How many singers are there?")
     assert out.returncode == 0, out.stderr
