@@ -256,7 +256,10 @@ def _name(value: Any, what: str) -> str:
 def _introspect(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """The tables and views of a database and their columns, through statements that only
     read (a user's connection is read as it is, with its own settings left alone)."""
-    cursor = conn.cursor()
+    try:
+        cursor = conn.cursor()
+    except sqlite3.Error as exc:  # closed, or made in another thread
+        raise ConstraintError(f"could not read the database schema: {exc}") from None
     cursor.row_factory = None  # whatever factory the connection has, rows are tuples here
     try:
         cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")

@@ -213,6 +213,27 @@ def test_schema_of_a_connection_is_read_whatever_its_row_and_text_factories(tmp_
     assert SQL(conn).accepts("SELECT Name FROM singer")
 
 
+def test_a_closed_or_foreign_thread_connection_is_a_constraint_error(tmp_path):
+    import threading
+
+    conn = sqlite3.connect(make_db(tmp_path / "db.sqlite"))
+    errors = []
+
+    def use():
+        try:
+            SQL(conn)
+        except Exception as exc:  # noqa: BLE001 - the type is what is tested
+            errors.append(exc)
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and isinstance(errors[0], ConstraintError)
+    conn.close()
+    with pytest.raises(ConstraintError, match="could not read the database schema"):
+        SQL(conn)
+
+
 def test_table_names_with_quotes_are_introspected(tmp_path):
     path = tmp_path / "db.sqlite"
     conn = sqlite3.connect(path)
