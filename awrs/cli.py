@@ -3,24 +3,32 @@
     awrs generate --json-schema person.json "Describe a person as JSON."
     awrs generate --regex '\\d{4}-\\d{2}-\\d{2}' --method smc --particles 8 "When did it happen?"
     awrs generate --sql-schema db.sqlite "How many singers are there?"
+    awrs generate --sql-schema db.sqlite --critic executes "How many singers are there?"
     awrs check --json-schema person.json out.json
     awrs bench pattern-matching --limit 50
     awrs demo
 
-Errors print one line (``awrs: error: ...``) and exit with status 2; a text that fails
-``check`` exits with 1; Ctrl-C exits with 130.
+Errors print one line (``awrs: error: ...``) and exit with status 2 (with ``--json``, a
+JSON record ``{"valid": false, "error": ...}`` goes to standard output as well); an output
+or text that is not valid exits with 1; Ctrl-C exits with 130. ``--traceback`` shows the
+Python traceback of an error instead. JSON output is strict JSON: a weight of -inf is
+``null``.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import math
 import os
+import re
 import runpy
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from awrs._version import __version__
 from awrs.errors import AwrsError
@@ -29,6 +37,12 @@ __all__ = ["main"]
 
 DEMO_PROMPT = [{"role": "user", "content": "What is the e-mail address of Jane Doe, who works at Acme?"}]
 DEMO_PATTERN = r"[a-z]+(\.[a-z]+)?@acme\.com"
+#: The token budget of ``generate`` when none is given.
+DEFAULT_MAX_NEW_TOKENS = 256
+#: ... and with ``--sql-schema``: 96 tokens (SmolLM2's tokenizer) hold 96% of the 1,034
+#: Spider dev gold queries (median 26). SMC runs until its slowest particle stops, so the
+#: budget bounds the call's time: about 10 s of forward passes for 5 particles on 2 CPU cores.
+SQL_MAX_NEW_TOKENS = 96
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,18 +50,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (AwrsError, OSError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"awrs: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("awrs: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.traceback:
+            raise
+        return _fail(args, _message(exc))
+
+
+def _message(exc: Exception) -> str:
+    """One line saying what went wrong: the error's own first line for errors a user causes
+    (AwrsError, OSError, ValueError), and its type besides for anything else."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, (AwrsError, OSError, ValueError)):
+        return text or type(exc).__name__
+    return f"unexpected {type(exc).__name__}: {text} (rerun with --traceback for the details, and please report it)"
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """Print the error line on standard error (and a JSON record on standard output when
+    --json asked for JSON), and return the exit status 2."""
+    print(f"awrs: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(_dumps({"valid": False, "error": message}))
+    return 2
+
+
+def _dumps(record: Any) -> str:
+    """Strict JSON (RFC 8259): non-finite floats (a weight of -inf) become null."""
+    return json.dumps(_finite(record), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="awrs", description="Constrained generation with adaptive weighted rejection sampling.")
     parser.add_argument("--version", action="version", version=f"awrs {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show the Python traceback")
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="generate text that satisfies a constraint")
@@ -56,13 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     _constraint_options(gen)
     gen.add_argument("--method", choices=["smc", "awrs", "lcd", "mask"], default="smc")
     gen.add_argument("--particles", type=int, default=5, help="SMC particles (default 5)")
-    gen.add_argument("--max-new-tokens", type=int, default=256)
+    gen.add_argument("--max-new-tokens", type=int, default=None,
+                     help=f"token budget (default {DEFAULT_MAX_NEW_TOKENS}; {SQL_MAX_NEW_TOKENS} with --sql-schema)")
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--stop", action="append", default=[], help="a string that also ends generation (repeatable), e.g. '\\n'")
-    gen.add_argument("--raw", action="store_true", help="send the prompt as is, without the model's chat template")
+    gen.add_argument("--stop", action="append", default=[],
+                     help="a string that also ends generation (repeatable), e.g. '\\n' (with --sql-schema: '\\n' unless given)")
+    gen.add_argument("--raw", action="store_true",
+                     help="send the prompt as is: no chat template, and with --sql-schema no tables or instructions added")
+    gen.add_argument("--critic", choices=["executes"], default=None,
+                     help="with --sql-schema: weight SMC particles by whether their query runs on the database (read-only)")
     gen.add_argument("--model", default=None, help="a Hugging Face id or local path (default: the embedded SmolLM2-135M)")
     gen.add_argument("--device", default=None)
+    gen.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
     gen.add_argument("--json", action="store_true", help="print a JSON object with the output, weights and stats")
     gen.set_defaults(func=_generate)
 
@@ -72,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(func=_check)
 
-    bench = commands.add_parser("bench", help="run a benchmark by name (from a checkout of awrs)")
+    bench = commands.add_parser("bench", help="run a benchmark by name (in a checkout of awrs; results under ./benchmarks/results)")
     bench.add_argument("name", help="e.g. pattern-matching, json-conformance, compare")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     bench.set_defaults(func=_bench)
@@ -83,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--model", default=None)
     demo.add_argument("--device", default=None)
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
     demo.set_defaults(func=_demo)
     return parser
 
@@ -92,7 +147,9 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--regex", help="a regular expression the output must fully match")
     group.add_argument("--json-schema", metavar="FILE", help="a JSON Schema file (or inline JSON)")
     group.add_argument("--grammar", metavar="FILE", help="a Lark grammar file, or the name of a shipped grammar (sql, json, arithmetic)")
-    group.add_argument("--sql-schema", metavar="DB", help="a SQLite database file; the output is a query over its tables")
+    group.add_argument("--sql-schema", metavar="DB",
+                       help="a SQLite database file (read-only); the output is one line of SQL over its tables, "
+                            "and the prompt, a question, is sent with the tables and an example")
     group.add_argument("--choice", nargs="+", metavar="OPTION", help="the output is one of these strings")
     p.add_argument("--start", default="start", help="the grammar's start rule (with --grammar)")
 
@@ -132,34 +189,75 @@ def _generate(args: argparse.Namespace) -> int:
     from awrs.lm.loading import load_model
 
     constraint = _constraint(args)
+    critic = _critic(args)
     text = _read_prompt(args)
-    lm = load_model(args.model, device=args.device)
-    has_template = bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
-    prompt = text if args.raw or not has_template else [{"role": "user", "content": text}]
-    progress = _progress(args.max_new_tokens * (args.particles if args.method == "smc" else 1))
+    stop = [_unescape(s) for s in args.stop] or (["\n"] if args.sql_schema is not None else [])
+    max_new_tokens = args.max_new_tokens
+    if max_new_tokens is None:
+        max_new_tokens = SQL_MAX_NEW_TOKENS if args.sql_schema is not None else DEFAULT_MAX_NEW_TOKENS
+    lm = load_model(args.model, device=args.device, verbose=args.verbose)
+    prompt = _prompt(args, lm, text, constraint)
+    progress = _progress(max_new_tokens * (args.particles if args.method == "smc" else 1))
     try:
         result = generate(
-            lm, prompt, constraint, method=args.method, n_particles=args.particles, max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature, seed=args.seed, stop=[s.encode().decode("unicode_escape") for s in args.stop],
+            lm, prompt, constraint, method=args.method, n_particles=args.particles, max_new_tokens=max_new_tokens,
+            temperature=args.temperature, seed=args.seed, stop=stop, critic=critic,
             on_token=(lambda i, token: progress.update(1)) if progress is not None else None,
         )
     finally:
         if progress is not None:
             progress.close()
     if args.json:
-        s = result.stats
-        print(json.dumps({
-            "text": result.text, "valid": result.valid, "stop_reason": result.stop_reason, "log_ml": result.log_ml,
-            "posterior": result.posterior, "method": result.method,
-            "particles": [{"text": p.text, "log_weight": p.log_weight, "valid": p.valid} for p in result.particles],
-            "stats": {"tokens": s.tokens, "constraint_checks": s.constraint_checks, "checks_per_token": s.checks_per_token,
-                      "seconds": s.seconds, "tokens_per_second": s.tokens_per_second},
-        }, default=float))
+        print(_dumps(_record(result)))
     else:
         print(result.text)
         if not result.valid:
             print(f"awrs: warning: the output is not valid ({result.stop_reason})", file=sys.stderr)
     return 0 if result.valid else 1
+
+
+def _critic(args: argparse.Namespace):
+    if args.critic is None:
+        return None
+    if args.sql_schema is None:
+        raise AwrsError("--critic executes runs each query on the database of --sql-schema: give --sql-schema DB")
+    from awrs.sql import executes
+
+    return executes(args.sql_schema)
+
+
+def _prompt(args: argparse.Namespace, lm: Any, text: str, constraint: Any):
+    """The prompt as the model gets it: chat messages when its tokenizer has a chat template,
+    and with --sql-schema the question with the tables and an example (unless --raw)."""
+    has_template = bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
+    if args.raw:
+        return text
+    if args.sql_schema is not None:
+        from awrs.sql import prompt as sql_prompt
+
+        return sql_prompt(constraint, text, chat=has_template)
+    return [{"role": "user", "content": text}] if has_template else text
+
+
+def _record(result: Any) -> dict[str, Any]:
+    """The --json record of a generation (also when its output is not valid)."""
+    s = result.stats
+    return {
+        "text": result.text, "valid": result.valid, "stop_reason": result.stop_reason, "log_ml": result.log_ml,
+        "posterior": result.posterior, "method": result.method,
+        "particles": [{"text": p.text, "log_weight": p.log_weight, "valid": p.valid} for p in result.particles],
+        "stats": {"tokens": s.tokens, "constraint_checks": s.constraint_checks, "checks_per_token": s.checks_per_token,
+                  "seconds": s.seconds, "tokens_per_second": s.tokens_per_second},
+    }
+
+
+_ESCAPE = re.compile(r"\\(?:[\\nrt0]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})")
+
+
+def _unescape(text: str) -> str:
+    """--stop's backslash escapes (\\n, \\t, \\r, \\0, \\\\, \\xNN, \\uNNNN); every other
+    character stays as typed, non-ASCII ones included."""
+    return _ESCAPE.sub(lambda m: codecs.decode(m.group(0), "unicode_escape"), text)
 
 
 def _progress(total: int):
@@ -182,7 +280,7 @@ def _check(args: argparse.Namespace) -> int:
     data = data.rstrip(b"\n") if not constraint.accepts(data) else data
     offset = constraint.first_violation(data)
     if args.json:
-        print(json.dumps({"valid": offset is None, "first_violation": offset, "complete_prefix": offset == len(data)}))
+        print(_dumps({"valid": offset is None, "first_violation": offset, "complete_prefix": offset == len(data)}))
     elif offset is None:
         print("valid")
     elif offset == len(data):
@@ -193,17 +291,34 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    root = Path(__file__).resolve().parents[1] / "benchmarks"
-    runnable = {p.stem.replace("_", "-"): p for p in root.glob("*.py") if _is_script(p)} if root.is_dir() else {}
+    """Run a benchmark script of a checkout of awrs (the scripts and their data are not in the
+    wheel). Results go where the script writes them by default: under the current
+    directory (``benchmarks/results/``), or to its ``--out``."""
+    root = _benchmarks_folder()
+    runnable = {p.stem.replace("_", "-"): p for p in root.glob("*.py") if _is_script(p)}
     script = runnable.get(args.name.replace("_", "-"))
     if script is None:
-        names = sorted(runnable)
-        raise AwrsError(f"no benchmark {args.name!r}" + (f"; available: {', '.join(names)}" if names else " (benchmarks ship in a checkout of awrs, not in the wheel)"))
+        raise AwrsError(f"no benchmark {args.name!r} in {root}; available: {', '.join(sorted(runnable)) or 'none'}")
     sys.argv = [str(script), *args.args]
     sys.path.insert(0, str(root))
     os.environ.setdefault("TQDM_DISABLE", "0" if sys.stderr.isatty() else "1")
     runpy.run_path(str(script), run_name="__main__")
     return 0
+
+
+def _benchmarks_folder() -> Path:
+    """The benchmarks/ folder of a checkout of awrs: the current directory's, else the one
+    beside this package (an editable install). Raises AwrsError saying what to do if neither
+    exists (an installed wheel has no benchmarks)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in (Path.cwd() / "benchmarks", here / "benchmarks"):
+        if (folder / "_common.py").is_file():
+            return folder
+    raise AwrsError(
+        "awrs bench runs the benchmark scripts of a checkout of awrs, and the installed package has none: "
+        "run it from the root of a checkout (git clone the awrs repository, cd into it, then awrs bench NAME), "
+        "or run python benchmarks/NAME.py there"
+    )
 
 
 def _is_script(path: Path) -> bool:
@@ -218,7 +333,7 @@ def _demo(args: argparse.Namespace) -> int:
     from awrs.lm.loading import load_model
 
     started = time.perf_counter()
-    lm = load_model(args.model, device=args.device)
+    lm = load_model(args.model, device=args.device, verbose=args.verbose)
     print(f"model: {lm} (loaded in {time.perf_counter() - started:.1f} s)")
     constraint = Regex(DEMO_PATTERN)
     print(f"prompt: {DEMO_PROMPT[0]['content']}")

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+#: Results go under the directory the benchmark is run from (the checkout's root for the
+#: Makefile's targets), never into the scripts' own folder or the installed package.
+RESULTS = Path.cwd() / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared"
 
 _PACKAGES = ("awrs", "torch", "transformers", "numpy", "numba", "lark", "regex")
@@ -135,7 +137,8 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 
 def write_json(name: str, metadata: dict[str, Any], results: Any, out: str | None = None) -> Path:
-    """Write ``{**metadata, "results": results}`` to ``out`` or benchmarks/results/<name>.json."""
+    """Write ``{**metadata, "results": results}`` to ``out`` or ./benchmarks/results/<name>.json
+    (under the current directory)."""
     path = Path(out) if out else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"benchmark": name, **metadata, "results": results}, indent=2, default=str))

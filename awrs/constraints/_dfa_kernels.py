@@ -8,7 +8,8 @@ silent recompilation. ``walk_all_python`` is the pure-NumPy reference the tests 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from awrs._numba import njit
 
 __all__ = ["walk_all", "walk_all_python", "walk_token"]
 

@@ -16,19 +16,18 @@ import os
 import re
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from awrs.constraints.dfa import ByteNFA
 from awrs.constraints.grammar import Grammar
 from awrs.constraints.grammar.compile import Lexemes, _class_bytes
+from awrs.constraints.sql_database import executes, open_readonly
 from awrs.errors import ConstraintError
 
 __all__ = ["SQL", "executes", "schema_tables"]
 
-SchemaSource = Union[None, str, os.PathLike, sqlite3.Connection, Mapping[str, Any]]
+SchemaSource = Union[None, str, bytes, os.PathLike, sqlite3.Connection, Mapping[str, Any]]
 
 _TABLE_RULE = re.compile(r"^table_name: IDENTIFIER.*$", re.M)
 _COLUMN_RULE = re.compile(r"^column_name: IDENTIFIER.*$", re.M)
@@ -192,52 +191,117 @@ def _words_nfa(words: Sequence[str]) -> ByteNFA:
 
 
 def schema_tables(schema: SchemaSource) -> dict[str, list[str]]:
-    """Table name -> column names, from any of the accepted schema sources."""
+    """Table name -> column names, from any of the accepted schema sources: a SQLite path or
+    connection (read, never written), a Spider ``tables.json`` entry, or a dict mapping table
+    names to lists of column names. Raises ConstraintError naming what is wrong otherwise."""
     if isinstance(schema, sqlite3.Connection):
         return _introspect(schema)
-    if isinstance(schema, (str, os.PathLike)):
-        path = Path(schema)
-        if not path.is_file():
-            raise ConstraintError(f"no SQLite database at {path}; give a path to a .sqlite file, a connection or a dict of tables")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if isinstance(schema, (str, bytes, os.PathLike)):
+        conn = open_readonly(schema)
         try:
             return _introspect(conn)
         finally:
             conn.close()
-    if isinstance(schema, Mapping) and "table_names_original" in schema:
-        tables: dict[str, list[str]] = {t: [] for t in schema["table_names_original"]}
-        names = schema["table_names_original"]
-        for table_index, column in schema["column_names_original"]:
-            if table_index >= 0:
-                tables[names[table_index]].append(column)
-        return tables
+    if isinstance(schema, Mapping) and _SPIDER_KEYS & set(schema):
+        return _spider_tables(schema)
     if isinstance(schema, Mapping):
-        return {str(t): [str(c) for c in cols] for t, cols in schema.items()}
+        return {_name(t, "table name"): _column_list(t, cols) for t, cols in schema.items()}
     raise ConstraintError(f"unsupported schema source {type(schema).__name__}: use None, a SQLite path or connection, a Spider tables.json entry or a dict")
 
 
+#: The keys of a Spider tables.json entry that awrs reads (the *_original names are SQLite's).
+_SPIDER_KEYS = frozenset({"table_names_original", "column_names_original"})
+
+
+def _spider_tables(entry: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The tables of a Spider entry: ``table_names_original`` and ``column_names_original``
+    (``[table_index, name]`` pairs, index -1 for ``*``)."""
+    missing = sorted(_SPIDER_KEYS - set(entry))
+    if missing:
+        raise ConstraintError(f"the Spider tables.json entry has no {', '.join(missing)}; a Spider entry needs both "
+                              "table_names_original and column_names_original")
+    names = entry["table_names_original"]
+    if not isinstance(names, Sequence) or isinstance(names, (str, bytes)):
+        raise ConstraintError(f"table_names_original must be a list of table names, got {type(names).__name__}")
+    tables: dict[str, list[str]] = {_name(t, "table name"): [] for t in names}
+    names = list(tables)
+    pairs = entry["column_names_original"]
+    if not isinstance(pairs, Sequence) or isinstance(pairs, (str, bytes)):
+        raise ConstraintError(f"column_names_original must be a list of [table_index, name] pairs, got {type(pairs).__name__}")
+    for pair in pairs:
+        if not (isinstance(pair, Sequence) and len(pair) == 2 and isinstance(pair[0], int) and not isinstance(pair[0], bool)):
+            raise ConstraintError(f"column_names_original holds {pair!r}; each item must be a [table_index, name] pair")
+        index, column = pair
+        if index == -1:  # Spider's "*"
+            continue
+        if not 0 <= index < len(names):
+            raise ConstraintError(f"column_names_original holds {pair!r}, but there are {len(names)} tables")
+        tables[names[index]].append(_name(column, "column name"))
+    return tables
+
+
+def _column_list(table: Any, columns: Any) -> list[str]:
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence):
+        raise ConstraintError(f"the columns of table {table!r} must be a list of names, got {type(columns).__name__} {columns!r:.40}")
+    return [_name(c, "column name") for c in columns]
+
+
+def _name(value: Any, what: str) -> str:
+    """A table or column name as SQLite can hold it: a non-empty string without NUL."""
+    if not isinstance(value, str):
+        raise ConstraintError(f"a {what} must be a string, got {type(value).__name__} {value!r:.40}")
+    if not value or "\x00" in value:
+        raise ConstraintError(f"{what} {value!r} cannot be a SQLite name (empty, or holding a NUL character)")
+    return value
+
+
 def _introspect(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """The tables and views of a database and their columns, through statements that only
+    read (a user's connection is read as it is, with its own settings left alone)."""
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
-        return {t: [r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
+        cursor = conn.cursor()
+    except sqlite3.Error as exc:  # closed, or made in another thread
+        raise ConstraintError(f"could not read the database schema: {exc}") from None
+    cursor.row_factory = None  # whatever factory the connection has, rows are tuples here
+    try:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")
+        tables = [_text(row[0]) for row in cursor.fetchall()]
+        return {t: [_text(row[1]) for row in cursor.execute(f"PRAGMA table_info({_quoted(t)})").fetchall()] for t in tables}
     except sqlite3.Error as exc:
         raise ConstraintError(f"could not read the database schema: {exc}") from None
+    finally:
+        cursor.close()
+
+
+def _text(value: str | bytes) -> str:
+    """A name read from SQLite (bytes when the connection's text_factory is bytes)."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _quoted(name: str) -> str:
+    """A name as a SQLite identifier in double quotes (a quote inside doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _ddl(tables: Mapping[str, Sequence[str]]) -> str:
-    def q(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    return ";\n".join(f"CREATE TABLE {q(t)} ({', '.join(q(c) for c in cols) or q('_')})" for t, cols in tables.items())
+    return ";\n".join(f"CREATE TABLE {_quoted(t)} ({', '.join(_quoted(c) for c in cols) or _quoted('_')})" for t, cols in tables.items())
 
 
 class _NameCheck:
     """Does SQLite resolve every table and column of a query? An in-memory database holds the
-    schema's tables (empty); the query is only prepared (EXPLAIN), never run."""
+    schema's tables (empty); the query is only prepared (EXPLAIN), never run. Raises
+    ConstraintError when SQLite cannot hold the schema (e.g. two tables whose names differ
+    only in ASCII case)."""
 
     def __init__(self, ddl: str):
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
-        self._conn.executescript(ddl)
+        try:
+            self._conn.executescript(ddl)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise ConstraintError(f"SQLite cannot hold this schema: {exc}; table names, and column names within a "
+                                  "table, must differ in more than ASCII case") from None
+        self._conn.execute("PRAGMA query_only = ON")
         self._lock = threading.Lock()
 
     def resolves(self, query: str) -> bool:
@@ -247,28 +311,3 @@ class _NameCheck:
                 return True
             except (sqlite3.Error, sqlite3.Warning):
                 return False
-
-
-def executes(db: str | os.PathLike | sqlite3.Connection, *, timeout: float = 1.0) -> Callable[[str], float]:
-    """A critic for SMC: log weight 0 when ``query`` runs against ``db`` (read-only, at most
-    ``timeout`` seconds), -inf when it fails, so that particles whose query runs prevail."""
-    if isinstance(db, sqlite3.Connection):
-        conn = db
-    else:
-        path = Path(db)
-        if not path.is_file():
-            raise ConstraintError(f"no SQLite database at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-
-    def critic(query: str) -> float:
-        deadline = time.monotonic() + timeout
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
-        try:
-            conn.execute(query).fetchmany(1)
-            return 0.0
-        except sqlite3.Error:
-            return float("-inf")
-        finally:
-            conn.set_progress_handler(None, 0)
-
-    return critic

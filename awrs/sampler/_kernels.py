@@ -26,7 +26,8 @@ Python, which checks the compiled arithmetic, while the statistical tests check 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from awrs._numba import njit
 
 __all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_many", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
            "greedy_at", "kept_weights", "Layout", "masked_argmax", "with_eos"]
