@@ -150,15 +150,19 @@ _INPUTS = st.one_of(
 )
 
 
+#: Patterns: pieces of regex syntax strung together (mostly invalid, often odd), or any text.
+_ANY_PATTERNS = st.one_of(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join), st.text(max_size=16))
+
+
 @settings(max_examples=250, deadline=10_000, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12),
+    pattern=_ANY_PATTERNS,
     flags=_FLAGS,
     inputs=st.lists(_INPUTS, min_size=1, max_size=4),
     engine=st.sampled_from(["auto", "auto", "partial", "dfa"]),
 )
-def test_any_pattern_and_input_give_a_result_or_an_awrs_error(pieces, flags, inputs, engine):
-    pattern = "".join(pieces)
+def test_any_pattern_and_input_give_a_result_or_an_awrs_error(pattern, flags, inputs, engine):
+    """The time budget is the deadline: 10 s for a compile and four checks."""
     try:
         c = Regex(pattern, flags, engine=engine)
     except AwrsError:
