@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -196,3 +197,29 @@ def test_end_anchors_inside_lookarounds_do_not_refuse_viable_prefixes():
     from awrs.constraints.partial import relax_end_anchors
 
     assert relax_end_anchors(r"(?!a$)b(?=c$)[$]$") == r"(?!a(?!))b(?=c)[$]$"
+
+
+@pytest.mark.parametrize("pattern", [r"(?=\p{Sc})\p{Sc}\d", r"(\w)\1", r"(?!\d)[\u0800-\U0001ffff]+"])
+def test_a_token_ending_inside_a_character_is_checked_against_the_characters_it_can_become(pattern):
+    """The partial engine tries the characters the bytes can still become that its envelope
+    accepts: the answer is the brute-force one (some completion of the character is a viable
+    prefix for the regex module)."""
+    c = Regex(pattern)
+    assert c.engine == "partial" and c.envelope is not None
+    compiled = regex.compile(pattern, flags=regex.VERSION0)
+    for head in ("", "a", "€"):
+        for ch in ("€", "中", "😀", "ω", "\U00020000", "\u0800", "\uffff"):
+            raw = ch.encode()
+            for cut in range(1 if len(raw) < 4 else 2, len(raw)):  # a lone 4-byte lead: 262,144 to try
+                tail = raw[:cut]
+                possible = any(compiled.fullmatch(head + ch, partial=True) is not None for ch in _characters_starting(tail, len(raw)))
+                assert c.accepts_prefix(head.encode() + tail) == possible, (pattern, head, tail)
+
+
+def _characters_starting(tail: bytes, width: int):
+    """Every character of ``width`` UTF-8 bytes whose encoding starts with ``tail``."""
+    for rest in itertools.product(range(0x80, 0xC0), repeat=width - len(tail)):
+        try:
+            yield (tail + bytes(rest)).decode()
+        except UnicodeDecodeError:  # overlong or a surrogate
+            continue
