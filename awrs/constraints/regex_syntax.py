@@ -15,7 +15,8 @@ boundary matches always; a back-reference or a subroutine call matches a string 
 it names (for recursion: any string of the group's characters); a conditional matches either
 branch; atomic groups and possessive quantifiers backtrack; verbs are dropped; ``\X`` matches
 one or more of any character. Syntax outside this list (fuzzy matching, ``\K``, ``\R``, the
-``f``, ``w``, ``r`` and ``L`` flags, ``\L<..>``) raises :class:`UnsupportedSyntax`.
+``f``, ``w``, ``r`` and ``L`` flags, an ASCII flag inside a group — the regex module gives it
+rules of its own —, ``\L<..>``) raises :class:`UnsupportedSyntax`.
 
 The reader never recurses on the pattern's nesting: its recursive descent runs on an
 explicit stack (:func:`run_nested`), so a pattern nested 100,000 groups deep is read in
