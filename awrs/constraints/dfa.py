@@ -19,7 +19,7 @@ import numpy as np
 
 from awrs.constraints import _dfa_kernels as kernels
 from awrs.constraints.base import Constraint
-from awrs.constraints.utf8 import utf8_sequences
+from awrs.constraints.char_dfa import EmptyLanguage, TooManyStates, byte_table, utf8_trie
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 
@@ -37,11 +37,11 @@ __all__ = [
 ]
 
 DEAD = -1
-#: Determinisation stops past this many states (a bounded repeat of a wide class can blow up);
-#: the regex engine then falls back to partial matching.
+#: Byte DFAs are built whole up to this many states (a 1 KB row each); past it a regular
+#: pattern is determinised lazily (awrs.constraints.lazy_dfa).
 MAX_DFA_STATES = 4000
-#: Minimisation (Moore refinement, quadratic in the worst case) is skipped above this size;
-#: the subset construction of a Thompson automaton is usually close to minimal already.
+#: Products and differences are minimised (Moore refinement, quadratic in the worst case) up to
+#: this size.
 MAX_MINIMISE_STATES = 300
 
 
@@ -88,26 +88,19 @@ def build_byte_dfa(
     transitions: Iterable[CharTransition],
     max_states: int = MAX_DFA_STATES,
 ) -> ByteDFA:
-    """Expand a character automaton (possibly nondeterministic) to a minimal live byte DFA.
+    """The minimal live byte DFA of a character automaton (possibly nondeterministic,
+    epsilon-free), built by :func:`awrs.constraints.char_dfa.byte_table`.
 
     Raises :class:`ConstraintError` when the language is empty and :class:`DFATooLarge` past
     ``max_states`` states.
     """
-    edges, n_nodes = _byte_nfa(n_states, transitions)
-    rows, of_byte, final_list = _determinise(edges, initial, frozenset(finals), n_nodes, max_states)
-    if len(rows) <= SMALL_STATES:
-        rows, final_list = _minimal_rows(*_live_rows(rows, final_list))
-        if not rows:
-            raise ConstraintError("the constraint's language is empty: no string satisfies it")
-        by_class, final = np.array(rows, dtype=np.int64), np.array(final_list, dtype=np.bool_)
-    else:
-        by_class, final = _keep_live(np.array(rows, dtype=np.int64), np.array(final_list, dtype=np.bool_))
-        if by_class.shape[0] == 0:
-            raise ConstraintError("the constraint's language is empty: no string satisfies it")
-        if by_class.shape[0] <= MAX_MINIMISE_STATES:
-            by_class, final = _minimise(by_class, final)
-    table = np.ascontiguousarray(by_class[:, of_byte], dtype=np.int32)
-    return ByteDFA(table=table, final=final, rows=table.tolist())
+    try:
+        table, final = byte_table(n_states, initial, finals, transitions, max_states)
+    except EmptyLanguage:
+        raise ConstraintError("the constraint's language is empty: no string satisfies it") from None
+    except TooManyStates:
+        raise DFATooLarge(f"the automaton would exceed {max_states} states") from None
+    return ByteDFA(table=table, final=np.array(final, dtype=np.bool_), rows=table.tolist())
 
 
 class TaggedDFA:
@@ -428,33 +421,26 @@ def trie_dfa(strings: Iterable[bytes]) -> ByteDFA:
 def _byte_nfa(n_states: int, transitions: Iterable[CharTransition]):
     """Byte edges (lo, hi, target) per node; nodes past ``n_states`` are inside a character.
 
-    Chains for the same target and the same remaining byte ranges are shared, so a class like
-    ``[^"]`` adds a few dozen nodes, not one per code point.
+    Each character set is expanded as its UTF-8 trie (:func:`utf8_trie`), one node per
+    distinct subtree and target, so a class like ``[^"]`` adds a few nodes and Unicode's
+    ``\\w`` (817 ranges) about a hundred, not one per code point or per byte sequence.
     """
     edges: list[list[tuple[int, int, int]]] = [[] for _ in range(n_states)]
-    chain: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
+    nodes: dict[tuple[int, int], int] = {}
 
-    def node_for(target: int, rest: tuple[tuple[int, int], ...]) -> int:
-        if not rest:
-            return target
-        key = (target, rest)
-        node = chain.get(key)
+    def node_for(trie: tuple, target: int) -> int:
+        """The node from which ``trie``'s byte strings lead to ``target`` (depth <= 3)."""
+        key = (id(trie), target)  # tries are interned and alive while the transitions are
+        node = nodes.get(key)
         if node is None:
-            node = len(edges)
-            edges.append([])
-            chain[key] = node
-            edges[node].append((rest[0][0], rest[0][1], node_for(target, rest[1:])))
+            node = nodes[key] = len(edges)
+            edges.append([])  # numbered before its children
+            edges[node] = [(lo, hi, target if child is None else node_for(child, target)) for lo, hi, child in trie]
         return node
 
-    sequences: dict[tuple[tuple[int, int], ...], list[list[tuple[int, int]]]] = {}
     for src, ranges, dst in transitions:
-        key = tuple(ranges)
-        seqs = sequences.get(key)
-        if seqs is None:
-            seqs = sequences[key] = [seq for lo, hi in ranges for seq in utf8_sequences(lo, hi)]
-        for seq in seqs:
-            first, rest = seq[0], tuple(seq[1:])
-            edges[src].append((first[0], first[1], node_for(dst, rest)))
+        trie = utf8_trie(tuple(ranges))
+        edges[src].extend((lo, hi, dst if child is None else node_for(child, dst)) for lo, hi, child in trie)
     return edges, len(edges)
 
 
@@ -485,81 +471,6 @@ class _ByteClasses:
         first, self.n, self.of_byte = _byte_classes(_cuts(edges))
         self.byte_list = self.of_byte.tolist()
         self.edges = [[(first[lo], first[hi + 1], dst) for lo, hi, dst in out] for out in edges]
-
-    def successors(self, subset: Iterable[int]) -> dict[int, frozenset[int]]:
-        """Class -> the set of nodes the subset moves to on it (classes with no move left out)."""
-        targets: dict[int, set[int]] = {}
-        edges = self.edges
-        for node in subset:
-            for lo, hi, dst in edges[node]:
-                for k in range(lo, hi):
-                    targets.setdefault(k, set()).add(dst)
-        return {k: frozenset(dsts) for k, dsts in targets.items()}
-
-
-def _determinise(edges, initial: int, finals: frozenset[int], n_nodes: int, max_states: int = MAX_DFA_STATES):
-    classes = _ByteClasses(edges)
-    start = frozenset([initial])
-    index = {start: 0}
-    order = [start]
-    rows: list[list[int]] = []
-    i = 0
-    while i < len(order):
-        row = [DEAD] * classes.n
-        for k, key in classes.successors(order[i]).items():
-            j = index.get(key)
-            if j is None:
-                j = index[key] = len(order)
-                order.append(key)
-                if len(order) > max_states:
-                    raise DFATooLarge(f"the automaton would exceed {max_states} states")
-            row[k] = j
-        rows.append(row)
-        i += 1
-    return rows, classes.of_byte, [bool(s & finals) for s in order]
-
-
-#: Automata up to this many states (most regular expressions) are pruned and minimised in
-#: plain Python: a round of NumPy calls costs more than the whole job at this size (regex
-#: compile ~1.4 -> ~0.8 ms). The result is the same automaton, numbered the same way.
-SMALL_STATES = 64
-
-
-def _live_rows(rows: list[list[int]], final: list[bool]) -> tuple[list[list[int]], list[bool]]:
-    """:func:`_keep_live` on rows as lists."""
-    predecessors: list[list[int]] = [[] for _ in rows]
-    for src, row in enumerate(rows):
-        for dst in set(row):
-            if dst >= 0:
-                predecessors[dst].append(src)
-    live = _reach_back(predecessors, [int(f) for f in final])
-    if not live[0]:
-        return [], []
-    renumber = [DEAD] * len(rows)
-    kept = [s for s in range(len(rows)) if live[s]]
-    for k, s in enumerate(kept):
-        renumber[s] = k
-    return [[renumber[t] if t >= 0 else DEAD for t in rows[s]] for s in kept], [final[s] for s in kept]
-
-
-def _minimal_rows(rows: list[list[int]], final: list[bool]) -> tuple[list[list[int]], list[bool]]:
-    """:func:`_minimise` on rows as lists: Moore refinement with the classes numbered by first
-    appearance (state 0's class is 0), so the result is the same automaton as NumPy's."""
-    n = len(rows)
-    if n == 0:
-        return rows, final
-    classes = [0 if f == final[0] else 1 for f in final]
-    count = len(set(classes))
-    while True:
-        index: dict[tuple[int, ...], int] = {}
-        new = [index.setdefault((classes[s], *[classes[t] if t >= 0 else DEAD for t in rows[s]]), len(index)) for s in range(n)]
-        if len(index) == count:
-            break
-        classes, count = new, len(index)
-    reps: dict[int, int] = {}
-    for s in range(n):
-        reps.setdefault(classes[s], s)
-    return [[classes[t] if t >= 0 else DEAD for t in rows[s]] for s in reps.values()], [final[s] for s in reps.values()]
 
 
 def _keep_live(table: np.ndarray, final: np.ndarray):

@@ -7,15 +7,22 @@ full match is still possible, and a text is complete when it fully matches.
 
 Exactness: the prefix check is as exact as the ``regex`` module's partial matching. When a
 token ends inside a multi-byte UTF-8 character, the characters those bytes can still become
-are tried one by one until one keeps a match possible (at most 4,096 for a 2-byte prefix of a
-3- or 4-byte character, 262,144 for a lone 4-byte lead, about 1 µs each). Accepting such
-bytes without trying them would leave the sampler in dead ends: a pattern like ``\p{Sc}``
-rejected every continuation of a lone lead byte, a scan of the whole vocabulary each time.
+are tried one by one until one keeps a match possible: those the envelope (below) accepts, or
+all of them without one (at most 4,096 for a 2-byte prefix of a 3- or 4-byte character,
+262,144 for a lone 4-byte lead, about 1 µs each). Accepting such bytes without trying them
+would leave the sampler in dead ends: a pattern like ``(?=\p{Sc})`` rejected every
+continuation of a lone lead byte, a scan of the whole vocabulary each time.
+
+Time: the regex module backtracks, and a pattern such as ``(a|aa)+\1b`` takes exponential
+time on some texts. Every call runs under the module's timeout, :data:`MATCH_TIMEOUT_S`;
+past it the check raises :class:`ConstraintError` (never a hang). Regular patterns never come
+here (:mod:`awrs.constraints.regex` gives them a DFA).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,9 +30,15 @@ import regex
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.dfa import ByteDFA, walk_vocabulary
+from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["PartialMatch", "split_utf8"]
+__all__ = ["MATCH_TIMEOUT_S", "PartialMatch", "split_utf8"]
+
+#: The longest one call of the regex module may take (its own timeout; it is checked every so
+#: often, so a call may run up to about twice as long). A well-behaved pattern takes
+#: microseconds per check, catastrophic backtracking takes ages: anything in between is rare.
+MATCH_TIMEOUT_S = 1.0
 
 
 def split_utf8(data: bytes) -> tuple[str, bytes] | None:
@@ -162,16 +175,36 @@ class PartialMatch(Constraint):
         text, tail = split
         if not self._viable(text):
             return None
-        if tail and not self._completable(text, tail):
+        if tail and not self._completable(text, tail, env):
             return None
         return (new, env)
 
-    def _completable_uncached(self, text: str, tail: bytes) -> bool:
-        """Some character starting with the bytes ``tail`` keeps a match possible after ``text``."""
+    def _completable_uncached(self, text: str, tail: bytes, env: int) -> bool:
+        """Some character starting with the bytes ``tail`` (the envelope in state ``env`` after
+        them) keeps a match possible after ``text``."""
+        return any(self._viable(text + chr(c)) for c in self._completions(tail, env))
+
+    def _completions(self, tail: bytes, env: int) -> Iterator[int]:
+        """The code points whose UTF-8 encoding starts with ``tail`` and which the envelope
+        accepts from state ``env`` (every one when there is no envelope)."""
         candidates = completions_of(tail)
         if candidates is None:
-            return False
-        return any(self._viable(text + chr(c)) for c in candidates if not 0xD800 <= c <= 0xDFFF)
+            return
+        if self._envelope is None:
+            yield from (c for c in candidates if not 0xD800 <= c <= 0xDFFF)
+            return
+        rows = self._envelope.rows
+        missing = len(chr(candidates.start).encode()) - len(tail)
+        stack = [(env, candidates.start >> (6 * missing), missing)]  # (state, bits so far, bytes to go)
+        while stack:
+            state, value, left = stack.pop()
+            if left == 0:
+                yield value
+                continue
+            row = rows[state]
+            for b in range(0xBF, 0x7F, -1):  # continuation bytes, pushed so the smallest comes first
+                if row[b] >= 0:
+                    stack.append((row[b], (value << 6) | (b & 0x3F), left - 1))
 
     def is_complete(self, state: tuple[bytes, int]) -> bool:
         text_bytes, env = state
@@ -180,7 +213,7 @@ class PartialMatch(Constraint):
         split = split_utf8(text_bytes)
         if split is None or split[1]:
             return False
-        return self._compiled.fullmatch(split[0]) is not None
+        return _within_time(self._compiled, split[0], False) is not None
 
     def impossible_tokens(self, state: tuple[bytes, int], vocab: Vocabulary) -> np.ndarray | None:
         if self._envelope is None:
@@ -211,4 +244,21 @@ class PartialMatch(Constraint):
         return out
 
     def _viable(self, text: str) -> bool:
-        return self._prefix.fullmatch(text, partial=True) is not None
+        return _within_time(self._prefix, text, True) is not None
+
+
+def _within_time(compiled: Any, text: str, partial: bool) -> Any:
+    """``compiled.fullmatch(text, partial=partial)`` under :data:`MATCH_TIMEOUT_S`."""
+    try:
+        return compiled.fullmatch(text, partial=partial, timeout=MATCH_TIMEOUT_S)
+    except MemoryError:  # the module's own limit on its backtracking stack, e.g. left recursion "(?R)b"
+        raise ConstraintError(
+            f"the regex module ran out of memory matching the pattern {compiled.pattern[:60]!r} (recursion that "
+            "consumes nothing, such as (?R) at the start of a branch, never ends); rewrite the recursive part"
+        ) from None
+    except TimeoutError:
+        raise ConstraintError(
+            f"checking {len(text):,} characters against the pattern {compiled.pattern[:60]!r} took more than "
+            f"{MATCH_TIMEOUT_S:g} s (catastrophic backtracking in the regex module); rewrite the pattern without nested "
+            "or overlapping repeats around back-references or look-arounds, or make it regular so that awrs uses a DFA"
+        ) from None

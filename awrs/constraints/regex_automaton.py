@@ -12,22 +12,30 @@ Two uses follow:
   sampler prunes, from each state, every token the envelope refuses (exactly, with its mass).
 
 The construction is Thompson's (a fragment per tree node, bounded repeats and references
-copied), then epsilon removal; the byte DFA builder determinises and minimises.
+copied), then epsilon removal; the byte DFA builder determinises and minimises. It runs on an
+explicit stack (:func:`~awrs.constraints.regex_syntax.run_nested`), so deep trees cost no
+Python recursion, and within a budget of :data:`MAX_NFA_STATES` states.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from awrs.constraints.regex_syntax import Parsed, Ranges, UnsupportedSyntax, merge, parse
+from awrs.constraints.regex_syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
 
-__all__ = ["MAX_NFA_STATES", "MAX_REF_DEPTH", "MAX_REPEAT", "Reading", "read"]
+__all__ = ["AutomatonTooLarge", "MAX_NFA_STATES", "MAX_REF_DEPTH", "Reading", "estimated_states", "read", "read_parsed"]
 
-#: Bounded repeats copy their operand; past this many copies the bound is dropped (an
-#: approximation), so ``(?:\\S+\\s+){0,999}`` stays small.
-MAX_REPEAT = 256
-#: The Thompson automaton is refused past this many states (copies of copies blow up).
-MAX_NFA_STATES = 20_000
+#: The Thompson automaton is refused past this many states (about 10 µs and 750 bytes each
+#: with their byte automaton: a 100,000-character literal takes about a second and 75 MB).
+#: Copies of copies blow up — ``(a{1,1000}){1,1000}`` would need a million — and such a
+#: pattern, refused before anything is built (:func:`estimated_states`), gets an envelope
+#: with its large repeats left unbounded.
+MAX_NFA_STATES = 150_000
+
+
+class AutomatonTooLarge(UnsupportedSyntax):
+    """The automaton would exceed its state budget."""
 
 
 @dataclass
@@ -50,32 +58,75 @@ class Reading:
 MAX_REF_DEPTH = 2
 
 
-def read(pattern: str, *, unicode: bool = False, max_repeat: int = MAX_REPEAT, max_ref_depth: int = MAX_REF_DEPTH) -> Reading:
-    r"""The automaton of ``pattern`` (already known to compile with the ``regex`` module).
+def read(
+    pattern: str,
+    *,
+    unicode: bool = False,
+    flags: Iterable[str] = (),
+    max_repeat: int | None = None,
+    max_ref_depth: int = MAX_REF_DEPTH,
+    max_states: int = MAX_NFA_STATES,
+) -> Reading:
+    r"""The automaton of ``pattern``.
 
-    ``unicode`` is the matching mode (see :func:`~awrs.constraints.regex_syntax.parse`).
-    ``max_repeat`` is the repeat bound past which repeats are unbounded and ``max_ref_depth``
-    how deep references are copied (lower values give coarser envelopes, smaller to build;
-    neither changes a reading that is exact, which has no references). Raises
-    :class:`UnsupportedSyntax` for syntax outside the module docstring's list or an
-    automaton past :data:`MAX_NFA_STATES` states.
+    ``unicode`` and ``flags`` are the matching mode and the flags in force at the start (see
+    :func:`~awrs.constraints.regex_syntax.parse`). ``max_repeat``, when given, is the repeat
+    bound past which repeats are left unbounded and ``max_ref_depth`` how deep references are
+    copied (lower values give coarser envelopes, smaller to build; ``max_ref_depth`` does not
+    change a reading that is exact, which has no references). Raises :class:`UnsupportedSyntax`
+    for syntax outside the reader's list and :class:`AutomatonTooLarge` past ``max_states``.
     """
-    parsed = parse(pattern, unicode=unicode)
-    builder = _Builder(parsed, max_repeat, max_ref_depth)
+    parsed = parse(pattern, unicode=unicode, flags=flags)
+    return read_parsed(parsed, max_repeat=max_repeat, max_ref_depth=max_ref_depth, max_states=max_states)
+
+
+def read_parsed(parsed: Parsed, *, max_repeat: int | None = None, max_ref_depth: int = MAX_REF_DEPTH, max_states: int = MAX_NFA_STATES) -> Reading:
+    """:func:`read` for a tree already parsed."""
+    if max_repeat is None and estimated_states(parsed) > max_states:
+        raise AutomatonTooLarge(f"the automaton would exceed {max_states:,} states")
+    builder = _Builder(parsed, max_repeat, max_ref_depth, max_states)
     automaton = builder.automaton()
     return Reading(automaton, sorted(set(parsed.notes) | set(builder.notes)))
+
+
+def estimated_states(parsed: Parsed) -> int:
+    """About how many states the Thompson automaton of the tree has (references count as the
+    groups they name, once), computed without building it and without recursion."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[tuple, bool]] = [(parsed.tree, False)]
+    while stack:
+        node, done = stack.pop()
+        kind = node[0]
+        children = node[1] if kind in ("seq", "alt") else (node[1],) if kind == "rep" else (node[2],) if kind in ("cap", "look") else ()
+        if not done and children:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+            continue
+        inner = [sizes[id(child)] for child in children]
+        if kind == "seq":  # a character inside a sequence adds one state (see _Builder.sequence)
+            size = sum(1 if child[0] == "set" else sizes[id(child)] for child in children) + 1
+        elif kind == "rep":
+            lo, hi = node[2], node[3]
+            size = inner[0] * (max(lo, 1) if hi is None else max(hi, 1)) + 2
+        elif kind == "ref":
+            size = sum(sizes.get(id(group), 2) for group in parsed.groups.get(node[1], ())) if isinstance(node[1], int) else 2
+        else:
+            size = sum(inner) + 2
+        sizes[id(node)] = size
+    return sizes[id(parsed.tree)]
 
 
 # --- Thompson construction, then epsilon removal ------------------------------------------
 
 
 class _Builder:
-    def __init__(self, parsed: Parsed, max_repeat: int, max_ref_depth: int):
+    def __init__(self, parsed: Parsed, max_repeat: int | None, max_ref_depth: int, max_states: int):
         self.groups = parsed.groups
         self.names = parsed.names
         self.root = parsed.tree
         self.max_repeat = max_repeat
         self.max_ref_depth = max_ref_depth
+        self.max_states = max_states
         self.ref_depth = 0
         self.eps: list[list[int]] = []
         self.edges: list[list[tuple[Ranges, int]]] = []
@@ -83,17 +134,19 @@ class _Builder:
         self.notes: list[str] = []
 
     def state(self) -> int:
-        if len(self.eps) >= MAX_NFA_STATES:
-            raise UnsupportedSyntax(f"the automaton would exceed {MAX_NFA_STATES} states")
+        if len(self.eps) >= self.max_states:
+            raise AutomatonTooLarge(f"the automaton would exceed {self.max_states:,} states")
         self.eps.append([])
         self.edges.append([])
         return len(self.eps) - 1
 
     def automaton(self):
-        start, end = self.build(("cap", 0, self.root))
+        start, end = run_nested(self.build(("cap", 0, self.root)))
         return _remove_epsilons(self.eps, self.edges, start, end)
 
-    def build(self, node) -> tuple[int, int]:
+    def build(self, node) -> Nested:
+        """The fragment ``(start, end)`` of ``node``: its start state has no incoming edge and
+        its end state no outgoing one (so a character can leave the previous end directly)."""
         kind = node[0]
         if kind == "set":
             s, e = self.state(), self.state()
@@ -104,43 +157,52 @@ class _Builder:
             s = self.state()
             return s, s
         if kind == "seq":
-            start, end = self.build(node[1][0])
-            for item in node[1][1:]:
-                s, e = self.build(item)
-                self.eps[end].append(s)
-                end = e
-            return start, end
+            return (yield self.sequence(node[1]))
         if kind == "alt":
             s, e = self.state(), self.state()
             for branch in node[1]:
-                bs, be = self.build(branch)
+                bs, be = yield self.build(branch)
                 self.eps[s].append(bs)
                 self.eps[be].append(e)
             return s, e
         if kind == "rep":
-            return self.repeat(node[1], node[2], node[3])
+            return (yield self.repeat(node[1], node[2], node[3]))
         if kind == "cap":
             self.expanding.append(node[1])
             try:
-                return self.build(node[2])
+                return (yield self.build(node[2]))
             finally:
                 self.expanding.pop()
         if kind == "ref":
-            return self.reference(node[1])
+            return (yield self.reference(node[1]))
         raise AssertionError(f"unknown node {kind}")
 
-    def repeat(self, operand, lo: int, hi: int | None) -> tuple[int, int]:
+    def sequence(self, items) -> Nested:
+        start, end = yield self.build(items[0])
+        for item in items[1:]:
+            if item[0] == "set":  # one state per character of a literal run, no epsilon
+                e = self.state()
+                if item[1]:
+                    self.edges[end].append((item[1], e))
+                end = e
+                continue
+            s, e = yield self.build(item)
+            self.eps[end].append(s)
+            end = e
+        return start, end
+
+    def repeat(self, operand, lo: int, hi: int | None) -> Nested:
         cap = self.max_repeat
-        if lo > cap or (hi is not None and hi > cap):
+        if cap is not None and (lo > cap or (hi is not None and hi > cap)):
             self.notes.append(f"a repeat bound above {cap}")
             lo, hi = min(lo, cap), None
         start = end = self.state()
         for _ in range(lo):
-            s, e = self.build(operand)
+            s, e = yield self.build(operand)
             self.eps[end].append(s)
             end = e
         if hi is None:  # one more copy in a loop, with a fresh exit (never jump into a copy)
-            s, e = self.build(operand)
+            s, e = yield self.build(operand)
             exit_ = self.state()
             self.eps[end] += [s, exit_]
             self.eps[e] += [s, exit_]
@@ -148,24 +210,24 @@ class _Builder:
         exit_ = self.state()
         for _ in range(hi - lo):
             self.eps[end].append(exit_)
-            s, e = self.build(operand)
+            s, e = yield self.build(operand)
             self.eps[end].append(s)
             end = e
         self.eps[end].append(exit_)
         return start, exit_
 
-    def reference(self, target) -> tuple[int, int]:
+    def reference(self, target) -> Nested:
         index = self.index(target)
         if index in self.expanding:
             self.notes.append("recursion")
         if index in self.expanding or self.ref_depth >= self.max_ref_depth:
             # Any string of the characters the group can ever match (through its own references too).
-            return self.build(("rep", ("set", merge(self.alphabet(("ref", index), set()))), 0, None))
+            return (yield self.build(("rep", ("set", merge(self.alphabet(index))), 0, None)))
         self.expanding.append(index)
         self.ref_depth += 1
         try:
             nodes = self.groups[index]
-            return self.build(nodes[0] if len(nodes) == 1 else ("alt", tuple(nodes)))
+            return (yield self.build(nodes[0] if len(nodes) == 1 else ("alt", tuple(nodes))))
         finally:
             self.expanding.pop()
             self.ref_depth -= 1
@@ -176,24 +238,28 @@ class _Builder:
             raise UnsupportedSyntax(f"a reference to an unknown group {target!r}")
         return index
 
-    def alphabet(self, node, seen: set[int]) -> list[tuple[int, int]]:
-        """Every character ``node`` can match, following references (each group once)."""
-        kind = node[0]
-        if kind == "set":
-            return list(node[1])
-        if kind in ("seq", "alt"):
-            return [r for child in node[1] for r in self.alphabet(child, seen)]
-        if kind == "rep":
-            return self.alphabet(node[1], seen)
-        if kind == "cap":
-            return self.alphabet(node[2], seen)
-        if kind == "ref":
-            index = self.index(node[1])
-            if index in seen:
-                return []
-            seen.add(index)
-            return [r for child in self.groups[index] for r in self.alphabet(child, seen)]
-        return []
+    def alphabet(self, index: int) -> list[tuple[int, int]]:
+        """Every character group ``index`` can match, following references (each group once)."""
+        out: list[tuple[int, int]] = []
+        seen = {index}
+        stack = list(self.groups[index])
+        while stack:
+            node = stack.pop()
+            kind = node[0]
+            if kind == "set":
+                out.extend(node[1])
+            elif kind in ("seq", "alt"):
+                stack.extend(node[1])
+            elif kind == "rep":
+                stack.append(node[1])
+            elif kind == "cap":
+                stack.append(node[2])
+            elif kind == "ref":
+                target = self.index(node[1])
+                if target not in seen:
+                    seen.add(target)
+                    stack.extend(self.groups[target])
+        return out
 
 
 def _remove_epsilons(eps, edges, start: int, end: int):
@@ -203,6 +269,9 @@ def _remove_epsilons(eps, edges, start: int, end: int):
     def closure(s: int) -> list[int]:
         found = closures.get(s)
         if found is None:
+            if not eps[s]:
+                found = closures[s] = [s]
+                return found
             seen, stack = {s}, [s]
             while stack:
                 for t in eps[stack.pop()]:
@@ -230,5 +299,3 @@ def _remove_epsilons(eps, edges, start: int, end: int):
                 transitions.append((number[s], ranges, j))
         i += 1
     return len(order), 0, tuple(sorted(set(finals))), tuple(transitions)
-
-

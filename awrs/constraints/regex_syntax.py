@@ -1,54 +1,78 @@
 r"""The ``regex`` module's pattern syntax (version 0), read into a small syntax tree.
 
-:func:`parse` reads a pattern that the ``regex`` module has already compiled. Where the tree
-can only *over-approximate* the pattern it says so (``Parsed.notes``), and
+:func:`parse` reads a pattern that the ``regex`` module compiles. Where the tree can only
+*over-approximate* the pattern it says so (``Parsed.notes``), and
 :mod:`awrs.constraints.regex_automaton` turns the tree into a character automaton — exact for
 regular patterns, a regular superset (an *envelope*) for the rest.
+
+Character classes are exact: :mod:`awrs.constraints.regex_classes` evaluates what depends on
+Unicode data (shorthand classes in Unicode mode, properties, POSIX classes, ignore-case) with
+the regex module itself. Inline flags are exact too: ``(?i)`` in the middle of a group holds
+to the end of that group, as in the regex module; ``(?-i)`` and ``(?i-s:...)`` turn flags off.
 
 Approximations, each giving a superset of the pattern's language: a look-around or a word
 boundary matches always; a back-reference or a subroutine call matches a string of the group
 it names (for recursion: any string of the group's characters); a conditional matches either
-branch; atomic groups and possessive quantifiers backtrack; verbs are dropped; Unicode
-properties, POSIX classes and set operations are evaluated by the regex module on the
-characters below U+0800 and keep every character above; ``\X`` matches one or more of any
-character; a repeat above ``MAX_REPEAT`` copies is left unbounded; an inline flag past the
-start applies to the rest of the pattern. Syntax outside this list (fuzzy matching, ``\K``,
-the ``f`` and ``r`` flags, ``\L<..>``) raises :class:`UnsupportedSyntax`.
+branch; atomic groups and possessive quantifiers backtrack; verbs are dropped; ``\X`` matches
+one or more of any character. Syntax outside this list (fuzzy matching, ``\K``, ``\R``, the
+``f``, ``w``, ``r`` and ``L`` flags, an ASCII flag inside a group — the regex module gives it
+rules of its own —, ``\L<..>``) raises :class:`UnsupportedSyntax`.
 
-Semantics are those of :class:`awrs.Regex`: ``fullmatch``, ASCII ``\d \w \s``, ``.`` without
-newline unless ``(?s)``.
+The reader never recurses on the pattern's nesting: its recursive descent runs on an
+explicit stack (:func:`run_nested`), so a pattern nested 100,000 groups deep is read in
+linear time. The ``regex`` module's own compiler does recurse; :func:`nesting_depth` lets
+callers refuse such patterns before they reach it.
+
+Semantics are those of :class:`awrs.Regex`: ``fullmatch``; in Unicode mode (the default)
+``\d \w \s`` are the regex module's Unicode classes; in ASCII mode they are ASCII classes,
+ignore-case pairs ASCII letters only, and ``\p{..}`` keeps its Unicode meaning
+(``Parsed.spelled`` gives where, so that the pattern handed to the regex module can spell it
+out); ``.`` matches no newline unless ``(?s)``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import regex
 
-from awrs.constraints.utf8 import MAX_CODE_POINT, complement_ranges
+from awrs.constraints import regex_classes as classes
+from awrs.constraints.regex_classes import ANY, Ranges, merge
 
-__all__ = ["ANY", "EMPTY", "Parsed", "Ranges", "UnsupportedSyntax", "ascii_shorthands", "merge", "parse", "parses_exactly"]
+__all__ = [
+    "ANY",
+    "EMPTY",
+    "MAX_NESTING",
+    "Parsed",
+    "Ranges",
+    "UnsupportedSyntax",
+    "merge",
+    "nesting_depth",
+    "parse",
+    "parses_exactly",
+    "run_nested",
+]
 
-Ranges = tuple[tuple[int, int], ...]
-ANY: Ranges = ((0, 0xD7FF), (0xE000, MAX_CODE_POINT))
-NOT_NEWLINE: Ranges = ((0, 9), (11, 0xD7FF), (0xE000, MAX_CODE_POINT))
-_DIGIT: Ranges = ((48, 57),)
-_WORD: Ranges = ((48, 57), (65, 90), (95, 95), (97, 122))
-_SPACE: Ranges = ((9, 13), (32, 32))
-_CLASS_ESCAPES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
+NOT_NEWLINE: Ranges = ((0, 9), (11, 0xD7FF), (0xE000, 0x10FFFF))
 _CONTROL = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _ANCHORS = set("AZzbBGmM")
-#: In Unicode mode the regex module also folds these ASCII letters with a non-ASCII character.
-_UNICODE_FOLDS = {"i": 0x130, "k": 0x212A, "s": 0x17F}
 _QUANTIFIER = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
 _FUZZY = re.compile(r"\{[^}]*[<=>]")
+_POSIX = re.compile(r"\[:\^?\w+:\]")
+_GROUP_NUMBER = re.compile(r"R|[+-]?\d+")
 _FLAG_LETTERS = set("aimsxuLfwbeVr0123456789p")
-#: Classes read by the regex module are evaluated exactly on the 1- and 2-byte UTF-8 characters.
-_EVALUATED_UP_TO = 0x800
-_BELOW_EVALUATED = "".join(map(chr, range(_EVALUATED_UP_TO)))
+#: Characters that begin something other than a plain literal character.
+_SPECIAL = frozenset("\\[](){}.*+?|^$")
+#: Flags that change the language in ways the reader does not model.
+_UNMODELLED_FLAGS = set("Lfwr")
+#: Groups nested deeper than this are refused (:func:`nesting_depth`): the regex module's
+#: compiler recurses about twice per level and fails near 450 levels under Python's default
+#: recursion limit of 1,000; 100 leaves room for the caller's own stack. Real patterns
+#: rarely nest past 10.
+MAX_NESTING = 100
 
 
 class UnsupportedSyntax(Exception):
@@ -72,29 +96,35 @@ NOTHING = ("empty", "nothing")
 @dataclass(frozen=True)
 class Parsed:
     """A pattern's tree, its groups (index -> the trees of the groups with that index; group 0
-    is the whole pattern), group names, and what the tree over-approximates (empty: exact)."""
+    is the whole pattern), group names, and what the tree over-approximates (empty: exact).
+
+    ``spelled`` (ASCII mode only): ``(start, end, inside_class, ranges)`` for each ``\\p``,
+    ``\\P`` escape or POSIX class, the set it stands for without ignore-case, which the
+    pattern handed to the regex module spells out."""
 
     tree: tuple
     groups: dict[int, list]
     names: dict[str, int]
     notes: tuple[str, ...]
+    spelled: tuple[tuple[int, int, bool, Ranges], ...] = ()
 
 
-def parse(pattern: str, *, unicode: bool = False) -> Parsed:
-    r"""Read ``pattern`` (already known to compile with the ``regex`` module).
+def parse(pattern: str, *, unicode: bool = False, flags: Iterable[str] = ()) -> Parsed:
+    r"""Read ``pattern`` (one the ``regex`` module compiles, or UnsupportedSyntax is likely).
 
-    ``unicode`` is the matching mode: False for awrs's default ASCII flag, True for patterns
-    compiled without it (those with ``\p``, ``\P`` or ``\N``). Raises
-    :class:`UnsupportedSyntax` for syntax outside the module docstring's list.
+    ``unicode`` is the matching mode: True for Unicode classes (``awrs.Regex``'s default), False
+    for ASCII mode (``re.ASCII``, JSON Schema patterns, grammar terminals). ``flags`` are the
+    inline-flag letters in force at the start (``"imsx"``). Raises :class:`UnsupportedSyntax`
+    for syntax outside the module docstring's list. Linear in the pattern's length.
     """
-    parser = _Parser(pattern, unicode)
-    tree = parser.parse()
+    parser = _Parser(pattern, unicode, set(flags))
+    tree = run_nested(parser.parse())
     notes = list(parser.notes)
     if _misplaced_anchors(tree):
         notes.append("an anchor or word boundary inside the pattern")
     groups = dict(parser.groups)
     groups[0] = [tree]
-    return Parsed(tree, groups, dict(parser.names), tuple(sorted(set(notes))))
+    return Parsed(tree, groups, dict(parser.names), tuple(sorted(set(notes))), tuple(parser.spelled))
 
 
 def parses_exactly(pattern: str) -> bool:
@@ -104,24 +134,98 @@ def parses_exactly(pattern: str) -> bool:
     refuses (a test checks 30,000 random patterns), so a caller that only needs to know that a
     pattern is valid can skip the module's compile, which costs several times more.
     """
+    if nesting_depth(pattern) > MAX_NESTING:
+        return False
     try:
         return not parse(pattern).notes
-    except (UnsupportedSyntax, RecursionError, IndexError, ValueError):
+    except (UnsupportedSyntax, IndexError, ValueError, regex.error):
         return False
 
 
+def nesting_depth(pattern: str) -> int:
+    """How deeply the pattern's groups nest: the most parentheses open at once outside
+    character classes and comments (an upper bound in verbose mode, where a ``#`` comment may
+    hold parentheses). Linear, without recursion."""
+    depth = deepest = i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+            continue
+        if c == "(":
+            if pattern.startswith("(?#", i):
+                j = pattern.find(")", i)
+                i = n if j < 0 else j + 1
+                continue
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """The index after the character class opening at ``i`` (the end of the pattern if it is
+    not closed)."""
+    j = i + 1
+    if pattern.startswith("^", j):
+        j += 1
+    if pattern.startswith("]", j):
+        j += 1
+    while j < len(pattern):
+        c = pattern[j]
+        if c == "\\":
+            j += 2
+        elif c == "]":
+            return j + 1
+        elif (m := _POSIX.match(pattern, j)) is not None:
+            j = m.end()
+        else:
+            j += 1
+    return len(pattern)
+
+
+Nested = Generator[Any, Any, Any]
+
+
+def run_nested(root: Nested) -> Any:
+    """Run a recursive computation written as generators without recursing: a generator
+    ``yield``s the generator of a sub-computation and is sent back its result. Exceptions
+    propagate to the caller. The stack lives in a list, so depth costs memory, not frames."""
+    stack = [root]
+    value = None
+    while True:
+        try:
+            sub = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            if not stack:
+                return stop.value
+            value = stop.value
+            continue
+        stack.append(sub)
+        value = None
+
+
 class _Parser:
-    def __init__(self, pattern: str, unicode: bool):
+    """Recursive descent over the pattern; every method that descends is a generator run by
+    :func:`run_nested`. ``flags`` holds the inline-flag letters in force."""
+
+    def __init__(self, pattern: str, unicode: bool, flags: set[str]):
         self.p = pattern
         self.i = 0
-        self.unicode = unicode
-        self.flags: set[str] = set()
-        self.sticky: set[str] = set()  # flags set past the start: kept to the end (a superset)
+        self.ascii_mode = not unicode
+        self.flags: set[str] = set(flags) | ({"a"} if self.ascii_mode else set())
         self.notes: list[str] = []
         self.groups: dict[int, list] = {}
         self.names: dict[str, int] = {}
         self.count = 0
-        self.started = False  # something other than flags has been read
+        self.spelled: list[tuple[int, int, bool, Ranges]] = []
 
     # -- helpers
     def peek(self, k: int = 0) -> str:
@@ -141,6 +245,11 @@ class _Parser:
         out, self.i = self.p[self.i : j], j + len(end)
         return out
 
+    @property
+    def ascii(self) -> bool:
+        """Shorthand classes and ignore-case are ASCII where the pattern is."""
+        return "a" in self.flags
+
     def skip_verbose(self) -> None:
         if "x" not in self.flags:
             return
@@ -155,32 +264,36 @@ class _Parser:
                 return
 
     # -- grammar
-    def parse(self):
-        node = self.alternation()
+    def parse(self) -> Nested:
+        node = yield self.alternation()
         if self.i != len(self.p):
             raise UnsupportedSyntax(f"unbalanced parenthesis at {self.i}")
         return node
 
-    def alternation(self, branch_reset: bool = False):
+    def alternation(self, branch_reset: bool = False) -> Nested:
         start_count, top = self.count, self.count
-        branches = [self.sequence()]
+        branches = [(yield self.sequence())]
         while self.take("|"):
             top = max(top, self.count)
             if branch_reset:
                 self.count = start_count
-            branches.append(self.sequence())
+            branches.append((yield self.sequence()))
         if branch_reset:
             self.count = max(top, self.count)
         return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
 
-    def sequence(self):
+    def sequence(self) -> Nested:
         items = []
         while True:
             self.skip_verbose()
             c = self.peek()
             if c in ("", "|", ")"):
                 break
-            atom = self.atom()
+            if c in _SPECIAL or ("x" in self.flags and (c.isspace() or c == "#")):
+                atom = yield self.atom()
+            else:  # a plain character (most of a long literal): no descent
+                self.i += 1
+                atom = ("set", self.literal(ord(c)))
             atom = self.quantified(atom)
             if atom is not EMPTY and atom is not NOTHING:
                 items.append(atom)
@@ -218,12 +331,11 @@ class _Parser:
             return atom if lo >= 1 else EMPTY
         return ("rep", atom, lo, hi) if mode is None else ("rep", atom, lo, hi, mode)
 
-    def atom(self):
+    def atom(self) -> Nested:
         c = self.p[self.i]
         self.i += 1
         if c == "(":
-            return self.group()
-        self.started = True
+            return (yield self.group())
         if c == "[":
             return ("set", self.char_class())
         if c == ".":
@@ -240,47 +352,41 @@ class _Parser:
             raise UnsupportedSyntax("fuzzy matching")
         if c == "{" and _QUANTIFIER.match(self.p, self.i - 1):
             raise UnsupportedSyntax(f"nothing to repeat at {self.i - 1}")
-        return ("set", self.fold(((ord(c), ord(c)),)))
+        return ("set", self.literal(ord(c)))
 
-    def group(self):
+    def group(self) -> Nested:
         if self.take("*"):  # a verb: (*FAIL) matches nothing, the others only cut backtracking
-            self.started = True
             verb = self.until(")")
             if verb in ("FAIL", "F"):
                 return ("set", ())
             self.notes.append("a backtracking verb")
             return EMPTY
         if not self.take("?"):
-            return self.capture(None)
+            return (yield self.capture(None))
         if self.take("#"):
             self.until(")")
             return NOTHING
         if self.take(":"):
-            return self.body()
+            return (yield self.body())
         if self.take("P<") or (self.peek() == "<" and self.peek(1) not in "=!" and self.take("<")):
-            return self.capture(self.until(">"))
+            return (yield self.capture(self.until(">")))
         if self.take("P="):
             return self.ref(self.until(")"), "a back-reference")
         if self.take("P>") or self.take("&"):
             return self.ref(self.until(")"), "a subroutine call")
-        for head, what in (("=", "a look-around"), ("!", "a look-around"), ("<=", "a look-around"), ("<!", "a look-around")):
+        for head in ("=", "!", "<=", "<!"):
             if self.take(head):
-                self.started = True
-                node = self.body()  # its groups count; automata read it as matching always
-                self.notes.append(what)
+                node = yield self.body()  # its groups count; automata read it as matching always
+                self.notes.append("a look-around")
                 return ("look", head, node)
         if self.take(">"):
             self.notes.append("an atomic group")
-            return self.body()
+            return (yield self.body())
         if self.take("|"):
-            self.started = True
-            node = self.alternation(branch_reset=True)
-            if not self.take(")"):
-                raise UnsupportedSyntax("unclosed group")
-            return node
+            return (yield self.body(branch_reset=True))
         if self.take("("):
-            return self.conditional()
-        m = re.compile(r"R|[+-]?\d+").match(self.p, self.i)
+            return (yield self.conditional())
+        m = _GROUP_NUMBER.match(self.p, self.i)
         if m and self.p.startswith(")", m.end()):
             self.i = m.end() + 1
             text = m.group(0)
@@ -290,19 +396,19 @@ class _Parser:
             elif text[0] == "-":
                 target = self.count + 1 + target
             return self.ref(target, "a subroutine call")
-        return self.flag_group()
+        return (yield self.flag_group())
 
-    def body(self):
-        self.started = True
+    def body(self, branch_reset: bool = False) -> Nested:
+        """A group's alternation up to its ``)``; inline flags set inside end with it."""
         saved = set(self.flags)
-        node = self.alternation()
+        node = yield self.alternation(branch_reset)
         if not self.take(")"):
             raise UnsupportedSyntax("unclosed group")
-        self.flags = saved | self.sticky
+        self.flags = saved
         return node
 
-    def capture(self, name: str | None):
-        if name is not None and not re.fullmatch(r"\w+", name):
+    def capture(self, name: str | None) -> Nested:
+        if name is not None and not name.isidentifier():  # the regex module's rule too
             raise UnsupportedSyntax(f"group name {name!r}")
         if name in self.names:  # a repeated name is the same group
             index = self.names[name]
@@ -311,31 +417,30 @@ class _Parser:
             index = self.count
             if name is not None:
                 self.names[name] = index
-        node = self.body()
+        node = yield self.body()
         self.groups.setdefault(index, []).append(node)
         return ("cap", index, node)
 
     def ref(self, target, what: str):
-        self.started = True
         self.notes.append(what)
         return ("ref", int(target) if isinstance(target, str) and target.isdigit() else target)
 
-    def conditional(self):
-        self.started = True
+    def conditional(self) -> Nested:
         if self.take("?"):  # a look-around condition
             if not any(self.take(h) for h in ("=", "!", "<=", "<!")):
                 raise UnsupportedSyntax("conditional")
-            self.body()
+            yield self.body()
         else:
             cond = self.until(")")
             if cond == "DEFINE":
-                self.body()  # defines groups for calls; matches the empty string
+                yield self.body()  # defines groups for calls; matches the empty string
                 return EMPTY
         self.notes.append("a conditional group")
-        node = self.body()
+        node = yield self.body()
         return node if node[0] == "alt" else ("alt", (node, EMPTY))
 
-    def flag_group(self):
+    def flag_group(self) -> Nested:
+        """``(?flags)`` (in force to the end of the enclosing group) or ``(?flags:...)``."""
         on = ""
         while self.peek() in _FLAG_LETTERS and self.peek():
             on += self.p[self.i]
@@ -345,31 +450,34 @@ class _Parser:
             while self.peek().isalpha():
                 off += self.p[self.i]
                 self.i += 1
-        if "V1" in on or set(on) & set("Lfr") or ("u" in on and not self.unicode):
+        if "V1" in on or set(on + off) & _UNMODELLED_FLAGS:
             raise UnsupportedSyntax(f"inline flags {on!r}")
-        if off:
-            self.notes.append("an inline flag turned off")  # keeping it on gives a superset
-        letters = set(on) & set("imsx")
+        if ("a" in on and not self.ascii_mode) or ("u" in on and self.ascii_mode):
+            # ASCII mode is global (re.ASCII, or (?a) at the top level anywhere: the regex module
+            # then makes the whole pattern ASCII). Inside a group the regex module's ASCII flag
+            # is local to odd rules (a nested group goes back to Unicode classes, ignore-case
+            # stays Unicode): such a pattern is left to the module.
+            raise UnsupportedSyntax(f"inline flags {on!r} inside a group")
+        if not set(off) <= set("imsx"):
+            raise UnsupportedSyntax(f"inline flags turned off: {off!r}")
+        flags = (self.flags | (set(on) & set("imsx"))) - set(off)
         if self.take(":"):
-            saved = set(self.flags)
-            self.flags |= letters
-            node = self.alternation()
-            if not self.take(")"):
-                raise UnsupportedSyntax("unclosed group")
-            self.flags = saved | self.sticky
-            self.started = True
+            saved = self.flags
+            self.flags = flags
+            node = yield self.body()
+            self.flags = saved
             return node
         if not self.take(")"):
             raise UnsupportedSyntax(f"group syntax at {self.i}")
-        if self.started:
-            if "x" in letters:
-                raise UnsupportedSyntax("the verbose flag past the start of the pattern")
-            self.notes.append("an inline flag past the start of the pattern")
-            self.flags |= letters
-            self.sticky |= letters
-        else:
-            self.flags |= letters
+        self.flags = flags
         return NOTHING
+
+    # -- escapes and classes
+    def literal(self, cp: int) -> Ranges:
+        """One character, with its case variants under the ignore-case flag."""
+        if 0xD800 <= cp <= 0xDFFF:  # a lone surrogate: no UTF-8 text holds one
+            return ()
+        return classes.case_closure(((cp, cp),), self.ascii) if "i" in self.flags else ((cp, cp),)
 
     def escape(self):
         c = self.peek()
@@ -382,7 +490,7 @@ class _Parser:
             three = self.p[self.i - 1 : self.i + 2]
             if len(three) == 3 and all(d in "01234567" for d in three):  # \ooo: an octal escape
                 self.i += 2
-                return ("set", self.fold(((int(three, 8),) * 2,)))
+                return ("set", self.literal(int(three, 8)))
             digits = c
             if self.peek().isdigit():
                 digits += self.peek()
@@ -390,32 +498,54 @@ class _Parser:
             return self.ref(int(digits), "a back-reference")
         if c == "g" and self.take("<"):
             return self.ref(self.until(">"), "a back-reference")
-        if c in "pPX":
-            start = self.i - 2
-            self.note_any(c)
-            if c == "X":
-                return ("rep", ("set", ANY), 1, None)
-            return ("set", self.evaluated(self.p[start : self.i]))
-        ranges = self.class_escape(c)
-        if ranges is not None:
-            return ("set", ranges)
-        return ("set", self.fold(((self.char_escape(c),) * 2,)))
-
-    def note_any(self, c: str) -> None:
-        if c in "pP":
-            if self.take("{"):
-                self.until("}")
-            else:
-                self.i += 1
-            self.notes.append("a Unicode property")
-        else:
+        if c == "X":
             self.notes.append("a grapheme cluster (\\X)")
+            return ("rep", ("set", ANY), 1, None)
+        if c in "pP":
+            return ("set", self.property(self.i - 2, inside=False))
+        if c.lower() in classes.ASCII_SHORTHANDS:
+            return ("set", self.shorthand(c))
+        return ("set", self.literal(self.char_escape(c)))
 
-    def class_escape(self, c: str) -> Ranges | None:
-        base = _CLASS_ESCAPES.get(c.lower())
-        if base is None or not c.isalpha():
-            return None
-        return base if c.islower() else tuple(complement_ranges(list(base)))
+    def shorthand(self, letter: str) -> Ranges:
+        ranges = classes.shorthand(letter, self.ascii)
+        return classes.case_closure(ranges, self.ascii) if "i" in self.flags else ranges
+
+    def property(self, start: int, inside: bool) -> Ranges:
+        r"""``\p{..}``/``\P{..}``/``\pX`` starting at ``start`` (``self.i`` after its letter).
+
+        In ASCII mode a property keeps its Unicode meaning (the regex module's ASCII flag would
+        make it ASCII-only: the pattern handed to it spells the set out, see ``spelled``)."""
+        if self.take("{"):
+            self.until("}")
+        elif self.peek():
+            self.i += 1
+        else:
+            raise UnsupportedSyntax("a truncated property")
+        text = self.p[start : self.i]
+        ignorecase = "i" in self.flags
+        try:
+            if self.ascii_mode:
+                ranges = classes.scan(text, False, False)
+                self.spelled.append((start, self.i, inside, ranges))
+                return classes.case_closure(ranges, True) if ignorecase else ranges
+            return classes.scan(text, self.ascii, ignorecase)
+        except regex.error as exc:
+            raise UnsupportedSyntax(f"property {text!r}: {exc}") from None
+
+    def posix(self, start: int, text: str) -> Ranges:
+        """A POSIX class (inside a bracketed class). In ASCII mode it is read without the flag
+        and case-folded as ASCII, and spelled out for the regex module, whose ASCII
+        ignore-case matching of POSIX classes and properties differs between a single
+        character and a repeat of them (``[[:lower:]]`` takes ``T``, ``[[:lower:]]+`` not)."""
+        try:
+            if self.ascii_mode:
+                ranges = classes.scan(f"[{text}]", True, False)
+                self.spelled.append((start, self.i, True, ranges))
+                return classes.case_closure(ranges, True) if "i" in self.flags else ranges
+            return classes.scan(f"[{text}]", self.ascii, "i" in self.flags)
+        except regex.error as exc:
+            raise UnsupportedSyntax(f"POSIX class {text!r}: {exc}") from None
 
     def char_escape(self, c: str) -> int:
         """The code point of an escape that stands for one character (after the backslash)."""
@@ -431,22 +561,27 @@ class _Parser:
             if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
                 raise UnsupportedSyntax(f"escape \\{c}")
             self.i += width
-            return int(digits, 16)
+            value = int(digits, 16)
+            if value > 0x10FFFF:
+                raise UnsupportedSyntax(f"escape \\{c}{digits} beyond U+10FFFF")
+            return value
         if c == "N" and self.take("{"):
             name = self.until("}")
-            try:
-                return ord(unicodedata.lookup(name))
-            except KeyError:
-                raise UnsupportedSyntax(f"character name {name!r}") from None
+            found = classes.named_character(name)
+            if found is None:
+                raise UnsupportedSyntax(f"character name {name!r}")
+            return found
         if c.isalnum() or c == "_":
             raise UnsupportedSyntax(f"escape \\{c}")
         return ord(c)
 
     def char_class(self) -> Ranges:
-        start = self.i - 1
+        """A bracketed class (after its ``[``): the complement, when negated, of the union of
+        its members — literal characters and ranges and shorthand classes (with their case
+        variants under ignore-case) and properties (evaluated under the flag)."""
         negate = self.take("^")
-        ranges: list[tuple[int, int]] = []
-        approximate = False
+        literal: list[tuple[int, int]] = []
+        evaluated: list[tuple[int, int]] = []
         first = True
         while True:
             c = self.peek()
@@ -456,115 +591,56 @@ class _Parser:
                 self.i += 1
                 break
             first = False
-            if self.p.startswith(("[:", "&&", "--", "||", "~~"), self.i) and not (c == "-" and self.peek(2) == "]"):
-                if c == "[":
-                    self.i += 2
-                    self.until(":]")
-                    self.notes.append("a POSIX character class")
+            kind, value = self.class_member()
+            if kind == "char" and self.peek() == "-" and self.peek(1) not in ("]", ""):
+                save = self.i
+                self.i += 1
+                kind2, hi = self.class_member()
+                if kind2 != "char":  # a range to a class is a literal "-" and that class
+                    self.i = save
                 else:
-                    self.i += 2
-                    self.notes.append("a set operation")
-                approximate = True
-                continue
-            self.i += 1
-            if c == "\\":
-                kind, value = self.class_member_escape()
-                if kind == "property":
-                    approximate = True
+                    if hi < value:
+                        raise UnsupportedSyntax("bad character range")
+                    literal.append((value, hi))
                     continue
-                if kind == "set":
-                    ranges.extend(value)
-                    continue
-                lo = value
+            if kind == "char":
+                literal.append((value, value))
+            elif kind == "set":
+                literal.extend(value)
             else:
-                lo = ord(c)
-            hi = lo
-            if self.peek() == "-" and self.peek(1) not in ("]", ""):
-                self.i += 1
-                d = self.p[self.i]
-                self.i += 1
-                if d == "\\":
-                    kind, hi = self.class_member_escape()
-                    if kind != "char":
-                        raise UnsupportedSyntax("a range ending in a class escape")
-                else:
-                    hi = ord(d)
-                if hi < lo:
-                    raise UnsupportedSyntax("bad character range")
-            ranges.append((lo, hi))
-        if approximate:
-            return self.evaluated(self.p[start : self.i])
-        folded = self.fold(merge(ranges))
-        return tuple(complement_ranges(list(folded))) if negate else folded
+                evaluated.extend(value)
+        members = classes.without_surrogates(merge(literal))
+        if "i" in self.flags and members:
+            members = classes.case_closure(members, self.ascii)
+        union = merge(list(members) + evaluated)
+        return classes.negate(union) if negate else union
 
-    def evaluated(self, text: str) -> Ranges:
-        """A class awrs does not read itself (a Unicode property, a POSIX class...): the regex
-        module tells which characters below U+0800 it matches; all characters from U+0800 on
-        are kept (a superset at the cost of one pass over 2,048 characters)."""
-        flags = regex.VERSION0 | (regex.IGNORECASE if "i" in self.flags else 0)
-        if self.unicode:
-            text = ascii_shorthands(text)
-        else:
-            flags |= regex.ASCII
-        try:
-            compiled = regex.compile(text, flags=flags)
-        except regex.error:
-            return ANY
-        matched = [m.start() for m in compiled.finditer(_BELOW_EVALUATED)]
-        return merge([(c, c) for c in matched] + [(_EVALUATED_UP_TO, MAX_CODE_POINT)])
-
-    def class_member_escape(self) -> tuple[str, Any]:
-        """An escape inside a class, after its backslash: ("char", code point), ("set", ranges)
-        or ("property", None) for a Unicode property."""
+    def class_member(self) -> tuple[str, Any]:
+        """One member of a class: ("char", code point), ("set", ranges) for a shorthand class,
+        or ("evaluated", ranges) for a property or POSIX class (flags already applied)."""
+        start = self.i
+        c = self.p[self.i]
+        if c == "[" and (m := _POSIX.match(self.p, self.i)) is not None:
+            self.i = m.end()
+            return "evaluated", self.posix(start, m.group(0))
+        self.i += 1
+        if c != "\\":
+            return "char", ord(c)
         e = self.peek()
         if not e:
             raise UnsupportedSyntax("unterminated character set")
         self.i += 1
         if e in "pP":
-            self.note_any(e)
-            return "property", None
-        found = self.class_escape(e)
-        if found is not None:
-            return "set", found
-        return "char", 8 if e == "b" else self.char_escape(e)
-
-    def fold(self, ranges: Ranges) -> Ranges:
-        """``ranges`` with their case variants under the ignore-case flag."""
-        if "i" not in self.flags:
-            return merge(ranges)
-        extra: list[tuple[int, int]] = []
-        for lo, hi in ranges:
-            for lo2, hi2, delta in ((65, 90, 32), (97, 122, -32)):
-                a, b = max(lo, lo2), min(hi, hi2)
-                if a <= b:
-                    extra.append((a + delta, b + delta))
-                    if self.unicode:
-                        for ch, other in _UNICODE_FOLDS.items():
-                            for letter in (ord(ch), ord(ch) - 32):
-                                if a <= letter <= b:
-                                    extra.append((other, other))
-            if hi >= 128 and _has_cased(max(lo, 128), hi):
-                self.notes.append("ignore-case with non-ASCII characters")
-                return ANY
-        return merge(list(ranges) + extra)
-
-
-def _has_cased(lo: int, hi: int) -> bool:
-    if hi - lo > 4096:
-        return True
-    return any(chr(c).lower() != chr(c) or chr(c).upper() != chr(c) for c in range(lo, hi + 1) if not 0xD800 <= c <= 0xDFFF)
-
-
-def merge(ranges) -> Ranges:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if lo > hi:
-            continue
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return tuple(out)
+            return "evaluated", self.property(start, inside=True)
+        if e.lower() in classes.ASCII_SHORTHANDS:
+            return "set", classes.shorthand(e, self.ascii)
+        if e == "b":
+            return "char", 8
+        if e.isdigit() and e not in "089":  # \1..\7: an octal escape of up to three digits
+            m = re.compile(r"[0-7]{0,2}").match(self.p, self.i)
+            self.i = m.end()
+            return "char", int(e + m.group(0), 8)
+        return "char", self.char_escape(e)
 
 
 def _misplaced_anchors(node) -> bool:
@@ -578,39 +654,19 @@ def _misplaced_anchors(node) -> bool:
     return any(_has_anchor(item) for item in items)
 
 
-def _has_anchor(node) -> bool:
-    kind = node[0]
-    if kind == "anchor":
-        return True
-    if kind in ("seq", "alt"):
-        return any(_has_anchor(n) for n in node[1])
-    if kind == "rep":
-        return _has_anchor(node[1])
-    if kind == "cap":
-        return _has_anchor(node[2])
+def _has_anchor(root) -> bool:
+    """Whether an anchor occurs in the tree (looked for without recursion; look-arounds are
+    notes of their own)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node[0]
+        if kind == "anchor":
+            return True
+        if kind in ("seq", "alt"):
+            stack.extend(node[1])
+        elif kind == "rep":
+            stack.append(node[1])
+        elif kind == "cap":
+            stack.append(node[2])
     return False
-
-
-_OUTSIDE = {"d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]", "s": "[ \\t\\n\\r\\f\\v]", "S": "[^ \\t\\n\\r\\f\\v]"}
-_INSIDE = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \\t\\n\\r\\f\\v"}
-
-
-def ascii_shorthands(pattern: str) -> str:
-    """\\d, \\w, \\s (and negations outside classes) written out as ASCII classes, for patterns
-    compiled without the ASCII flag (which would also make \\p{..} and POSIX classes ASCII)."""
-    out, i, in_class, class_start = [], 0, False, 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            table = _INSIDE if in_class else _OUTSIDE
-            out.append(table.get(nxt, ch + nxt))
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class, class_start = True, i + 1 + (pattern[i + 1 : i + 2] == "^")
-        elif ch == "]" and in_class and i > class_start:  # a "]" first in a class is literal
-            in_class = False
-        out.append(ch)
-        i += 1
-    return "".join(out)

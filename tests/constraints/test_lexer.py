@@ -126,10 +126,10 @@ def test_dead_ends_of_an_automaton_are_not_states():
     assert only_nfa.rows[0][ord("b")] < 0 and only_nfa.live[0] == 0b01
 
 
-def test_small_automata_minimised_in_python_equal_numpy_ones(monkeypatch):
-    """Byte DFAs of up to SMALL_STATES states are pruned and minimised in plain Python: for
-    every pattern of the AWRS pattern set the DFA engine takes, and some with dead ends and
-    empty languages, the table and accepting states equal those of the NumPy path."""
+def test_byte_dfas_are_minimal_and_live():
+    """Byte DFAs are built minimal and live (over code points, then expanded): for every
+    pattern of the AWRS pattern set the DFA engine takes, and some with dead ends and empty
+    languages, NumPy minimisation leaves the table and accepting states as they are."""
     from tests.constraints.test_pattern_set import load_patterns
 
     patterns = [p for p in load_patterns() if awrs_regex(p).engine == "dfa"]
@@ -143,12 +143,10 @@ def test_small_automata_minimised_in_python_equal_numpy_ones(monkeypatch):
         automaton = p if isinstance(p, tuple) else char_automaton(p) if _regular(p) else None
         if automaton is None:
             continue
-        monkeypatch.setattr(dfa, "SMALL_STATES", 64)
-        python = build_byte_dfa(*automaton)
-        monkeypatch.setattr(dfa, "SMALL_STATES", 0)
-        reference = build_byte_dfa(*automaton)
-        small += python.n_states <= 64
-        assert np.array_equal(python.table, reference.table) and np.array_equal(python.final, reference.final), p
+        built = build_byte_dfa(*automaton)
+        reference = dfa._minimise(*dfa._keep_live(built.table.astype(np.int64), built.final))
+        small += built.n_states <= 64
+        assert np.array_equal(built.table, reference[0]) and np.array_equal(built.final, reference[1]), p
     assert small >= 56  # the pattern set's 56 DFAs all have at most 50 states
     assert build_byte_dfa(*dead_ends[0]).n_states == 2
     with pytest.raises(ConstraintError, match="language is empty"):

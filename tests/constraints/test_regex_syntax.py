@@ -9,6 +9,7 @@ sound), the approximations are named, and syntax the reader does not model is re
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -35,18 +36,19 @@ def envelope_accepts(c: Regex, text: str, *, prefix: bool = False) -> bool:
 
 
 def _flags(pattern: str) -> int:
-    return regex.VERSION0 if regex.search(r"\\[pPN]", pattern) else regex.VERSION0 | regex.ASCII
+    """awrs.Regex's default semantics: version 0, Unicode classes."""
+    return regex.VERSION0
 
 
 #: Characters the random walks try: the pattern's own characters plus a spread of others.
 _EXTRA = list("abcxyzABXZ0129 -_.,:;()[]{}<>/\\@#+*=!?'\"") + ["é", "α", "Ω", "世", "😀", "\u2451", "\t", "\u00a0"]
 
 
-def random_matches(pattern: str, rng: random.Random, n: int = 4, max_len: int = 14) -> list[str]:
+def random_matches(pattern: str, rng: random.Random, n: int = 4, max_len: int = 14, flags: int | None = None) -> list[str]:
     """Full matches found by random walks guided by the regex module's partial matching only
     (independent of awrs's reading), each step choosing a random character that keeps a match
     possible."""
-    compiled = regex.compile(pattern, flags=_flags(pattern))
+    compiled = regex.compile(pattern, flags=_flags(pattern) if flags is None else flags)
     alphabet = sorted(set(pattern) | set(_EXTRA))
     found: list[str] = []
     for _ in range(3 * n):
@@ -80,7 +82,7 @@ def test_every_envelope_accepts_every_match_the_regex_module_finds():
             assert envelope_accepts(c, text), (p, text)
             assert c.accepts(text), (p, text)
             checked += 1
-    assert patterns >= 340 and checked >= 600, (patterns, checked)
+    assert patterns >= 280 and checked >= 600, (patterns, checked)  # 285 today: the other 117 are regular
 
 
 @pytest.mark.parametrize(
@@ -94,16 +96,12 @@ def test_every_envelope_accepts_every_match_the_regex_module_finds():
         (r"x++y", ["xxy"], ["y"], "a possessive quantifier"),
         (r"(a)?(?(1)b|c)", ["ab", "c", "b", "ac"], ["a", "bb"], "a conditional group"),
         (r"(?(DEFINE)(?<d>\d))^(?&d){2}$", ["12"], ["1", "a2"], "a subroutine call"),
-        (r"\p{Lu}\d", ["A1", "É1", "Ж1", "世1"], ["A", "11a", "é1", "a1"], "a Unicode property"),
-        (r"[[:alpha:]]z", ["az"], ["a"], "a POSIX character class"),
         (r"\bcat\b", ["cat"], ["cats"], "an anchor or word boundary inside the pattern"),
         (r"(?|(a)|(b))\1", ["aa", "bb", "ab"], ["a", "ac"], "a back-reference"),
-        (r"a(?i)b", ["ab", "aB"], ["b", "Ab"], "an inline flag past the start of the pattern"),
-        (r"(?:\S+\s+){0,299}x", ["a x", "x"], ["a"], "a repeat bound above 256"),
     ],
 )
 def test_envelopes_are_supersets_that_still_refuse(pattern, inside, outside, why):
-    reading = read(pattern, unicode="\\p" in pattern)
+    reading = read(pattern, unicode=True)
     assert not reading.exact and why in reading.approximations
     c = Regex(pattern)
     assert c.engine == "partial"
@@ -125,20 +123,26 @@ def test_the_envelope_removes_a_dead_end_of_partial_matching():
 @pytest.mark.parametrize(
     "pattern",
     [r"\x41\101\0[\0-\x1f]?", "(?x) a b  # a comment\n c", r"[]a]+[^]]", r"a{,3}b{2}", r"(?i)[^a-c]x", r"[\W\d]",
-     r"\.\*\\", r"(?P<y>\d{2})-(?<m>\d)", r"(?:a|)+b", r"[-a][a-]", r"\u00e9|\U0001F600", r"(?s:.)\n.", r"(?i:ab)c"],
+     r"\.\*\\", r"(?P<y>\d{2})-(?<m>\d)", r"(?:a|)+b", r"[-a][a-]", r"\u00e9|\U0001F600", r"(?s:.)\n.", r"(?i:ab)c",
+     # once approximated, now exact: properties, POSIX classes, flags mid-pattern or turned off, long repeats
+     r"\p{Lu}\d", r"[[:alpha:]]z", r"a(?i)b", r"(?:a(?i)b|c)d", r"(?i)a(?-i:b)", r"(?i-s:a.)", r"(?:\S+\s+){0,299}x",
+     r"[a-\d]", r"[\p{Ll}&&z]", r"(?i)[^\W\d]"],
 )
-def test_regular_syntax_is_read_exactly(pattern):
-    reading = read(pattern)
+@pytest.mark.parametrize("ascii", [False, True])
+def test_regular_syntax_is_read_exactly(pattern, ascii):
+    if ascii and "\\p" in pattern:
+        pytest.skip("in ASCII mode awrs keeps \\p Unicode, the regex module's ASCII flag does not (tested apart)")
+    reading = read(pattern, unicode=not ascii)
     assert reading.exact, reading.approximations
-    c = Regex(pattern)
+    c = Regex(pattern, re.ASCII if ascii else 0)
     assert c.engine == "dfa"
-    compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    compiled = regex.compile(pattern, flags=(regex.ASCII if ascii else 0) | regex.VERSION0)
     rng = random.Random(1)
     alphabet = sorted(set(pattern) | set(_EXTRA) | {"\n", "\x00", "\x01", "A", "\x1f"})
     for _ in range(400):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
         assert c.accepts(text) == (compiled.fullmatch(text) is not None), text
-    for text in random_matches(pattern, rng, n=20):
+    for text in random_matches(pattern, rng, n=20, flags=(regex.ASCII if ascii else 0) | regex.VERSION0):
         assert c.accepts(text), text
 
 
@@ -216,29 +220,30 @@ _TEXTS = st.lists(st.sampled_from(list("abc-.1é\n")), max_size=7).map("".join)
 
 
 @settings(max_examples=300, deadline=None)
-@given(pattern=_patterns(regular=True), texts=st.lists(_TEXTS, min_size=5, max_size=5))
-def test_random_regular_patterns_match_like_the_regex_module(pattern, texts):
-    c = Regex(pattern)
+@given(pattern=_patterns(regular=True), texts=st.lists(_TEXTS, min_size=5, max_size=5), ascii=st.booleans())
+def test_random_regular_patterns_match_like_the_regex_module(pattern, texts, ascii):
+    c = Regex(pattern, re.ASCII if ascii else 0)
     assert c.engine == "dfa", c.reason
-    compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    flags = (regex.ASCII if ascii else 0) | regex.VERSION0
+    compiled = regex.compile(pattern, flags=flags)
     # The regex module's partial matching is wrong with lazy quantifiers (it takes "a" as a
     # prefix of a match of "[^a]*?b", and "xa" of "x*?b"); laziness does not change the strings
     # fullmatch accepts, so the prefix oracle is the same pattern made greedy (the generated
     # patterns have "*?" and "+?" only as lazy quantifiers).
-    greedy = regex.compile(pattern.replace("*?", "*").replace("+?", "+"), flags=regex.ASCII | regex.VERSION0)
+    greedy = regex.compile(pattern.replace("*?", "*").replace("+?", "+"), flags=flags)
     for text in texts:
         assert c.accepts(text) == (compiled.fullmatch(text) is not None), (pattern, text)
         assert c.accepts_prefix(text) == (greedy.fullmatch(text, partial=True) is not None), (pattern, text)
 
 
 @settings(max_examples=300, deadline=None)
-@given(pattern=_patterns(regular=False), texts=st.lists(_TEXTS, min_size=5, max_size=5))
-def test_random_envelopes_keep_every_match(pattern, texts):
+@given(pattern=_patterns(regular=False), texts=st.lists(_TEXTS, min_size=5, max_size=5), ascii=st.booleans())
+def test_random_envelopes_keep_every_match(pattern, texts, ascii):
     try:
-        compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+        compiled = regex.compile(pattern, flags=(regex.ASCII if ascii else 0) | regex.VERSION0)
     except regex.error:  # e.g. a back-reference to a group still open
         assume(False)
-    c = Regex(pattern)
+    c = Regex(pattern, re.ASCII if ascii else 0)
     for text in texts:
         if compiled.fullmatch(text):
             assert c.accepts(text), (pattern, text)

@@ -603,12 +603,12 @@ def _regex_error(full: str) -> str | None:
     most patterns; the regex module's compile (several times slower, the one awrs.Regex uses)
     for the rest. Memoised: schemas repeat their patterns (a uuid or a date in many places),
     and reading one costs a compile tens of microseconds."""
-    from awrs.constraints.regex import _compile_or_raise
+    from awrs.constraints.regex import ECMA_262, compile_pattern
 
     if parses_exactly(full):
         return None
     try:
-        _compile_or_raise(full)
+        compile_pattern(full, ECMA_262)
     except ConstraintError as exc:
         return str(exc)
     return None
@@ -622,17 +622,17 @@ def _nothing() -> ByteDFA:
 
 def _string_automata(pattern: str | None, fmt: str | None):
     """(dfa, partial patterns, final checks) for a pattern and a format, built on first use."""
-    from awrs.constraints.regex import Regex
+    from awrs.constraints.regex import ECMA_262, Regex
 
     dfa: Any = None
     partial: list[Any] = []
     checks: list[Any] = []
     if pattern is not None:
-        rx = Regex(search_pattern(pattern))
-        if rx.engine == "dfa":
+        rx = Regex(search_pattern(pattern), ECMA_262)
+        if rx.dfa is not None:
             dfa = rx.dfa
-        else:
-            partial.append(rx._impl.compiled)
+        else:  # not regular, or a DFA too large to build whole
+            partial.append(rx.compiled)
     if fmt is not None:
         if fmt in FINAL_CHECKS:
             checks.append(FINAL_CHECKS[fmt])
@@ -692,18 +692,18 @@ class _NameSearch:
 
     def search(self, name: str) -> Any:
         if self._compiled is None:
-            import regex
+            from awrs.constraints.regex import ECMA_262, compile_pattern
 
-            self._compiled = regex.compile(self.pattern, flags=regex.ASCII | regex.VERSION0)
+            self._compiled = compile_pattern(self.pattern, ECMA_262)
         return self._compiled.search(name)
 
 
 def _full_match(pattern: str):
     """An exact check of a whole string against a pattern (used when two DFAs are too large to
     intersect: the prefix check then follows only one of them)."""
-    import regex
+    from awrs.constraints.regex import ECMA_262, compile_pattern
 
-    compiled = regex.compile(pattern, flags=regex.ASCII | regex.VERSION0)
+    compiled = compile_pattern(pattern, ECMA_262)
     return lambda text: compiled.fullmatch(text) is not None
 
 

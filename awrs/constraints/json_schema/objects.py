@@ -216,9 +216,9 @@ class ObjectSpec:
         checker = self._prefix_checkers.get(pattern)
         if checker is None:
             from awrs.constraints.json_schema.compiler import search_pattern
-            from awrs.constraints.regex import Regex
+            from awrs.constraints.regex import ECMA_262, Regex
 
-            checker = self._prefix_checkers[pattern] = Regex(search_pattern(pattern))
+            checker = self._prefix_checkers[pattern] = Regex(search_pattern(pattern), ECMA_262)
         return checker
 
     def _close_ok(self, st: ObjState) -> bool:
