@@ -205,3 +205,32 @@ def test_keywords_are_not_identifiers_through_a_leading_look_ahead():
 def test_nested_look_arounds_are_refused_clearly():
     with pytest.raises(ConstraintError, match="nests a look-around"):
         Grammar("start: W\nW: /a(?=b(?=c))../")
+
+
+@pytest.mark.parametrize(
+    "text, texts",
+    [
+        ("start: /é/i", ["é", "É", "e", "E"]),  # case-insensitive beyond ASCII
+        ("start: /straße/i", ["STRAßE", "straße", "STRASSE", "STRAẞE"]),
+        ("start: /k+/i", ["kK", "\u212a"]),  # the Kelvin sign folds with k in Python's re
+        ("start: /a/u", ["a", "A"]),  # Lark's /u flag
+        ("start: W\nW: /\\w+/", ["héllo", "abc", "a-b"]),  # Unicode \w, as re's
+        ("start: W\nW: /[^\\W\\d]\\w*/", ["ñame", "_x1", "1x"]),  # Python's NAME
+        ("start: W\nW: /(?s:.)/", ["\n", "a"]),
+    ],
+)
+def test_flags_and_unicode_classes_agree_with_lark(text, texts):
+    g = Grammar(text)
+    for s in texts:
+        assert g.accepts(s) == lark_accepts(text, s), s
+
+
+def test_grammar_flags_apply_to_every_terminal():
+    g = Grammar('start: W\nW: /select/i', flags=re.ASCII)
+    assert g.accepts("SELECT") and not g.accepts("\u017felect")  # ſ folds with s only in Unicode mode
+    assert Grammar('start: W\nW: /select/i').accepts("\u017felect")
+    assert Grammar('start: W\nW: /ab/', flags=re.IGNORECASE).accepts("AB")
+    with pytest.raises(ConstraintError, match="flags"):
+        Grammar('start: "a"', flags=re.VERBOSE)
+    with pytest.raises(ConstraintError, match="flags must be"):
+        Grammar('start: "a"', flags="i")
