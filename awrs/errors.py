@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "AwrsError",
     "ConstraintError",
+    "EmptyLanguageError",
     "UnsupportedSchemaError",
     "ModelError",
     "TokenizerError",
@@ -27,6 +28,10 @@ class AwrsError(Exception):
 
 class ConstraintError(AwrsError, ValueError):
     """A pattern, schema or grammar is invalid, or its language is empty."""
+
+
+class EmptyLanguageError(ConstraintError):
+    """A pattern, schema, grammar or list of choices that no string satisfies."""
 
 
 class UnsupportedSchemaError(ConstraintError):

@@ -20,7 +20,7 @@ import numpy as np
 from awrs.constraints import _dfa_kernels as kernels
 from awrs.constraints.base import Constraint
 from awrs.constraints.char_dfa import EmptyLanguage, TooManyStates, byte_table, utf8_trie
-from awrs.errors import ConstraintError
+from awrs.errors import ConstraintError, EmptyLanguageError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = [
@@ -97,7 +97,7 @@ def build_byte_dfa(
     try:
         table, final = byte_table(n_states, initial, finals, transitions, max_states)
     except EmptyLanguage:
-        raise ConstraintError("the constraint's language is empty: no string satisfies it") from None
+        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it") from None
     except TooManyStates:
         raise DFATooLarge(f"the automaton would exceed {max_states} states") from None
     return ByteDFA(table=table, final=np.array(final, dtype=np.bool_), rows=table.tolist())
@@ -350,7 +350,7 @@ def difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     final = np.array([bool(a.final[x]) and not final_b[y] for x, y in order], dtype=np.bool_)
     table, final = _keep_live(table, final)
     if table.shape[0] == 0:
-        raise ConstraintError("the constraint's language is empty: no string satisfies it")
+        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
     if table.shape[0] <= MAX_MINIMISE_STATES:
         table, final = _minimise(table, final)
     table = np.ascontiguousarray(table, dtype=np.int32)
@@ -629,7 +629,7 @@ def intersect(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     final = np.array([bool(a.final[x] and b.final[y]) for x, y in order], dtype=np.bool_)
     table, final = _keep_live(table, final)
     if table.shape[0] == 0:
-        raise ConstraintError("the constraint's language is empty: no string satisfies it")
+        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
     if table.shape[0] <= MAX_MINIMISE_STATES:
         table, final = _minimise(table, final)
     table = np.ascontiguousarray(table, dtype=np.int32)

@@ -21,7 +21,7 @@ import numpy as np
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.dfa import ByteNFA, CharTransition, _byte_nfa, _ByteClasses
-from awrs.errors import ConstraintError
+from awrs.errors import EmptyLanguageError
 
 __all__ = ["LazyDFA", "MAX_CACHED_STATES"]
 
@@ -47,7 +47,7 @@ class LazyDFA(Constraint):
         edges, _ = _byte_nfa(n_states, transitions)
         nfa = ByteNFA(edges, initial, frozenset(finals))
         if not nfa.live[initial]:
-            raise ConstraintError("the constraint's language is empty: no string satisfies it")
+            raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
         classes = _ByteClasses(edges)
         self._of_byte = classes.byte_list
         self._n_classes = classes.n

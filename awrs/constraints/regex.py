@@ -46,7 +46,7 @@ from awrs.constraints.partial import PartialMatch
 from awrs.constraints.regex_automaton import Reading, read_parsed
 from awrs.constraints.regex_classes import class_text
 from awrs.constraints.regex_syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
-from awrs.errors import ConstraintError
+from awrs.errors import ConstraintError, EmptyLanguageError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["ECMA_262", "Regex", "Engine", "char_automaton", "compile_pattern"]
@@ -254,14 +254,14 @@ def _automaton_engine(pattern: str, reading: Reading | str) -> tuple[Constraint 
             return DFAConstraint(build_byte_dfa(*automaton, max_states=EAGER_DFA_STATES)), "regular"
         except DFATooLarge:
             why = f"its DFA would exceed {EAGER_DFA_STATES:,} states"
-        except ConstraintError as exc:
-            raise ConstraintError(_empty_language(pattern, exc)) from None
+        except EmptyLanguageError as exc:
+            raise EmptyLanguageError(_empty_language(pattern, exc)) from None
     else:
         why = f"its automaton has {automaton[0]:,} states (more than {EAGER_NFA_STATES:,})"
     try:
         return LazyDFA(*automaton), f"regular (a DFA made lazily: {why})"
-    except ConstraintError as exc:
-        raise ConstraintError(_empty_language(pattern, exc)) from None
+    except EmptyLanguageError as exc:
+        raise EmptyLanguageError(_empty_language(pattern, exc)) from None
 
 
 #: When the reading's own envelope is too large, one coarser reading is tried: references match

@@ -18,7 +18,7 @@ from awrs.constraints.dfa import ByteDFA, build_byte_dfa
 from awrs.constraints.grammar.follow import follow
 from awrs.constraints.regex_syntax import ANY, Ranges
 from awrs.constraints.utf8 import complement_ranges
-from awrs.errors import ConstraintError
+from awrs.errors import ConstraintError, EmptyLanguageError
 
 __all__ = ["MATCH", "MATCH_POS", "MAX_LOOK_STATES", "MAX_TERMINAL_STATES", "Machine", "Nfa", "OrderedLists", "TerminalError", "thompson"]
 
@@ -189,11 +189,9 @@ def _byte_dfa(tree, word: Ranges, what: str) -> ByteDFA | None:
     n, transitions, finals = _char_automaton(nfa, start, match)
     try:
         return build_byte_dfa(n, 0, finals, transitions, max_states=MAX_LOOK_STATES)
-    except TerminalError:
-        raise
+    except EmptyLanguageError:
+        return None
     except ConstraintError as exc:
-        if "empty" in str(exc):
-            return None
         raise TerminalError(f"{what} is too large: {exc}") from None
 
 

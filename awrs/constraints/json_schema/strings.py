@@ -19,7 +19,7 @@ import numpy as np
 from awrs.constraints.dfa import ByteDFA
 from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
 from awrs.constraints.utf8 import utf8_sequences
-from awrs.errors import ConstraintError
+from awrs.errors import EmptyLanguageError
 
 __all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "pending_chars", "string_start", "MAX_LENGTH_TABLE"]
 
@@ -90,7 +90,7 @@ class StringSpec:
             return self.eager_dfa, self.eager_partial, self.eager_checks
         try:
             dfa, partial, checks = self.build()
-        except ConstraintError:  # a pattern valid when the schema compiled whose language is empty ([^\s\S])
+        except EmptyLanguageError:  # a pattern valid when the schema compiled whose language is empty ([^\s\S])
             return _NO_STRING, (), ()
         return dfa, tuple(partial), tuple(checks) + self.eager_checks
 
