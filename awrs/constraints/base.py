@@ -26,7 +26,7 @@ import numpy as np
 from awrs.errors import ArgumentTypeError, InvalidTextError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["Constraint", "State", "probe_next_bytes", "to_bytes"]
+__all__ = ["Constraint", "Delegating", "State", "probe_next_bytes", "to_bytes"]
 
 #: A constraint state: any immutable value. ``None`` is reserved for "rejected".
 State = Any
@@ -152,6 +152,35 @@ class Constraint(ABC):
             if state is None:
                 return i
         return None if self.is_complete(state) else len(data)
+
+
+class Delegating(Constraint):
+    """A constraint whose checks are made by an engine it chose when it compiled
+    (``self._impl``: a DFA, a lazy DFA, partial matching, a sorted list...): every check is the
+    engine's. Subclasses set ``_impl`` and say what they are."""
+
+    _impl: Constraint
+
+    def initial(self) -> State:
+        return self._impl.initial()
+
+    def advance(self, state: State, data: bytes) -> State | None:
+        return self._impl.advance(state, data)
+
+    def is_complete(self, state: State) -> bool:
+        return self._impl.is_complete(state)
+
+    def mask(self, state: State, vocab: Vocabulary) -> np.ndarray:
+        return self._impl.mask(state, vocab)
+
+    def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
+        return self._impl.impossible_tokens(state, vocab)
+
+    def next_bytes(self, state: State) -> np.ndarray | None:
+        return self._impl.next_bytes(state)
+
+    def allowed_bytes(self) -> np.ndarray | None:
+        return self._impl.allowed_bytes()
 
 
 _SINGLE_BYTES = [bytes((b,)) for b in range(256)]

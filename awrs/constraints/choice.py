@@ -15,10 +15,9 @@ from itertools import islice
 
 import numpy as np
 
-from awrs.constraints.base import Constraint, State, to_bytes
+from awrs.constraints.base import Constraint, Delegating, to_bytes
 from awrs.constraints.dfa import ByteDFA, DFAConstraint, trie_dfa
 from awrs.errors import AwrsError, ConstraintError
-from awrs.lm.vocab import Vocabulary
 
 __all__ = ["Choice", "DFA_MAX_BYTES", "MAX_OPTIONS", "MAX_OPTION_BYTES"]
 
@@ -33,7 +32,7 @@ MAX_OPTIONS = 2_000_000
 MAX_OPTION_BYTES = 1 << 28
 
 
-class Choice(Constraint):
+class Choice(Delegating):
     """Accepts exactly the listed strings (``str`` as UTF-8, or ``bytes``).
 
     Raises :class:`~awrs.errors.ConstraintError` when ``options`` is not a list of strings,
@@ -58,24 +57,6 @@ class Choice(Constraint):
     def dfa(self) -> ByteDFA | None:
         """The byte DFA, for a list of at most :data:`DFA_MAX_BYTES` bytes; else None."""
         return self._impl.dfa if isinstance(self._impl, DFAConstraint) else None
-
-    def initial(self) -> State:
-        return self._impl.initial()
-
-    def advance(self, state: State, data: bytes) -> State | None:
-        return self._impl.advance(state, data)
-
-    def is_complete(self, state: State) -> bool:
-        return self._impl.is_complete(state)
-
-    def mask(self, state: State, vocab: Vocabulary) -> np.ndarray:
-        return self._impl.mask(state, vocab)
-
-    def next_bytes(self, state: State) -> np.ndarray | None:
-        return self._impl.next_bytes(state)
-
-    def allowed_bytes(self) -> np.ndarray | None:
-        return self._impl.allowed_bytes()
 
 
 def _read_options(options: object) -> tuple[str | bytes, ...]:

@@ -36,10 +36,9 @@ import functools
 import re
 from typing import Any, Literal
 
-import numpy as np
 import regex as regex_module
 
-from awrs.constraints.base import Constraint, State
+from awrs.constraints.base import Constraint, Delegating
 from awrs.constraints.dfa import MAX_DFA_STATES, ByteDFA, DFAConstraint, DFATooLarge, build_byte_dfa
 from awrs.constraints.lazy_dfa import LazyDFA
 from awrs.constraints.partial import PartialMatch
@@ -47,7 +46,6 @@ from awrs.constraints.regex_automaton import Reading, read_parsed
 from awrs.constraints.regex_classes import class_text
 from awrs.constraints.regex_syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
 from awrs.errors import ConstraintError, EmptyLanguageError
-from awrs.lm.vocab import Vocabulary
 
 __all__ = ["ECMA_262", "Regex", "Engine", "char_automaton", "compile_pattern"]
 
@@ -75,7 +73,7 @@ _LETTERS = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s", re.VERBOSE: "
 _INLINE_ASCII = re.compile(r"\(\?[a-zA-Z0-9]*a[a-zA-Z0-9]*(?:-[a-zA-Z]*)?[):]")
 
 
-class Regex(Constraint):
+class Regex(Delegating):
     """Strings that fully match ``pattern`` (compile once; immutable and thread-safe).
 
     ``pattern`` is a str, or a pattern compiled by ``re`` or ``regex`` (its flags are added
@@ -128,27 +126,6 @@ class Regex(Constraint):
         if isinstance(self._impl, PartialMatch):
             return self._impl.compiled
         return compile_pattern(self.pattern, self.flags)
-
-    def initial(self) -> State:
-        return self._impl.initial()
-
-    def advance(self, state: State, data: bytes) -> State | None:
-        return self._impl.advance(state, data)
-
-    def is_complete(self, state: State) -> bool:
-        return self._impl.is_complete(state)
-
-    def mask(self, state: State, vocab: Vocabulary) -> np.ndarray:
-        return self._impl.mask(state, vocab)
-
-    def impossible_tokens(self, state: State, vocab: Vocabulary) -> np.ndarray | None:
-        return self._impl.impossible_tokens(state, vocab)
-
-    def next_bytes(self, state: State) -> np.ndarray | None:
-        return self._impl.next_bytes(state)
-
-    def allowed_bytes(self) -> np.ndarray | None:
-        return self._impl.allowed_bytes()
 
 
 # --- the pattern and its flags ---------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from awrs.constraints.regex_syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
 
-__all__ = ["AutomatonTooLarge", "MAX_NFA_STATES", "MAX_REF_DEPTH", "Reading", "estimated_states", "read", "read_parsed"]
+__all__ = ["AutomatonTooLarge", "MAX_NFA_STATES", "MAX_REF_DEPTH", "Reading", "estimated_states", "read", "read_parsed", "remove_epsilons"]
 
 #: The Thompson automaton is refused past this many states (about 10 µs and 750 bytes each
 #: with their byte automaton: a 100,000-character literal takes about a second and 75 MB).
@@ -142,7 +142,7 @@ class _Builder:
 
     def automaton(self):
         start, end = run_nested(self.build(("cap", 0, self.root)))
-        return _remove_epsilons(self.eps, self.edges, start, end)
+        return remove_epsilons(self.eps, self.edges, start, end)
 
     def build(self, node) -> Nested:
         """The fragment ``(start, end)`` of ``node``: its start state has no incoming edge and
@@ -262,7 +262,7 @@ class _Builder:
         return out
 
 
-def _remove_epsilons(eps, edges, start: int, end: int):
+def remove_epsilons(eps, edges, start: int, end: int):
     """An epsilon-free automaton over the states that begin a character or start it all."""
     closures: dict[int, list[int]] = {}
 

@@ -26,6 +26,7 @@ import unicodedata
 import numpy as np
 import regex
 
+from awrs.constraints import utf8
 from awrs.constraints.utf8 import MAX_CODE_POINT, complement_ranges
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 Ranges = tuple[tuple[int, int], ...]
-_SURROGATES = (0xD800, 0xDFFF)
 ANY: Ranges = ((0, 0xD7FF), (0xE000, MAX_CODE_POINT))
 #: ``\d``, ``\w`` and ``\s`` under the ASCII flag (the tests compare them with the regex module).
 ASCII_SHORTHANDS: dict[str, Ranges] = {
@@ -70,17 +70,7 @@ def merge(ranges) -> Ranges:
 
 def without_surrogates(ranges: Ranges) -> Ranges:
     """``ranges`` (merged) less U+D800..U+DFFF."""
-    lo_s, hi_s = _SURROGATES
-    out = []
-    for lo, hi in ranges:
-        if hi < lo_s or lo > hi_s:
-            out.append((lo, hi))
-            continue
-        if lo < lo_s:
-            out.append((lo, lo_s - 1))
-        if hi > hi_s:
-            out.append((hi_s + 1, hi))
-    return tuple(out)
+    return tuple(utf8.without_surrogates(list(ranges)))
 
 
 def negate(ranges: Ranges) -> Ranges:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-__all__ = ["MAX_CODE_POINT", "code_point_ranges", "complement_ranges", "utf8_sequences"]
+__all__ = ["MAX_CODE_POINT", "code_point_ranges", "complement_ranges", "utf8_sequences", "without_surrogates"]
 
 MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
@@ -40,10 +40,11 @@ def complement_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         start = max(start, hi + 1)
     if start <= MAX_CODE_POINT:
         out.append((start, MAX_CODE_POINT))
-    return _without_surrogates(out)
+    return without_surrogates(out)
 
 
-def _without_surrogates(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def without_surrogates(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` less U+D800..U+DFFF (which have no UTF-8 form)."""
     lo_s, hi_s = _SURROGATES
     out = []
     for lo, hi in ranges:
@@ -60,7 +61,7 @@ def _without_surrogates(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def utf8_sequences(lo: int, hi: int) -> Iterator[list[ByteRange]]:
     """Byte-range sequences whose concatenations are exactly the UTF-8 encodings of the code
     points in ``[lo, hi]`` (surrogates skipped)."""
-    stack = list(reversed(_without_surrogates([(lo, hi)])))
+    stack = list(reversed(without_surrogates([(lo, hi)])))
     while stack:
         lo, hi = stack.pop()
         split = _split(lo, hi)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from awrs.constraints.dfa import ByteDFA, build_byte_dfa
 from awrs.constraints.grammar.follow import follow
+from awrs.constraints.regex_automaton import remove_epsilons
 from awrs.constraints.regex_syntax import ANY, Ranges
 from awrs.constraints.utf8 import complement_ranges
 from awrs.errors import ConstraintError, EmptyLanguageError
@@ -186,9 +187,8 @@ def _byte_dfa(tree, word: Ranges, what: str) -> ByteDFA | None:
     start = thompson(tree, nfa, word, match)
     if nfa.looks:
         raise TerminalError(f"it nests a look-around inside {what}")
-    n, transitions, finals = _char_automaton(nfa, start, match)
     try:
-        return build_byte_dfa(n, 0, finals, transitions, max_states=MAX_LOOK_STATES)
+        return build_byte_dfa(*_char_automaton(nfa, start, match), max_states=MAX_LOOK_STATES)
     except EmptyLanguageError:
         return None
     except ConstraintError as exc:
@@ -196,39 +196,11 @@ def _byte_dfa(tree, word: Ranges, what: str) -> ByteDFA | None:
 
 
 def _char_automaton(nfa: Nfa, start: int, match: int):
-    """``(n, transitions, finals)`` of the plain (unordered) automaton, epsilons removed."""
-    closures: dict[int, list[int]] = {}
-
-    def closure(s: int) -> list[int]:
-        found = closures.get(s)
-        if found is None:
-            seen, stack = {s}, [s]
-            while stack:
-                node = nfa.nodes[stack.pop()]
-                nxt = node[1] if node[0] == _EPS else [node[2]] if node[0] in (_LOOK, _ITER) else []
-                for t in nxt:
-                    if t not in seen:
-                        seen.add(t)
-                        stack.append(t)
-            found = closures[s] = list(seen)
-        return found
-
-    number, order, transitions, finals = {start: 0}, [start], [], []
-    i = 0
-    while i < len(order):
-        s = order[i]
-        for t in closure(s):
-            node = nfa.nodes[t]
-            if t == match:
-                finals.append(number[s])
-            elif node[0] == _CHAR:
-                j = number.get(node[2])
-                if j is None:
-                    j = number[node[2]] = len(order)
-                    order.append(node[2])
-                transitions.append((number[s], node[1], j))
-        i += 1
-    return len(order), tuple(transitions), tuple(sorted(set(finals)))
+    """The plain (unordered) automaton ``(n, initial, finals, transitions)``, epsilons removed:
+    order, repeats and look-arounds read as plain epsilons (callers refuse look-arounds)."""
+    eps = [c[1] if c[0] == _EPS else [c[2]] if c[0] in (_LOOK, _ITER) else [] for c in nfa.nodes]
+    edges = [[(c[1], c[2])] if c[0] == _CHAR else [] for c in nfa.nodes]
+    return remove_epsilons(eps, edges, start, match)
 
 
 # --- the ordered-list DFA ------------------------------------------------------------------
