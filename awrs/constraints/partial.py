@@ -123,9 +123,12 @@ class PartialMatch(Constraint):
     partial text reads as "partial".
     """
 
-    def __init__(self, compiled: Any, envelope: ByteDFA | None = None):
+    def __init__(self, compiled: Any, envelope: ByteDFA | None = None, *, recursive: bool = False):
         self._compiled = compiled
         self._envelope = envelope
+        # A pattern that calls a group from inside itself may recurse without end; whether the
+        # regex module stops that with MemoryError or our timeout first depends on the machine.
+        self._recursive = recursive
         # Tokens with a byte no transition of the envelope reads are pruned before sampling.
         self._allowed = None if envelope is None else (envelope.table >= 0).any(axis=0)
         # The regex module's partial matching treats the end of the partial text as the end of
@@ -213,7 +216,7 @@ class PartialMatch(Constraint):
         split = split_utf8(text_bytes)
         if split is None or split[1]:
             return False
-        return _within_time(self._compiled, split[0], False) is not None
+        return _within_time(self._compiled, split[0], False, self._recursive) is not None
 
     def impossible_tokens(self, state: tuple[bytes, int], vocab: Vocabulary) -> np.ndarray | None:
         if self._envelope is None:
@@ -244,11 +247,12 @@ class PartialMatch(Constraint):
         return out
 
     def _viable(self, text: str) -> bool:
-        return _within_time(self._prefix, text, True) is not None
+        return _within_time(self._prefix, text, True, self._recursive) is not None
 
 
-def _within_time(compiled: Any, text: str, partial: bool) -> Any:
-    """``compiled.fullmatch(text, partial=partial)`` under :data:`MATCH_TIMEOUT_S`."""
+def _within_time(compiled: Any, text: str, partial: bool, recursive: bool = False) -> Any:
+    """``compiled.fullmatch(text, partial=partial)`` under :data:`MATCH_TIMEOUT_S`; ``recursive``
+    says the pattern calls a group from inside itself (the error then names that cause too)."""
     try:
         return compiled.fullmatch(text, partial=partial, timeout=MATCH_TIMEOUT_S)
     except MemoryError:  # the module's own limit on its backtracking stack, e.g. left recursion "(?R)b"
@@ -257,8 +261,12 @@ def _within_time(compiled: Any, text: str, partial: bool) -> Any:
             "consumes nothing, such as (?R) at the start of a branch, never ends); rewrite the recursive part"
         ) from None
     except TimeoutError:
+        cause = "catastrophic backtracking in the regex module"
+        fix = "rewrite the pattern without nested or overlapping repeats around back-references or look-arounds"
+        if recursive:
+            cause += ", or recursion that consumes nothing, such as (?R) at the start of a branch"
+            fix += ", make each recursive call follow at least one character"
         raise ConstraintError(
             f"checking {len(text):,} characters against the pattern {compiled.pattern[:60]!r} took more than "
-            f"{MATCH_TIMEOUT_S:g} s (catastrophic backtracking in the regex module); rewrite the pattern without nested "
-            "or overlapping repeats around back-references or look-arounds, or make it regular so that awrs uses a DFA"
+            f"{MATCH_TIMEOUT_S:g} s ({cause}); {fix}, or make the pattern regular so that awrs uses a DFA"
         ) from None

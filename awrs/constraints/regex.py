@@ -100,7 +100,8 @@ class Regex(Delegating):
             # exactly is valid: the reader refuses what the module refuses, a fuzz test checks it)
             # and checks the ones that are not regular.
             compiled = compile_pattern(pattern, flags, parsed)
-            impl = PartialMatch(compiled, envelope=_envelope(pattern, flags, parsed, reading))
+            recursive = not isinstance(reading, str) and "recursion" in reading.approximations
+            impl = PartialMatch(compiled, envelope=_envelope(pattern, flags, parsed, reading), recursive=recursive)
         self.reason = reason
         self._impl: Constraint = impl
         self.engine: Literal["dfa", "partial"] = "partial" if isinstance(impl, PartialMatch) else "dfa"

@@ -117,10 +117,20 @@ def test_catastrophic_backtracking_is_a_constraint_error_not_a_hang(monkeypatch)
 
 
 def test_recursion_that_consumes_nothing_is_a_constraint_error():
-    """(?R)b: the regex module recurses without end and stops with MemoryError (about 1 s)."""
+    """(?R)b: the regex module recurses without end and stops with MemoryError (about 1 s), or
+    the check's timeout fires first on a slower machine: either error names recursion."""
     c = Regex("(?R)b")
     with pytest.raises(ConstraintError, match="recursion"):
         c.accepts("b")
+
+
+def test_a_timeout_on_a_recursive_pattern_names_recursion(monkeypatch):
+    monkeypatch.setattr(partial, "MATCH_TIMEOUT_S", 0.001)
+    with pytest.raises(ConstraintError, match="took more than .*recursion that consumes nothing"):
+        Regex("(?R)b").accepts("b")
+    # A pattern without recursion keeps the plain cause.
+    with pytest.raises(ConstraintError, match=r"catastrophic backtracking in the regex module\)"):
+        Regex(r"((a|aa)+)x\1y").accepts("a" * 40 + "x" + "a" * 39 + "y")
 
 
 def test_a_lone_surrogate_in_a_pattern_is_named():
