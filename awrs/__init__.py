@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "SQL",
     "ArgumentTypeError",
     "AwrsError",
     "Choice",
@@ -65,7 +66,6 @@ __all__ = [
     "PromptTooLongError",
     "Regex",
     "Result",
-    "SQL",
     "Stats",
     "Stream",
     "TokenizerError",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numba
 from numba.core import caching
@@ -68,7 +68,9 @@ def _could_write(folder: Path) -> bool:
 
 
 class _AwrsCacheImpl(caching.CompileResultCacheImpl):
-    _locator_classes = [_AwrsCacheLocator if issubclass(c, _InTreeLocator) else c for c in caching.CompileResultCacheImpl._locator_classes]
+    _locator_classes: ClassVar[list] = [
+        _AwrsCacheLocator if issubclass(c, _InTreeLocator) else c for c in caching.CompileResultCacheImpl._locator_classes
+    ]
 
 
 class _AwrsFunctionCache(caching.FunctionCache):

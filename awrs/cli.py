@@ -104,16 +104,31 @@ def _parser() -> argparse.ArgumentParser:
     _constraint_options(gen)
     gen.add_argument("--method", choices=["smc", "awrs", "lcd", "mask"], default="smc")
     gen.add_argument("--particles", type=int, default=5, help="SMC particles (default 5)")
-    gen.add_argument("--max-new-tokens", type=int, default=None,
-                     help=f"token budget (default {DEFAULT_MAX_NEW_TOKENS}; {SQL_MAX_NEW_TOKENS} with --sql-schema)")
+    gen.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help=f"token budget (default {DEFAULT_MAX_NEW_TOKENS}; {SQL_MAX_NEW_TOKENS} with --sql-schema)",
+    )
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--stop", action="append", default=[],
-                     help="a string that also ends generation (repeatable), e.g. '\\n' (with --sql-schema: '\\n' unless given)")
-    gen.add_argument("--raw", action="store_true",
-                     help="send the prompt as is: no chat template, and with --sql-schema no tables or instructions added")
-    gen.add_argument("--critic", choices=["executes"], default=None,
-                     help="with --sql-schema: weight SMC particles by whether their query runs on the database (read-only)")
+    gen.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        help="a string that also ends generation (repeatable), e.g. '\\n' (with --sql-schema: '\\n' unless given)",
+    )
+    gen.add_argument(
+        "--raw",
+        action="store_true",
+        help="send the prompt as is: no chat template, and with --sql-schema no tables or instructions added",
+    )
+    gen.add_argument(
+        "--critic",
+        choices=["executes"],
+        default=None,
+        help="with --sql-schema: weight SMC particles by whether their query runs on the database (read-only)",
+    )
     gen.add_argument("--model", default=None, help="a Hugging Face id or local path (default: the embedded SmolLM2-135M)")
     gen.add_argument("--device", default=None)
     gen.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
@@ -126,7 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(func=_check)
 
-    bench = commands.add_parser("bench", help="run a benchmark by name (in a checkout of awrs; results under ./benchmarks/results)")
+    bench = commands.add_parser(
+        "bench", help="run a benchmark by name (in a checkout of awrs; results under ./benchmarks/results)"
+    )
     bench.add_argument("name", help="e.g. pattern-matching, json-conformance, compare")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     bench.set_defaults(func=_bench)
@@ -146,10 +163,15 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--regex", help="a regular expression the output must fully match")
     group.add_argument("--json-schema", metavar="FILE", help="a JSON Schema file (or inline JSON)")
-    group.add_argument("--grammar", metavar="FILE", help="a Lark grammar file, or the name of a shipped grammar (sql, json, arithmetic)")
-    group.add_argument("--sql-schema", metavar="DB",
-                       help="a SQLite database file (read-only); the output is one line of SQL over its tables, "
-                            "and the prompt, a question, is sent with the tables and an example")
+    group.add_argument(
+        "--grammar", metavar="FILE", help="a Lark grammar file, or the name of a shipped grammar (sql, json, arithmetic)"
+    )
+    group.add_argument(
+        "--sql-schema",
+        metavar="DB",
+        help="a SQLite database file (read-only); the output is one line of SQL over its tables, "
+        "and the prompt, a question, is sent with the tables and an example",
+    )
     group.add_argument("--choice", nargs="+", metavar="OPTION", help="the output is one of these strings")
     p.add_argument("--start", default="start", help="the grammar's start rule (with --grammar)")
 
@@ -200,8 +222,16 @@ def _generate(args: argparse.Namespace) -> int:
     progress = _progress(max_new_tokens * (args.particles if args.method == "smc" else 1))
     try:
         result = generate(
-            lm, prompt, constraint, method=args.method, n_particles=args.particles, max_new_tokens=max_new_tokens,
-            temperature=args.temperature, seed=args.seed, stop=stop, critic=critic,
+            lm,
+            prompt,
+            constraint,
+            method=args.method,
+            n_particles=args.particles,
+            max_new_tokens=max_new_tokens,
+            temperature=args.temperature,
+            seed=args.seed,
+            stop=stop,
+            critic=critic,
             on_token=(lambda i, token: progress.update(1)) if progress is not None else None,
         )
     finally:
@@ -243,11 +273,20 @@ def _record(result: Any) -> dict[str, Any]:
     """The --json record of a generation (also when its output is not valid)."""
     s = result.stats
     return {
-        "text": result.text, "valid": result.valid, "stop_reason": result.stop_reason, "log_ml": result.log_ml,
-        "posterior": result.posterior, "method": result.method,
+        "text": result.text,
+        "valid": result.valid,
+        "stop_reason": result.stop_reason,
+        "log_ml": result.log_ml,
+        "posterior": result.posterior,
+        "method": result.method,
         "particles": [{"text": p.text, "log_weight": p.log_weight, "valid": p.valid} for p in result.particles],
-        "stats": {"tokens": s.tokens, "constraint_checks": s.constraint_checks, "checks_per_token": s.checks_per_token,
-                  "seconds": s.seconds, "tokens_per_second": s.tokens_per_second},
+        "stats": {
+            "tokens": s.tokens,
+            "constraint_checks": s.constraint_checks,
+            "checks_per_token": s.checks_per_token,
+            "seconds": s.seconds,
+            "tokens_per_second": s.tokens_per_second,
+        },
     }
 
 
@@ -273,10 +312,7 @@ def _check(args: argparse.Namespace) -> int:
     constraint = _constraint(args)
     if constraint is None:
         raise AwrsError("say what to check against: --regex, --json-schema, --grammar, --sql-schema or --choice")
-    if args.text in (None, "-"):
-        data = sys.stdin.buffer.read()
-    else:
-        data = Path(args.text).read_bytes()
+    data = sys.stdin.buffer.read() if args.text in (None, "-") else Path(args.text).read_bytes()
     data = data.rstrip(b"\n") if not constraint.accepts(data) else data
     offset = constraint.first_violation(data)
     if args.json:
@@ -286,7 +322,9 @@ def _check(args: argparse.Namespace) -> int:
     elif offset == len(data):
         print(f"invalid: the text is a valid beginning but incomplete (after byte {offset})")
     else:
-        print(f"invalid: the text stops being valid at byte {offset}: {data[max(0, offset - 20):offset + 1].decode(errors='replace')!r}")
+        print(
+            f"invalid: the text stops being valid at byte {offset}: {data[max(0, offset - 20) : offset + 1].decode(errors='replace')!r}"
+        )
     return 0 if offset is None else 1
 
 
@@ -338,7 +376,9 @@ def _demo(args: argparse.Namespace) -> int:
     constraint = Regex(DEMO_PATTERN)
     print(f"prompt: {DEMO_PROMPT[0]['content']}")
     print(f"constraint: {constraint}")
-    result = generate(lm, DEMO_PROMPT, constraint, method="smc", n_particles=args.particles, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    result = generate(
+        lm, DEMO_PROMPT, constraint, method="smc", n_particles=args.particles, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
     print(f"output: {result.text}")
     print(f"valid: {result.valid} ({result.stop_reason})")
     print(f"log weight (log P(valid) estimate): {result.log_ml:.3f}")

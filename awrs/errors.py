@@ -7,17 +7,17 @@ what to do about it. Internal invariants use ``assert`` and are bugs when they f
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "AwrsError",
     "ConstraintError",
     "EmptyLanguageError",
-    "UnsupportedSchemaError",
-    "ModelError",
-    "TokenizerError",
-    "PromptTooLongError",
     "GenerationError",
     "IncompleteOutputError",
-    "ArgumentTypeError",
     "InvalidTextError",
+    "ModelError",
+    "PromptTooLongError",
+    "TokenizerError",
+    "UnsupportedSchemaError",
     "add_note",
 ]
 

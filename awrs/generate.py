@@ -26,7 +26,7 @@ from awrs.sampler.step import Estimator
 from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
 from awrs.smc.resampling import RESAMPLERS, Resampling
 
-__all__ = ["generate", "prepare", "run", "Method", "Request"]
+__all__ = ["Method", "Request", "generate", "prepare", "run"]
 
 Method = Literal["smc", "awrs", "lcd", "mask"]
 _PROPOSAL_OF: dict[str, str] = {"smc": "awrs", "awrs": "awrs", "lcd": "lcd", "mask": "mask"}
@@ -80,9 +80,23 @@ def generate(
     constraint's own functions reaches the caller as it is, with a note saying where.
     """
     request = prepare(
-        lm, prompt, constraint, method=method, n_particles=n_particles, ess_threshold=ess_threshold,
-        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, critic=critic, estimator=estimator,
-        max_rejects=max_rejects, resampling=resampling, stop=stop, greedy=greedy, twist=twist, on_token=on_token,
+        lm,
+        prompt,
+        constraint,
+        method=method,
+        n_particles=n_particles,
+        ess_threshold=ess_threshold,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        critic=critic,
+        estimator=estimator,
+        max_rejects=max_rejects,
+        resampling=resampling,
+        stop=stop,
+        greedy=greedy,
+        twist=twist,
+        on_token=on_token,
     )
     return run(request)
 
@@ -166,8 +180,9 @@ def prepare(
 def run(request: Request) -> Result | list[Result]:
     """Run a checked request: one result, or one per prompt for a list of prompts."""
     rng = np.random.default_rng(request.seed)
-    records = run_groups(request.lm, request.prompt_ids, request.constraint, request.config, rng,
-                         critic=request.critic, on_token=request.on_token)
+    records = run_groups(
+        request.lm, request.prompt_ids, request.constraint, request.config, rng, critic=request.critic, on_token=request.on_token
+    )
     results = [_result(request, record, rng) for record in records]
     return results if request.batched else results[0]
 
@@ -177,7 +192,9 @@ def _constraint(constraint: Any) -> Constraint:
         return Unconstrained()
     if not isinstance(constraint, Constraint):
         hint = " (for a pattern, pass awrs.Regex(...))" if isinstance(constraint, str) else ""
-        raise ArgumentTypeError(f"constraint must be an awrs constraint (e.g. awrs.Regex) or None, got {type(constraint).__name__}{hint}")
+        raise ArgumentTypeError(
+            f"constraint must be an awrs constraint (e.g. awrs.Regex) or None, got {type(constraint).__name__}{hint}"
+        )
     return constraint
 
 
@@ -191,15 +208,21 @@ def _fraction(value: Any, name: str) -> float:
 def _check_combination(method: str, options: ProposalOptions, critic: Any, twist: bool) -> None:
     """Refuse settings that contradict each other rather than quietly drop one of them."""
     if options.greedy and method == "smc":
-        raise GenerationError("greedy=True follows the one most likely allowed sequence, and SMC samples a population: "
-                              "use greedy=True with method='awrs', 'lcd' or 'mask'")
+        raise GenerationError(
+            "greedy=True follows the one most likely allowed sequence, and SMC samples a population: "
+            "use greedy=True with method='awrs', 'lcd' or 'mask'"
+        )
     if method == "smc" and options.estimator == "none":
-        raise GenerationError("method='smc' weighs its particles, and estimator='none' gives no weights: "
-                              "use method='lcd' for one unweighted sequence")
+        raise GenerationError(
+            "method='smc' weighs its particles, and estimator='none' gives no weights: "
+            "use method='lcd' for one unweighted sequence"
+        )
     weighted = method != "lcd" and options.estimator != "none" and not options.greedy
     if critic is not None and not weighted:
-        raise GenerationError("critic=... reweights particles, and this method carries no weights (lcd, greedy, or "
-                              "estimator='none'): use method='smc' (or 'awrs')")
+        raise GenerationError(
+            "critic=... reweights particles, and this method carries no weights (lcd, greedy, or "
+            "estimator='none'): use method='smc' (or 'awrs')"
+        )
     if twist and critic is None:
         raise GenerationError("twist=True applies the critic to unfinished text: give critic=...")
 

@@ -21,7 +21,11 @@ __all__ = ["SQL", "executes", "prompt", "query", "schema_tables"]
 SYSTEM = "You translate questions into SQLite queries. Reply with one SQL query on one line, nothing else."
 #: One worked example (question, then its query): a small model copies the shape of an answer
 #: far more reliably than it follows an instruction.
-EXAMPLE = ("Tables: singer(singer_id, name, age)", "How many singers are older than 30?", "SELECT count(*) FROM singer WHERE age > 30")
+EXAMPLE = (
+    "Tables: singer(singer_id, name, age)",
+    "How many singers are older than 30?",
+    "SELECT count(*) FROM singer WHERE age > 30",
+)
 
 
 def prompt(schema: SchemaSource | SQL, question: str, *, chat: bool = True) -> Prompt:
@@ -29,10 +33,7 @@ def prompt(schema: SchemaSource | SQL, question: str, *, chat: bool = True) -> P
     ``schema`` (any schema source :class:`SQL` takes, or a compiled ``SQL``): an instruction,
     one worked example, then the tables with their columns and the question. With
     ``chat=False``, the same as one plain-text prompt (for models without a chat template)."""
-    if isinstance(schema, SQL):
-        tables = schema.tables
-    else:
-        tables = None if schema is None else schema_tables(schema)
+    tables = schema.tables if isinstance(schema, SQL) else None if schema is None else schema_tables(schema)
     listing = "; ".join(f"{t}({', '.join(cols)})" for t, cols in (tables or {}).items())
     asked = (f"Tables: {listing}\n" if listing else "") + f"Question: {question}"
     example, example_question, example_query = EXAMPLE

@@ -77,7 +77,9 @@ class Stream:
     def __init__(self, lm: LanguageModel, prompt: Prompt, constraint: Constraint | None, **kwargs: Any):
         kwargs.setdefault("method", "awrs")
         if kwargs["method"] == "smc":
-            raise GenerationError("streaming shows one sequence as it grows; SMC chooses its output only at the end (use method='awrs' or 'lcd')")
+            raise GenerationError(
+                "streaming shows one sequence as it grows; SMC chooses its output only at the end (use method='awrs' or 'lcd')"
+            )
         user_on_token = kwargs.pop("on_token", None)
         request = prepare(lm, prompt, constraint, on_token=user_on_token, **kwargs)
         if request.batched:

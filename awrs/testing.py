@@ -83,9 +83,7 @@ def _check_valid(c: Constraint, data: bytes) -> None:
             break
         state = c.advance(state, data[i : i + 1])
         if state is None:
-            raise ContractViolation(
-                f"{c!r} rejects the prefix {data[: i + 1]!r} of the valid example {data!r} (prefix closure)"
-            )
+            raise ContractViolation(f"{c!r} rejects the prefix {data[: i + 1]!r} of the valid example {data!r} (prefix closure)")
         if c.is_complete(state) and not c.accepts_prefix(data[: i + 1]):
             raise ContractViolation(f"{c!r}: {data[: i + 1]!r} is complete but not accepted as a prefix")
     if not c.is_complete(state):
@@ -140,7 +138,9 @@ def _check_next_bytes(c: Constraint, data: bytes, rng: random.Random) -> None:
         for b in rng.sample(refused, min(len(refused), 8)):
             for tail in (b"", data[i + 1 :], bytes(rng.randrange(256) for _ in range(3))):
                 if c.advance(state, bytes((b,)) + tail) is not None:
-                    raise ContractViolation(f"{c!r}: next_bytes() refuses {bytes((b,))!r} after {data[:i]!r}, but advance() accepts {bytes((b,)) + tail!r}")
+                    raise ContractViolation(
+                        f"{c!r}: next_bytes() refuses {bytes((b,))!r} after {data[:i]!r}, but advance() accepts {bytes((b,)) + tail!r}"
+                    )
 
 
 #: Tokens marked impossible that are re-checked with ``advance`` at each prefix of an example.
@@ -161,6 +161,8 @@ def _check_impossible_tokens(c: Constraint, data: bytes, vocab: Vocabulary, rng:
             marked = [t for t in rng.sample(range(len(vocab)), min(len(vocab), 4 * _IMPOSSIBLE_SAMPLE)) if refused[t]]
             for t in marked[:_IMPOSSIBLE_SAMPLE]:
                 if c.advance(state, vocab.tokens[t]) is not None:
-                    raise ContractViolation(f"{c!r} marks token {vocab.tokens[t]!r} impossible after {data[:i]!r}, but advance() accepts it")
+                    raise ContractViolation(
+                        f"{c!r} marks token {vocab.tokens[t]!r} impossible after {data[:i]!r}, but advance() accepts it"
+                    )
         if i < len(data):
             state = c.advance(state, data[i : i + 1])

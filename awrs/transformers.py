@@ -53,9 +53,17 @@ _REFUSED = {
 }
 #: Values of the refused arguments that mean "off" (what GenerationConfig defaults to).
 _OFF = {
-    "num_beams": (None, 1), "num_beam_groups": (None, 1), "penalty_alpha": (None,), "top_k": (None, 0, 50),
-    "top_p": (None, 1.0), "min_p": (None, 0.0), "typical_p": (None, 1.0), "epsilon_cutoff": (None, 0.0),
-    "eta_cutoff": (None, 0.0), "repetition_penalty": (None, 1.0), "no_repeat_ngram_size": (None, 0),
+    "num_beams": (None, 1),
+    "num_beam_groups": (None, 1),
+    "penalty_alpha": (None,),
+    "top_k": (None, 0, 50),
+    "top_p": (None, 1.0),
+    "min_p": (None, 0.0),
+    "typical_p": (None, 1.0),
+    "epsilon_cutoff": (None, 0.0),
+    "eta_cutoff": (None, 0.0),
+    "repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0),
 }
 #: Accepted for compatibility; they do not change what is generated.
 _HARMLESS = {"use_cache", "output_scores", "output_logits", "output_attentions", "output_hidden_states", "synced_gpus"}
@@ -110,10 +118,16 @@ def generate(model: Any, tokenizer: Any = None, constraint: Constraint | None = 
     if streamer is not None:
         streamer.put(torch.tensor([rows[0]]))
     results = awrs_generate(
-        lm, rows if len(rows) > 1 else rows[0], constraint,
-        method=method, n_particles=n_particles if method == "smc" else 1, max_new_tokens=max_new,
+        lm,
+        rows if len(rows) > 1 else rows[0],
+        constraint,
+        method=method,
+        n_particles=n_particles if method == "smc" else 1,
+        max_new_tokens=max_new,
         temperature=settings["temperature"] if settings["do_sample"] else 1.0,  # greedy ignores it, as transformers does
-        greedy=not settings["do_sample"], seed=seed, stop=stop,
+        greedy=not settings["do_sample"],
+        seed=seed,
+        stop=stop,
         on_token=(lambda i, token: streamer.put(torch.tensor([token]))) if streamer is not None else None,
     )
     if streamer is not None:
@@ -157,10 +171,21 @@ def _refuse(kwargs: dict, config: Any) -> None:
             raise GenerationError(f"{name}={kwargs[name]!r} cannot be used with a constraint: {why}")
         kwargs.pop(name, None)
     if config is not None:
-        for name in ("num_beams", "num_beam_groups", "penalty_alpha", "top_p", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size"):
+        for name in (
+            "num_beams",
+            "num_beam_groups",
+            "penalty_alpha",
+            "top_p",
+            "min_p",
+            "typical_p",
+            "repetition_penalty",
+            "no_repeat_ngram_size",
+        ):
             value = getattr(config, name, None)
             if value not in _OFF.get(name, (None,)):
-                raise GenerationError(f"the generation config sets {name}={value!r}, which cannot be used with a constraint: {_REFUSED[name]}")
+                raise GenerationError(
+                    f"the generation config sets {name}={value!r}, which cannot be used with a constraint: {_REFUSED[name]}"
+                )
 
 
 def _settings(config: Any, kwargs: dict) -> dict:
@@ -212,7 +237,9 @@ def _id_tensor(value: Any, name: str) -> torch.Tensor:
     if tensor.dim() == 1:
         tensor = tensor.unsqueeze(0)
     if tensor.dim() != 2 or tensor.shape[0] == 0:
-        raise GenerationError(f"{name} must have shape (batch, length) or (length,), with a row or more; got {tuple(tensor.shape)}")
+        raise GenerationError(
+            f"{name} must have shape (batch, length) or (length,), with a row or more; got {tuple(tensor.shape)}"
+        )
     return tensor
 
 

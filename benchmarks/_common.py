@@ -123,6 +123,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """A Markdown table, so the output can be pasted into notes and docs as is."""
+
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"

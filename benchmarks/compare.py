@@ -34,19 +34,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _common import SHARED, least_by_step, median, percentile, print_table, run_metadata, vs_unconstrained, write_json  # noqa: E402
-from awrs.grammars import load  # noqa: E402
-from json_generation import prompt_for as json_prompt  # noqa: E402
-from json_generation import val_schemas, validates  # noqa: E402
-from pattern_matching import load_patterns, upstream_match  # noqa: E402
-from pattern_matching import prompt_for as pattern_prompt  # noqa: E402
-from peers import Unsupported, decode_with_mask, load_genlm, load_peers  # noqa: E402
-from text_to_sql import prompt_for as sql_prompt  # noqa: E402
+import numpy as np
+from _common import SHARED, least_by_step, median, percentile, print_table, run_metadata, vs_unconstrained, write_json
+from awrs.grammars import load
+from json_generation import prompt_for as json_prompt
+from json_generation import val_schemas, validates
+from pattern_matching import load_patterns, upstream_match
+from pattern_matching import prompt_for as pattern_prompt
+from peers import Unsupported, decode_with_mask, load_genlm, load_peers
+from text_to_sql import prompt_for as sql_prompt
 
-import awrs  # noqa: E402
-from awrs.constraints.sql import _restrict, schema_tables  # noqa: E402
-from awrs.errors import AwrsError  # noqa: E402
+import awrs
+from awrs.constraints.sql import _restrict, schema_tables
+from awrs.errors import AwrsError
 
 SPIDER = SHARED / "benchmarks" / "spider"
 FIDELITY = [
@@ -71,20 +71,42 @@ def tasks(args, lm, warm_up: bool = False) -> list[dict]:
 
     out = []
     for r in pick(val_schemas(), args.json):
-        out.append({"task": "json", "id": r["id"], "spec": r["schema"], "prompt": json_prompt(r["schema"]),
-                    "check": (lambda text, s=r["schema"]: validates(s, text)), "tests": r.get("tests", [])})
+        out.append(
+            {
+                "task": "json",
+                "id": r["id"],
+                "spec": r["schema"],
+                "prompt": json_prompt(r["schema"]),
+                "check": (lambda text, s=r["schema"]: validates(s, text)),
+                "tests": r.get("tests", []),
+            }
+        )
     engines = [(p, awrs.Regex(p).engine) for p in load_patterns(None)]
     for task, engine, n in (("regex", "dfa", args.regex), ("pattern", "partial", args.patterns)):
         for i, p in enumerate(pick([p for p, e in engines if e == engine], n)):
-            out.append({"task": task, "id": str(i), "spec": p, "prompt": pattern_prompt(p),
-                        "check": (lambda text, p=p: upstream_match(p, text))})
+            out.append(
+                {
+                    "task": task,
+                    "id": str(i),
+                    "spec": p,
+                    "prompt": pattern_prompt(p),
+                    "check": (lambda text, p=p: upstream_match(p, text)),
+                }
+            )
     examples = pick(json.loads((SPIDER / "dev.json").read_text()), args.sql)
     dbs = {t["db_id"]: t for t in json.loads((SPIDER / "tables.json").read_text())}
     for i, ex in enumerate(examples):
         c = awrs.SQL(schema_tables(dbs[ex["db_id"]]))
         tables = c.tables  # SQL drops SQLite's own tables (sqlite_sequence...)
-        out.append({"task": "sql", "id": str(i), "spec": tables, "prompt": sql_prompt(tables, ex["question"]),
-                    "check": (lambda text, c=c: c.accepts(text.strip()))})
+        out.append(
+            {
+                "task": "sql",
+                "id": str(i),
+                "spec": tables,
+                "prompt": sql_prompt(tables, ex["question"]),
+                "check": (lambda text, c=c: c.accepts(text.strip())),
+            }
+        )
     return out
 
 
@@ -134,23 +156,45 @@ def run_awrs(lm, task, method, args, greedy, seed):
     compile_s = time.perf_counter() - started
     if method == "awrs-smc" and greedy:
         return None  # SMC samples; its greedy counterpart is "awrs" greedy
-    kwargs = dict(method={"awrs": "awrs", "awrs-smc": "smc", "mask": "mask"}[method], max_new_tokens=args.max_new_tokens,
-                  seed=seed, greedy=greedy and method != "awrs-smc", n_particles=5)
+    kwargs = dict(
+        method={"awrs": "awrs", "awrs-smc": "smc", "mask": "mask"}[method],
+        max_new_tokens=args.max_new_tokens,
+        seed=seed,
+        greedy=greedy and method != "awrs-smc",
+        n_particles=5,
+    )
     r = awrs.generate(lm, task["prompt"], c, **kwargs)
     s = r.stats
     # SMC advances all particles in one batched step: its time per token is per step of the batch.
     steps = s.forward_passes if method == "awrs-smc" else s.steps
-    return {"supported": True, "compile_s": compile_s, "text": r.text, "valid": bool(r.valid and task["check"](r.text)),
-            "finished": bool(r.valid), "steps": max(steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": s.constraint_checks,
-            "checked_tokens": max(s.steps, 1), "overhead_s": s.sampling_seconds}
+    return {
+        "supported": True,
+        "compile_s": compile_s,
+        "text": r.text,
+        "valid": bool(r.valid and task["check"](r.text)),
+        "finished": bool(r.valid),
+        "steps": max(steps, 1),
+        "decode_s": s.seconds - s.prefill_seconds,
+        "checks": s.constraint_checks,
+        "checked_tokens": max(s.steps, 1),
+        "overhead_s": s.sampling_seconds,
+    }
 
 
 def run_unconstrained(lm, task, args, greedy, seed):
     r = awrs.generate(lm, task["prompt"], None, method="lcd", max_new_tokens=args.max_new_tokens, seed=seed, greedy=greedy)
     s = r.stats
-    return {"supported": True, "compile_s": 0.0, "text": r.text, "valid": bool(task["check"](r.text)),
-            "finished": bool(r.particles[0].finished),
-            "steps": max(s.steps, 1), "decode_s": s.seconds - s.prefill_seconds, "checks": 0, "overhead_s": s.sampling_seconds}
+    return {
+        "supported": True,
+        "compile_s": 0.0,
+        "text": r.text,
+        "valid": bool(task["check"](r.text)),
+        "finished": bool(r.particles[0].finished),
+        "steps": max(s.steps, 1),
+        "decode_s": s.seconds - s.prefill_seconds,
+        "checks": 0,
+        "overhead_s": s.sampling_seconds,
+    }
 
 
 def run_peer(lm, peer, task, args, greedy, seed):
@@ -162,12 +206,23 @@ def run_peer(lm, peer, task, args, greedy, seed):
         session = make()
     except Unsupported as exc:
         return {"supported": False, "reason": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - e.g. a back-reference a DFA-based peer refuses: reported
+    except Exception as exc:
         return {"supported": False, "reason": f"{type(exc).__name__}: {str(exc)[:160]}"}
     compile_s = time.perf_counter() - started
-    out = decode_with_mask(lm, lm.encode_prompt(task["prompt"]), session, args.max_new_tokens, np.random.default_rng(seed), greedy)
-    return {"supported": True, "compile_s": compile_s, "text": out["text"], "valid": bool(out["finished"] and task["check"](out["text"])),
-            "finished": bool(out["finished"]), "steps": out["steps"], "decode_s": out["seconds"], "checks": 0, "overhead_s": out["overhead_seconds"]}
+    out = decode_with_mask(
+        lm, lm.encode_prompt(task["prompt"]), session, args.max_new_tokens, np.random.default_rng(seed), greedy
+    )
+    return {
+        "supported": True,
+        "compile_s": compile_s,
+        "text": out["text"],
+        "valid": bool(out["finished"] and task["check"](out["text"])),
+        "finished": bool(out["finished"]),
+        "steps": out["steps"],
+        "decode_s": out["seconds"],
+        "checks": 0,
+        "overhead_s": out["overhead_seconds"],
+    }
 
 
 def run_genlm(lm, genlm, task, args, seed):
@@ -177,9 +232,16 @@ def run_genlm(lm, genlm, task, args, seed):
         out = genlm.run(kind, spec, lm.encode_prompt(task["prompt"]), args.max_new_tokens, seed)
     except Unsupported as exc:
         return {"supported": False, "reason": str(exc)}
-    return {"supported": True, "compile_s": out["compile_s"], "text": out["text"],
-            "valid": bool(out["finished"] and task["check"](out["text"])), "finished": bool(out["finished"]), "steps": out["steps"],
-            "decode_s": out["seconds"], "checks": 0}
+    return {
+        "supported": True,
+        "compile_s": out["compile_s"],
+        "text": out["text"],
+        "valid": bool(out["finished"] and task["check"](out["text"])),
+        "finished": bool(out["finished"]),
+        "steps": out["steps"],
+        "decode_s": out["seconds"],
+        "checks": 0,
+    }
 
 
 def peer_spec(task: dict):
@@ -247,7 +309,7 @@ def conformance(items: list[dict], lm, peers) -> list[dict]:
                     check = c.accepts
                 else:
                     make = accepts.compile("json", task["spec"])
-                    check = (lambda text, make=make: _peer_accepts(make(), lm.tokenizer.encode(text, add_special_tokens=False)))
+                    check = lambda text, make=make: _peer_accepts(make(), lm.tokenizer.encode(text, add_special_tokens=False))
             except (AwrsError, Unsupported):
                 continue
             row["schemas"] += 1
@@ -289,7 +351,7 @@ def exact_distribution(lm, prompt, options: list[str]) -> dict[str, float]:
         allowed = np.flatnonzero(c.mask(state, vocab))
         for t in allowed:
             nxt = c.advance(state, vocab.tokens[t])
-            walk(ids + [int(t)], nxt, logp + lp[t], text + vocab.tokens[t])
+            walk([*ids, int(t)], nxt, logp + lp[t], text + vocab.tokens[t])
 
     walk(lm.encode_prompt(prompt), c.initial(), 0.0, b"")
     total = sum(mass.values())
@@ -311,14 +373,19 @@ def fidelity(lm, peers, args) -> list[dict]:
         draws: dict[str, list[str]] = {}
         for method in ("awrs-smc", "awrs", "mask"):
             kw = {"awrs-smc": dict(method="smc", n_particles=8), "awrs": dict(method="awrs"), "mask": dict(method="mask")}[method]
-            draws[method] = [awrs.generate(lm, prompt, c, max_new_tokens=8, seed=s, **kw).text for s in range(args.fidelity_samples)]
+            draws[method] = [
+                awrs.generate(lm, prompt, c, max_new_tokens=8, seed=s, **kw).text for s in range(args.fidelity_samples)
+            ]
         for peer in peers:
             try:
                 make = peer.compile("regex", "|".join(re.escape(o) for o in options))
             except Unsupported:
                 continue
             ids = lm.encode_prompt(prompt)
-            draws[peer.name] = [decode_with_mask(lm, ids, make(), 8, np.random.default_rng(s), False)["text"] for s in range(args.fidelity_samples)]
+            draws[peer.name] = [
+                decode_with_mask(lm, ids, make(), 8, np.random.default_rng(s), False)["text"]
+                for s in range(args.fidelity_samples)
+            ]
         for method, texts in draws.items():
             emp = {t: texts.count(t) / len(texts) for t in set(texts)}
             tv, kl = distance(emp, exact)
@@ -338,28 +405,45 @@ def summarise(rows: list[dict]) -> list[dict]:
         steps = sum(r["steps"] for r in done)
         ms = 1000 * sum(r["decode_s"] for r in done) / steps if steps else float("nan")
         compile_ms = [1000 * r["compile_s"] for r in done if r.get("compile_s") is not None]
-        table.append({
-            "task": task, "mode": mode, "method": method,
-            "coverage": len(done) / len(chosen), "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
-            "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
-            "compliance": _ratio(sum(r["valid"] for r in done if r["finished"]), sum(r["finished"] for r in done)),
-            "compile_p50_ms": median(compile_ms), "compile_p95_ms": percentile(compile_ms, 95),
-            "ms_per_token": ms, "vs_unconstrained": vs_unconstrained(rows, task, mode, method),
-            "ms_per_token_pooled": 1000 * sum(r.get("decode_pooled_s", r["decode_s"]) for r in done) / steps if steps else float("nan"),
-            "ms_per_token_measured": 1000 * sum(r.get("decode_measured_s", r["decode_s"]) for r in done) / steps if steps else float("nan"),
-            "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
-            if steps and all("overhead_s" in r for r in done) else float("nan"),
-            "checks_per_token": sum(r["checks"] for r in done) / sum(r["checked_tokens"] for r in done)
-            if done and method in ("awrs", "awrs-smc", "mask") else float("nan"),
-            "compile_mem_mib": median([r["compile_mem_mib"] for r in done if "compile_mem_mib" in r]),
-        })
+        table.append(
+            {
+                "task": task,
+                "mode": mode,
+                "method": method,
+                "coverage": len(done) / len(chosen),
+                "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
+                "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
+                "compliance": _ratio(sum(r["valid"] for r in done if r["finished"]), sum(r["finished"] for r in done)),
+                "compile_p50_ms": median(compile_ms),
+                "compile_p95_ms": percentile(compile_ms, 95),
+                "ms_per_token": ms,
+                "vs_unconstrained": vs_unconstrained(rows, task, mode, method),
+                "ms_per_token_pooled": 1000 * sum(r.get("decode_pooled_s", r["decode_s"]) for r in done) / steps
+                if steps
+                else float("nan"),
+                "ms_per_token_measured": 1000 * sum(r.get("decode_measured_s", r["decode_s"]) for r in done) / steps
+                if steps
+                else float("nan"),
+                "overhead_ms_per_token": 1000 * sum(r["overhead_s"] for r in done if "overhead_s" in r) / steps
+                if steps and all("overhead_s" in r for r in done)
+                else float("nan"),
+                "checks_per_token": sum(r["checks"] for r in done) / sum(r["checked_tokens"] for r in done)
+                if done and method in ("awrs", "awrs-smc", "mask")
+                else float("nan"),
+                "compile_mem_mib": median([r["compile_mem_mib"] for r in done if "compile_mem_mib" in r]),
+            }
+        )
     return table
 
 
 def compilers(peers) -> list[tuple[str, Any, type[BaseException]]]:
     """(method, compile function of a task, the exception type of a refusal) for awrs and each peer."""
     return [("awrs", compile_awrs, AwrsError)] + [
-        (peer.name, lambda task, peer=peer: peer.compile("regex" if task["task"] == "pattern" else task["task"], peer_spec(task))(), Exception)
+        (
+            peer.name,
+            lambda task, peer=peer: peer.compile("regex" if task["task"] == "pattern" else task["task"], peer_spec(task))(),
+            Exception,
+        )
         for peer in peers
     ]
 
@@ -403,18 +487,31 @@ def compile_only(items: list[dict], peers, missing: dict, args, first: list[dict
     methods = compilers(peers)
     rows = []
     for k, task in enumerate(items):
-        for method in methods[k % len(methods):] + methods[: k % len(methods)]:
+        for method in methods[k % len(methods) :] + methods[: k % len(methods)]:
             rows.append({"task": task["task"], "id": task["id"], "method": method[0], **timed_compile(task, *method)})
     table = []
     for task, method in sorted({(r["task"], r["method"]) for r in rows}, key=lambda k: (k[0], _ORDER.get(k[1], 5), k[1])):
         chosen = [r for r in rows if (r["task"], r["method"]) == (task, method)]
         ms = [1000 * r["compile_s"] for r in chosen if "compile_s" in r]
         warm = [r["first_call_ms"] for r in first if (r["task"], r["method"]) == (task, method) and "first_call_ms" in r]
-        table.append({"task": task, "method": method, "items": len(chosen), "compiled": len(ms),
-                      "compile_p50_ms": median(ms), "compile_p95_ms": percentile(ms, 95), "first_call_ms": warm[0] if warm else None})
+        table.append(
+            {
+                "task": task,
+                "method": method,
+                "items": len(chosen),
+                "compiled": len(ms),
+                "compile_p50_ms": median(ms),
+                "compile_p95_ms": percentile(ms, 95),
+                "first_call_ms": warm[0] if warm else None,
+            }
+        )
     print_table(table, ["task", "method", "items", "compiled", "compile_p50_ms", "compile_p95_ms", "first_call_ms"])
-    path = write_json("compare_compile", run_metadata(dict(vars(args), unavailable=missing)),
-                      {"summary": table, "rows": rows, "first_calls": first}, args.out)
+    path = write_json(
+        "compare_compile",
+        run_metadata(dict(vars(args), unavailable=missing)),
+        {"summary": table, "rows": rows, "first_calls": first},
+        args.out,
+    )
     print(f"wrote {path}")
     return {"summary": table, "rows": rows}
 
@@ -441,7 +538,9 @@ def _fastest_of(outs: list[dict | None]) -> dict | None:
         return first
     out = dict(first)
     if len(outs) > 1:
-        if any(again["text"] != first["text"] or len(again.get("step_s", ())) != len(first.get("step_s", ())) for again in outs[1:]):
+        if any(
+            again["text"] != first["text"] or len(again.get("step_s", ())) != len(first.get("step_s", ())) for again in outs[1:]
+        ):
             outs = [first]
             out["repeat_mismatch"] = True
         out["repeats"] = len(outs)
@@ -472,8 +571,13 @@ def pool_forward(outs: dict[str, dict | None], peers: set[str]) -> list[float]:
     """The forward pass of decoding step t, as the least time any single-row method took for
     it in this item and mode (every repeat of every method; the token fed does not change the
     computation, only the position does). Noise only adds time, so the least is the estimate."""
-    return least_by_step([o["forward_s"] for name, o in outs.items()
-                          if o is not None and o.get("supported") and "forward_s" in o and (name in _POOLED or name in peers)])
+    return least_by_step(
+        [
+            o["forward_s"]
+            for name, o in outs.items()
+            if o is not None and o.get("supported") and "forward_s" in o and (name in _POOLED or name in peers)
+        ]
+    )
 
 
 def apply_pooled_forward(out: dict, pooled: list[float]) -> None:
@@ -577,15 +681,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patterns", type=int, default=8, help="non-regular patterns (awrs and genlm-control only)")
     parser.add_argument("--sql", type=int, default=10)
     parser.add_argument("--modes", nargs="+", default=["greedy", "sampled"], choices=["greedy", "sampled"])
-    parser.add_argument("--mask-limit", type=int, default=3, help="run awrs's full-vocabulary masking on the first N items of each task")
-    parser.add_argument("--genlm-limit", type=int, default=3, help="run genlm-control (0.1-0.25 s per token) on the first N items of each task")
+    parser.add_argument(
+        "--mask-limit", type=int, default=3, help="run awrs's full-vocabulary masking on the first N items of each task"
+    )
+    parser.add_argument(
+        "--genlm-limit", type=int, default=3, help="run genlm-control (0.1-0.25 s per token) on the first N items of each task"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--fidelity-samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="decode each item this many times per method (interleaved) and keep each step's least time; not mask, genlm-control or awrs-smc")
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="decode with these methods only (unconstrained always runs: the forward passes are pooled with it)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="decode each item this many times per method (interleaved) and keep each step's least time; not mask, genlm-control or awrs-smc",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="decode with these methods only (unconstrained always runs: the forward passes are pooled with it)",
+    )
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
@@ -652,8 +768,27 @@ def main(argv: list[str] | None = None) -> dict:
 
     charge_matched_model_time(rows)
     table = summarise(rows)
-    print_table(table, ["task", "mode", "method", "coverage", "validity", "finished", "compliance", "compile_p50_ms", "compile_p95_ms",
-                        "ms_per_token", "ms_per_token_pooled", "ms_per_token_measured", "vs_unconstrained", "overhead_ms_per_token", "checks_per_token", "compile_mem_mib"])
+    print_table(
+        table,
+        [
+            "task",
+            "mode",
+            "method",
+            "coverage",
+            "validity",
+            "finished",
+            "compliance",
+            "compile_p50_ms",
+            "compile_p95_ms",
+            "ms_per_token",
+            "ms_per_token_pooled",
+            "ms_per_token_measured",
+            "vs_unconstrained",
+            "overhead_ms_per_token",
+            "checks_per_token",
+            "compile_mem_mib",
+        ],
+    )
     conf = conformance(items, lm, peers)
     print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
     fid = fidelity(lm, peers, args) if args.fidelity_samples else []
@@ -665,8 +800,12 @@ def main(argv: list[str] | None = None) -> dict:
     if genlm is not None:
         versions["genlm-control"] = _version("genlm-control")
     params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing, "timed_once": list(_TIMED_ONCE)}
-    path = write_json("compare", run_metadata(params),
-                      {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows, "first_calls": first}, args.out)
+    path = write_json(
+        "compare",
+        run_metadata(params),
+        {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows, "first_calls": first},
+        args.out,
+    )
     print(f"wrote {path}")
     return {"summary": table, "conformance": conf, "fidelity": fid}
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, print_table, run_metadata, write_json  # noqa: E402
+from _common import median, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
+import awrs
 
 PROMPT = [{"role": "user", "content": "Give me an example."}]
 SCHEMA = {
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             label = method + ("-greedy" if options.get("greedy") else "")
             per_token = []
             for seed in range(args.seeds):
-                result = awrs.generate(
-                    lm, PROMPT, constraint, method=method, max_new_tokens=args.tokens, seed=seed, **options
-                )
+                result = awrs.generate(lm, PROMPT, constraint, method=method, max_new_tokens=args.tokens, seed=seed, **options)
                 outputs.append({"key": f"{cname}/{label}/seed{seed}", "output": record(result)})
                 per_token.append(1000 * result.stats.sampling_seconds / max(result.stats.tokens, 1))
             rows.append({"constraint": cname, "method": label, "sampling_ms_per_token": median(per_token)})

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
-from awrs.grammars import load  # noqa: E402
+from _common import SHARED, median, percentile, print_table, run_metadata, write_json
+from awrs.grammars import load
 
-from awrs.constraints.grammar import Grammar  # noqa: E402
-from awrs.constraints.sql import SQL  # noqa: E402
+from awrs.constraints.grammar import Grammar
+from awrs.constraints.sql import SQL
 
 SPIDER = SHARED / "benchmarks" / "spider"
 
@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for name, get in (("sql.lark", lambda db: plain), ("SQL(schema)", lambda db: per_db[db])):
         times = [t for (q, db), p in zip(rows, pieces) for t in time_checks(get(db), p)]
-        results.append({
-            "grammar": name,
-            "checks": len(times),
-            "check_p50_us": median(times),
-            "check_p99_us": percentile(times, 99),
-            "compile_ms": plain_ms if name == "sql.lark" else median(compile_ms),
-        })
+        results.append(
+            {
+                "grammar": name,
+                "checks": len(times),
+                "check_p50_us": median(times),
+                "check_p99_us": percentile(times, 99),
+                "compile_ms": plain_ms if name == "sql.lark" else median(compile_ms),
+            }
+        )
     print_table(results, ["grammar", "checks", "check_p50_us", "check_p99_us", "compile_ms"])
     path = write_json("grammar_checks", run_metadata({**vars(args), "queries": len(rows)}), results, args.out)
     print(f"wrote {path}")

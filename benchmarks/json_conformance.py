@@ -20,15 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+from _common import SHARED, median, percentile, print_table, run_metadata, write_json
 
-from awrs.constraints.json_schema import JsonSchema  # noqa: E402
-from awrs.errors import ConstraintError, UnsupportedSchemaError  # noqa: E402
+from awrs.constraints.json_schema import JsonSchema
+from awrs.errors import ConstraintError, UnsupportedSchemaError
 
 DATA = SHARED / "benchmarks" / "jsonschemabench"
 SUBSETS = [
-    "Github_trivial", "Github_easy", "Github_medium", "Github_hard", "Github_ultra",
-    "Glaiveai2K", "JsonSchemaStore", "Kubernetes", "Snowplow", "WashingtonPost",
+    "Github_trivial",
+    "Github_easy",
+    "Github_medium",
+    "Github_hard",
+    "Github_ultra",
+    "Glaiveai2K",
+    "JsonSchemaStore",
+    "Kubernetes",
+    "Snowplow",
+    "WashingtonPost",
 ]
 CHUNK = 4  # bytes per simulated token
 
@@ -43,7 +51,14 @@ def records(subset: str, limit: int | None = None):
 
 def check_record(record: dict) -> dict:
     """Compile one schema and check its labelled instances."""
-    out = {"id": record["id"], "subset": record["subset"], "status": "ok", "validation_errors": 0, "invalidation_errors": 0, "tests": len(record["tests"])}
+    out = {
+        "id": record["id"],
+        "subset": record["subset"],
+        "status": "ok",
+        "validation_errors": 0,
+        "invalidation_errors": 0,
+        "tests": len(record["tests"]),
+    }
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -73,7 +88,9 @@ def check_record(record: dict) -> dict:
         accepted = state is not None and c.is_complete(state)
         if test["valid"] and not accepted:
             out["validation_errors"] += 1
-            out.setdefault("examples", []).append({"valid": True, "rejected_at": rejected_at, "data": data[:200].decode(errors="replace")})
+            out.setdefault("examples", []).append(
+                {"valid": True, "rejected_at": rejected_at, "data": data[:200].decode(errors="replace")}
+            )
         if not test["valid"] and accepted:
             out["invalidation_errors"] += 1
             out.setdefault("examples", []).append({"valid": False, "data": data[:200].decode(errors="replace")})
@@ -113,8 +130,22 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(check_record(record))
     table = [{"subset": s, **summarise([r for r in rows if r["subset"] == s])} for s in args.subsets]
     table.append({"subset": "all", **summarise(rows)})
-    print_table(table, ["subset", "schemas", "coverage", "no_error", "validation_errors", "invalidation_errors",
-                        "compile_p50_ms", "compile_p95_ms", "compile_p99_ms", "check_p50_us", "check_p99_us"])
+    print_table(
+        table,
+        [
+            "subset",
+            "schemas",
+            "coverage",
+            "no_error",
+            "validation_errors",
+            "invalidation_errors",
+            "compile_p50_ms",
+            "compile_p95_ms",
+            "compile_p99_ms",
+            "check_p50_us",
+            "check_p99_us",
+        ],
+    )
     unsupported: dict[str, int] = {}
     for r in rows:
         if r["status"] == "unsupported":

@@ -25,15 +25,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED, median, print_table, run_metadata, write_json  # noqa: E402
+from _common import SHARED, median, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
-from awrs.errors import ConstraintError, UnsupportedSchemaError  # noqa: E402
+import awrs
+from awrs.errors import ConstraintError, UnsupportedSchemaError
 
 DATA = SHARED / "benchmarks" / "jsonschemabench"
 SUBSETS = ["Github_trivial", "Github_easy", "Github_medium"]
 SYSTEM = "You write JSON that validates against the JSON Schema you are given. Reply with the JSON only."
-EXAMPLE_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}}, "required": ["city"]}
+EXAMPLE_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city"],
+}
 EXAMPLE_OUTPUT = {"city": "Lyon", "population": 513275}
 
 
@@ -64,7 +68,7 @@ def validates(schema: dict, text: str) -> bool:
     try:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         return cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(value)
-    except Exception:  # noqa: BLE001 - a schema python-jsonschema cannot handle counts as not validated
+    except Exception:
         return False
 
 
@@ -72,9 +76,12 @@ def run_one(lm, record, constraint, method: str, args) -> dict:
     first: list[float] = []
     started = time.perf_counter()
     result = awrs.generate(
-        lm, prompt_for(record["schema"]), constraint,
+        lm,
+        prompt_for(record["schema"]),
+        constraint,
         method="lcd" if constraint is None else method,
-        max_new_tokens=args.max_new_tokens, seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
         on_token=lambda i, token: first.append(time.perf_counter()) if not first else None,
     )
     s = result.stats
@@ -142,7 +149,19 @@ def main(argv: list[str] | None = None) -> dict:
     base = summarise([r for r in rows if r["method"] == "unconstrained"], None)["ms_per_token"]
     table = [{"method": m, **summarise([r for r in rows if r["method"] == m], base)} for m in ("unconstrained", "awrs", "mask")]
     print(f"declared coverage: {declared}/{len(records)} = {declared / len(records):.3f}")
-    print_table(table, ["method", "n", "empirical_coverage", "compliance", "ttft_p50_ms", "ms_per_token", "checks_per_token", "vs_unconstrained"])
+    print_table(
+        table,
+        [
+            "method",
+            "n",
+            "empirical_coverage",
+            "compliance",
+            "ttft_p50_ms",
+            "ms_per_token",
+            "checks_per_token",
+            "vs_unconstrained",
+        ],
+    )
     params = {**vars(args), "schemas": len(records), "system": SYSTEM, "model_repr": repr(lm)}
     path = write_json("json_generation", run_metadata(params), {"declared": declared, "summary": table, "rows": rows}, args.out)
     print(f"wrote {path}")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from _common import median, print_table, run_metadata, write_json  # noqa: E402
+import numpy as np
+import torch
+from _common import median, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
+import awrs
 
 PROMPT = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import regex  # noqa: E402
-from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+import regex
+from _common import SHARED, median, percentile, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
+import awrs
 
 PATTERNS = SHARED / "benchmarks" / "awrs-pattern-matching" / "patterns_awrs_colm2025.csv"
 SYSTEM = (
@@ -119,8 +119,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--greedy", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", nargs="+", default=["unconstrained", "awrs", "mask"], choices=["unconstrained", "awrs", "mask"],
-                        help="a subset, e.g. --methods awrs to re-check AWRS's outputs alone (no ratios then)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["unconstrained", "awrs", "mask"],
+        choices=["unconstrained", "awrs", "mask"],
+        help="a subset, e.g. --methods awrs to re-check AWRS's outputs alone (no ratios then)",
+    )
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -160,17 +165,35 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         a = summarise([r for r in same if r["method"] == "awrs"], None)
         m = summarise([r for r in same if r["method"] == "mask"], None)
-        table.append({
-            "patterns": f"{engine} (masked subset)",
-            "method": "mask / awrs",
-            "ms_per_token": m["ms_per_token"] / a["ms_per_token"],
-            "sampling_ms": m["sampling_ms"] / a["sampling_ms"],
-        })
-    print_table(table, ["patterns", "method", "n", "match", "finished_match", "checks_med", "checks_p90", "ms_per_token", "sampling_ms", "vs_unconstrained"])
+        table.append(
+            {
+                "patterns": f"{engine} (masked subset)",
+                "method": "mask / awrs",
+                "ms_per_token": m["ms_per_token"] / a["ms_per_token"],
+                "sampling_ms": m["sampling_ms"] / a["sampling_ms"],
+            }
+        )
+    print_table(
+        table,
+        [
+            "patterns",
+            "method",
+            "n",
+            "match",
+            "finished_match",
+            "checks_med",
+            "checks_p90",
+            "ms_per_token",
+            "sampling_ms",
+            "vs_unconstrained",
+        ],
+    )
     print(f"regex compile: median {median(compile_ms):.2f} ms, p95 {percentile(compile_ms, 95):.2f} ms")
     params = {k: v for k, v in vars(args).items()}
     params.update(n_patterns=len(patterns), prompt_system=SYSTEM, few_shot=FEW_SHOT, model_repr=repr(lm))
-    path = write_json("pattern_matching", run_metadata(params), {"summary": table, "rows": rows, "compile_ms": compile_ms}, args.out)
+    path = write_json(
+        "pattern_matching", run_metadata(params), {"summary": table, "rows": rows, "compile_ms": compile_ms}, args.out
+    )
     print(f"wrote {path}")
     return {"summary": table, "rows": rows}
 

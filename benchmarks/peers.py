@@ -111,7 +111,7 @@ class XGrammar(Peer):
                 compiled = self.compiler.compile_regex(spec)
             else:
                 compiled = self.compiler.compile_lark(spec)
-        except Exception as exc:  # noqa: BLE001 - the peer's refusal, reported with its message
+        except Exception as exc:
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
         stops = list(self.info.stop_token_ids)
         return lambda: _XSession(self.xgr, compiled, self.vocab_size, stops)
@@ -154,7 +154,7 @@ class Outlines(Peer):
         try:
             regex = build_regex_from_schema(json.dumps(spec)) if kind == "json" else spec
             index = Index(regex, self.backend.vocabulary)
-        except Exception as exc:  # noqa: BLE001 - the peer's refusal, reported with its message
+        except Exception as exc:
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
         return lambda: _OSession(Guide(index), self.vocab_size, self.backend.eos_token_id)
 
@@ -198,7 +198,7 @@ class LMFormatEnforcer(Peer):
             raise Unsupported("lm-format-enforcer has no context-free grammars (JSON Schema and regex only)")
         try:
             parser = self.lmfe.JsonSchemaParser(spec) if kind == "json" else self.lmfe.RegexParser(spec)
-        except Exception as exc:  # noqa: BLE001 - the peer's refusal, reported with its message
+        except Exception as exc:
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
         return lambda: _LMFESession(self.lmfe.TokenEnforcer(self.data, parser), self.vocab_size, self.tokenizer.eos_token_id)
 
@@ -267,7 +267,7 @@ def load_peers(hf_model, tokenizer, vocab_size) -> tuple[list[Peer], dict[str, s
             ready.append(peer)
         except ImportError as exc:
             missing[cls.name] = f"not installed ({exc.name}); run make peers"
-        except Exception as exc:  # noqa: BLE001 - reported, not hidden
+        except Exception as exc:
             missing[cls.name] = f"{type(exc).__name__}: {str(exc)[:160]}"
     return ready, missing
 
@@ -354,7 +354,7 @@ class GenlmControl:
             if kind == "pattern":
                 return regex_potential(spec)
             return BoolCFG.from_lark(spec)
-        except Exception as exc:  # noqa: BLE001 - the peer's refusal, reported with its message
+        except Exception as exc:
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
 
     def run(self, kind: str, spec: Any, prompt_ids: list[int], max_new_tokens: int, seed: int) -> dict:
@@ -365,7 +365,7 @@ class GenlmControl:
         self.llm.prompt_ids = list(prompt_ids)
         try:
             sampler = AWRS(self.llm, cond.coerce(self.llm, f=b"".join), seed=seed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise Unsupported(f"{type(exc).__name__}: {str(exc)[:160]}") from None
         compile_s = time.perf_counter() - started
         t0 = time.perf_counter()
@@ -374,8 +374,13 @@ class GenlmControl:
         posterior = dict(seqs.decoded_posterior)
         text = max(posterior, key=posterior.get) if posterior else ""
         steps = max((len(c) for c in seqs.contexts), default=0) + 1
-        return {"compile_s": compile_s, "text": text if isinstance(text, str) else str(text), "finished": bool(posterior),
-                "steps": steps, "seconds": seconds}
+        return {
+            "compile_s": compile_s,
+            "text": text if isinstance(text, str) else str(text),
+            "finished": bool(posterior),
+            "steps": steps,
+            "seconds": seconds,
+        }
 
 
 def regex_potential(pattern: str):
@@ -414,5 +419,5 @@ def load_genlm(hf_model, tokenizer):
         return GenlmControl(hf_model, tokenizer), None
     except ImportError as exc:
         return None, f"not installed ({exc.name}); run make peers"
-    except Exception as exc:  # noqa: BLE001 - reported, not hidden
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {str(exc)[:160]}"

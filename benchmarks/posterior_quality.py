@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table, run_metadata, write_json  # noqa: E402
-from json_generation import prompt_for as json_prompt  # noqa: E402
-from json_generation import val_schemas, validates  # noqa: E402
-from pattern_matching import load_patterns, upstream_match  # noqa: E402
-from pattern_matching import prompt_for as pattern_prompt  # noqa: E402
+from _common import print_table, run_metadata, write_json
+from json_generation import prompt_for as json_prompt
+from json_generation import val_schemas, validates
+from pattern_matching import load_patterns, upstream_match
+from pattern_matching import prompt_for as pattern_prompt
 
-import awrs  # noqa: E402
-from awrs.errors import AwrsError  # noqa: E402
+import awrs
+from awrs.errors import AwrsError
 
 
 def run_methods(lm, prompt, constraint, score, args, stop) -> list[dict]:
@@ -38,12 +38,33 @@ def run_methods(lm, prompt, constraint, score, args, stop) -> list[dict]:
     r = awrs.generate(lm, prompt, constraint, method="lcd", max_new_tokens=args.max_new_tokens, stop=stop, seed=args.seed)
     rows.append({"method": "lcd", "score": float(score(r.text)) if r.valid else 0.0, "seconds": time.perf_counter() - t0})
     t0 = time.perf_counter()
-    samples = [awrs.generate(lm, prompt, None, method="lcd", max_new_tokens=args.max_new_tokens, stop=stop, seed=args.seed + k).text for k in range(10)]
+    samples = [
+        awrs.generate(lm, prompt, None, method="lcd", max_new_tokens=args.max_new_tokens, stop=stop, seed=args.seed + k).text
+        for k in range(10)
+    ]
     valid = [s for s in samples if constraint.accepts(s)]
-    rows.append({"method": "rerank", "score": sum(score(s) for s in valid) / len(valid) if valid else 0.0, "seconds": time.perf_counter() - t0})
+    rows.append(
+        {
+            "method": "rerank",
+            "score": sum(score(s) for s in valid) / len(valid) if valid else 0.0,
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     t0 = time.perf_counter()
-    r = awrs.generate(lm, prompt, constraint, method="smc", n_particles=5, ess_threshold=0.5, max_new_tokens=args.max_new_tokens, stop=stop, seed=args.seed)
-    rows.append({"method": "smc", "score": sum(w * score(t) for t, w in r.posterior.items()), "seconds": time.perf_counter() - t0})
+    r = awrs.generate(
+        lm,
+        prompt,
+        constraint,
+        method="smc",
+        n_particles=5,
+        ess_threshold=0.5,
+        max_new_tokens=args.max_new_tokens,
+        stop=stop,
+        seed=args.seed,
+    )
+    rows.append(
+        {"method": "smc", "score": sum(w * score(t) for t, w in r.posterior.items()), "seconds": time.perf_counter() - t0}
+    )
     return rows
 
 
@@ -80,13 +101,19 @@ def main(argv: list[str] | None = None) -> dict:
         for method in ("lcd", "rerank", "smc"):
             chosen = [r for r in rows if r["task"] == task and r["method"] == method]
             if chosen:
-                table.append({
-                    "task": task, "method": method, "n": len(chosen),
-                    "accuracy": sum(r["score"] for r in chosen) / len(chosen),
-                    "seconds_per_instance": sum(r["seconds"] for r in chosen) / len(chosen),
-                })
+                table.append(
+                    {
+                        "task": task,
+                        "method": method,
+                        "n": len(chosen),
+                        "accuracy": sum(r["score"] for r in chosen) / len(chosen),
+                        "seconds_per_instance": sum(r["seconds"] for r in chosen) / len(chosen),
+                    }
+                )
     print_table(table, ["task", "method", "n", "accuracy", "seconds_per_instance"])
-    path = write_json("posterior_quality", run_metadata({**vars(args), "model_repr": repr(lm)}), {"summary": table, "rows": rows}, args.out)
+    path = write_json(
+        "posterior_quality", run_metadata({**vars(args), "model_repr": repr(lm)}), {"summary": table, "rows": rows}, args.out
+    )
     print(f"wrote {path}")
     return {"summary": table}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, ROOT, median, vs_unconstrained  # noqa: E402
+from _common import RESULTS, ROOT, median, vs_unconstrained
 
 OURS = ("awrs", "awrs-smc", "mask")
 NOT_PEERS = ("unconstrained", *OURS, "genlm-control")
@@ -62,14 +62,27 @@ def targets(summary: list[dict], rows: list[dict] | None = None) -> list[dict]:
             out.append(_check(task, mode, "ms/token ≤ best peer's (same items)", same, best[1]["ms_per_token"], best[0]))
         fastest = min(peers.items(), key=lambda kv: _num(kv[1].get("overhead_ms_per_token")), default=(None, None))
         if fastest[0]:
-            same = (_ms_per_token_on(rows, task, mode, "awrs", _items(rows, task, mode, fastest[0]), "overhead_s") if rows
-                    else awrs["overhead_ms_per_token"])
-            out.append(_check(task, mode, "overhead ms/token ≤ best peer's (same items)", same,
-                              fastest[1]["overhead_ms_per_token"], fastest[0]))
+            same = (
+                _ms_per_token_on(rows, task, mode, "awrs", _items(rows, task, mode, fastest[0]), "overhead_s")
+                if rows
+                else awrs["overhead_ms_per_token"]
+            )
+            out.append(
+                _check(
+                    task,
+                    mode,
+                    "overhead ms/token ≤ best peer's (same items)",
+                    same,
+                    fastest[1]["overhead_ms_per_token"],
+                    fastest[0],
+                )
+            )
         out.append(_check(task, mode, "ms/token ≤ 1.10× unconstrained", awrs["vs_unconstrained"], 1.10, "unconstrained"))
         if mode == summary[0]["mode"]:
             for name, r in sorted(peers.items()):
-                same = _compile_p50_on(rows, task, mode, "awrs", _items(rows, task, mode, name)) if rows else awrs["compile_p50_ms"]
+                same = (
+                    _compile_p50_on(rows, task, mode, "awrs", _items(rows, task, mode, name)) if rows else awrs["compile_p50_ms"]
+                )
                 out.append(_check(task, mode, "compile p50 ≤ peer's (same items)", same, r["compile_p50_ms"], name))
         out.append(_check(task, mode, "compliance = 100% (valid among finished)", awrs["compliance"], 1.0, "", higher=True))
         mask = here.get("mask")
@@ -116,12 +129,8 @@ def _num(x) -> float:
 
 
 def _check(task, mode, what, value, bound, against, higher=False) -> dict:
-    if missing(value):
-        met = "n/a (nothing to measure)"
-    else:
-        met = "yes" if (value >= bound if higher else value <= bound) else "**no**"
-    return {"task": task, "mode": mode, "target": what, "against": against, "awrs": value, "bound": bound,
-            "met": met}
+    met = "n/a (nothing to measure)" if missing(value) else "yes" if (value >= bound if higher else value <= bound) else "**no**"
+    return {"task": task, "mode": mode, "target": what, "against": against, "awrs": value, "bound": bound, "met": met}
 
 
 def plots(data: dict, out: Path) -> list[str]:
@@ -163,8 +172,14 @@ def plots(data: dict, out: Path) -> list[str]:
 
     grouped("ms_per_token", "Time per output token (lower is better; log scale)", "ms / token", "time_per_token.png", True)
     grouped("validity", "Validity of the outputs (share valid and finished)", "share", "validity.png", False)
-    grouped("checks_per_token", "Constraint checks per token: AWRS against full-vocabulary masking (log)", "checks / token",
-            "checks_per_token.png", True, only=OURS)
+    grouped(
+        "checks_per_token",
+        "Constraint checks per token: AWRS against full-vocabulary masking (log)",
+        "checks / token",
+        "checks_per_token.png",
+        True,
+        only=OURS,
+    )
 
     tasks = sorted({r["task"] for r in rows})
     first_mode = data["parameters"]["modes"][0]
@@ -172,8 +187,15 @@ def plots(data: dict, out: Path) -> list[str]:
     for ax, task in zip(axes[0], tasks):
         series, labels = [], []
         for m in methods:
-            ms = [1000 * r["compile_s"] for r in rows if r["task"] == task and r["method"] == m and r["mode"] == first_mode
-                  and r.get("supported") and r.get("compile_s")]
+            ms = [
+                1000 * r["compile_s"]
+                for r in rows
+                if r["task"] == task
+                and r["method"] == m
+                and r["mode"] == first_mode
+                and r.get("supported")
+                and r.get("compile_s")
+            ]
             if ms and m not in ("unconstrained", "awrs-smc", "mask"):
                 series.append(ms)
                 labels.append(m)
@@ -200,28 +222,32 @@ def per_item_ratios(res: dict) -> None:
             s["vs_unconstrained"] = vs_unconstrained(rows, s["task"], s["mode"], s["method"])
 
 
-_POOLED = (" **ms/token pools the forward passes**: step t's forward pass is the same computation in every"
-           " single-sequence method of an item (the same prompt and a cache of the prompt plus t tokens; the token fed"
-           " does not change it), so each method's ms/token is its own time around the model (its mask or walk,"
-           " and the sampling, by one clock for all; each step's least over the repeats) plus, for each of its"
-           " steps, the least time any of them took for that forward pass. A method then ranks by its own work"
-           " and the length of its output, not by the slow spells of the shared machine its run met (with the"
-           " same tokens, the measured per-step least still differed by up to 10% between methods);"
-           " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not pooled.")
+_POOLED = (
+    " **ms/token pools the forward passes**: step t's forward pass is the same computation in every"
+    " single-sequence method of an item (the same prompt and a cache of the prompt plus t tokens; the token fed"
+    " does not change it), so each method's ms/token is its own time around the model (its mask or walk,"
+    " and the sampling, by one clock for all; each step's least over the repeats) plus, for each of its"
+    " steps, the least time any of them took for that forward pass. A method then ranks by its own work"
+    " and the length of its output, not by the slow spells of the shared machine its run met (with the"
+    " same tokens, the measured per-step least still differed by up to 10% between methods);"
+    " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not pooled."
+)
 
-_MATCHED = (" **ms/token is at matched model time**: the forward pass is the same computation in every"
-            " single-sequence method (the same model, prompt and KV cache; the token fed does not change it), so every"
-            " such method of a task and mode is charged the same model time per step, the mean over the items of"
-            " each item's median pooled forward pass (the least time any of them took at each step position), plus its own"
-            " time around the model (its mask or walk, and the sampling, by one clock for all; each step's least over"
-            " the repeats). Methods then differ in ms/token exactly by what they do per token; where each sampled output"
-            " happens to stop does not move the comparison. *pooled ms/token* charges each method the pooled forward"
-            " passes of its own step positions instead, the measure of earlier runs: it also moves with output length,"
-            " because a run of k tokens and an end has k timed forward passes for k + 1 steps (the first step reads the"
-            " untimed prefill's logits), positions that more runs reach have their least taken over more samples, a long output on a slow"
-            " item weighs more, and a slow spell of the machine lands on whichever positions few runs reach;"
-            " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not charged so:"
-            " theirs is as measured.")
+_MATCHED = (
+    " **ms/token is at matched model time**: the forward pass is the same computation in every"
+    " single-sequence method (the same model, prompt and KV cache; the token fed does not change it), so every"
+    " such method of a task and mode is charged the same model time per step, the mean over the items of"
+    " each item's median pooled forward pass (the least time any of them took at each step position), plus its own"
+    " time around the model (its mask or walk, and the sampling, by one clock for all; each step's least over"
+    " the repeats). Methods then differ in ms/token exactly by what they do per token; where each sampled output"
+    " happens to stop does not move the comparison. *pooled ms/token* charges each method the pooled forward"
+    " passes of its own step positions instead, the measure of earlier runs: it also moves with output length,"
+    " because a run of k tokens and an end has k timed forward passes for k + 1 steps (the first step reads the"
+    " untimed prefill's logits), positions that more runs reach have their least taken over more samples, a long output on a slow"
+    " item weighs more, and a slow spell of the machine lands on whichever positions few runs reach;"
+    " *measured ms/token* is the time as measured. awrs-smc (five rows) and genlm-control are not charged so:"
+    " theirs is as measured."
+)
 
 
 def render(data: dict, images: list[str], image_dir: str) -> str:
@@ -242,7 +268,9 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f"- **Machine** {machine.get('processor')}, {machine.get('cpu_count')} CPUs, torch threads {machine.get('torch_threads')},"
         f" {machine.get('gpu', 'no GPU')}; {machine.get('platform')}; Python {machine.get('python')}",
         f"- **Model** {p.get('model') or 'the default model (SmolLM2-135M-Instruct)'}",
-        "- **Versions** " + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v) + (f"; peers: {peers}" if peers else ""),
+        "- **Versions** "
+        + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
+        + (f"; peers: {peers}" if peers else ""),
         f"- **Tasks** JSON: first {p['json']} JSONSchemaBench `val` schemas; regex: first {p['regex']} regular patterns of the"
         f" AWRS pattern set; pattern: its first {p.get('patterns', 0)} non-regular patterns (back-references, look-arounds,"
         " recursion: awrs and genlm-control, whose byte potential uses the regex module's partial matching as in the"
@@ -250,17 +278,28 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
         f" peers get it without look-arounds). Max {p['max_new_tokens']} new tokens, seed {p['seed']}, modes {', '.join(p['modes'])}."
         f" Full-vocabulary masking with awrs's checker on the first {p['mask_limit']} items per task (all regex items);"
         f" genlm-control (its own SMC with AWRS, 5 particles) on the first {p['genlm_limit']}, sampled only."
-        + (f" {', '.join(p.get('timed_once', ['mask', 'genlm-control']))} ran once per item; every other method decoded each item {p['repeats']} times, interleaved (the same seed decodes the same"
-           " tokens each time), keeping " + ("for each decoding step its least time over the repeats (step t is the same"
-           " computation every time; the machine's slow spells are shorter than a run)" if rows_have(res, "decode_total_s")
-           else "the least time") + "; overhead is the least over the repeats." if p.get("repeats", 1) > 1 else "")
+        + (
+            f" {', '.join(p.get('timed_once', ['mask', 'genlm-control']))} ran once per item; every other method decoded each item {p['repeats']} times, interleaved (the same seed decodes the same"
+            " tokens each time), keeping "
+            + (
+                "for each decoding step its least time over the repeats (step t is the same"
+                " computation every time; the machine's slow spells are shorter than a run)"
+                if rows_have(res, "decode_total_s")
+                else "the least time"
+            )
+            + "; overhead is the least over the repeats."
+            if p.get("repeats", 1) > 1
+            else ""
+        )
         + (_MATCHED if rows_have(res, "model_s") else _POOLED if rows_have(res, "decode_measured_s") else ""),
         "",
         "Columns: *coverage* = share of items the method accepts; *validity* = share of its outputs that finished and"
         " validate (python-jsonschema / the pattern / the SQL grammar with the schema); *finished* = share that ended"
         " within the token budget (the rest are flagged, not returned as valid); *compliance* = validity among the"
         " finished ones; *compile* is timed cold in the"
-        " first mode" + (", after each method's untimed first call (see *First calls*)" if res.get("first_calls") else "") + "; *ms/token* is decoding time per output token (forward pass + constraint), for awrs-smc per"
+        " first mode"
+        + (", after each method's untimed first call (see *First calls*)" if res.get("first_calls") else "")
+        + "; *ms/token* is decoding time per output token (forward pass + constraint), for awrs-smc per"
         " batched step of all 5 particles; *vs unc.* divides by unconstrained decoding of as many tokens in the same run,"
         " item by item (the model time charged for the method's own forward passes plus unconstrained decoding's time"
         " around the model per step, so neither the mix of items nor the output lengths move it);"
@@ -272,44 +311,97 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
     ]
     for task in sorted({r["task"] for r in res["summary"]}):
         lines += [f"## {task}", ""]
-        lines.append(table([r for r in res["summary"] if r["task"] == task], [
-            ("mode", "mode"), ("method", "method"), ("coverage", "coverage"), ("validity", "validity"),
-            ("finished", "finished"), ("compliance", "compliance"),
-            ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms"), ("ms_per_token", "ms/token")]
-            + ([("ms_per_token_pooled", "pooled ms/token")] if rows_have(res, "model_s") else [])
-            + ([("ms_per_token_measured", "measured ms/token")] if rows_have(res, "decode_measured_s") else []) + [
-            ("vs_unconstrained", "vs unc."), ("overhead_ms_per_token", "overhead ms/token"), ("checks_per_token", "checks/token"), ("compile_mem_mib", "mem MiB")]))
+        lines.append(
+            table(
+                [r for r in res["summary"] if r["task"] == task],
+                [
+                    ("mode", "mode"),
+                    ("method", "method"),
+                    ("coverage", "coverage"),
+                    ("validity", "validity"),
+                    ("finished", "finished"),
+                    ("compliance", "compliance"),
+                    ("compile_p50_ms", "compile p50 ms"),
+                    ("compile_p95_ms", "compile p95 ms"),
+                    ("ms_per_token", "ms/token"),
+                ]
+                + ([("ms_per_token_pooled", "pooled ms/token")] if rows_have(res, "model_s") else [])
+                + ([("ms_per_token_measured", "measured ms/token")] if rows_have(res, "decode_measured_s") else [])
+                + [
+                    ("vs_unconstrained", "vs unc."),
+                    ("overhead_ms_per_token", "overhead ms/token"),
+                    ("checks_per_token", "checks/token"),
+                    ("compile_mem_mib", "mem MiB"),
+                ],
+            )
+        )
         lines.append("")
     if res.get("conformance"):
-        lines += ["## Conformance on the labelled instances", "",
-                  "JSONSchemaBench's labelled valid and invalid instances of the JSON slice, checked by each method's"
-                  " own checker (a peer walks the instance's tokens through its masks). A validation error rejects a"
-                  " valid instance; an invalidation error accepts an invalid one.", ""]
-        lines.append(table(res["conformance"], [("method", "method"), ("schemas", "schemas"), ("instances", "instances"),
-                                                ("validation_errors", "validation errors"), ("invalidation_errors", "invalidation errors")]))
+        lines += [
+            "## Conformance on the labelled instances",
+            "",
+            "JSONSchemaBench's labelled valid and invalid instances of the JSON slice, checked by each method's"
+            " own checker (a peer walks the instance's tokens through its masks). A validation error rejects a"
+            " valid instance; an invalidation error accepts an invalid one.",
+            "",
+        ]
+        lines.append(
+            table(
+                res["conformance"],
+                [
+                    ("method", "method"),
+                    ("schemas", "schemas"),
+                    ("instances", "instances"),
+                    ("validation_errors", "validation errors"),
+                    ("invalidation_errors", "invalidation errors"),
+                ],
+            )
+        )
         lines.append("")
     if res.get("fidelity"):
-        lines += ["## Distribution fidelity", "",
-                  "The exact distribution of the model conditioned on the constraint (every tokenisation of every"
-                  f" allowed string enumerated) against each method's {p['fidelity_samples']} samples: total variation"
-                  " (TV) and KL(empirical ‖ exact). Token masking, whatever library computes the mask, samples the"
-                  " locally constrained distribution; awrs-smc corrects it.", ""]
+        lines += [
+            "## Distribution fidelity",
+            "",
+            "The exact distribution of the model conditioned on the constraint (every tokenisation of every"
+            f" allowed string enumerated) against each method's {p['fidelity_samples']} samples: total variation"
+            " (TV) and KL(empirical ‖ exact). Token masking, whatever library computes the mask, samples the"
+            " locally constrained distribution; awrs-smc corrects it.",
+            "",
+        ]
         lines.append(table(res["fidelity"], [("task", "task"), ("method", "method"), ("tv", "TV"), ("kl", "KL")]))
         lines.append("")
         for task in sorted({r["task"] for r in res["fidelity"]}):
             exact = next(r["exact"] for r in res["fidelity"] if r["task"] == task)
-            lines.append(f"- exact `{task}`: " + ", ".join(f"{k!r} {v:.3f}" for k, v in sorted(exact.items(), key=lambda kv: -kv[1])))
+            lines.append(
+                f"- exact `{task}`: " + ", ".join(f"{k!r} {v:.3f}" for k, v in sorted(exact.items(), key=lambda kv: -kv[1]))
+            )
         lines.append("")
     if res.get("first_calls"):
         lines += ["## First calls", "", FIRST_CALLS, ""]
-        lines.append(table([r for r in res["first_calls"] if "first_call_ms" in r],
-                           [("task", "task"), ("method", "method"), ("first_call_ms", "first-call compile ms")]))
+        lines.append(
+            table(
+                [r for r in res["first_calls"] if "first_call_ms" in r],
+                [("task", "task"), ("method", "method"), ("first_call_ms", "first-call compile ms")],
+            )
+        )
         lines.append("")
     checks = targets(res["summary"], res["rows"])
     if checks:
         lines += ["## The targets, checked", ""]
-        lines.append(table(checks, [("task", "task"), ("mode", "mode"), ("target", "target"), ("against", "against"),
-                                    ("awrs", "awrs"), ("bound", "bound"), ("met", "met")]))
+        lines.append(
+            table(
+                checks,
+                [
+                    ("task", "task"),
+                    ("mode", "mode"),
+                    ("target", "target"),
+                    ("against", "against"),
+                    ("awrs", "awrs"),
+                    ("bound", "bound"),
+                    ("met", "met"),
+                ],
+            )
+        )
         lines.append("")
     missing = p.get("unavailable") or {}
     if missing:
@@ -330,7 +422,9 @@ def render(data: dict, images: list[str], image_dir: str) -> str:
 
 def _provenance(data: dict) -> str:
     commit = data.get("commit") or {}
-    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (" (uncommitted changes)" if commit.get("dirty") else "")
+    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (
+        " (uncommitted changes)" if commit.get("dirty") else ""
+    )
 
 
 def _section(title: str, text: str, rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -363,11 +457,22 @@ def render_compile(data: dict) -> str:
         f" one process with every peer loaded; the methods' order rotates from item to item. {_provenance(data)}."
         " *compiled* counts the items the method accepted (the p50/p95 are over those); *awrs p50 on these items* is"
         " awrs's p50 over the same items, the like-for-like comparison"
-        + ("; *first call* is the method's untimed first compile of the task (below)." if data["results"].get("first_calls") else ".")
+        + (
+            "; *first call* is the method's untimed first compile of the task (below)."
+            if data["results"].get("first_calls")
+            else "."
+        )
         + ("\n\n" + FIRST_CALLS if data["results"].get("first_calls") else ""),
         summary,
-        [("task", "task"), ("method", "method"), ("items", "items"), ("compiled", "compiled"),
-         ("compile_p50_ms", "compile p50 ms"), ("compile_p95_ms", "compile p95 ms"), ("awrs_same_p50_ms", "awrs p50 on these items")]
+        [
+            ("task", "task"),
+            ("method", "method"),
+            ("items", "items"),
+            ("compiled", "compiled"),
+            ("compile_p50_ms", "compile p50 ms"),
+            ("compile_p95_ms", "compile p95 ms"),
+            ("awrs_same_p50_ms", "awrs p50 on these items"),
+        ]
         + ([("first_call_ms", "first call ms")] if data["results"].get("first_calls") else []),
     )
 
@@ -382,9 +487,18 @@ def render_patterns(data: dict) -> str:
         " median and p90 over patterns; *sampling* is the time per token spent outside the model (checks, pruning,"
         " drawing); the *mask / awrs* rows are ratios on the patterns both ran.",
         data["results"]["summary"],
-        [("patterns", "patterns"), ("method", "method"), ("n", "n"), ("match", "match"), ("finished_match", "finished that match"),
-         ("checks_med", "checks med"), ("checks_p90", "checks p90"), ("ms_per_token", "ms/token"),
-         ("sampling_ms", "sampling ms/token"), ("vs_unconstrained", "vs unconstrained")],
+        [
+            ("patterns", "patterns"),
+            ("method", "method"),
+            ("n", "n"),
+            ("match", "match"),
+            ("finished_match", "finished that match"),
+            ("checks_med", "checks med"),
+            ("checks_p90", "checks p90"),
+            ("ms_per_token", "ms/token"),
+            ("sampling_ms", "sampling ms/token"),
+            ("vs_unconstrained", "vs unconstrained"),
+        ],
     )
 
 
@@ -392,10 +506,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("result", nargs="?", default=str(RESULTS / "compare.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs"))
-    parser.add_argument("--patterns", default=str(RESULTS / "pattern_matching.json"),
-                        help="a pattern_matching.py result to add as a section (skipped when the file is missing)")
-    parser.add_argument("--compile", default=str(RESULTS / "compare_compile.json"),
-                        help="a compare.py --compile-only result to add as a section (skipped when missing)")
+    parser.add_argument(
+        "--patterns",
+        default=str(RESULTS / "pattern_matching.json"),
+        help="a pattern_matching.py result to add as a section (skipped when the file is missing)",
+    )
+    parser.add_argument(
+        "--compile",
+        default=str(RESULTS / "compare_compile.json"),
+        help="a compare.py --compile-only result to add as a section (skipped when missing)",
+    )
     args = parser.parse_args(argv)
     data = json.loads(Path(args.result).read_text())
     per_item_ratios(data["results"])

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, print_table, run_metadata, write_json  # noqa: E402
+from _common import median, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
+import awrs
 
 PROMPT = [{"role": "user", "content": "Write a long, calm paragraph about the sea, in lowercase."}]
 PATTERN = r"[a-z ,.]{400}"  # longer than any budget here: no particle ends early
@@ -26,8 +26,14 @@ PATTERN = r"[a-z ,.]{400}"  # longer than any budget here: no particle ends earl
 
 def time_steps(lm, n: int, tokens: int, seed: int) -> tuple[float, float]:
     result = awrs.generate(
-        lm, PROMPT, awrs.Regex(PATTERN), method="smc", n_particles=n, ess_threshold=0.5,
-        max_new_tokens=tokens, seed=seed,
+        lm,
+        PROMPT,
+        awrs.Regex(PATTERN),
+        method="smc",
+        n_particles=n,
+        ess_threshold=0.5,
+        max_new_tokens=tokens,
+        seed=seed,
     )
     s = result.stats
     steps = max(s.forward_passes - 1, 1)

@@ -19,14 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED, median, percentile, print_table, run_metadata, write_json  # noqa: E402
+from _common import SHARED, median, percentile, print_table, run_metadata, write_json
 
-import awrs  # noqa: E402
-from awrs.constraints.sql import schema_tables  # noqa: E402
+import awrs
+from awrs.constraints.sql import schema_tables
 
 SPIDER = SHARED / "benchmarks" / "spider"
 SYSTEM = "You translate questions into SQLite queries. Reply with one SQL query on one line, nothing else."
-EXAMPLE = ("Tables: singer(singer_id, name, age)", "How many singers are older than 30?", "SELECT count(*) FROM singer WHERE age > 30")
+EXAMPLE = (
+    "Tables: singer(singer_id, name, age)",
+    "How many singers are older than 30?",
+    "SELECT count(*) FROM singer WHERE age > 30",
+)
 
 
 def prompt_for(tables: dict[str, list[str]], question: str) -> list[dict[str, str]]:
@@ -65,17 +69,33 @@ def main(argv: list[str] | None = None) -> dict:
         prompt = prompt_for(schema_tables(tables[db]), ex["question"])
         methods = [(None, "unconstrained"), (c, "awrs")] + ([(c, "mask")] if i < args.mask_limit else [])
         for constraint, method in methods:
-            r = awrs.generate(lm, prompt, constraint, method="lcd" if constraint is None else method,
-                              max_new_tokens=args.max_new_tokens, stop=["\n"], seed=args.seed, greedy=args.greedy)
+            r = awrs.generate(
+                lm,
+                prompt,
+                constraint,
+                method="lcd" if constraint is None else method,
+                max_new_tokens=args.max_new_tokens,
+                stop=["\n"],
+                seed=args.seed,
+                greedy=args.greedy,
+            )
             s = r.stats
             steps = max(s.steps, 1)
-            rows.append({
-                "index": i, "db": db, "method": method, "text": r.text,
-                "parses": plain.accepts(r.text), "schema_ok": c.accepts(r.text), "finished": r.particles[0].finished,
-                "steps": steps, "checks_per_token": s.constraint_checks / steps,
-                "us_per_check": 1e6 * s.sampling_seconds / max(s.constraint_checks, 1),
-                "ms_per_token": 1000 * (s.seconds - s.prefill_seconds) / steps,
-            })
+            rows.append(
+                {
+                    "index": i,
+                    "db": db,
+                    "method": method,
+                    "text": r.text,
+                    "parses": plain.accepts(r.text),
+                    "schema_ok": c.accepts(r.text),
+                    "finished": r.particles[0].finished,
+                    "steps": steps,
+                    "checks_per_token": s.constraint_checks / steps,
+                    "us_per_check": 1e6 * s.sampling_seconds / max(s.constraint_checks, 1),
+                    "ms_per_token": 1000 * (s.seconds - s.prefill_seconds) / steps,
+                }
+            )
         print(f"[{i + 1}/{len(examples)}] {db}", file=sys.stderr)
 
     def ms(chosen):
@@ -89,18 +109,41 @@ def main(argv: list[str] | None = None) -> dict:
         if not chosen:
             continue
         finished = [r for r in chosen if r["finished"]]
-        table.append({
-            "method": method, "n": len(chosen),
-            "parses": sum(r["parses"] for r in chosen) / len(chosen),
-            "schema_ok": sum(r["schema_ok"] for r in chosen) / len(chosen),
-            "finished_schema_ok": sum(r["schema_ok"] for r in finished) / len(finished) if finished else float("nan"),
-            "checks_med": median([r["checks_per_token"] for r in chosen]),
-            "checks_p90": percentile([r["checks_per_token"] for r in chosen], 90),
-            "us_per_check": median([r["us_per_check"] for r in chosen]),
-            "ms_per_token": ms(chosen), "vs_unconstrained": ms(chosen) / base,
-        })
-    print_table(table, ["method", "n", "parses", "schema_ok", "finished_schema_ok", "checks_med", "checks_p90", "us_per_check", "ms_per_token", "vs_unconstrained"])
-    path = write_json("text_to_sql", run_metadata({**vars(args), "system": SYSTEM, "model_repr": repr(lm)}), {"summary": table, "rows": rows}, args.out)
+        table.append(
+            {
+                "method": method,
+                "n": len(chosen),
+                "parses": sum(r["parses"] for r in chosen) / len(chosen),
+                "schema_ok": sum(r["schema_ok"] for r in chosen) / len(chosen),
+                "finished_schema_ok": sum(r["schema_ok"] for r in finished) / len(finished) if finished else float("nan"),
+                "checks_med": median([r["checks_per_token"] for r in chosen]),
+                "checks_p90": percentile([r["checks_per_token"] for r in chosen], 90),
+                "us_per_check": median([r["us_per_check"] for r in chosen]),
+                "ms_per_token": ms(chosen),
+                "vs_unconstrained": ms(chosen) / base,
+            }
+        )
+    print_table(
+        table,
+        [
+            "method",
+            "n",
+            "parses",
+            "schema_ok",
+            "finished_schema_ok",
+            "checks_med",
+            "checks_p90",
+            "us_per_check",
+            "ms_per_token",
+            "vs_unconstrained",
+        ],
+    )
+    path = write_json(
+        "text_to_sql",
+        run_metadata({**vars(args), "system": SYSTEM, "model_repr": repr(lm)}),
+        {"summary": table, "rows": rows},
+        args.out,
+    )
     print(f"wrote {path}")
     return {"summary": table}
 

@@ -30,7 +30,7 @@ def _walk(lm, prompt, constraint, max_new_tokens, visit):
                 continue
             nxt = constraint.advance(state, data)
             if nxt is not None:
-                rec(tokens + [tok], nxt)
+                rec([*tokens, tok], nxt)
 
     rec([], constraint.initial())
 
@@ -48,7 +48,7 @@ def global_distribution(lm, prompt, constraint, max_new_tokens):
             masses[lm.vocab.decode(tokens)] += math.exp(base + lp[eos])
         for tok in range(len(lm.vocab)):
             if tok != eos:
-                path_logp[tuple(tokens) + (tok,)] = base + lp[tok]
+                path_logp[(*tuple(tokens), tok)] = base + lp[tok]
 
     _walk(lm, prompt, constraint, max_new_tokens, visit)
     total = sum(masses.values())
@@ -70,10 +70,12 @@ def lcd_distribution(lm, prompt, constraint, max_new_tokens):
                 out[lm.vocab.decode(tokens)] += prob
             return
         final = constraint.is_final(state)
-        allowed = np.array([
-            (complete if tok == eos else not final and constraint.advance(state, data) is not None)
-            for tok, data in enumerate(lm.vocab.tokens)
-        ])
+        allowed = np.array(
+            [
+                (complete if tok == eos else not final and constraint.advance(state, data) is not None)
+                for tok, data in enumerate(lm.vocab.tokens)
+            ]
+        )
         p = np.exp(lp) * allowed
         z = p.sum()
         if z == 0:
@@ -82,7 +84,7 @@ def lcd_distribution(lm, prompt, constraint, max_new_tokens):
             out[lm.vocab.decode(tokens)] += prob * p[eos] / z
         for tok in np.flatnonzero(allowed):
             if tok != eos:
-                path[tuple(tokens) + (int(tok),)] = prob * p[tok] / z
+                path[(*tuple(tokens), int(tok))] = prob * p[tok] / z
 
     _walk(lm, prompt, constraint, max_new_tokens, visit)
     return dict(out)

@@ -80,7 +80,9 @@ def test_bad_arguments_are_typed_errors_naming_the_argument(kwargs, error, says)
         assert isinstance(info.value, TypeError)
 
 
-@pytest.mark.parametrize("model, says", [(None, "got NoneType"), ("gpt2", r"load it first: lm = awrs.load_model\('gpt2'\)"), (42, "got int")])
+@pytest.mark.parametrize(
+    "model, says", [(None, "got NoneType"), ("gpt2", r"load it first: lm = awrs.load_model\('gpt2'\)"), (42, "got int")]
+)
 def test_a_model_that_is_not_one_is_named(model, says):
     with pytest.raises(ArgumentTypeError, match=f"lm must be a language model.*{says}"):
         awrs.generate(model, "hello", None)
@@ -156,7 +158,7 @@ def test_the_memory_check_compares_with_what_is_free(monkeypatch):
     model = lm()
     need = memory.request_bytes(model, 8, 1 + 3 + 1)
     monkeypatch.setattr(memory, "available_bytes", lambda lm: need - 1)
-    with pytest.raises(GenerationError, match="only .* is free; lower n_particles or max_new_tokens"):
+    with pytest.raises(GenerationError, match=r"only .* is free; lower n_particles or max_new_tokens"):
         awrs.generate(model, "h", None, n_particles=8, max_new_tokens=3)
     monkeypatch.setattr(memory, "available_bytes", lambda lm: need)
     awrs.generate(model, "h", None, n_particles=8, max_new_tokens=3)
@@ -171,7 +173,9 @@ def test_stream_checks_its_arguments_when_called_not_when_iterated():
         awrs.stream(lm(), "hello", None, method="beam")
 
 
-@pytest.mark.parametrize("helper, spec", [(awrs.choice, ["hello", "\ud800"]), (awrs.choice, None), (awrs.regex, 5), (awrs.json, 5)])
+@pytest.mark.parametrize(
+    "helper, spec", [(awrs.choice, ["hello", "\ud800"]), (awrs.choice, None), (awrs.regex, 5), (awrs.json, 5)]
+)
 def test_structured_helpers_refuse_bad_specs(helper, spec):
     with pytest.raises(awrs.ConstraintError):
         helper(lm(), "hello", spec)

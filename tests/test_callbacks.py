@@ -36,13 +36,16 @@ def reference(model=None, **kwargs):
 
 
 @pytest.mark.parametrize("method", ["smc", "awrs"])
-@pytest.mark.parametrize("where, kwargs, constraint", [
-    ("critic", {"critic": boom}, None),
-    ("twisted critic", {"critic": boom, "twist": True}, None),
-    ("on_token", {"on_token": boom}, None),
-    ("predicate", {}, awrs.Predicate(prefix=boom)),
-    ("predicate's complete", {}, awrs.Predicate(prefix=lambda text: len(text) < 3, complete=boom)),
-])
+@pytest.mark.parametrize(
+    "where, kwargs, constraint",
+    [
+        ("critic", {"critic": boom}, None),
+        ("twisted critic", {"critic": boom, "twist": True}, None),
+        ("on_token", {"on_token": boom}, None),
+        ("predicate", {}, awrs.Predicate(prefix=boom)),
+        ("predicate's complete", {}, awrs.Predicate(prefix=lambda text: len(text) < 3, complete=boom)),
+    ],
+)
 def test_a_raising_callback_surfaces_as_its_own_exception_and_the_model_stays_usable(where, kwargs, constraint, method):
     model = lm()
     with pytest.raises(Boom) as info:
@@ -68,7 +71,7 @@ def test_an_answer_without_a_truth_value_is_a_constraint_error():
 
 @pytest.mark.parametrize("answer", ["0", None, True, math.nan, math.inf, [0.0]])
 def test_a_critic_answer_that_is_not_a_log_weight_is_named(answer):
-    with pytest.raises(awrs.GenerationError, match="the critic returned .* it must return a float log weight"):
+    with pytest.raises(awrs.GenerationError, match=r"the critic returned .* it must return a float log weight"):
         awrs.generate(lm(), "a", awrs.Regex("[ab]+c?"), max_new_tokens=6, seed=0, critic=lambda text: answer)
 
 

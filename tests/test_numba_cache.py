@@ -29,8 +29,14 @@ print(json.dumps({"paths": paths, "existed_after_import": existed, "files": file
 
 def probe(tmp_path: Path, **env: str) -> dict:
     base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE") and k != "AWRS_CACHE_DIR"}
-    out = subprocess.run([sys.executable, "-c", PROBE, env.get("NUMBA_CACHE_DIR") or env["AWRS_CACHE_DIR"]],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT, env={**base, "PYTHONPATH": str(ROOT), **env})
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, env.get("NUMBA_CACHE_DIR") or env["AWRS_CACHE_DIR"]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -37,10 +37,7 @@ def test_every_subpackage_is_listed_for_the_wheel():
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
-    found = {
-        ".".join(p.relative_to(ROOT).parent.parts)
-        for p in (ROOT / "awrs").rglob("__init__.py")
-    }
+    found = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "awrs").rglob("__init__.py")}
     missing = found - listed
     assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
     assert "awrs.grammars" in listed

@@ -19,13 +19,16 @@ def markov_lm(seed: int) -> MockLM:
     return MockLM(TOKENS, np.random.default_rng(seed).normal(0, 1.5, size=(len(TOKENS) + 1,) * 2))
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"method": "awrs", "greedy": True},
-    {"method": "mask", "greedy": True},
-    {"method": "lcd", "greedy": True},
-    {"method": "lcd"},
-    {"method": "awrs", "estimator": "none"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "awrs", "greedy": True},
+        {"method": "mask", "greedy": True},
+        {"method": "lcd", "greedy": True},
+        {"method": "lcd"},
+        {"method": "awrs", "estimator": "none"},
+    ],
+)
 def test_methods_without_weights_report_none_rather_than_a_meaningless_number(kwargs):
     r = awrs.generate(markov_lm(0), "a", awrs.Regex("[ab]+c?"), max_new_tokens=5, seed=0, **kwargs)
     assert r.log_ml is None and r.weight is None
@@ -41,8 +44,8 @@ def test_weighted_methods_report_weights(kwargs):
 
 
 CONSTRAINTS = [
-    awrs.Regex("[ab]+c"),        # must end with c: often unfinished at the budget
-    awrs.Regex("(ab)*1?"),       # complete at many points
+    awrs.Regex("[ab]+c"),  # must end with c: often unfinished at the budget
+    awrs.Regex("(ab)*1?"),  # complete at many points
     awrs.Choice(["abc", "ab12", "1"]),
     awrs.Grammar('start: "a" start "b" | "c"'),
 ]

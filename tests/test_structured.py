@@ -19,7 +19,12 @@ def lm() -> MockLM:
 
 
 def test_json_choice_regex_and_incomplete_outputs():
-    value = awrs.json(lm(), "a", {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False}, seed=0)
+    value = awrs.json(
+        lm(),
+        "a",
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False},
+        seed=0,
+    )
     assert set(value) == {"a"} and isinstance(value["a"], int)
     assert awrs.choice(lm(), "a", ["yes", "no"], seed=0) in ("yes", "no")
     assert awrs.regex(lm(), "a", r"[12]{3}", seed=0) in {"".join(p) for p in __import__("itertools").product("12", repeat=3)}
@@ -41,7 +46,9 @@ def test_stream_yields_the_text_piece_by_piece():
 def test_compiled_constraints_are_shared_safely_across_threads():
     """One compiled JsonSchema and one Grammar checked from 8 threads at once give the same
     answers as one thread (constraints are immutable; their memo tables only add entries)."""
-    schema = awrs.JsonSchema({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+$"}}}})
+    schema = awrs.JsonSchema(
+        {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+$"}}}}
+    )
     grammar = awrs.Grammar(awrs.grammars.load("arithmetic"))
     texts = [json.dumps({"a": ["x" * i, "y"]}) for i in range(1, 30)] + ['{"a": ["X"]}', '{"a": [1]}']
     exprs = [f"{i}*(x+{i})^2" for i in range(30)] + ["1+", "2x"]
@@ -52,7 +59,7 @@ def test_compiled_constraints_are_shared_safely_across_threads():
         try:
             for _ in range(5):
                 results.append(([schema.accepts(t) for t in texts], [grammar.accepts(e) for e in exprs] if grammar else []))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(8)]

@@ -20,8 +20,11 @@ def hf(default_lm):
 
 @pytest.fixture(scope="module")
 def batch(hf):
-    model, tok = hf
-    chats = [[{"role": "user", "content": "Give me a year."}], [{"role": "user", "content": "When did the war end? Answer with the year."}]]
+    _model, tok = hf
+    chats = [
+        [{"role": "user", "content": "Give me a year."}],
+        [{"role": "user", "content": "When did the war end? Answer with the year."}],
+    ]
     texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in chats]
     return tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
 
@@ -66,11 +69,15 @@ def test_streamer_receives_the_tokens(hf, batch):
             self.ended = True
 
     s = Collect()
-    awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:], max_new_tokens=6, streamer=s)
+    awrs.transformers.generate(
+        model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:], max_new_tokens=6, streamer=s
+    )
     assert s.ended and len(s.parts) >= 2  # the prompt, then each new token
 
 
-@pytest.mark.parametrize("kwargs, why", [({"num_beams": 4}, "beam search"), ({"top_p": 0.9}, "truncates"), ({"repetition_penalty": 1.3}, "changes")])
+@pytest.mark.parametrize(
+    "kwargs, why", [({"num_beams": 4}, "beam search"), ({"top_p": 0.9}, "truncates"), ({"repetition_penalty": 1.3}, "changes")]
+)
 def test_arguments_that_change_the_target_are_refused(hf, batch, kwargs, why):
     model, tok = hf
     with pytest.raises(GenerationError, match=why):
@@ -81,11 +88,25 @@ def test_greedy_outputs_report_no_weight_rather_than_a_meaningless_one(hf, batch
     """do_sample=False carries no importance weight: log_weights is NaN (it used to fail
     building the tensor once log_ml became None for greedy runs, and before that reported 0)."""
     model, tok = hf
-    out = awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:],
-                                     max_new_tokens=6, return_dict_in_generate=True)
+    out = awrs.transformers.generate(
+        model,
+        tokenizer=tok,
+        constraint=awrs.Regex(r"\d{4}"),
+        input_ids=batch["input_ids"][1:],
+        max_new_tokens=6,
+        return_dict_in_generate=True,
+    )
     assert torch.isnan(out.log_weights).all() and bool(out.valid.all())
-    sampled = awrs.transformers.generate(model, tokenizer=tok, constraint=awrs.Regex(r"\d{4}"), input_ids=batch["input_ids"][1:],
-                                         max_new_tokens=6, do_sample=True, return_dict_in_generate=True, seed=0)
+    sampled = awrs.transformers.generate(
+        model,
+        tokenizer=tok,
+        constraint=awrs.Regex(r"\d{4}"),
+        input_ids=batch["input_ids"][1:],
+        max_new_tokens=6,
+        do_sample=True,
+        return_dict_in_generate=True,
+        seed=0,
+    )
     assert torch.isfinite(sampled.log_weights).all()
 
 
@@ -95,9 +116,18 @@ def test_stop_strings_end_rows_where_they_appear(hf, batch):
     model, tok = hf
     c = awrs.Regex(r"[0-9]+")
     prompt = batch["input_ids"][1:]
-    out = awrs.transformers.generate(model, tokenizer=tok, constraint=c, input_ids=prompt, max_new_tokens=12,
-                                     stop_strings=["9"], do_sample=True, seed=0, num_return_sequences=4)
-    rows = tok.batch_decode(out[:, prompt.shape[1]:], skip_special_tokens=True)
+    out = awrs.transformers.generate(
+        model,
+        tokenizer=tok,
+        constraint=c,
+        input_ids=prompt,
+        max_new_tokens=12,
+        stop_strings=["9"],
+        do_sample=True,
+        seed=0,
+        num_return_sequences=4,
+    )
+    rows = tok.batch_decode(out[:, prompt.shape[1] :], skip_special_tokens=True)
     assert any("9" in row for row in rows), rows  # the war ended in 1945: the model writes a 9
     for row in rows:
         if "9" in row:

@@ -46,7 +46,11 @@ BAD = [
     ({"attention_mask": torch.tensor([[1, 1]])}, GenerationError, "attention_mask has shape"),
     ({"max_new_tokens": "8"}, ArgumentTypeError, "max_new_tokens must be an int"),
     ({"max_new_tokens": -1}, GenerationError, "max_new_tokens must be at least 0"),
-    ({"max_length": None, "max_new_tokens": 4, "num_return_sequences": 0}, GenerationError, "num_return_sequences must be at least 1"),
+    (
+        {"max_length": None, "max_new_tokens": 4, "num_return_sequences": 0},
+        GenerationError,
+        "num_return_sequences must be at least 1",
+    ),
     ({"num_return_sequences": "2"}, ArgumentTypeError, "num_return_sequences must be an int"),
     ({"temperature": "hot", "do_sample": True}, ArgumentTypeError, "temperature must be a number"),
     ({"do_sample": "yes"}, ArgumentTypeError, "do_sample must be True or False"),

@@ -10,13 +10,13 @@ from awrs.constraints.sql import SQL
 from awrs.constraints.unconstrained import Unconstrained
 
 __all__ = [
+    "SQL",
     "Choice",
     "Constraint",
     "Grammar",
     "JsonSchema",
     "Predicate",
     "Regex",
-    "SQL",
     "Unconstrained",
     "UnenforcedKeywordWarning",
 ]

@@ -36,7 +36,11 @@ class EmptyLanguage(Exception):
 
 
 def byte_table(
-    n_states: int, initial: int, finals: Iterable[int], transitions: Iterable[tuple[int, Sequence[tuple[int, int]], int]], max_states: int
+    n_states: int,
+    initial: int,
+    finals: Iterable[int],
+    transitions: Iterable[tuple[int, Sequence[tuple[int, int]], int]],
+    max_states: int,
 ) -> tuple[np.ndarray, list[bool]]:
     """The minimal byte DFA of a character automaton (possibly nondeterministic, epsilon-free):
     its table (``table[s, b]``: next state or -1; state 0 initial; int32) and accepting states,
@@ -132,7 +136,7 @@ def _partition(subset: frozenset[int], out) -> list[tuple[int, frozenset[int]]]:
         for bm, keys in blocks:
             both = bm & m
             if both:
-                refined.append((both, keys + (m,)))
+                refined.append((both, (*keys, m)))
                 if bm & ~m:
                     refined.append((bm & ~m, keys))
                 rest &= ~bm

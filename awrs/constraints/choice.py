@@ -19,7 +19,7 @@ from awrs.constraints.base import Constraint, Delegating, to_bytes
 from awrs.constraints.dfa import ByteDFA, DFAConstraint, trie_dfa
 from awrs.errors import AwrsError, ConstraintError
 
-__all__ = ["Choice", "DFA_MAX_BYTES", "MAX_OPTIONS", "MAX_OPTION_BYTES"]
+__all__ = ["DFA_MAX_BYTES", "MAX_OPTIONS", "MAX_OPTION_BYTES", "Choice"]
 
 #: Options totalling at most this many bytes compile to a DFA: at most ~3.5 KB per byte of
 #: options (one trie node each, shared prefixes fewer), i.e. at most ~60 MB and ~0.3 s.
@@ -62,15 +62,14 @@ class Choice(Delegating):
 def _read_options(options: object) -> tuple[str | bytes, ...]:
     """The options as a tuple, read at most :data:`MAX_OPTIONS` + 1 deep."""
     if isinstance(options, (str, bytes)):
-        raise ConstraintError("Choice takes a list of strings, not a single string: Choice([\"yes\", \"no\"])")
+        raise ConstraintError('Choice takes a list of strings, not a single string: Choice(["yes", "no"])')
     try:
         items = tuple(islice(options, MAX_OPTIONS + 1))  # type: ignore[call-overload]
     except TypeError:
         raise ConstraintError(f"Choice takes a list of strings, got {type(options).__name__}") from None
     if len(items) > MAX_OPTIONS:
         raise ConstraintError(
-            f"Choice takes at most {MAX_OPTIONS:,} options and was given more; describe so large a set "
-            "with a Regex or a Grammar"
+            f"Choice takes at most {MAX_OPTIONS:,} options and was given more; describe so large a set with a Regex or a Grammar"
         )
     if not items:
         raise ConstraintError("the list of choices is empty: give at least one string")

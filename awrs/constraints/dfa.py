@@ -47,6 +47,8 @@ MAX_MINIMISE_STATES = 300
 
 class DFATooLarge(ConstraintError):
     """The automaton would exceed :data:`MAX_DFA_STATES` states."""
+
+
 #: (source state, inclusive code point ranges, target state)
 CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
@@ -60,7 +62,7 @@ class ByteDFA:
     ``final[s]`` marks accepting states. Treated as immutable.
     """
 
-    __slots__ = ("rows", "final", "_table")
+    __slots__ = ("_table", "final", "rows")
 
     def __init__(self, table: np.ndarray | None, final: np.ndarray, rows: list[list[int]]):
         self.rows = rows
@@ -234,9 +236,11 @@ class ByteNFA:
     byte boundaries its edges draw. What the lexer is assembled from: each automaton given to
     :func:`build_tagged_dfa` is expanded into one (or is one already). Treated as immutable."""
 
-    __slots__ = ("edges", "initial", "finals", "live", "cuts")
+    __slots__ = ("cuts", "edges", "finals", "initial", "live")
 
-    def __init__(self, edges: list[list[tuple[int, int, int]]], initial: int, finals: frozenset[int], live: list[bool] | None = None):
+    def __init__(
+        self, edges: list[list[tuple[int, int, int]]], initial: int, finals: frozenset[int], live: list[bool] | None = None
+    ):
         self.edges = edges
         self.initial = initial
         self.finals = finals
@@ -323,9 +327,9 @@ def _reach_back(predecessors: Sequence[Iterable[int]], marks: list[int]) -> list
 def difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """The DFA of strings ``a`` accepts and ``b`` does not (ConstraintError if none)."""
     sink = b.n_states  # b's missing transitions go to a rejecting sink
-    rows_b = [row + [] for row in b.rows] + [[sink] * 256]
+    rows_b = [[*row] for row in b.rows] + [[sink] * 256]
     rows_b = [[t if t >= 0 else sink for t in row] for row in rows_b]
-    final_b = list(b.final.tolist()) + [False]
+    final_b = [*list(b.final.tolist()), False]
     index = {(0, 0): 0}
     order = [(0, 0)]
     rows: list[list[int]] = []

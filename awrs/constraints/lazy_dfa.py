@@ -23,7 +23,7 @@ from awrs.constraints.base import Constraint
 from awrs.constraints.dfa import ByteNFA, CharTransition, _byte_nfa, _ByteClasses
 from awrs.errors import EmptyLanguageError
 
-__all__ = ["LazyDFA", "MAX_CACHED_STATES"]
+__all__ = ["MAX_CACHED_STATES", "LazyDFA"]
 
 #: Rows kept before the memo is emptied: each row holds one successor per byte class (a few
 #: dozen) and its state's node set, so 20,000 rows stay within tens of MB even for states of
@@ -43,7 +43,9 @@ class LazyDFA(Constraint):
     Thread-safe: rows are memoised in a dict, and two threads that make the same row make
     equal ones."""
 
-    def __init__(self, n_states: int, initial: int, finals, transitions: list[CharTransition] | tuple, max_cached: int = MAX_CACHED_STATES):
+    def __init__(
+        self, n_states: int, initial: int, finals, transitions: list[CharTransition] | tuple, max_cached: int = MAX_CACHED_STATES
+    ):
         edges, _ = _byte_nfa(n_states, transitions)
         nfa = ByteNFA(edges, initial, frozenset(finals))
         if not nfa.live[initial]:

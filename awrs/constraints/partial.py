@@ -69,8 +69,6 @@ def completions_of(tail: bytes) -> range | None:
     return range(lo, hi + 1) if lo <= hi else None
 
 
-
-
 def relax_end_anchors(pattern: str) -> str:
     """``$``, ``\\Z`` and ``\\z`` inside look-arounds rewritten for prefix checks: ``(?!)`` (never)
     inside a negative look-around, nothing (always) inside a positive one."""
@@ -105,6 +103,7 @@ def relax_end_anchors(pattern: str) -> str:
 def _relaxed(anchor: str, stack: list[str]) -> str:
     inside = next((kind for kind in reversed(stack) if kind), "")
     return "(?!)" if inside == "neg" else "" if inside == "pos" else anchor
+
 
 _SMALLEST = {2: 0x80, 3: 0x800, 4: 0x10000}
 _LARGEST = {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}
@@ -205,9 +204,8 @@ class PartialMatch(Constraint):
                 yield value
                 continue
             row = rows[state]
-            for b in range(0xBF, 0x7F, -1):  # continuation bytes, pushed so the smallest comes first
-                if row[b] >= 0:
-                    stack.append((row[b], (value << 6) | (b & 0x3F), left - 1))
+            # continuation bytes, pushed so the smallest comes first
+            stack.extend((row[b], (value << 6) | (b & 0x3F), left - 1) for b in range(0xBF, 0x7F, -1) if row[b] >= 0)
 
     def is_complete(self, state: tuple[bytes, int]) -> bool:
         text_bytes, env = state

@@ -47,7 +47,7 @@ from awrs.constraints.regex_classes import class_text
 from awrs.constraints.regex_syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
 from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["ECMA_262", "Regex", "Engine", "char_automaton", "compile_pattern"]
+__all__ = ["ECMA_262", "Engine", "Regex", "char_automaton", "compile_pattern"]
 
 Engine = Literal["auto", "dfa", "partial"]
 
@@ -158,7 +158,9 @@ def _re_flags(flags: int, from_regex_module: bool) -> int:
                 out |= meaning
                 flags &= ~bit
         if flags:
-            raise ConstraintError(f"flags: awrs cannot honour {regex_module.RegexFlag(flags)!r}; it matches with the regex module's version 0 and the flags of re")
+            raise ConstraintError(
+                f"flags: awrs cannot honour {regex_module.RegexFlag(flags)!r}; it matches with the regex module's version 0 and the flags of re"
+            )
         return out
     unsupported = flags & ~_SUPPORTED_FLAGS
     if unsupported:

@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 
 from awrs.constraints.regex_syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
 
-__all__ = ["AutomatonTooLarge", "MAX_NFA_STATES", "MAX_REF_DEPTH", "Reading", "estimated_states", "read", "read_parsed", "remove_epsilons"]
+__all__ = [
+    "MAX_NFA_STATES",
+    "MAX_REF_DEPTH",
+    "AutomatonTooLarge",
+    "Reading",
+    "estimated_states",
+    "read",
+    "read_parsed",
+    "remove_epsilons",
+]
 
 #: The Thompson automaton is refused past this many states (about 10 µs and 750 bytes each
 #: with their byte automaton: a 100,000-character literal takes about a second and 75 MB).
@@ -80,7 +89,9 @@ def read(
     return read_parsed(parsed, max_repeat=max_repeat, max_ref_depth=max_ref_depth, max_states=max_states)
 
 
-def read_parsed(parsed: Parsed, *, max_repeat: int | None = None, max_ref_depth: int = MAX_REF_DEPTH, max_states: int = MAX_NFA_STATES) -> Reading:
+def read_parsed(
+    parsed: Parsed, *, max_repeat: int | None = None, max_ref_depth: int = MAX_REF_DEPTH, max_states: int = MAX_NFA_STATES
+) -> Reading:
     """:func:`read` for a tree already parsed."""
     if max_repeat is None and estimated_states(parsed) > max_states:
         raise AutomatonTooLarge(f"the automaton would exceed {max_states:,} states")
@@ -97,7 +108,9 @@ def estimated_states(parsed: Parsed) -> int:
     while stack:
         node, done = stack.pop()
         kind = node[0]
-        children = node[1] if kind in ("seq", "alt") else (node[1],) if kind == "rep" else (node[2],) if kind in ("cap", "look") else ()
+        children = (
+            node[1] if kind in ("seq", "alt") else (node[1],) if kind == "rep" else (node[2],) if kind in ("cap", "look") else ()
+        )
         if not done and children:
             stack.append((node, True))
             stack.extend((child, False) for child in children)

@@ -17,7 +17,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from awrs.constraints.dfa import ByteNFA
 from awrs.constraints.grammar import Grammar
@@ -27,7 +27,7 @@ from awrs.errors import ConstraintError
 
 __all__ = ["SQL", "executes", "schema_tables"]
 
-SchemaSource = Union[None, str, bytes, os.PathLike, sqlite3.Connection, Mapping[str, Any]]
+SchemaSource = None | str | bytes | os.PathLike | sqlite3.Connection | Mapping[str, Any]
 
 _TABLE_RULE = re.compile(r"^table_name: IDENTIFIER.*$", re.M)
 _COLUMN_RULE = re.compile(r"^column_name: IDENTIFIER.*$", re.M)
@@ -51,7 +51,10 @@ class SQL(Grammar):
         self.tables = None if tables is None else {t: c for t, c in tables.items() if not t.lower().startswith("sqlite_")}
         terminals = None
         if self.tables is not None:
-            terminals = {"SCHEMA_TABLE": _name_lexemes(tuple(self.tables)), "SCHEMA_COLUMN": _name_lexemes(tuple(_columns(self.tables)))}
+            terminals = {
+                "SCHEMA_TABLE": _name_lexemes(tuple(self.tables)),
+                "SCHEMA_COLUMN": _name_lexemes(tuple(_columns(self.tables))),
+            }
         # ASCII terminals: SQLite folds the case of ASCII letters only (Python's re would also
         # read "ſelect" as SELECT under re.IGNORECASE)
         super().__init__(_grammar_text(self.tables is not None), start="start", terminals=terminals, flags=re.ASCII)
@@ -74,9 +77,14 @@ class SQL(Grammar):
         text = state[1] + data
         # After the closing ";" only whitespace may follow, which cannot make SQLite resolve a
         # query it refuses: settle it now, so a model cannot pad a dead query with blanks.
-        if self._names is not None and b";" in data and text.rstrip().endswith(b";") and super().is_complete(hyps):
-            if not self._names.resolves(text.decode("utf-8", errors="replace")):
-                return None
+        if (
+            self._names is not None
+            and b";" in data
+            and text.rstrip().endswith(b";")
+            and super().is_complete(hyps)
+            and not self._names.resolves(text.decode("utf-8", errors="replace"))
+        ):
+            return None
         return (hyps, text)
 
     def is_complete(self, state) -> bool:
@@ -100,7 +108,13 @@ def _grammar_text(restricted: bool) -> str:
 
 def _restrict(text: str, tables: Mapping[str, Sequence[str]]) -> str:
     """sql.lark whose table and column names are the schema's (Lark text, for peers)."""
-    return _template(text) + _name_terminal("SCHEMA_TABLE", list(tables)) + "\n" + _name_terminal("SCHEMA_COLUMN", _columns(tables)) + "\n"
+    return (
+        _template(text)
+        + _name_terminal("SCHEMA_TABLE", list(tables))
+        + "\n"
+        + _name_terminal("SCHEMA_COLUMN", _columns(tables))
+        + "\n"
+    )
 
 
 def _columns(tables: Mapping[str, Sequence[str]]) -> list[str]:
@@ -122,7 +136,7 @@ def _template(text: str) -> str:
 
 #: The template's placeholders: one compiled grammar serves every schema, each swapping in its
 #: own names (awrs.Grammar(..., terminals=)), so only the name automata are built per schema.
-_PLACEHOLDERS = 'SCHEMA_TABLE: /\\x00table/\nSCHEMA_COLUMN: /\\x00column/\n'
+_PLACEHOLDERS = "SCHEMA_TABLE: /\\x00table/\nSCHEMA_COLUMN: /\\x00column/\n"
 
 
 def _name_alternatives(names: Sequence[str]) -> list[str]:
@@ -206,7 +220,9 @@ def schema_tables(schema: SchemaSource) -> dict[str, list[str]]:
         return _spider_tables(schema)
     if isinstance(schema, Mapping):
         return {_name(t, "table name"): _column_list(t, cols) for t, cols in schema.items()}
-    raise ConstraintError(f"unsupported schema source {type(schema).__name__}: use None, a SQLite path or connection, a Spider tables.json entry or a dict")
+    raise ConstraintError(
+        f"unsupported schema source {type(schema).__name__}: use None, a SQLite path or connection, a Spider tables.json entry or a dict"
+    )
 
 
 #: The keys of a Spider tables.json entry that awrs reads (the *_original names are SQLite's).
@@ -218,8 +234,10 @@ def _spider_tables(entry: Mapping[str, Any]) -> dict[str, list[str]]:
     (``[table_index, name]`` pairs, index -1 for ``*``)."""
     missing = sorted(_SPIDER_KEYS - set(entry))
     if missing:
-        raise ConstraintError(f"the Spider tables.json entry has no {', '.join(missing)}; a Spider entry needs both "
-                              "table_names_original and column_names_original")
+        raise ConstraintError(
+            f"the Spider tables.json entry has no {', '.join(missing)}; a Spider entry needs both "
+            "table_names_original and column_names_original"
+        )
     names = entry["table_names_original"]
     if not isinstance(names, Sequence) or isinstance(names, (str, bytes)):
         raise ConstraintError(f"table_names_original must be a list of table names, got {type(names).__name__}")
@@ -242,7 +260,9 @@ def _spider_tables(entry: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def _column_list(table: Any, columns: Any) -> list[str]:
     if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence):
-        raise ConstraintError(f"the columns of table {table!r} must be a list of names, got {type(columns).__name__} {columns!r:.40}")
+        raise ConstraintError(
+            f"the columns of table {table!r} must be a list of names, got {type(columns).__name__} {columns!r:.40}"
+        )
     return [_name(c, "column name") for c in columns]
 
 
@@ -284,7 +304,9 @@ def _quoted(name: str) -> str:
 
 
 def _ddl(tables: Mapping[str, Sequence[str]]) -> str:
-    return ";\n".join(f"CREATE TABLE {_quoted(t)} ({', '.join(_quoted(c) for c in cols) or _quoted('_')})" for t, cols in tables.items())
+    return ";\n".join(
+        f"CREATE TABLE {_quoted(t)} ({', '.join(_quoted(c) for c in cols) or _quoted('_')})" for t, cols in tables.items()
+    )
 
 
 class _NameCheck:
@@ -299,8 +321,10 @@ class _NameCheck:
             self._conn.executescript(ddl)
         except sqlite3.Error as exc:
             self._conn.close()
-            raise ConstraintError(f"SQLite cannot hold this schema: {exc}; table names, and column names within a "
-                                  "table, must differ in more than ASCII case") from None
+            raise ConstraintError(
+                f"SQLite cannot hold this schema: {exc}; table names, and column names within a "
+                "table, must differ in more than ASCII case"
+            ) from None
         self._conn.execute("PRAGMA query_only = ON")
         self._lock = threading.Lock()
 

@@ -26,13 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Union
 
 from awrs.errors import ConstraintError
 
 __all__ = ["Database", "executes", "open_readonly"]
 
-Database = Union[str, bytes, os.PathLike, sqlite3.Connection]
+Database = str | bytes | os.PathLike | sqlite3.Connection
 
 #: SQLite virtual-machine steps between two looks at a query's deadline: about 10-100 µs of
 #: work, so the deadline is kept to well under a millisecond at a negligible cost.
@@ -47,8 +46,19 @@ MAX_COPY_BYTES = 256 * 1024 * 1024
 _READ_ONLY_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
 #: PRAGMAs that only describe the schema (even with an argument, which names a table).
 _SCHEMA_PRAGMAS = frozenset(
-    {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list",
-     "collation_list", "function_list", "module_list", "pragma_list"}
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "collation_list",
+        "function_list",
+        "module_list",
+        "pragma_list",
+    }
 )
 #: SQL functions that reach outside the query: loading native code, swapping FTS3 tokenizers.
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer"})
@@ -84,8 +94,10 @@ def _describe(db: Database) -> str:
 def _open_path(path: Path, timeout: float) -> sqlite3.Connection:
     """``path`` opened read-only; never creates a file."""
     if not path.exists():
-        raise ConstraintError(f"no SQLite database at {str(path)!r}: the file does not exist (awrs never creates one); "
-                              "give the path of an existing .sqlite file")
+        raise ConstraintError(
+            f"no SQLite database at {str(path)!r}: the file does not exist (awrs never creates one); "
+            "give the path of an existing .sqlite file"
+        )
     if not path.is_file():
         raise ConstraintError(f"{str(path)!r} is not a file; give the path of a SQLite database file")
     uri = path.resolve().as_uri() + "?mode=ro"  # as_uri quotes ?, #, % and spaces

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["LanguageModel", "SequenceBatch", "Prompt", "ChatMessage", "check_temperature"]
+__all__ = ["ChatMessage", "LanguageModel", "Prompt", "SequenceBatch", "check_temperature"]
 
 ChatMessage = Mapping[str, str]
 #: A plain string, or chat messages ``[{"role": ..., "content": ...}]`` (uses the chat template).
-Prompt = Union[str, Sequence[ChatMessage]]
+Prompt = str | Sequence[ChatMessage]
 
 
 @runtime_checkable

@@ -131,8 +131,10 @@ def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
             if not is_intact(target):  # else another process finished the same conversion first
                 raise
     except OSError as exc:
-        raise ModelError(f"could not write the converted default model to {target}: {exc}; check that the folder "
-                         f"is writable and has about 600 MB free (or set ${CACHE_ENV} to another folder)") from exc
+        raise ModelError(
+            f"could not write the converted default model to {target}: {exc}; check that the folder "
+            f"is writable and has about 600 MB free (or set ${CACHE_ENV} to another folder)"
+        ) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

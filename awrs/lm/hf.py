@@ -22,7 +22,7 @@ from awrs.lm.base import Prompt, check_temperature
 from awrs.lm.token_bytes import vocabulary_from_tokenizer
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["HFModel", "HFBatch", "resolve_device", "resolve_dtype"]
+__all__ = ["HFBatch", "HFModel", "resolve_device", "resolve_dtype"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,7 @@ class HFModel:
     def encode_prompt(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt. Chat messages use the tokenizer's chat template with the
         generation prompt added; a plain string is encoded as ``tokenizer(prompt)`` would."""
-        if isinstance(prompt, str):
-            ids = list(self.tokenizer.encode(prompt))
-        else:
-            ids = self._encode_chat(prompt)
+        ids = list(self.tokenizer.encode(prompt)) if isinstance(prompt, str) else self._encode_chat(prompt)
         if not ids:
             bos = getattr(self.tokenizer, "bos_token_id", None)
             if bos is None:
@@ -123,9 +120,7 @@ class HFModel:
 
     def _encode_chat(self, messages: Sequence[Any]) -> list[int]:
         if not getattr(self.tokenizer, "chat_template", None):
-            raise GenerationError(
-                "chat messages were given but this tokenizer has no chat template; pass the prompt as a string"
-            )
+            raise GenerationError("chat messages were given but this tokenizer has no chat template; pass the prompt as a string")
         try:
             text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         except Exception as exc:  # the template is user-supplied Jinja; report its failure plainly
@@ -141,8 +136,7 @@ class HFModel:
         longest = max(len(p) for p in prompts)
         if self._max_length is not None and longest >= self._max_length:
             raise PromptTooLongError(
-                f"the prompt has {longest} tokens but the model's context window is {self._max_length}; "
-                "shorten the prompt"
+                f"the prompt has {longest} tokens but the model's context window is {self._max_length}; shorten the prompt"
             )
         return HFBatch(self, [list(p) for p in prompts], copies)
 
@@ -220,9 +214,7 @@ class HFBatch:
         ids = torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device).unsqueeze(1)
         self._mask = torch.cat([self._mask, self._mask.new_ones((self.size, 1))], dim=1)
         positions = self._next_pos.unsqueeze(1)
-        self._logits, self._cache = self._lm.forward(
-            ids, self._mask if self._padded else None, positions, self._cache
-        )
+        self._logits, self._cache = self._lm.forward(ids, self._mask if self._padded else None, positions, self._cache)
         self._next_pos = self._next_pos + 1
         for g, t in zip(self._generated, tokens):
             g.append(int(t))

@@ -44,8 +44,7 @@ def load_model(
         import transformers  # noqa: F401
     except ImportError as exc:
         raise ModelError(
-            f"loading a model needs torch and transformers ({exc.name} is missing); "
-            "install them with: pip install 'awrs[hf]'"
+            f"loading a model needs torch and transformers ({exc.name} is missing); install them with: pip install 'awrs[hf]'"
         ) from exc
     from awrs.lm.hf import HFModel, resolve_device, resolve_dtype
 
@@ -135,4 +134,3 @@ def _hide_progress_bars(hf_logging: Any):
     enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     return hf_logging.enable_progress_bar if enabled else (lambda: None)
-

@@ -14,7 +14,7 @@ from typing import Any
 
 from awrs.errors import GenerationError
 
-__all__ = ["kv_bytes_per_token", "request_bytes", "available_bytes", "check_request"]
+__all__ = ["available_bytes", "check_request", "kv_bytes_per_token", "request_bytes"]
 
 #: Bytes a row holds per vocabulary entry at each step: the float32 logits and their float32
 #: log-probabilities on the model's device, and the float32 copy the sampler reads (4 + 4 + 4).

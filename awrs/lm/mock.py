@@ -9,7 +9,6 @@ Hugging Face backend and counts its forward passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import numpy as np
 
@@ -17,11 +16,11 @@ from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.base import Prompt, check_temperature
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["MockLM", "MockBatch"]
+__all__ = ["MockBatch", "MockLM"]
 
 #: Fixed logits (V,), a Markov table (V, V) indexed by the last token, or a function of the
 #: whole context (prompt plus generated ids) returning (V,) logits.
-LogitsSpec = Union[np.ndarray, Sequence[float], Callable[[tuple[int, ...]], np.ndarray]]
+LogitsSpec = np.ndarray | Sequence[float] | Callable[[tuple[int, ...]], np.ndarray]
 
 
 class MockLM:
@@ -70,7 +69,7 @@ class MockLM:
                     pos += n
                     break
             else:
-                raise GenerationError(f"the mock vocabulary cannot encode byte {data[pos:pos + 1]!r} of the prompt")
+                raise GenerationError(f"the mock vocabulary cannot encode byte {data[pos : pos + 1]!r} of the prompt")
         return ids
 
     def start(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> MockBatch:
@@ -111,7 +110,7 @@ class MockBatch:
     def extend(self, tokens: Sequence[int]) -> None:
         if len(tokens) != self.size:
             raise GenerationError(f"extend needs one token per row: {len(tokens)} tokens for {self.size} rows")
-        self._contexts = [c + (int(t),) for c, t in zip(self._contexts, tokens)]
+        self._contexts = [(*c, int(t)) for c, t in zip(self._contexts, tokens)]
         self._logits = self._forward(self._contexts)
 
     def select(self, rows: Sequence[int]) -> None:
@@ -146,7 +145,9 @@ def _numbers(logits: object) -> np.ndarray:
     try:
         return np.asarray(logits, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ArgumentTypeError(f"logits must be numbers (an array, a table, or a function returning one), got {logits!r:.80}") from None
+        raise ArgumentTypeError(
+            f"logits must be numbers (an array, a table, or a function returning one), got {logits!r:.80}"
+        ) from None
 
 
 def _checked(logits: np.ndarray, width: int) -> np.ndarray:

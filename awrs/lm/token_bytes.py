@@ -28,7 +28,7 @@ from typing import Any
 from awrs.errors import TokenizerError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["vocabulary_from_tokenizer", "gpt2_byte_decoder", "CHAT_END_MARKERS"]
+__all__ = ["CHAT_END_MARKERS", "gpt2_byte_decoder", "vocabulary_from_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,7 @@ _PROBES = (
 @lru_cache(maxsize=1)
 def gpt2_byte_decoder() -> dict[str, int]:
     """The inverse of GPT-2's ``bytes_to_unicode``: printable character -> byte value."""
-    visible = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
+    visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     chars = list(visible)
     extra = 0
     for b in range(256):
@@ -118,8 +114,7 @@ def _eos_ids(tokenizer: Any, added: dict[int, tuple[str, bool]], extra: Iterable
     eos.update(i for i, (content, _) in added.items() if content in CHAT_END_MARKERS)
     if not eos:
         raise TokenizerError(
-            "the tokenizer has no end-of-sequence token; pass eos_token_ids=[...] to say which "
-            "token ids end generation"
+            "the tokenizer has no end-of-sequence token; pass eos_token_ids=[...] to say which token ids end generation"
         )
     return eos
 

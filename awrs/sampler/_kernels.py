@@ -29,8 +29,24 @@ import numpy as np
 
 from awrs._numba import njit
 
-__all__ = ["BLOCK", "LOWEST", "block_sum", "block_sums", "draw", "draw_many", "draw_python", "eos_logprob", "exp_shifted", "exp_shifted_python", "gather_with_eos",
-           "greedy_at", "kept_weights", "Layout", "masked_argmax", "with_eos"]
+__all__ = [
+    "BLOCK",
+    "LOWEST",
+    "Layout",
+    "block_sum",
+    "block_sums",
+    "draw",
+    "draw_many",
+    "draw_python",
+    "eos_logprob",
+    "exp_shifted",
+    "exp_shifted_python",
+    "gather_with_eos",
+    "greedy_at",
+    "kept_weights",
+    "masked_argmax",
+    "with_eos",
+]
 
 BLOCK = 256
 LOWEST = -708.0  # exp(-708) ~ 3e-308, the smallest power of e that stays a normal float64
@@ -272,13 +288,14 @@ class Layout:
     After a forward pass every Python-level check costs microseconds (caches are cold), and
     these calls are on every step's path."""
 
-    __slots__ = ("n", "eos", "ids", "size")
+    __slots__ = ("eos", "ids", "n", "size")
 
     def __init__(self, n: int, eos: np.ndarray, ids: np.ndarray | None = None):
         if eos.dtype != np.int64 or eos.ndim != 1 or (len(eos) and not 0 <= eos.min() <= eos.max() < n):
             raise TypeError("the end ids must be a 1-D int64 array of positions in the log-probabilities")
-        if ids is not None and (ids.dtype != np.int64 or ids.ndim != 1 or (len(ids) and not 0 <= ids[0] <= ids[-1] < n)
-                                or np.any(np.diff(ids) <= 0)):
+        if ids is not None and (
+            ids.dtype != np.int64 or ids.ndim != 1 or (len(ids) and not 0 <= ids[0] <= ids[-1] < n) or np.any(np.diff(ids) <= 0)
+        ):
             raise TypeError("the ids must be a 1-D int64 array of increasing positions in the log-probabilities")
         self.n, self.eos, self.ids = n, eos, ids
         #: The number of candidates (tokens and EOS).

@@ -27,7 +27,7 @@ import numpy as np
 
 from awrs.sampler import _kernels
 
-__all__ = ["GreedyOrder", "RandomOrder", "MAX_AHEAD"]
+__all__ = ["MAX_AHEAD", "GreedyOrder", "RandomOrder"]
 
 #: The most positions one draw of a :class:`RandomOrder` takes ahead.
 MAX_AHEAD = 16
@@ -37,7 +37,7 @@ class RandomOrder:
     """Positions with ``q > 0`` (less ``exclude``) in a random without-replacement order,
     each next one drawn in proportion to ``q`` among those left."""
 
-    __slots__ = ("_q", "_rng", "_sums", "_taken", "_visited", "_size", "_ahead")
+    __slots__ = ("_ahead", "_q", "_rng", "_size", "_sums", "_taken", "_visited")
 
     def __init__(
         self,
@@ -90,7 +90,7 @@ class GreedyOrder:
     """Positions from the largest log-probability down; ties in position order; positions at
     ``-inf`` (impossible or pruned) are never visited."""
 
-    __slots__ = ("_work", "_visited", "_size")
+    __slots__ = ("_size", "_visited", "_work")
 
     def __init__(self, logprobs: np.ndarray):
         self._work = np.array(logprobs, dtype=np.float64)

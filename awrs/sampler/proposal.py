@@ -32,7 +32,16 @@ from awrs.sampler.step import (
     rest_on_row,
 )
 
-__all__ = ["CandidateSpace", "TokenChecker", "ProposalOptions", "PROPOSALS", "Method", "candidate_dtype", "propose", "propose_row"]
+__all__ = [
+    "PROPOSALS",
+    "CandidateSpace",
+    "Method",
+    "ProposalOptions",
+    "TokenChecker",
+    "candidate_dtype",
+    "propose",
+    "propose_row",
+]
 
 Method = Literal["awrs", "lcd", "mask"]
 
@@ -52,8 +61,9 @@ class CandidateSpace:
     candidates have no mass in either layout, so the steps are the same walks.
     """
 
-    def __init__(self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = (), *,
-                 compact: bool | None = None):
+    def __init__(
+        self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = (), *, compact: bool | None = None
+    ):
         self.vocab = vocab
         self.constraint = constraint
         kind = type(constraint)
@@ -118,7 +128,9 @@ class CandidateSpace:
             if lp.dtype not in (np.float32, np.float64):
                 lp = lp.astype(np.float64)
         if lp.shape != (self.eos_index,):
-            raise GenerationError(f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}")
+            raise GenerationError(
+                f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}"
+            )
         return lp
 
     def checker(self, state: Any) -> TokenChecker:
@@ -129,7 +141,7 @@ class TokenChecker(CountedAccept):
     """``checker(i)``: may candidate ``i`` come next? Remembers its answers and the states
     it computes, and counts the distinct candidates checked (``calls``)."""
 
-    __slots__ = ("space", "state", "next_states", "calls", "_seen", "_final")
+    __slots__ = ("_final", "_seen", "calls", "next_states", "space", "state")
 
     def __init__(self, space: CandidateSpace, state: Any):
         self.space = space
@@ -288,8 +300,14 @@ def propose(method: str, cand: np.ndarray, checker: TokenChecker, rng: np.random
     return _proposal(method)(cand, checker, rng, opts)
 
 
-def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator, opts: ProposalOptions,
-                dtype: type = np.float64) -> Step:
+def propose_row(
+    method: str,
+    logprobs: np.ndarray,
+    checker: TokenChecker,
+    rng: np.random.Generator,
+    opts: ProposalOptions,
+    dtype: type = np.float64,
+) -> Step:
     """:func:`propose` from the model's row of log-probabilities over the vocabulary, before
     the candidates are laid out (with ``dtype``, see :func:`candidate_dtype`); the step's
     token is a candidate id of the full layout. AWRS and LCD steps run on the compact layout
@@ -306,7 +324,9 @@ def propose_row(method: str, logprobs: np.ndarray, checker: TokenChecker, rng: n
     estimator = opts.estimator if fn is _propose_awrs else "none"
     # row_step without its argument checks (the options were checked when they were made)
     row = space.row(logprobs)
-    step = _walk(_kept_on_row(layout, row, prune), view, rng, estimator, opts.max_rejects, view.refused, rest_on_row(layout, row, prune))
+    step = _walk(
+        _kept_on_row(layout, row, prune), view, rng, estimator, opts.max_rejects, view.refused, rest_on_row(layout, row, prune)
+    )
     return _in_full(step, space)
 
 

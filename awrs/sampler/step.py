@@ -18,7 +18,7 @@ from awrs.errors import GenerationError
 from awrs.sampler import _kernels
 from awrs.sampler.order import GreedyOrder, RandomOrder
 
-__all__ = ["CountedAccept", "Estimator", "Step", "awrs_step", "greedy_step", "mask_step", "kept_distribution", "row_step"]
+__all__ = ["CountedAccept", "Estimator", "Step", "awrs_step", "greedy_step", "kept_distribution", "mask_step", "row_step"]
 
 Estimator = Literal["recursive", "two-loop", "none"]
 Accept = Callable[[int], bool]
@@ -134,8 +134,9 @@ def _prune_mask(prune: np.ndarray | None, n: int, copy: bool = False) -> np.ndar
     return out
 
 
-def _random_order(weights: np.ndarray, rng: np.random.Generator, exclude=None, blocks=None, ahead: int = 1,
-                  restart: bool = False) -> RandomOrder:
+def _random_order(
+    weights: np.ndarray, rng: np.random.Generator, exclude=None, blocks=None, ahead: int = 1, restart: bool = False
+) -> RandomOrder:
     """The without-replacement visiting order (a seam the enumeration tests replace).
     ``restart``: the order goes on with a walk that has restarted over the candidates it has
     not visited (the same walk in law; scripted test orders go on with their script)."""
@@ -211,8 +212,9 @@ RESTART_SHARE = 2.0**-20
 Rest = Callable[[np.ndarray], "_Kept | None"]
 
 
-def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None,
-          rest: Rest) -> Step:
+def _walk(
+    kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rejects: int | None, narrow: Narrow | None, rest: Rest
+) -> Step:
     if kept is None:
         return Step(None, -math.inf, 0)
     checker = _counted(accept)
@@ -229,7 +231,7 @@ def _walk(kept: _Kept | None, accept: Accept, rng, estimator: Estimator, max_rej
 class _Visits:
     """What a walk has visited and refused so far, across the levels it restarts at."""
 
-    __slots__ = ("rejected", "refused", "size")
+    __slots__ = ("refused", "rejected", "size")
 
     def __init__(self, size: int):
         self.rejected: list[int] = []
@@ -242,8 +244,9 @@ class _Visits:
         return out
 
 
-def _one_loop(kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None,
-              rest: Rest) -> tuple[int | None, float]:
+def _one_loop(
+    kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None, rest: Rest
+) -> tuple[int | None, float]:
     """The recursive estimator (``weighted``) or plain LCD: one walk until a candidate is
     accepted, restarted over the unvisited candidates when they hold too little of a level's
     mass (:data:`RESTART_SHARE`). A restarted walk is the same walk in law (the order goes on
@@ -263,8 +266,16 @@ def _one_loop(kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejec
 _RESTART = (None, math.nan)  # a level's answer: go on over the unvisited candidates
 
 
-def _level_walk(kept: _Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None,
-                visits: _Visits, again: bool) -> tuple[int | None, float]:
+def _level_walk(
+    kept: _Kept,
+    accept: CountedAccept,
+    rng,
+    weighted: bool,
+    max_rejects: int | None,
+    narrow: Narrow | None,
+    visits: _Visits,
+    again: bool,
+) -> tuple[int | None, float]:
     """One level of :func:`_one_loop`. The recursive weight is ``mult * tail``: ``mult``
     multiplies ``1 - q'(r)`` over the rejected candidates (``q'`` renormalised among those not
     yet visited), which telescopes to ``left / total`` (``left``: the kept mass not yet
@@ -450,8 +461,9 @@ def _two_loop(kept: _Kept, accept: CountedAccept, rng, max_rejects: int | None, 
     return None, -math.inf
 
 
-def _second_loop(level: _Kept, rejected: list[int], left: float, sample: int, accept: CountedAccept, rng,
-                 max_rejects: int | None, n0: int) -> float:
+def _second_loop(
+    level: _Kept, rejected: list[int], left: float, sample: int, accept: CountedAccept, rng, max_rejects: int | None, n0: int
+) -> float:
     """Loop 1 of :func:`_two_loop` and the log weight ``log((1 - psi0) / (n0 + n1 + 1))``."""
     log_left = math.log(left / level.total) + level.log_kept
     second = _random_order(level.weights, rng, exclude=rejected or None, blocks=level.blocks)

@@ -34,7 +34,7 @@ from awrs.lm.base import LanguageModel
 from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose_row
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
-__all__ = ["SMCConfig", "Trajectory", "RunRecord", "run_particles", "run_groups", "StopReason"]
+__all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "run_particles"]
 
 #: Why a particle stopped: "eos" (chose to end), "stop" (a stop string appeared),
 #: "max_new_tokens" (ended by the budget), "dead_end" (no allowed candidate, or max_rejects
@@ -103,8 +103,9 @@ class Trajectory:
         return self.stop_reason is None
 
     def copy(self, log_weight: float) -> Trajectory:
-        return Trajectory(self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks,
-                          self.twist, self.cut)
+        return Trajectory(
+            self.state, list(self.tokens), log_weight, self.stop_reason, self.finished, self.checks, self.twist, self.cut
+        )
 
     def output(self, vocab) -> bytes:
         """The bytes of the output: the tokens' text, less what a stop string cut off."""
@@ -238,8 +239,15 @@ def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, confi
     return config.weighted and any(space.constraint.is_complete(groups[g].particles[i].state) for g, i in live)
 
 
-def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig, rng, forced: bool,
-          dtype: type = np.float64) -> tuple[int | None, int]:
+def _step(
+    particle: Trajectory,
+    logprobs: np.ndarray | None,
+    space: CandidateSpace,
+    config: SMCConfig,
+    rng,
+    forced: bool,
+    dtype: type = np.float64,
+) -> tuple[int | None, int]:
     """Advance one particle by one token; returns (the text token it took or None, checks).
     A token that makes a stop string appear ends the particle (``running`` is then False).
     ``logprobs`` may be None at the forced last step when no weight needs it."""
@@ -247,7 +255,11 @@ def _step(particle: Trajectory, logprobs: np.ndarray | None, space: CandidateSpa
     if forced:  # the budget is spent: end here with weight p(EOS) * complete
         complete = checker(space.eos_index)
         weighted = config.weighted and complete
-        token, log_w, spent = (space.eos_index if complete else None), (space.candidates(logprobs)[space.eos_index] if weighted else 0.0), 1
+        token, log_w, spent = (
+            (space.eos_index if complete else None),
+            (space.candidates(logprobs)[space.eos_index] if weighted else 0.0),
+            1,
+        )
     else:
         step = propose_row(config.proposal, logprobs, checker, rng, config.options, dtype)
         token, log_w, spent = step.token, step.log_weight, step.n_checks

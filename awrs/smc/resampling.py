@@ -10,7 +10,7 @@ import numpy as np
 
 from awrs.errors import GenerationError
 
-__all__ = ["Resampling", "RESAMPLERS", "resample", "effective_sample_size"]
+__all__ = ["RESAMPLERS", "Resampling", "effective_sample_size", "resample"]
 
 Resampling = Literal["multinomial", "systematic", "stratified", "residual"]
 
@@ -63,7 +63,9 @@ RESAMPLERS: dict[str, Callable[[np.ndarray, int, np.random.Generator], np.ndarra
 }
 
 
-def resample(log_weights: np.ndarray, rng: np.random.Generator, scheme: Resampling = "systematic", n: int | None = None) -> np.ndarray:
+def resample(
+    log_weights: np.ndarray, rng: np.random.Generator, scheme: Resampling = "systematic", n: int | None = None
+) -> np.ndarray:
     """Ancestor indices (sorted, length ``n``, default ``len(log_weights)``) drawn by ``scheme``."""
     try:
         fn = RESAMPLERS[scheme]

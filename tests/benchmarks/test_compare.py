@@ -14,8 +14,10 @@ from tests.benchmarks.test_report import row
 
 def test_the_least_time_is_taken_step_by_step_over_repeats():
     compare = load_benchmark("compare")
-    runs = [dict(row("awrs", "a", 3, decode_s, 0.01 * k, 0.5), text="x", step_s=steps)
-            for k, (decode_s, steps) in enumerate([(0.9, [0.1, 0.5, 0.2]), (0.8, [0.4, 0.1, 0.2]), (1.0, [0.3, 0.3, 0.1])], start=1)]
+    runs = [
+        dict(row("awrs", "a", 3, decode_s, 0.01 * k, 0.5), text="x", step_s=steps)
+        for k, (decode_s, steps) in enumerate([(0.9, [0.1, 0.5, 0.2]), (0.8, [0.4, 0.1, 0.2]), (1.0, [0.3, 0.3, 0.1])], start=1)
+    ]
     out = compare._fastest_of(runs)
     assert out["step_s"] == [0.1, 0.1, 0.1]
     # The final step (no forward pass) is each run's decode time less its steps: 0.1, 0.1, 0.3.
@@ -26,8 +28,10 @@ def test_the_least_time_is_taken_step_by_step_over_repeats():
 
 def test_repeats_that_decode_differently_keep_the_first_run_only():
     compare = load_benchmark("compare")
-    runs = [dict(row("awrs", "a", 2, 0.5, 0.1, 0.5), text="x", step_s=[0.2, 0.2]),
-            dict(row("awrs", "a", 2, 0.3, 0.1, 0.5), text="y", step_s=[0.1, 0.1])]
+    runs = [
+        dict(row("awrs", "a", 2, 0.5, 0.1, 0.5), text="x", step_s=[0.2, 0.2]),
+        dict(row("awrs", "a", 2, 0.3, 0.1, 0.5), text="y", step_s=[0.1, 0.1]),
+    ]
     out = compare._fastest_of(runs)
     assert out["decode_s"] == 0.5 and out["repeat_mismatch"] and out["repeats"] == 1
 
@@ -49,8 +53,10 @@ def test_the_step_clock_times_every_forward_pass_of_a_generation(default_lm):
 
 def test_each_step_is_split_into_the_forward_pass_and_the_choice_around_it():
     compare = load_benchmark("compare")
-    runs = [dict(row("awrs", "a", 3, 1.0, 0.1, 0.5), text="x", step_s=[0.3, 0.5], forward_s=[0.2, 0.45]),
-            dict(row("awrs", "a", 3, 0.9, 0.1, 0.5), text="x", step_s=[0.4, 0.3], forward_s=[0.2, 0.28])]
+    runs = [
+        dict(row("awrs", "a", 3, 1.0, 0.1, 0.5), text="x", step_s=[0.3, 0.5], forward_s=[0.2, 0.45]),
+        dict(row("awrs", "a", 3, 0.9, 0.1, 0.5), text="x", step_s=[0.4, 0.3], forward_s=[0.2, 0.28]),
+    ]
     out = compare._fastest_of(runs)
     assert out["forward_s"] == [0.2, 0.28]
     assert out["choice_s"] == pytest.approx([0.1, 0.02])  # least of 0.1/0.2 and 0.05/0.02
@@ -64,7 +70,13 @@ def test_forward_passes_are_pooled_over_the_single_row_methods_of_an_item():
     outs = {
         "unconstrained": {"supported": True, "forward_s": [0.5, 0.6, 0.7, 0.9]},
         "awrs": {"supported": True, "forward_s": [0.9, 0.4], "choice_s": [0.01, 0.01], "final_s": 0.01, "decode_s": 1.33},
-        "llguidance": {"supported": True, "forward_s": [0.6, 0.8, 0.5], "choice_s": [0.02, 0.02, 0.02], "final_s": 0.01, "decode_s": 1.97},
+        "llguidance": {
+            "supported": True,
+            "forward_s": [0.6, 0.8, 0.5],
+            "choice_s": [0.02, 0.02, 0.02],
+            "final_s": 0.01,
+            "decode_s": 1.97,
+        },
         "awrs-smc": {"supported": True, "forward_s": [0.1, 0.1, 0.1, 0.1]},  # five rows: not the same computation
         "xgrammar": {"supported": False},
         "genlm-control": None,
@@ -95,9 +107,16 @@ def test_every_single_row_method_of_a_cell_is_charged_the_same_model_time_per_fo
     # forward passes, awrs runs four. Four runs reach the first two positions, one the last
     # two: the least over four samples is lower than the least over one (noise only adds
     # time), so position pooling charged llguidance less per token for the same work.
-    forwards = {"awrs": [0.52, 0.51, 0.56, 0.57], "llguidance": [0.55, 0.53], "unconstrained": [0.50, 0.52], "xgrammar": [0.53, 0.50]}
-    outs = {name: {"supported": True, "forward_s": f, "choice_s": [0.01] * len(f), "final_s": 0.01, "decode_s": 9.0}
-            for name, f in forwards.items()}
+    forwards = {
+        "awrs": [0.52, 0.51, 0.56, 0.57],
+        "llguidance": [0.55, 0.53],
+        "unconstrained": [0.50, 0.52],
+        "xgrammar": [0.53, 0.50],
+    }
+    outs = {
+        name: {"supported": True, "forward_s": f, "choice_s": [0.01] * len(f), "final_s": 0.01, "decode_s": 9.0}
+        for name, f in forwards.items()
+    }
     pooled = compare.pool_forward(outs, {"llguidance", "xgrammar"})
     assert pooled == [0.50, 0.50, 0.56, 0.57]
     rows = []
@@ -110,7 +129,16 @@ def test_every_single_row_method_of_a_cell_is_charged_the_same_model_time_per_fo
     other = {"supported": True, "forward_s": [0.7, 0.7], "choice_s": [0.01, 0.01], "final_s": 0.01, "decode_s": 9.0}
     compare.apply_pooled_forward(other, compare.pool_forward({"unconstrained": other}, set()))
     rows.append({"task": "t", "mode": "m", "id": "b", "method": "awrs", "steps": 3, **_DONE, **other})
-    smc = {"task": "t", "mode": "m", "id": "a", "method": "awrs-smc", "steps": 3, **_DONE, "decode_s": 5.0, "forward_s": [1.0, 1.0]}
+    smc = {
+        "task": "t",
+        "mode": "m",
+        "id": "a",
+        "method": "awrs-smc",
+        "steps": 3,
+        **_DONE,
+        "decode_s": 5.0,
+        "forward_s": [1.0, 1.0],
+    }
     rows.append(dict(smc))
     compare.charge_matched_model_time(rows)
     step = ((0.50 + 0.56) / 2 + 0.7) / 2  # the mean over the items of each item's median pooled forward pass
@@ -134,19 +162,34 @@ def test_the_ratio_to_unconstrained_compares_the_same_tokens_item_by_item():
 
     def r(method, item, forward, overhead):
         steps = len(forward) + 1  # the last step has no forward pass
-        return {"task": "t", "mode": "m", "method": method, "id": item, "supported": True, "steps": steps,
-                "forward_s": forward, "overhead_s": overhead * steps, "decode_s": sum(forward) + overhead * steps}
+        return {
+            "task": "t",
+            "mode": "m",
+            "method": method,
+            "id": item,
+            "supported": True,
+            "steps": steps,
+            "forward_s": forward,
+            "overhead_s": overhead * steps,
+            "decode_s": sum(forward) + overhead * steps,
+        }
 
     # Unconstrained stops at once on "a" (one forward pass for two steps) and runs long on "b";
     # awrs runs long on "a" and stops at once on "b". Whole runs divided would call awrs ~2x
     # slower; on the same tokens its only extra is 0.1 per step over unconstrained's 0.1.
-    rows = [r("unconstrained", "a", [1.0], 0.1), r("unconstrained", "b", [2.0] * 9, 0.1),
-            r("awrs", "a", [1.0] * 9, 0.2), r("awrs", "b", [2.0], 0.2)]
+    rows = [
+        r("unconstrained", "a", [1.0], 0.1),
+        r("unconstrained", "b", [2.0] * 9, 0.1),
+        r("awrs", "a", [1.0] * 9, 0.2),
+        r("awrs", "b", [2.0], 0.2),
+    ]
     want = (9 * 1.0 + 10 * 0.2 + 2.0 + 2 * 0.2) / (9 * 1.0 + 10 * 0.1 + 2.0 + 2 * 0.1)
     assert vs_unconstrained(rows, "t", "m", "awrs") == pytest.approx(want)
     assert vs_unconstrained(rows, "t", "m", "unconstrained") == pytest.approx(1.0)
     # Without per-step times (genlm-control): unconstrained's time per token on the item.
-    rows.append({"task": "t", "mode": "m", "method": "genlm-control", "id": "b", "supported": True, "steps": 10, "decode_s": 40.0})
+    rows.append(
+        {"task": "t", "mode": "m", "method": "genlm-control", "id": "b", "supported": True, "steps": 10, "decode_s": 40.0}
+    )
     assert vs_unconstrained(rows, "t", "m", "genlm-control") == pytest.approx(40.0 / (10 * (18.0 + 1.0) / 10))
 
 
@@ -156,7 +199,7 @@ def test_first_calls_use_items_outside_the_timed_slices():
     compare = load_benchmark("compare")
     args = argparse.Namespace(json=3, regex=2, patterns=0, sql=1)
     timed, warm = compare.tasks(args, None), compare.tasks(args, None, warm_up=True)
-    kinds = lambda items: sorted({t["task"] for t in items})  # noqa: E731
+    kinds = lambda items: sorted({t["task"] for t in items})
     assert kinds(warm) == kinds(timed) == ["json", "regex", "sql"]  # one per task that is timed, none for the others
     assert len(warm) == 3
     for task in ("json", "regex", "sql"):

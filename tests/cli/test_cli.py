@@ -24,12 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(*args: str, stdin: str | None = None, cwd: Path = ROOT, pythonpath: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-    return subprocess.run([sys.executable, "-m", "awrs", *args], input=stdin, capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "awrs", *args], input=stdin, capture_output=True, text=True, timeout=300, cwd=cwd, env=env
+    )
 
 
 def strict_json(text: str):
     """Parse RFC 8259 JSON: Python's json module would also take -Infinity, NaN and Infinity."""
+
     def refuse(constant):
         raise AssertionError(f"not JSON: {constant}")
 
@@ -111,8 +113,21 @@ def main(capsys, *args: str) -> tuple[int, str, str]:
 def test_an_invalid_output_still_gets_a_strict_json_record(tiny, capsys):
     """One token for a three-byte pattern: every particle stops incomplete, weight -inf. The
     record is printed (valid false, exit 1), with null where the weight is -inf."""
-    code, out, err = main(capsys, "generate", "--model", str(tiny), "--regex", "aaa", "--max-new-tokens", "1",
-                          "--seed", "0", "--raw", "--json", "hi")
+    code, out, err = main(
+        capsys,
+        "generate",
+        "--model",
+        str(tiny),
+        "--regex",
+        "aaa",
+        "--max-new-tokens",
+        "1",
+        "--seed",
+        "0",
+        "--raw",
+        "--json",
+        "hi",
+    )
     assert code == 1, err
     record = strict_json(out)
     assert record["valid"] is False and record["stop_reason"] == "max_new_tokens"
@@ -155,7 +170,7 @@ def test_every_generate_error_is_one_line_and_a_json_record(tmp_path, tiny, caps
 
 
 def test_check_errors_with_json_are_json_records(tmp_path, capsys):
-    code, out, err = main(capsys, "check", "--json", "--json-schema", str(tmp_path / "missing.json"), str(tmp_path / "x"))
+    code, out, _err = main(capsys, "check", "--json", "--json-schema", str(tmp_path / "missing.json"), str(tmp_path / "x"))
     assert code == 2 and strict_json(out)["valid"] is False and "No such file" in strict_json(out)["error"]
 
 
@@ -164,8 +179,12 @@ def test_an_unexpected_error_is_one_line_unless_traceback_is_asked(monkeypatch, 
         raise KeyError("internal")
 
     monkeypatch.setattr(cli, "_check", broken)
-    code, out, err = main(capsys, "check", "--regex", "a", "-")
-    assert code == 2 and err.strip() == "awrs: error: unexpected KeyError: 'internal' (rerun with --traceback for the details, and please report it)"
+    code, _out, err = main(capsys, "check", "--regex", "a", "-")
+    assert (
+        code == 2
+        and err.strip()
+        == "awrs: error: unexpected KeyError: 'internal' (rerun with --traceback for the details, and please report it)"
+    )
     with pytest.raises(KeyError):
         cli.main(["--traceback", "check", "--regex", "a", "-"])
 
@@ -199,10 +218,26 @@ def test_sql_defaults_ask_one_line_over_the_tables_with_a_bounded_budget(db, rec
         cli.main(["--traceback", "generate", "--sql-schema", str(db), "How many singers are there?"])
     call = recorded[-1]
     assert call["max_new_tokens"] == cli.SQL_MAX_NEW_TOKENS <= 96 and call["stop"] == ["\n"] and call["critic"] is None
-    assert "singer(Singer_ID, Name, Age)" in call["prompt"] and call["prompt"].endswith("Question: How many singers are there?\nSQL: ")
+    assert "singer(Singer_ID, Name, Age)" in call["prompt"] and call["prompt"].endswith(
+        "Question: How many singers are there?\nSQL: "
+    )
     with pytest.raises(Recorded):
-        cli.main(["--traceback", "generate", "--sql-schema", str(db), "--critic", "executes", "--max-new-tokens", "40", "--stop", ";",
-                  "--raw", "SELECT"])
+        cli.main(
+            [
+                "--traceback",
+                "generate",
+                "--sql-schema",
+                str(db),
+                "--critic",
+                "executes",
+                "--max-new-tokens",
+                "40",
+                "--stop",
+                ";",
+                "--raw",
+                "SELECT",
+            ]
+        )
     call = recorded[-1]
     assert call["max_new_tokens"] == 40 and call["stop"] == [";"] and call["prompt"] == "SELECT"
     assert call["critic"]("SELECT Name FROM singer") == 0.0 and call["critic"]("DELETE FROM singer") == -math.inf
@@ -221,8 +256,10 @@ def test_bench_results_go_under_the_current_directory(tmp_path):
     out = run("bench", "json-conformance", "--limit", "1", "--subsets", "Github_easy", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "benchmarks" / "results" / "json_conformance.json").is_file()
-    assert not (ROOT / "benchmarks" / "results" / "json_conformance.json").exists() or \
-        (ROOT / "benchmarks" / "results" / "json_conformance.json").stat().st_mtime < (tmp_path / "benchmarks").stat().st_mtime
+    assert (
+        not (ROOT / "benchmarks" / "results" / "json_conformance.json").exists()
+        or (ROOT / "benchmarks" / "results" / "json_conformance.json").stat().st_mtime < (tmp_path / "benchmarks").stat().st_mtime
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +272,12 @@ def wheel_site(tmp_path_factory):
         shutil.copy(ROOT / name, source / name)
     for folder in ("awrs", "grammars"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(source)],
-                           capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if built.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {built.stderr[-300:]}")
     site = work / "site"

@@ -39,7 +39,7 @@ def test_choice_refuses_bad_options(bad):
 
 def test_predicate_wraps_user_functions():
     def is_number_prefix(text: str) -> bool:
-        return text == "" or text.replace(".", "", 1).isdigit() and len(text) <= 6
+        return text == "" or (text.replace(".", "", 1).isdigit() and len(text) <= 6)
 
     def is_number(text: str) -> bool:
         return is_number_prefix(text) and text != "" and not text.endswith(".")
@@ -118,7 +118,7 @@ def test_the_contract_kit_catches_broken_constraints():
     check_constraint(Hasty(["a", "ab"]), valid=["a"])  # final at its end: fine
     with pytest.raises(ContractViolation, match=r"next_bytes\(\) refuses b'b'"):
         check_constraint(Overconfident(["ab", "ba"]), valid=["ab", "ba"])
-    with pytest.raises(ContractViolation, match="prefix closure|rejects"):
+    with pytest.raises(ContractViolation, match=r"prefix closure|rejects"):
         check_constraint(Leaky(), valid=["ab"])
     with pytest.raises(ContractViolation, match="changed the state"):
         check_constraint(Mutating(), valid=["hi!"])
@@ -140,13 +140,16 @@ def test_first_violation_reports_the_byte_offset():
     assert np.all(c.allowed_bytes()[[ord(ch) for ch in '{"a: 1}']])
 
 
-@pytest.mark.parametrize("bad, says", [
-    (["yes", "\ud800"], "option 1 holds the lone surrogate"),
-    (None, "got NoneType"),
-    (5, "got int"),
-    ([b"a", 3], "option 1 must be a str or bytes"),
-    (iter(["a", None]), "option 1 must be a str or bytes"),
-])
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        (["yes", "\ud800"], "option 1 holds the lone surrogate"),
+        (None, "got NoneType"),
+        (5, "got int"),
+        ([b"a", 3], "option 1 must be a str or bytes"),
+        (iter(["a", None]), "option 1 must be a str or bytes"),
+    ],
+)
 def test_choice_refuses_bad_options_with_a_constraint_error(bad, says):
     with pytest.raises(ConstraintError, match=says):
         Choice(bad)

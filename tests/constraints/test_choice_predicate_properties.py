@@ -19,8 +19,13 @@ from awrs.lm.mock import MockLM
 #: surrogates and non-ASCII included.
 TEXT = st.text(alphabet=st.sampled_from(["a", "b", "é", "\ud800", "€", "\x00"]), max_size=6)
 BINARY = st.binary(max_size=6)
-JUNK = st.one_of(st.none(), st.integers(-3, 300), st.floats(allow_nan=True), st.lists(st.integers(0, 3), max_size=2),
-                 st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+JUNK = st.one_of(
+    st.none(),
+    st.integers(-3, 300),
+    st.floats(allow_nan=True),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 OPTION = st.one_of(TEXT, TEXT, BINARY, JUNK)
 INPUT = st.one_of(TEXT, TEXT, BINARY, JUNK)
 CHECKS = ("accepts", "accepts_prefix", "first_violation", "walk")
@@ -55,8 +60,11 @@ def _run_checks(c, inputs):
 
 
 @SETTINGS
-@given(spec=st.one_of(st.lists(OPTION, max_size=8), TEXT, BINARY, JUNK), inputs=st.lists(INPUT, max_size=4),
-       sorted_form=st.booleans())
+@given(
+    spec=st.one_of(st.lists(OPTION, max_size=8), TEXT, BINARY, JUNK),
+    inputs=st.lists(INPUT, max_size=4),
+    sorted_form=st.booleans(),
+)
 def test_choice_gives_an_answer_or_an_awrs_error(spec, inputs, sorted_form):
     saved = choice_module.DFA_MAX_BYTES
     choice_module.DFA_MAX_BYTES = 0 if sorted_form else saved
@@ -141,8 +149,11 @@ def test_predicate_gives_an_answer_an_awrs_error_or_the_users_own_exception(pref
 
 
 @settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=st.lists(st.one_of(TEXT, st.sampled_from(["ab", "ba", "abab", "b"])), min_size=1, max_size=6),
-       seed=st.integers(0, 2**16), method=st.sampled_from(["smc", "awrs", "lcd", "mask"]))
+@given(
+    spec=st.lists(st.one_of(TEXT, st.sampled_from(["ab", "ba", "abab", "b"])), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+    method=st.sampled_from(["smc", "awrs", "lcd", "mask"]),
+)
 def test_generation_over_any_choice_gives_one_of_its_options_or_says_why_not(spec, seed, method):
     lm = MockLM([b"a", b"b", b"ab", "é".encode()[:1], "é".encode()[1:]], np.random.default_rng(seed).normal(0, 1, 6))
     try:

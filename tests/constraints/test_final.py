@@ -42,33 +42,53 @@ def check_text(c, text: str, *, tight: bool) -> bool:
     return final
 
 
-@pytest.mark.parametrize("text, final", [("SELECT 1", False), ("SELECT 1;", True), ("SELECT 1 ; \n", True),
-                                         ("SELECT a FROM t LIMIT 5", False), ("SELECT 'a;'", False), ("SELECT 'a;';", True)])
+@pytest.mark.parametrize(
+    "text, final",
+    [
+        ("SELECT 1", False),
+        ("SELECT 1;", True),
+        ("SELECT 1 ; \n", True),
+        ("SELECT a FROM t LIMIT 5", False),
+        ("SELECT 'a;'", False),
+        ("SELECT 'a;';", True),
+    ],
+)
 def test_sql_is_final_after_its_semicolon(text, final):
     c = awrs.SQL(None)
     assert check_text(c, text, tight=False) == final
     assert c.accepts(text + "  \n")  # trailing whitespace stays in the language
 
 
-@pytest.mark.parametrize("grammar, text, final", [
-    ('start: "a" "b"?\n%ignore " "', "a", False),
-    ('start: "a" "b"?\n%ignore " "', "a ", False),
-    ('start: "a" "b"?\n%ignore " "', "ab", True),  # inside the token "b", which cannot grow
-    ('start: "ab" | "abc"\n%ignore " "', "ab", False),  # "ab" could still grow into "abc"
-    ('start: NUM\nNUM: /[0-9]+/\n%ignore " "', "12", False),
-    ('start: NUM\nNUM: /[0-9]+/\n%ignore " "', "12 ", True),
-    ('start: "a"+', "aa", False),
-])
+@pytest.mark.parametrize(
+    "grammar, text, final",
+    [
+        ('start: "a" "b"?\n%ignore " "', "a", False),
+        ('start: "a" "b"?\n%ignore " "', "a ", False),
+        ('start: "a" "b"?\n%ignore " "', "ab", True),  # inside the token "b", which cannot grow
+        ('start: "ab" | "abc"\n%ignore " "', "ab", False),  # "ab" could still grow into "abc"
+        ('start: NUM\nNUM: /[0-9]+/\n%ignore " "', "12", False),
+        ('start: NUM\nNUM: /[0-9]+/\n%ignore " "', "12 ", True),
+        ('start: "a"+', "aa", False),
+    ],
+)
 def test_grammar_is_final_when_no_terminal_can_follow(grammar, text, final):
     c = awrs.Grammar(grammar)
     assert check_text(c, text, tight=True) == final
 
 
-@pytest.mark.parametrize("schema, text, final", [
-    ({"type": "object"}, "{}", True), ({"type": "object"}, "{} ", True), ({"type": "integer"}, "12", False),
-    ({"type": "integer"}, "12 ", True), ({"type": "string"}, '"x"', True), ({"type": "boolean"}, "true", True),
-    ({"type": "array"}, "[1, 2]", True), ({"enum": ["a", "ab"]}, '"a"', True),
-])
+@pytest.mark.parametrize(
+    "schema, text, final",
+    [
+        ({"type": "object"}, "{}", True),
+        ({"type": "object"}, "{} ", True),
+        ({"type": "integer"}, "12", False),
+        ({"type": "integer"}, "12 ", True),
+        ({"type": "string"}, '"x"', True),
+        ({"type": "boolean"}, "true", True),
+        ({"type": "array"}, "[1, 2]", True),
+        ({"enum": ["a", "ab"]}, '"a"', True),
+    ],
+)
 def test_json_is_final_after_the_document(schema, text, final):
     c = awrs.JsonSchema(schema)
     assert check_text(c, text, tight=True) == final

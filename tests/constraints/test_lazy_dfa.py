@@ -14,7 +14,24 @@ from awrs.constraints.regex_automaton import read
 from awrs.errors import ConstraintError
 
 PATTERNS = [r"([a-z]+ ?){1,8}", r"(ab|a[0-9]{2})+c?", r"[\u0100-\U0010ffff]{1,3}x", r"(?s).{0,4}é", r"a{3,6}|b*", r"(x|xy|xyz)+z"]
-PIECES = [b"a", b"b", b"c", b"x", b"y", b"z", b"1", b"23", b" ", b"ab", b"\xc3", b"\xa9", b"\xc3\xa9", b"\xf0\x9f", b"\x98\x80", b"\xff"]
+PIECES = [
+    b"a",
+    b"b",
+    b"c",
+    b"x",
+    b"y",
+    b"z",
+    b"1",
+    b"23",
+    b" ",
+    b"ab",
+    b"\xc3",
+    b"\xa9",
+    b"\xc3\xa9",
+    b"\xf0\x9f",
+    b"\x98\x80",
+    b"\xff",
+]
 
 
 @pytest.mark.parametrize("max_cached", [1, 3, 20_000])

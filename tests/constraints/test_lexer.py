@@ -16,7 +16,16 @@ from awrs.constraints.regex import char_automaton
 from awrs.constraints.sql import _words_nfa
 from awrs.errors import ConstraintError
 
-PATTERNS = ["select", "[A-Za-z_][A-Za-z0-9_]*", "[0-9]+(\\.[0-9]+)?", "'[^']*'", "é+[a-z]", "[^\\x00-\\x7f]{2}", "<=|>=|<>|=", "\\s+"]
+PATTERNS = [
+    "select",
+    "[A-Za-z_][A-Za-z0-9_]*",
+    "[0-9]+(\\.[0-9]+)?",
+    "'[^']*'",
+    "é+[a-z]",
+    "[^\\x00-\\x7f]{2}",
+    "<=|>=|<>|=",
+    "\\s+",
+]
 WORDS = ["Name", "naMe_2", "tablé", "ab", "abc", 'say "hi"']
 
 
@@ -47,8 +56,19 @@ def _expected(patterns, words, text: str) -> tuple[int, int]:
 
 
 def _texts(rng: random.Random, n: int) -> list[str]:
-    alphabet = list("selctSELECTnamNAM_0129.'é<>= abhi\"") + ["\u00e9", "\u00c9", "\u4e2d", "\n"]
-    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(n)] + ["select", "SELECT", "12.5", "'a b'", "éé", "éz", "NAME", "TABLÉ", "tablé", 'say "HI"']
+    alphabet = [*list("selctSELECTnamNAM_0129.'é<>= abhi\""), "é", "É", "中", "\n"]
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(n)] + [
+        "select",
+        "SELECT",
+        "12.5",
+        "'a b'",
+        "éé",
+        "éz",
+        "NAME",
+        "TABLÉ",
+        "tablé",
+        'say "HI"',
+    ]
 
 
 @pytest.mark.parametrize("byte_dfa", [False, True])
@@ -60,7 +80,7 @@ def test_lexer_states_match_each_terminal(byte_dfa):
     automata = [char_automaton(p) for p in PATTERNS]
     if byte_dfa:
         automata = [build_byte_dfa(*a) if k % 2 else a for k, a in enumerate(automata)]
-    lexer = build_tagged_dfa(automata + [_words_nfa(WORDS)])
+    lexer = build_tagged_dfa([*automata, _words_nfa(WORDS)])
     rng = random.Random(7)
     for text in _texts(rng, 2000):
         data = text.encode()

@@ -14,8 +14,14 @@ from awrs.sampler.proposal import CandidateSpace
 
 CONSTRAINTS = {
     "regex": lambda: awrs.Regex(r"(ab|a[0-9]{2})+c?"),
-    "json": lambda: awrs.JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"enum": ["x", "yz"]}},
-                                     "required": ["a"], "additionalProperties": False}),
+    "json": lambda: awrs.JsonSchema(
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"enum": ["x", "yz"]}},
+            "required": ["a"],
+            "additionalProperties": False,
+        }
+    ),
 }
 TEXTS = {"regex": b"a12ab", "json": b'{"a": 12, "b": "y'}
 PIECES = [b'"', b'"a', b'":', b" 1", b"1", b"12", b",", b', "b', b"}", b"ab", b"a1", b"c", b"x", b"yz", b"\xc3\xa9", b"\n", b"  "]
@@ -58,7 +64,7 @@ def test_a_long_walk_narrows_and_stops_checking_refused_tokens(monkeypatch):
     """An LM that puts nearly all its mass on tokens the schema refuses at the first byte:
     without narrowing the walk checks about 60 of them per step; with it, NARROW_AFTER."""
     junk = [f"x{i}".encode() for i in range(60)]
-    tokens = junk + [b'{"a":', b"1", b"}", b"7"]
+    tokens = [*junk, b'{"a":', b"1", b"}", b"7"]
     logits = np.concatenate([np.full(60, 6.0), np.zeros(4), [-2.0]])
     lm = MockLM(tokens, logits)
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False}

@@ -41,9 +41,19 @@ REGULAR = [
     r"\p{Lu}\p{Ll}+",
     r"(?i)[^\W\d]+",
 ]
-NON_REGULAR = [r"(x)\1[α-γé]", r"(a|b)\1", r"(?=a)\w+", r"(\w)(?!\1)\w", r"(?>a+)b", r"\bcat\b", r"(a)?(?(1)b|c)", r"x++y", r"\p{Lu}(?=\p{Ll})\w+"]
+NON_REGULAR = [
+    r"(x)\1[α-γé]",
+    r"(a|b)\1",
+    r"(?=a)\w+",
+    r"(\w)(?!\1)\w",
+    r"(?>a+)b",
+    r"\bcat\b",
+    r"(a)?(?(1)b|c)",
+    r"x++y",
+    r"\p{Lu}(?=\p{Ll})\w+",
+]
 
-ALPHABET = st.sampled_from(list("abcdexyz019.-+eE@ \t\n\"\\é😀αβωHhWlo") + ["世", "😁", "Z", "f", "\u4e05"])
+ALPHABET = st.sampled_from([*list('abcdexyz019.-+eE@ \t\n"\\é😀αβωHhWlo'), "世", "😁", "Z", "f", "丅"])
 texts = st.lists(ALPHABET, max_size=12).map("".join)
 
 
@@ -84,7 +94,11 @@ def test_dfa_agrees_with_re_and_partial_matching(regular, text):
 def test_every_prefix_of_a_match_is_accepted(regular, data):
     if "\\p" in regular.pattern or "[:" in regular.pattern:
         pytest.skip("hypothesis draws matches with re, which has no properties or POSIX classes")
-    text = data.draw(st.from_regex(regular.pattern, fullmatch=True, alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"])))
+    text = data.draw(
+        st.from_regex(
+            regular.pattern, fullmatch=True, alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"])
+        )
+    )
     if not oracle_full(regular.pattern, text):  # hypothesis's \w is re's, a little wider in places
         return
     raw = text.encode()
@@ -134,7 +148,12 @@ def test_contract_kit_passes_on_both_engines():
 
 @pytest.mark.parametrize(
     "pattern, fragment",
-    [("a(b", "missing )"), ("a[", "unterminated character set"), ("a{3,2}", "min repeat greater than max repeat"), ("*a", "nothing to repeat")],
+    [
+        ("a(b", "missing )"),
+        ("a[", "unterminated character set"),
+        ("a{3,2}", "min repeat greater than max repeat"),
+        ("*a", "nothing to repeat"),
+    ],
 )
 def test_invalid_patterns_name_the_problem_and_position(pattern, fragment):
     with pytest.raises(ConstraintError, match=re.escape(fragment)) as info:
@@ -212,7 +231,9 @@ def test_a_token_ending_inside_a_character_is_checked_against_the_characters_it_
             raw = ch.encode()
             for cut in range(1 if len(raw) < 4 else 2, len(raw)):  # a lone 4-byte lead: 262,144 to try
                 tail = raw[:cut]
-                possible = any(compiled.fullmatch(head + ch, partial=True) is not None for ch in _characters_starting(tail, len(raw)))
+                possible = any(
+                    compiled.fullmatch(head + ch, partial=True) is not None for ch in _characters_starting(tail, len(raw))
+                )
                 assert c.accepts_prefix(head.encode() + tail) == possible, (pattern, head, tail)
 
 

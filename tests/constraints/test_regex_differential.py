@@ -22,19 +22,93 @@ from awrs.errors import ConstraintError
 
 #: Characters whose case or class is tricky, and neighbours of the UTF-8 length boundaries.
 TRICKY = [
-    "a", "A", "k", "K", "s", "S", "i", "I", "z", "_", "0", "9", " ", "-", "\n", "\t",
-    "é", "É", "ß", "ẞ", "ſ", "\u212a", "İ", "ı", "ω", "Ω", "σ", "ς", "Σ", "ǅ", "Ǆ", "\u0345", "ι",
-    "²", "٣", "\u0301", "\u00a0", "\u2028", "\x1c", "µ", "Μ",
-    "\ud7ff", "\ue000", "\ufffd", "\uffff", "\U00010000", "\U0001d400", "\U0001f600", "\U0010ffff", "\u07ff", "\u0800",
+    "a",
+    "A",
+    "k",
+    "K",
+    "s",
+    "S",
+    "i",
+    "I",
+    "z",
+    "_",
+    "0",
+    "9",
+    " ",
+    "-",
+    "\n",
+    "\t",
+    "é",
+    "É",
+    "ß",
+    "ẞ",
+    "ſ",
+    "\u212a",
+    "İ",
+    "ı",
+    "ω",
+    "Ω",
+    "σ",
+    "ς",
+    "Σ",
+    "ǅ",
+    "Ǆ",
+    "\u0345",
+    "ι",
+    "²",
+    "٣",
+    "\u0301",
+    "\u00a0",
+    "\u2028",
+    "\x1c",
+    "µ",
+    "Μ",
+    "\ud7ff",
+    "\ue000",
+    "\ufffd",
+    "\uffff",
+    "\U00010000",
+    "\U0001d400",
+    "\U0001f600",
+    "\U0010ffff",
+    "\u07ff",
+    "\u0800",
 ]
-NAMES = ["LATIN SMALL LETTER A", "GREEK CAPITAL LETTER OMEGA", "DIGIT ZERO", "KELVIN SIGN", "MATHEMATICAL BOLD CAPITAL A",
-         "LATIN SMALL LETTER SHARP S", "LATIN CAPITAL LETTER I WITH DOT ABOVE", "LATIN SMALL LETTER LONG S",
-         "GREEK SMALL LETTER FINAL SIGMA", "REPLACEMENT CHARACTER", "LINEAR B SYLLABLE B008 A"]
+NAMES = [
+    "LATIN SMALL LETTER A",
+    "GREEK CAPITAL LETTER OMEGA",
+    "DIGIT ZERO",
+    "KELVIN SIGN",
+    "MATHEMATICAL BOLD CAPITAL A",
+    "LATIN SMALL LETTER SHARP S",
+    "LATIN CAPITAL LETTER I WITH DOT ABOVE",
+    "LATIN SMALL LETTER LONG S",
+    "GREEK SMALL LETTER FINAL SIGMA",
+    "REPLACEMENT CHARACTER",
+    "LINEAR B SYLLABLE B008 A",
+]
 PROPERTIES = ["Lu", "Ll", "L", "N", "Nd", "Greek", "Latin", "Cased", "Sc", "Zs", "Alpha", "Lt", "Mn"]
 POSIX = ["alpha", "digit", "upper", "lower", "word", "space", "punct", "alnum", "^alpha"]
 #: Range ends: ASCII, Latin-1, the 2/3-byte and 3/4-byte boundaries, around the surrogates.
-ENDS = ["a", "z", "A", "Z", "0", "9", "À", "ÿ", "\u07ff", "\u0800", "\ud7ff", "\ue000", "\ufffd", "\uffff",
-        "\U00010000", "\U0001f600", "\U0010ffff"]
+ENDS = [
+    "a",
+    "z",
+    "A",
+    "Z",
+    "0",
+    "9",
+    "À",
+    "ÿ",
+    "\u07ff",
+    "\u0800",
+    "\ud7ff",
+    "\ue000",
+    "\ufffd",
+    "\uffff",
+    "\U00010000",
+    "\U0001f600",
+    "\U0010ffff",
+]
 
 
 def _escaped(ch: str) -> str:
@@ -80,9 +154,11 @@ def _module_negates(cls: str) -> bool:
 
 
 def _atoms(unicode_props: bool) -> st.SearchStrategy[str]:
-    bracket = st.tuples(st.booleans(), st.lists(_members(unicode_props), min_size=1, max_size=3)).map(
-        lambda t: "[" + ("^" if t[0] else "") + "".join(t[1]) + "]"
-    ).filter(_module_negates)
+    bracket = (
+        st.tuples(st.booleans(), st.lists(_members(unicode_props), min_size=1, max_size=3))
+        .map(lambda t: "[" + ("^" if t[0] else "") + "".join(t[1]) + "]")
+        .filter(_module_negates)
+    )
     options = [
         bracket,
         bracket,

@@ -17,8 +17,15 @@ from awrs.errors import AwrsError, ConstraintError
 
 @pytest.mark.parametrize(
     "pattern, text",
-    [(r"\w+", "héllo"), (r"\d+", "٣٤"), (r"\s", "\u2003"), (r"(?i)straße", "STRASSE".lower().replace("ss", "ß")),
-     (r"(?i)é", "É"), (r"\bω\b", "ω"), (r"\W", "\u00bf")],
+    [
+        (r"\w+", "héllo"),
+        (r"\d+", "٣٤"),
+        (r"\s", "\u2003"),
+        (r"(?i)straße", "STRASSE".lower().replace("ss", "ß")),
+        (r"(?i)é", "É"),
+        (r"\bω\b", "ω"),
+        (r"\W", "\u00bf"),
+    ],
 )
 def test_shorthand_classes_and_ignore_case_are_unicode_by_default(pattern, text):
     c = Regex(pattern)
@@ -110,7 +117,9 @@ def test_json_schema_patterns_keep_ecma_262_ascii_classes():
     c = awrs.JsonSchema(schema)
     assert c.accepts('"hello"') and not c.accepts('"héllo"')
     assert awrs.JsonSchema({"type": "string", "pattern": r"^\p{Letter}+$"}).accepts('"école"')
-    names = awrs.JsonSchema({"type": "object", "patternProperties": {r"^\p{Lu}$": {"type": "integer"}}, "additionalProperties": False})
+    names = awrs.JsonSchema(
+        {"type": "object", "patternProperties": {r"^\p{Lu}$": {"type": "integer"}}, "additionalProperties": False}
+    )
     assert names.accepts('{"É": 1}') and not names.accepts('{"é": 1}')
     assert ECMA_262 == re.ASCII
 

@@ -45,8 +45,8 @@ def test_prompts_of_different_lengths_share_one_padded_batch(default_lm):
     assert batch.size == 4
     batch.extend([260, 260, 314, 314])
     lp = batch.logprobs()
-    np.testing.assert_allclose(lp[1], recomputed_logprobs(default_lm, short + [260]), atol=ATOL)
-    np.testing.assert_allclose(lp[2], recomputed_logprobs(default_lm, long + [314]), atol=ATOL)
+    np.testing.assert_allclose(lp[1], recomputed_logprobs(default_lm, [*short, 260]), atol=ATOL)
+    np.testing.assert_allclose(lp[2], recomputed_logprobs(default_lm, [*long, 314]), atol=ATOL)
 
 
 def test_temperature_divides_the_logits(default_lm):

@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("transformers")
 
-import awrs  # noqa: E402
-from awrs.errors import ModelError  # noqa: E402
-from awrs.lm import default_model  # noqa: E402
-from tests.tiny_model import make_tiny_checkpoint  # noqa: E402
+import awrs
+from awrs.errors import ModelError
+from awrs.lm import default_model
+from tests.tiny_model import make_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -58,15 +58,18 @@ def test_forward_calls_are_counted_per_step():
     assert lm.forward_rows == 6
 
 
-@pytest.mark.parametrize("tokens, logits, error, says", [
-    ([b"a", "b"], np.zeros(3), "ArgumentTypeError", r"tokens\[1\] is str"),
-    ("ab", np.zeros(3), "ArgumentTypeError", "tokens must be a list of bytes, got str"),
-    (None, np.zeros(2), "ArgumentTypeError", "tokens must be a list of bytes, got NoneType"),
-    ([b"a"], "x", "ArgumentTypeError", "logits must be numbers"),
-    ([b"a"], None, "GenerationError", r"must have shape \(2, 2\)"),
-    ([b"a"], np.zeros(5), "GenerationError", r"logits must have shape \(2,\)"),
-    ([b"a"], np.zeros((3, 3)), "GenerationError", r"Markov table must have shape \(2, 2\)"),
-])
+@pytest.mark.parametrize(
+    "tokens, logits, error, says",
+    [
+        ([b"a", "b"], np.zeros(3), "ArgumentTypeError", r"tokens\[1\] is str"),
+        ("ab", np.zeros(3), "ArgumentTypeError", "tokens must be a list of bytes, got str"),
+        (None, np.zeros(2), "ArgumentTypeError", "tokens must be a list of bytes, got NoneType"),
+        ([b"a"], "x", "ArgumentTypeError", "logits must be numbers"),
+        ([b"a"], None, "GenerationError", r"must have shape \(2, 2\)"),
+        ([b"a"], np.zeros(5), "GenerationError", r"logits must have shape \(2,\)"),
+        ([b"a"], np.zeros((3, 3)), "GenerationError", r"Markov table must have shape \(2, 2\)"),
+    ],
+)
 def test_bad_tokens_or_logits_are_typed_errors(tokens, logits, error, says):
     import awrs
 

@@ -17,7 +17,24 @@ tokenizers = pytest.importorskip("tokenizers")
 
 #: Pieces that stress byte handling: emoji (4-byte UTF-8, a skin-tone modifier), CJK,
 #: combining marks, tabs, newlines and runs of spaces.
-HARD_PIECES = ["😀", "👍🏽", "🎉", "日本語", "中文", "e\u0301", "n\u0303", "\t", "  ", "   ", "\n", "café", "Hello", " world", "123", "ß"]
+HARD_PIECES = [
+    "😀",
+    "👍🏽",
+    "🎉",
+    "日本語",
+    "中文",
+    "e\u0301",
+    "n\u0303",
+    "\t",
+    "  ",
+    "   ",
+    "\n",
+    "café",
+    "Hello",
+    " world",
+    "123",
+    "ß",
+]
 #: Random characters are drawn from assigned, non-control code points: SmolLM2's vocabulary has
 #: no token for the bytes 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xF1 and 0xF2, so its tokenizer
 #: itself drops control characters and characters of the unassigned planes 4-11 (a property of
@@ -202,9 +219,7 @@ def test_byte_level_tokenizer_with_lossy_normaliser_fails_the_round_trip():
     tok.normalizer = normalizers.Lowercase()  # "Hello" encodes as "hello": bytes are lost
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<eos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(["hello world, the cat sat"] * 20, trainer)
     with pytest.raises(TokenizerError, match="round-trip"):
         vocabulary_from_tokenizer(_wrap(tok, eos_token="<eos>"))

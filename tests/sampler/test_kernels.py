@@ -30,7 +30,9 @@ def test_masked_argmax_skips_pruned_and_takes_the_first_tie(dtype):
     assert _kernels.masked_argmax(lp, np.zeros(5, dtype=bool)) == 0
     assert _kernels.masked_argmax(lp, np.ones(5, dtype=bool)) == -1
     assert _kernels.masked_argmax(np.full(3, -np.inf, dtype=dtype), np.zeros(3, dtype=bool)) == -1
-    assert _kernels.masked_argmax(np.array([np.nan, 1.0, np.nan, 1.0], dtype=dtype), np.zeros(4, dtype=bool)) == 1  # NaN is never kept
+    assert (
+        _kernels.masked_argmax(np.array([np.nan, 1.0, np.nan, 1.0], dtype=dtype), np.zeros(4, dtype=bool)) == 1
+    )  # NaN is never kept
 
 
 @pytest.mark.parametrize("seed", range(20))

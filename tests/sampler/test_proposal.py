@@ -145,12 +145,14 @@ class ByteSet(TokenSet):
 
 def _letters_and_digits(seed):
     rng = np.random.default_rng(seed)
-    words = [bytes((a, b)) for a in b"abcdefgh" for b in b"abcdefgh"] + [bytes((a, b, c)) for a in b"abcdefgh" for b in b"abcdefgh" for c in b"abcdefgh"]
+    words = [bytes((a, b)) for a in b"abcdefgh" for b in b"abcdefgh"] + [
+        bytes((a, b, c)) for a in b"abcdefgh" for b in b"abcdefgh" for c in b"abcdefgh"
+    ]
     digits = [str(i).encode() for i in range(40)]
     tokens = words + digits + [b"<eos>"]
     vocab = Vocabulary.from_tokens(tokens, eos_ids=[len(tokens) - 1])
     row = np.log(rng.dirichlet(np.full(len(tokens), 0.3)))
-    row[len(words):-1] += 2.0  # the digits are likely enough for short walks
+    row[len(words) : -1] += 2.0  # the digits are likely enough for short walks
     allowed = {t for t in digits if t[:1] != b"3" and rng.random() < 0.4}
     return vocab, row, ByteSet(allowed, bool(rng.random() < 0.5), b"0123456789")
 
@@ -161,8 +163,10 @@ def test_a_constraint_that_uses_few_tokens_gets_the_compact_layout():
     assert space.positions is not None and len(space.positions) == 41  # 40 digit tokens and EOS
     assert [vocab.tokens[i] for i in space.positions[:-1]] == [str(i).encode() for i in range(40)]
     np.testing.assert_array_equal(space.compact_candidates(row), space.candidates(row)[space.positions])
-    np.testing.assert_array_equal(space.compact_candidates(row.astype(np.float32), np.float32),
-                                  space.candidates(row.astype(np.float32), np.float32)[space.positions])
+    np.testing.assert_array_equal(
+        space.compact_candidates(row.astype(np.float32), np.float32),
+        space.candidates(row.astype(np.float32), np.float32)[space.positions],
+    )
     assert CandidateSpace(vocab, TokenSet(set(), False)).positions is None  # nothing pruned: the full layout
     with pytest.raises(GenerationError, match="full layout"):
         CandidateSpace(vocab, c, compact=False).compact_candidates(row)
@@ -202,4 +206,3 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         got = row_step(space._full, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         want = awrs_step(space.candidates(row), space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         assert got == want, seed
-

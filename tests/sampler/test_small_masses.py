@@ -29,6 +29,7 @@ def test_a_word_the_model_finds_unlikely_at_low_temperature(default_lm):
     """On the default model, Regex("xzx") at temperature 0.1 leaves the allowed tokens far
     below 2**-53 of the mass at some step; AWRS used to end in a dead end there."""
     for method in ("awrs", "smc"):
-        result = awrs.generate(default_lm, "Say hello.", awrs.Regex("xzx"), method=method, temperature=0.1,
-                               max_new_tokens=8, n_particles=2, seed=0)
+        result = awrs.generate(
+            default_lm, "Say hello.", awrs.Regex("xzx"), method=method, temperature=0.1, max_new_tokens=8, n_particles=2, seed=0
+        )
         assert result.valid and result.text == "xzx"

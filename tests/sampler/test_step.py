@@ -34,7 +34,7 @@ def walk_prefixes(q, allowed, candidates, extra):
         for c in rest:
             p = prob * q[c] / remaining
             nxt = after_accept + 1 if after_accept is not None else (0 if allowed[c] else None)
-            yield from rec(prefix + [c], p, remaining - q[c], nxt)
+            yield from rec([*prefix, c], p, remaining - q[c], nxt)
 
     yield from rec([], 1.0, sum(q[c] for c in candidates), None)
 
@@ -284,7 +284,7 @@ def walks_until(q, allowed, candidates, extra, stop_after):
             return
         for c in rest:
             nxt = after_accept + 1 if after_accept is not None else (0 if allowed[c] else None)
-            yield from rec(prefix + [c], prob * q[c] / remaining, remaining - q[c], nxt)
+            yield from rec([*prefix, c], prob * q[c] / remaining, remaining - q[c], nxt)
 
     yield from rec([], 1.0, sum(q[c] for c in candidates), None)
 
@@ -303,8 +303,9 @@ def narrowed_outcomes(monkeypatch, logp, allowed, refused, estimator, max_reject
             second = [([], 1.0)]
         for prefix1, prob1 in second:
             monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
-            step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects,
-                             narrow=lambda: refused.copy())
+            step = awrs_step(
+                logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, narrow=lambda: refused.copy()
+            )
             out.append((prob0 * prob1, step.token, math.exp(step.log_weight) if step.token is not None else 0.0))
     return out
 

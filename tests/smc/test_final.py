@@ -35,7 +35,9 @@ def padding_lm() -> MockLM:
 BUDGET = 5
 
 
-@pytest.mark.parametrize("method, greedy", [(m, g) for m in ("awrs", "lcd", "mask", "smc") for g in (False, True) if not (g and m == "smc")])
+@pytest.mark.parametrize(
+    "method, greedy", [(m, g) for m in ("awrs", "lcd", "mask", "smc") for g in (False, True) if not (g and m == "smc")]
+)
 def test_a_finished_statement_takes_eos_not_padding(method, greedy):
     lm = padding_lm()
     c = awrs.Grammar(GRAMMAR)
@@ -91,7 +93,10 @@ def test_smc_follows_the_global_distribution_of_the_generated_language():
     assert all(t.endswith(b";") for t in exact if b";" in t)  # nothing after a final ";"
 
     def draws(n):
-        return [awrs.generate(lm, "s", c, method="smc", n_particles=n, max_new_tokens=BUDGET, seed=s).text.encode() for s in range(600)]
+        return [
+            awrs.generate(lm, "s", c, method="smc", n_particles=n, max_new_tokens=BUDGET, seed=s).text.encode()
+            for s in range(600)
+        ]
 
     assert chi_square_against(draws(64), exact) > 1e-3
     assert chi_square_against([t for t in draws(1) if t in exact], exact) < 1e-6  # its valid draws

@@ -70,10 +70,12 @@ def test_log_ml_is_an_unbiased_estimate_of_the_valid_mass(exact):
     _, total, _ = exact
     lm = trap_lm()
     for n in (1, 8):
-        w = np.array([
-            awrs.generate(lm, "s", CONSTRAINT, method="smc", n_particles=n, max_new_tokens=BUDGET, seed=s).weight
-            for s in range(2000)
-        ])
+        w = np.array(
+            [
+                awrs.generate(lm, "s", CONSTRAINT, method="smc", n_particles=n, max_new_tokens=BUDGET, seed=s).weight
+                for s in range(2000)
+            ]
+        )
         assert abs(w.mean() - total) < 3 * w.std() / math.sqrt(len(w)) + 1e-12, (n, w.mean(), total)
 
 
@@ -96,10 +98,12 @@ def test_batched_prompts_share_forward_passes():
 
 def test_critic_reweights_finished_particles():
     lm = trap_lm()
-    veto_bx = lambda text: -math.inf if text == "bx" else 0.0  # noqa: E731
+    veto_bx = lambda text: -math.inf if text == "bx" else 0.0
     r = awrs.generate(lm, "s", CONSTRAINT, method="smc", n_particles=16, max_new_tokens=BUDGET, seed=0, critic=veto_bx)
     assert r.posterior == {"ax": pytest.approx(1.0)}
-    twisted = awrs.generate(lm, "s", CONSTRAINT, method="smc", n_particles=16, max_new_tokens=BUDGET, seed=0, critic=veto_bx, twist=True)
+    twisted = awrs.generate(
+        lm, "s", CONSTRAINT, method="smc", n_particles=16, max_new_tokens=BUDGET, seed=0, critic=veto_bx, twist=True
+    )
     assert twisted.text == "ax"
 
 

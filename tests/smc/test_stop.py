@@ -60,10 +60,10 @@ def stop_masses(lm, prompt, inner, stops, budget) -> dict[bytes, float]:
             new = data + piece
             start = stop_start(new, stops)
             if start is not None:
-                if _valid(inner, new[:start], boundaries + [len(data)]):
+                if _valid(inner, new[:start], [*boundaries, len(data)]):
                     out[new[:start]] += math.exp(logp + lp[tok])
                 continue
-            rec(tokens + [tok], new, logp + lp[tok], boundaries + [len(data)])
+            rec([*tokens, tok], new, logp + lp[tok], [*boundaries, len(data)])
 
     rec([], b"", 0.0, [])
     return dict(out)
@@ -127,8 +127,9 @@ def test_smc_follows_the_exact_distribution_of_outputs():
     exact = stop_masses(lm, [0], INNER, [s.encode() for s in STOPS], BUDGET)
     total = sum(exact.values())
     target = {y: m / total for y, m in exact.items()}
-    draws = [awrs.generate(lm, "a", INNER, n_particles=32, stop=STOPS, max_new_tokens=BUDGET, seed=s).text.encode()
-             for s in range(400)]
+    draws = [
+        awrs.generate(lm, "a", INNER, n_particles=32, stop=STOPS, max_new_tokens=BUDGET, seed=s).text.encode() for s in range(400)
+    ]
     assert chi_square_against(draws, target) > 1e-3
 
 
@@ -166,7 +167,9 @@ def test_mask_agrees_with_advance_and_the_fast_paths_are_sound():
     for _ in range(3):
         grown = []
         for state in frontier:
-            accepted = np.array([i not in vocab.special_ids and c.advance(state, t) is not None for i, t in enumerate(vocab.tokens)])
+            accepted = np.array(
+                [i not in vocab.special_ids and c.advance(state, t) is not None for i, t in enumerate(vocab.tokens)]
+            )
             assert c.mask(state, vocab).tolist() == accepted.tolist(), state
             assert not (never & accepted).any(), state
             impossible = c.impossible_tokens(state, vocab)
@@ -185,9 +188,11 @@ STOP_ALPHABET = st.binary(min_size=1, max_size=3).map(lambda b: bytes(x % 3 + 97
 
 
 @settings(max_examples=300, deadline=2000)
-@given(stops=st.lists(STOP_ALPHABET, min_size=1, max_size=3),
-       data=st.binary(max_size=12).map(lambda b: bytes(x % 4 + 97 for x in b)),
-       cuts=st.lists(st.integers(0, 12), max_size=4))
+@given(
+    stops=st.lists(STOP_ALPHABET, min_size=1, max_size=3),
+    data=st.binary(max_size=12).map(lambda b: bytes(x % 4 + 97 for x in b)),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+)
 def test_the_wrapper_stops_where_the_definition_says(stops, data, cuts):
     """Any bytes, cut into tokens anywhere: the wrapper stops where ``stop_start`` says and
     cuts off exactly the rest; ``first_stop`` agrees; ``held_back`` is the longest suffix that

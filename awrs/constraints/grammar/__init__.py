@@ -186,7 +186,7 @@ def _both(a: Follow | None, b: Follow | None) -> Follow | None:
     return a if b is None else a.merge(b)
 
 
-def _after(pending: Follow | None, b: int) -> Follow | None | bool:
+def _after(pending: Follow | None, b: int) -> Follow | bool | None:
     """What is pending after byte ``b``: a Follow, None for nothing, False when ``b`` breaks it."""
     if pending is None:
         return None

@@ -68,7 +68,9 @@ class Lexemes:
     branches: tuple[tuple[Any, np.ndarray | None], ...]
 
 
-def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0) -> CompiledGrammar:
+def compile_grammar(
+    text: str, start: str, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0
+) -> CompiledGrammar:
     """``terminals`` replaces the regular expressions of the named terminals (each must be a
     terminal of the grammar) by other regular expressions or by :class:`Lexemes`; ``flags``
     are ``re`` flags for every terminal (see :class:`~awrs.constraints.grammar.Grammar`)."""
@@ -76,7 +78,9 @@ def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes
     skeleton = _skeleton(text, start)
     for name in terminals or {}:
         if name not in skeleton.regexps:
-            raise ConstraintError(f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(skeleton.regexps))})")
+            raise ConstraintError(
+                f"terminals= names {name!r}, which is not a terminal of the grammar (it has {', '.join(sorted(skeleton.regexps))})"
+            )
     automata, lexeme_terminal, follow = [], [], []
     approximations = []
     ignore_mask = 0
@@ -103,8 +107,9 @@ def compile_grammar(text: str, start: str, terminals: Mapping[str, str | Lexemes
         lexer = build_tagged_dfa(automata)
     except ConstraintError as exc:
         raise ConstraintError(f"grammar terminals cannot be compiled: {exc}") from None
-    return CompiledGrammar(skeleton.rules, skeleton.names, lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask,
-                           tuple(approximations))
+    return CompiledGrammar(
+        skeleton.rules, skeleton.names, lexer, tuple(lexeme_terminal), tuple(follow), ignore_mask, tuple(approximations)
+    )
 
 
 def _no_nothing(follows):
@@ -145,7 +150,9 @@ def _read_flags(flags: int) -> tuple[bool, str]:
         raise ConstraintError(f"flags must be re flags (an int such as re.ASCII | re.IGNORECASE), got {type(flags).__name__}")
     known = re.ASCII | re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE
     if flags & ~known:
-        raise ConstraintError(f"flags may combine re.ASCII, re.IGNORECASE, re.MULTILINE and re.DOTALL; got {re.RegexFlag(flags)!r}")
+        raise ConstraintError(
+            f"flags may combine re.ASCII, re.IGNORECASE, re.MULTILINE and re.DOTALL; got {re.RegexFlag(flags)!r}"
+        )
     return not flags & re.ASCII, "".join(letter for flag, letter in _FLAG_LETTERS.items() if flags & flag)
 
 
@@ -160,7 +167,9 @@ def _skeleton(text: str, start: str) -> _Skeleton:
     return _Skeleton(dict(lark_terminals), ignored, names, term_id, _rules(lark_rules, term_id, start))
 
 
-def _lexemes(name: str, regexp: str, ignored: bool, unicode: bool = True, inline: str = "") -> tuple[tuple[tuple[Any, Follow], ...], str]:
+def _lexemes(
+    name: str, regexp: str, ignored: bool, unicode: bool = True, inline: str = ""
+) -> tuple[tuple[tuple[Any, Follow], ...], str]:
     """A terminal's automata with the Follow of their tokens, and why they are approximate."""
     try:
         found = terminal_lexemes(f"(?{inline}:{regexp})" if inline else regexp, ignored, unicode)
@@ -304,7 +313,9 @@ def _rules(lark_rules, term_id: dict[str, int], start: str) -> Rules:
         raise ConstraintError(f"the grammar has no rule named {start!r}; pass start= the name of its top rule")
     productive = _productive(raw)
     if nt_id[start] not in productive:
-        raise ConstraintError(f"the grammar derives no string from {start!r} (its language is empty): every rule for it needs a nonterminal that never ends")
+        raise ConstraintError(
+            f"the grammar derives no string from {start!r} (its language is empty): every rule for it needs a nonterminal that never ends"
+        )
     kept = tuple((lhs, rhs) for lhs, rhs in raw if lhs in productive and all(s >= 0 or (-1 - s) in productive for s in rhs))
     return Rules(kept, nt_id[start], len(term_id), len(nt_id))
 

@@ -70,7 +70,7 @@ class Chart:
     the whole chart of the terminals read so far. Immutable; made by :meth:`initial` and
     :meth:`scan` only (hash-consed)."""
 
-    __slots__ = ("grammar", "by_nt", "by_t", "expected", "accepting", "is_start", "_next", "__weakref__")
+    __slots__ = ("__weakref__", "_next", "accepting", "by_nt", "by_t", "expected", "grammar", "is_start")
 
     def __init__(self, grammar: Rules, by_nt: dict, by_t: dict, accepting: bool, is_start: bool):
         self.grammar = grammar

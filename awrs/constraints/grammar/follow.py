@@ -37,7 +37,7 @@ class Follow:
     nothing is pending.
     """
 
-    __slots__ = ("items", "at_end", "_next", "__weakref__")
+    __slots__ = ("__weakref__", "_next", "at_end", "items")
 
     def __init__(self, items: frozenset):
         self.items = items
@@ -132,5 +132,3 @@ def _byte_class_dfa(byte_values: tuple[int, ...]) -> ByteDFA:
     for b in byte_values:
         rows[0][b] = 1
     return ByteDFA(table=None, final=np.array([False, True]), rows=rows)
-
-

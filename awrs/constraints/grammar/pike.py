@@ -21,7 +21,17 @@ from awrs.constraints.regex_syntax import ANY, Ranges
 from awrs.constraints.utf8 import complement_ranges
 from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["MATCH", "MATCH_POS", "MAX_LOOK_STATES", "MAX_TERMINAL_STATES", "Machine", "Nfa", "OrderedLists", "TerminalError", "thompson"]
+__all__ = [
+    "MATCH",
+    "MATCH_POS",
+    "MAX_LOOK_STATES",
+    "MAX_TERMINAL_STATES",
+    "Machine",
+    "Nfa",
+    "OrderedLists",
+    "TerminalError",
+    "thompson",
+]
 
 
 #: The ordered-list DFA of one terminal is refused past this many states (a bounded repeat of a
@@ -33,7 +43,6 @@ MAX_LOOK_STATES = 2000
 
 class TerminalError(ConstraintError):
     """A terminal's regular expression uses something awrs cannot compile for a grammar."""
-
 
 
 # --- the terminal's NFA: Thompson's construction, epsilons in order of preference ----------
@@ -162,12 +171,14 @@ def _anchor(kind: str, nfa: Nfa, word: Ranges, target: int) -> int:
     any_char = ("set", ANY)
     word_set = ("set", word)
     looks = {
-        "^": [("<!", any_char)], "\\A": [("<!", any_char)],
+        "^": [("<!", any_char)],
+        "\\A": [("<!", any_char)],
         "$": [("!", ("alt", (("set", tuple(complement_ranges([(10, 10)]))), ("seq", (("set", ((10, 10),)), any_char)))))],
-        "\\Z": [("!", any_char)], "\\z": [("!", any_char)],
+        "\\Z": [("!", any_char)],
+        "\\z": [("!", any_char)],
     }
     if kind in looks:
-        (look_kind, body), = looks[kind]
+        ((look_kind, body),) = looks[kind]
         return nfa.node(_LOOK, _add_look(nfa, look_kind, body, word), target)
     if kind in ("\\b", "\\B"):
         # \b: a word character behind and none ahead, or none behind and one ahead; \B the others.
@@ -236,8 +247,9 @@ class Machine:
 
     def step_trackers(self, trackers: tuple[int, ...], b: int) -> tuple[int, ...]:
         looks = self.nfa.looks
-        return tuple(looks[i].dfa.rows[s][b] if looks[i].dfa is not None and s >= 0 else -1
-                     for i, s in zip(self.trackers, trackers))
+        return tuple(
+            looks[i].dfa.rows[s][b] if looks[i].dfa is not None and s >= 0 else -1 for i, s in zip(self.trackers, trackers)
+        )
 
     def behind_holds(self, look_index: int, trackers: tuple[int, ...]) -> bool:
         look = self.nfa.looks[look_index]
@@ -275,7 +287,7 @@ class Machine:
                 stack.extend((t, c, iterating) for t in reversed(content[1]))
             elif kind == _ITER:
                 stack.append((content[2], c, iterating | {content[1]}))
-            elif kind == _CHAR or kind == MATCH:
+            elif kind in (_CHAR, MATCH):
                 thread = ((n, 0) if kind == _CHAR else MATCH_POS, c)
                 if thread not in emitted:
                     emitted.add(thread)
@@ -423,5 +435,3 @@ def _cut(threads: tuple) -> tuple:
         if pos == MATCH_POS and not conds:
             return threads[: i + 1]
     return threads
-
-

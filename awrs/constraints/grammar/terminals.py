@@ -151,4 +151,3 @@ def _word_class(unicode: bool) -> Ranges:
     """The characters ``\\w`` matches in the reader's mode."""
     tree = parse(r"\w", unicode=unicode).tree
     return merge(tree[1])
-

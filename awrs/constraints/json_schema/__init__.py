@@ -86,7 +86,9 @@ class JsonSchema(Constraint):
             except json.JSONDecodeError as exc:
                 raise ConstraintError(f"the schema is not valid JSON: {exc}") from None
             except RecursionError:
-                raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles") from None
+                raise DepthError(
+                    f"the schema nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles"
+                ) from None
             except UnicodeDecodeError as exc:
                 raise ConstraintError(f"the schema is not valid UTF-8 JSON text: {exc}") from None
         if whitespace not in ("flexible", "compact"):
@@ -98,7 +100,9 @@ class JsonSchema(Constraint):
         if not isinstance(strict, bool):
             raise ConstraintError(f"strict must be True or False, got {strict!r}")
         if type(max_whitespace) is not int or max_whitespace < 0:
-            raise ConstraintError(f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}")
+            raise ConstraintError(
+                f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}"
+            )
         if draft is not None and (type(draft) is not int or draft not in DRAFTS):
             raise ConstraintError(f"draft must be one of {', '.join(map(str, DRAFTS))} (or None: from $schema), got {draft!r}")
         if registry is not None and not (isinstance(registry, Mapping) and all(isinstance(k, str) for k in registry)):
@@ -106,7 +110,9 @@ class JsonSchema(Constraint):
         if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
             raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
         self.schema = schema
-        options = _options(strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry)
+        options = _options(
+            strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry
+        )
         compiler = Compiler(schema, draft if draft is not None else detect_draft(schema), options)
         try:
             self._root: Node = compiler.compile_root()

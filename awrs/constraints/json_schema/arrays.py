@@ -197,7 +197,9 @@ class ArraySpec:
         hit = None
         if self.contains is not None:
             hit = self.contains.feed(self.contains.start(), b)
-        return self._with_value(st._replace(phase=VALUE, ws=0, child=child, value=value, hit=hit, text=bytes([b]) if self.unique else b""))
+        return self._with_value(
+            st._replace(phase=VALUE, ws=0, child=child, value=value, hit=hit, text=bytes([b]) if self.unique else b"")
+        )
 
     def _unused(self, child: Node, seen: frozenset) -> Node | None:
         """``child`` restricted to the values not in ``seen`` when its values can be listed

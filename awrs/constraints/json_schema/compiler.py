@@ -46,7 +46,7 @@ from awrs.constraints.json_schema.values import accepts_value, check_json_value,
 from awrs.constraints.regex_syntax import parses_exactly
 from awrs.errors import ConstraintError, UnsupportedSchemaError
 
-__all__ = ["Compiler", "Options", "UnenforcedKeywordWarning", "ANNOTATIONS", "ENFORCED", "UNENFORCED"]
+__all__ = ["ANNOTATIONS", "ENFORCED", "UNENFORCED", "Compiler", "Options", "UnenforcedKeywordWarning"]
 
 
 class UnenforcedKeywordWarning(UserWarning):
@@ -54,55 +54,155 @@ class UnenforcedKeywordWarning(UserWarning):
 
 
 #: Keywords that never affect validity.
-ANNOTATIONS = frozenset({
-    "$schema", "$id", "id", "$anchor", "$defs", "definitions", "$comment", "$vocabulary",
-    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
-    "contentMediaType", "contentEncoding", "contentSchema", "discriminator", "xml", "example",
-    "externalDocs",
-})
+ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "id",
+        "$anchor",
+        "$defs",
+        "definitions",
+        "$comment",
+        "$vocabulary",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
+        "discriminator",
+        "xml",
+        "example",
+        "externalDocs",
+    }
+)
 #: Keywords awrs enforces.
-ENFORCED = frozenset({
-    "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref",
-    "minLength", "maxLength", "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "properties", "patternProperties", "additionalProperties", "required", "propertyNames",
-    "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
-    "items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
-    "contains", "minContains", "maxContains",
-})
+ENFORCED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "$ref",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "required",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "items",
+        "prefixItems",
+        "additionalItems",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+    }
+)
 #: JSON Schema keywords awrs recognises but does not enforce.
-UNENFORCED = frozenset({
-    "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$dynamicAnchor",
-    "$recursiveRef", "$recursiveAnchor",
-})
+UNENFORCED = frozenset(
+    {
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+    }
+)
 
 #: The keywords _typed reads: a schema without any of them accepts every value of every type.
-_TYPED_KEYWORDS = frozenset({
-    "type", "enum", "const", "minLength", "maxLength", "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "properties", "patternProperties", "additionalProperties", "required", "propertyNames",
-    "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
-    "items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
-    "contains", "minContains", "maxContains",
-})
+_TYPED_KEYWORDS = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "required",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "items",
+        "prefixItems",
+        "additionalItems",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+    }
+)
 _ALL_TYPES = ("string", "number", "integer", "object", "array", "boolean", "null")
 # What _types and _typed make for the usual cases, made once.
 _ONE_TYPE = {t: frozenset({t, "integer"} if t == "number" else {t}) for t in _ALL_TYPES}
 _EVERY_TYPE = frozenset(_ALL_TYPES)
 _LITERALS = {
     (boolean, null): frozenset(({b"true", b"false"} if boolean else set()) | ({b"null"} if null else set()))
-    for boolean in (False, True) for null in (False, True)
+    for boolean in (False, True)
+    for null in (False, True)
 }
 
 #: Keywords that appeared after draft 4, with the first draft that has them, and those that
 #: later drafts dropped. A keyword outside its draft is not part of that draft's vocabulary:
 #: like any unknown keyword it does not affect validity (python-jsonschema agrees).
 _SINCE = {
-    "const": 6, "contains": 6, "propertyNames": 6,
-    "if": 7, "then": 7, "else": 7,
-    "dependentRequired": 2019, "dependentSchemas": 2019, "minContains": 2019, "maxContains": 2019,
-    "unevaluatedProperties": 2019, "unevaluatedItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019,
-    "prefixItems": 2020, "$dynamicRef": 2020, "$dynamicAnchor": 2020,
+    "const": 6,
+    "contains": 6,
+    "propertyNames": 6,
+    "if": 7,
+    "then": 7,
+    "else": 7,
+    "dependentRequired": 2019,
+    "dependentSchemas": 2019,
+    "minContains": 2019,
+    "maxContains": 2019,
+    "unevaluatedProperties": 2019,
+    "unevaluatedItems": 2019,
+    "$recursiveRef": 2019,
+    "$recursiveAnchor": 2019,
+    "prefixItems": 2020,
+    "$dynamicRef": 2020,
+    "$dynamicAnchor": 2020,
 }
 _UNTIL = {"dependencies": 7, "additionalItems": 2019, "$recursiveRef": 2019, "$recursiveAnchor": 2019}
 _KNOWN = ENFORCED | ANNOTATIONS
@@ -110,11 +210,26 @@ _KNOWN = ENFORCED | ANNOTATIONS
 #: annotations it may hold whatever their values (identifiers and $defs make a schema more
 #: than a leaf: references can reach into it). Not ``pattern``: a shared node would keep the
 #: pattern's automaton, built during generation, for as long as the process runs.
-_LEAF_KEYWORDS = frozenset({
-    "type", "enum", "const", "minLength", "maxLength", "format", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties", "maxProperties",
-    "minItems", "maxItems", "uniqueItems",
-})
+_LEAF_KEYWORDS = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "minLength",
+        "maxLength",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minProperties",
+        "maxProperties",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+    }
+)
 _LEAF_ANNOTATIONS = ANNOTATIONS - {"$schema", "$id", "id", "$anchor", "$defs", "definitions", "$vocabulary"}
 _SCALARS = (str, int, float, bool, type(None))
 #: Leaf nodes shared by every compile in the process: (options, keywords) -> node.
@@ -126,7 +241,7 @@ _LEAF_LIMIT = 1024
 _COMPILING: Any = object()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _vocabulary(draft: int) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The keywords a draft does not have, the known keywords it has, and the leaf keywords
     it has (see Compiler._leaf_key)."""
@@ -161,7 +276,14 @@ class Compiler:
         self._depth = 0  # schemas being compiled, one inside the other
         self._any: Node | None = None
         self._foreign, self._known, self._leaf_keywords = _vocabulary(draft)
-        self._options_key = (draft, options.strict, options.max_whitespace, options.formats, options.max_string_length, options.fixed_order)
+        self._options_key = (
+            draft,
+            options.strict,
+            options.max_whitespace,
+            options.formats,
+            options.max_string_length,
+            options.fixed_order,
+        )
 
     def compile_root(self) -> Node:
         """The root schema's node. Raises ConstraintError when a reference cycle reads no part
@@ -353,7 +475,9 @@ class Compiler:
             elif key in UNENFORCED:
                 self._unsupported(key, pointer, "awrs does not enforce this keyword")
             elif type(key) is not str:
-                raise ConstraintError(f"invalid schema at {pointer}: a key {key!r} that is not a string (a schema is a JSON object)")
+                raise ConstraintError(
+                    f"invalid schema at {pointer}: a key {key!r} that is not a string (a schema is a JSON object)"
+                )
             else:
                 self.ignored.add(key)
         fmt = schema.get("format")
@@ -684,7 +808,7 @@ class _NameSearch:
     """A ``patternProperties`` pattern searched in property names, compiled by the regex module
     the first time a name is looked up (compiling a schema only checks that it is valid)."""
 
-    __slots__ = ("pattern", "_compiled")
+    __slots__ = ("_compiled", "pattern")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
@@ -728,7 +852,12 @@ def _count(schema: Mapping, key: str, pointer: str, default: Any = 0) -> Any:
     value = schema.get(key, default)
     if value is default:
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (isinstance(value, float) and not value.is_integer()):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value < 0
+        or (isinstance(value, float) and not value.is_integer())
+    ):
         raise ConstraintError(f"invalid {key} at {pointer}: expected a non-negative integer, got {show(value)}")
     return int(value)
 

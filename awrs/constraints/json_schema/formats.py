@@ -15,7 +15,7 @@ ASCII characters only; ``hostname`` does not decode Punycode (``xn--``) labels.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from awrs.constraints.dfa import ByteDFA
 
@@ -41,15 +41,61 @@ _IPV4 = _OCTET + r"(?:\." + _OCTET + r"){3}"
 _H16 = r"[0-9A-Fa-f]{1,4}"
 _LS32 = r"(?:" + _H16 + r":" + _H16 + r"|" + _IPV4 + r")"
 _IPV6 = (
-    r"(?:(?:" + _H16 + r":){6}" + _LS32
-    + r"|::(?:" + _H16 + r":){5}" + _LS32
-    + r"|(?:" + _H16 + r")?::(?:" + _H16 + r":){4}" + _LS32
-    + r"|(?:(?:" + _H16 + r":){0,1}" + _H16 + r")?::(?:" + _H16 + r":){3}" + _LS32
-    + r"|(?:(?:" + _H16 + r":){0,2}" + _H16 + r")?::(?:" + _H16 + r":){2}" + _LS32
-    + r"|(?:(?:" + _H16 + r":){0,3}" + _H16 + r")?::" + _H16 + r":" + _LS32
-    + r"|(?:(?:" + _H16 + r":){0,4}" + _H16 + r")?::" + _LS32
-    + r"|(?:(?:" + _H16 + r":){0,5}" + _H16 + r")?::" + _H16
-    + r"|(?:(?:" + _H16 + r":){0,6}" + _H16 + r")?::)"
+    r"(?:(?:"
+    + _H16
+    + r":){6}"
+    + _LS32
+    + r"|::(?:"
+    + _H16
+    + r":){5}"
+    + _LS32
+    + r"|(?:"
+    + _H16
+    + r")?::(?:"
+    + _H16
+    + r":){4}"
+    + _LS32
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,1}"
+    + _H16
+    + r")?::(?:"
+    + _H16
+    + r":){3}"
+    + _LS32
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,2}"
+    + _H16
+    + r")?::(?:"
+    + _H16
+    + r":){2}"
+    + _LS32
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,3}"
+    + _H16
+    + r")?::"
+    + _H16
+    + r":"
+    + _LS32
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,4}"
+    + _H16
+    + r")?::"
+    + _LS32
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,5}"
+    + _H16
+    + r")?::"
+    + _H16
+    + r"|(?:(?:"
+    + _H16
+    + r":){0,6}"
+    + _H16
+    + r")?::)"
 )
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = _LABEL + r"(?:\." + _LABEL + r")*"
@@ -70,9 +116,19 @@ _AUTHORITY = (
 )
 _PATH_ABEMPTY = r"(?:/" + _PCHAR + r"*)*"
 _HIER = (
-    r"(?://" + _AUTHORITY + _PATH_ABEMPTY
-    + r"|/(?:" + _PCHAR + r"+(?:/" + _PCHAR + r"*)*)?"
-    + r"|" + _PCHAR + r"+(?:/" + _PCHAR + r"*)*"
+    r"(?://"
+    + _AUTHORITY
+    + _PATH_ABEMPTY
+    + r"|/(?:"
+    + _PCHAR
+    + r"+(?:/"
+    + _PCHAR
+    + r"*)*)?"
+    + r"|"
+    + _PCHAR
+    + r"+(?:/"
+    + _PCHAR
+    + r"*)*"
     + r")?"
 )
 _QUERY = r"(?:[/?]|" + _PCHAR + r")*"
@@ -80,10 +136,24 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
 _URI = _SCHEME + r":" + _HIER + r"(?:\?" + _QUERY + r")?(?:#" + _QUERY + r")?"
 _SEGMENT_NZ_NC = r"(?:[" + _UNRESERVED + _SUB_DELIMS + r"@]|" + _PCT + r")+"
 _RELATIVE_REF = (
-    r"(?://" + _AUTHORITY + _PATH_ABEMPTY
-    + r"|/(?:" + _PCHAR + r"+(?:/" + _PCHAR + r"*)*)?"
-    + r"|" + _SEGMENT_NZ_NC + r"(?:/" + _PCHAR + r"*)*"
-    + r")?(?:\?" + _QUERY + r")?(?:#" + _QUERY + r")?"
+    r"(?://"
+    + _AUTHORITY
+    + _PATH_ABEMPTY
+    + r"|/(?:"
+    + _PCHAR
+    + r"+(?:/"
+    + _PCHAR
+    + r"*)*)?"
+    + r"|"
+    + _SEGMENT_NZ_NC
+    + r"(?:/"
+    + _PCHAR
+    + r"*)*"
+    + r")?(?:\?"
+    + _QUERY
+    + r")?(?:#"
+    + _QUERY
+    + r")?"
 )
 _JSON_POINTER = r"(?:/(?:[^/~]|~[01])*)*"
 
@@ -103,6 +173,7 @@ FORMATS: dict[str, str] = {
     "json-pointer": _JSON_POINTER,
     "relative-json-pointer": r"(?:0|[1-9][0-9]*)(?:#|" + _JSON_POINTER + r")",
 }
+
 
 def _leap_second_ok(text: str) -> bool:
     """A time (or date-time) with second 60 must fall at 23:59 UTC (RFC 3339 section 5.7)."""
@@ -127,7 +198,7 @@ _MAX_LENGTH = {"hostname": 253}
 UNSUPPORTED = frozenset({"iri", "iri-reference", "idn-email", "idn-hostname", "uri-template", "regex", "color"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def format_dfa(name: str) -> ByteDFA:
     """The byte DFA of a supported format (compiled once per process)."""
     from awrs.constraints.regex import Regex

@@ -31,18 +31,18 @@ from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
 from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, string_start
 
 __all__ = [
-    "Node",
-    "NeverNode",
-    "TypedNode",
+    "ANY_STRING",
     "AllOfNode",
     "AnyOfNode",
-    "OneOfNode",
-    "NotNode",
     "IfNode",
-    "RefNode",
-    "Unresolved",
     "Layout",
-    "ANY_STRING",
+    "NeverNode",
+    "Node",
+    "NotNode",
+    "OneOfNode",
+    "RefNode",
+    "TypedNode",
+    "Unresolved",
 ]
 
 DEAD = None

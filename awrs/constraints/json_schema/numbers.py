@@ -71,7 +71,7 @@ def feed_number(state: NumberState, b: int) -> NumberState | None:
     if b in _DIGITS:
         if phase in (START, SIGN):
             nxt = ZERO if b == 0x30 else INT
-        elif phase == INT or phase == FRAC:
+        elif phase in (INT, FRAC):
             nxt = phase
         elif phase == POINT:
             nxt = FRAC
@@ -153,8 +153,10 @@ def _plain_viable(text: bytes, spec: NumberSpec) -> bool:
         return any(spec.contains(v) and v.denominator == 1 and _plain_reaches(digits, negative, v) for v in candidates)
     if not digits:  # only a sign or nothing: 0, or any positive or negative integer
         base = NumberSpec(spec.lo, spec.lo_open, spec.hi, spec.hi_open, _integer_step(spec.step))
-        return (not negative and base.contains(Fraction(0))) or _signed_viable(base, -1 if negative else 1, None) or (
-            not text and _signed_viable(base, -1, None)
+        return (
+            (not negative and base.contains(Fraction(0)))
+            or _signed_viable(base, -1 if negative else 1, None)
+            or (not text and _signed_viable(base, -1, None))
         )
     sign = -1 if negative else 1
     base = int(digits)
@@ -333,7 +335,9 @@ def _signed_viable(spec: NumberSpec, sign: int, significant: int | None) -> bool
         return False
     step = spec.step
     if significant is None:
-        return _interval_has_multiple(max(lo, Fraction(0)) if lo is not None else Fraction(0), lo_open or lo is None or lo <= 0, hi, hi_open, step)
+        return _interval_has_multiple(
+            max(lo, Fraction(0)) if lo is not None else Fraction(0), lo_open or lo is None or lo <= 0, hi, hi_open, step
+        )
     for n in _scales(significant, lo, hi, step):
         a = Fraction(significant) * Fraction(10) ** n
         b = Fraction(significant + 1) * Fraction(10) ** n

@@ -182,14 +182,18 @@ class ObjectSpec:
         if self.finite or (room is not None and room == len(missing)):
             pool = missing if (room is not None and room == len(missing)) else self._candidates
             return any(
-                self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen and self._order_ok(n, last)
-                and self._name_allowed(n) and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
+                self._bytes(n).startswith(prefix)
+                and _continues(n, text, escape)
+                and n not in seen
+                and self._order_ok(n, last)
+                and self._name_allowed(n)
+                and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
                 for n in pool
             )
         if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
-            return any(self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen for n in self._candidates) or any(
-                self._pattern_viable(pattern, prefix, escape) for _, pattern, node in self.patterns if not node.empty
-            )
+            return any(
+                self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen for n in self._candidates
+            ) or any(self._pattern_viable(pattern, prefix, escape) for _, pattern, node in self.patterns if not node.empty)
         return True  # an open set of names: the text can always grow into a fresh one
 
     def _bytes(self, name: str) -> bytes:
@@ -227,9 +231,7 @@ class ObjectSpec:
             return False
         if self.max_props is not None and len(seen) > self.max_props:
             return False
-        return all(
-            k not in seen or (s is not None and node.end(s)) for k, node, s in zip(self.dep_keys, self.dep_nodes, st.deps)
-        )
+        return all(k not in seen or (s is not None and node.end(s)) for k, node, s in zip(self.dep_keys, self.dep_nodes, st.deps))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -310,7 +312,11 @@ class ObjectSpec:
         if phase == KEY:
             return self._key_byte(st, b)
         if b in WHITESPACE and phase in (OPEN, COLON, BEFORE_VALUE, AFTER_VALUE, NEXT_KEY):
-            return ObjState(st.phase, st.ws + 1, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if st.ws < self.layout.max_run else None
+            return (
+                ObjState(st.phase, st.ws + 1, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+                if st.ws < self.layout.max_run
+                else None
+            )
         if phase == START:
             return ObjState(OPEN, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x7B else None
         if phase in (OPEN, NEXT_KEY):
@@ -320,20 +326,42 @@ class ObjectSpec:
                 names = None if self.names is None else self.names.feed(self.names.start(), b)
                 if self.names is not None and names is None:
                     return None
-                return ObjState(KEY, 0, st.seen, feed_string(_KEY, string_start(_KEY), b), names, st.child, st.value, st.deps, st.last)
+                return ObjState(
+                    KEY, 0, st.seen, feed_string(_KEY, string_start(_KEY), b), names, st.child, st.value, st.deps, st.last
+                )
             if b == 0x7D and phase == OPEN:
-                return ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._close_ok(st) else None
+                return (
+                    ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+                    if self._close_ok(st)
+                    else None
+                )
             return None
         if phase == COLON:
-            return ObjState(BEFORE_VALUE, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x3A else None
+            return (
+                ObjState(BEFORE_VALUE, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x3A else None
+            )
         if phase == BEFORE_VALUE:
             value = st.child.feed(st.child.start(), b)
-            return None if value is None else self._with_value(ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last), value)
+            return (
+                None
+                if value is None
+                else self._with_value(
+                    ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last), value
+                )
+            )
         if phase == AFTER_VALUE:
             if b == 0x2C:
-                return ObjState(NEXT_KEY, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._key_viable(st, "", closed=False) else None
+                return (
+                    ObjState(NEXT_KEY, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+                    if self._key_viable(st, "", closed=False)
+                    else None
+                )
             if b == 0x7D:
-                return ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if self._close_ok(st) else None
+                return (
+                    ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+                    if self._close_ok(st)
+                    else None
+                )
             return None
         return None  # CLOSED
 

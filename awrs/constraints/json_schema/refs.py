@@ -34,8 +34,16 @@ DRAFTS = (4, 6, 7, 2019, 2020)
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_VALUES = (
-    "not", "if", "then", "else", "additionalProperties", "additionalItems", "contains",
-    "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+    "not",
+    "if",
+    "then",
+    "else",
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
 )
 
 
@@ -144,7 +152,9 @@ class Resources:
 
     def _index(self, schema: Any, base: str, pointer: str, depth: int = 0) -> Resolved:
         if depth > MAX_DEPTH:
-            raise DepthError(f"the schema nests deeper than {MAX_DEPTH} levels of subschemas at {short_pointer(pointer)}: {MAX_DEPTH} is the most awrs.JsonSchema compiles")
+            raise DepthError(
+                f"the schema nests deeper than {MAX_DEPTH} levels of subschemas at {short_pointer(pointer)}: {MAX_DEPTH} is the most awrs.JsonSchema compiles"
+            )
         here = Resolved(schema, base, pointer)
         if not isinstance(schema, Mapping):
             self._docs.setdefault(urldefrag(base)[0], here)

@@ -21,7 +21,16 @@ from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, l
 from awrs.constraints.utf8 import utf8_sequences
 from awrs.errors import EmptyLanguageError
 
-__all__ = ["StringSpec", "StringState", "feed_plain", "feed_string", "partial_bytes", "pending_chars", "string_start", "MAX_LENGTH_TABLE"]
+__all__ = [
+    "MAX_LENGTH_TABLE",
+    "StringSpec",
+    "StringState",
+    "feed_plain",
+    "feed_string",
+    "partial_bytes",
+    "pending_chars",
+    "string_start",
+]
 
 #: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
 #: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
@@ -29,7 +38,16 @@ MAX_LENGTH_TABLE = 4096
 
 # Phases of the lexer.
 BEFORE, IN, ESC, UHEX, LOW_BACKSLASH, LOW_U, LOW_HEX, UTF8, CLOSED = range(9)
-_SIMPLE_ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09}
+_SIMPLE_ESCAPES = {
+    ord('"'): 0x22,
+    ord("\\"): 0x5C,
+    ord("/"): 0x2F,
+    ord("b"): 0x08,
+    ord("f"): 0x0C,
+    ord("n"): 0x0A,
+    ord("r"): 0x0D,
+    ord("t"): 0x09,
+}
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 
 
@@ -45,9 +63,7 @@ class StringState(NamedTuple):
     text: str | None  # the decoded text, when the spec needs it
 
 
-
-
-class cached_property:  # noqa: N801 - functools.cached_property's name and use
+class cached_property:
     """``functools.cached_property`` without the lock it takes on every first access before
     Python 3.12 (a compile reads several per string spec). Two threads may both compute a
     value; the values are equal (pure functions of the spec)."""
@@ -65,6 +81,7 @@ class cached_property:  # noqa: N801 - functools.cached_property's name and use
             return self
         value = obj.__dict__[self.name] = self.func(obj)
         return value
+
 
 @dataclass(frozen=True, eq=False)
 class StringSpec:
@@ -435,7 +452,7 @@ def _dfa_byte(spec: StringSpec, state: int, b: int) -> int | None:
 
 #: A run of characters that stand for themselves inside a JSON string: printable ASCII but the
 #: quote and the backslash (most of what a model writes inside strings).
-_PLAIN = re.compile(rb'[ !#-\[\]-~]+')
+_PLAIN = re.compile(rb"[ !#-\[\]-~]+")
 
 
 def feed_plain(spec: StringSpec, st: StringState, data: bytes, i: int) -> tuple[StringState, int]:

@@ -35,7 +35,9 @@ def check_json_value(value: Any, pointer: str, keyword: str) -> None:
         if isinstance(v, _JSON_SCALARS):
             continue
         if depth > MAX_DEPTH:
-            raise DepthError(f"the {keyword} value at {pointer} nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles")
+            raise DepthError(
+                f"the {keyword} value at {pointer} nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles"
+            )
         if isinstance(v, list):
             stack.extend((x, depth + 1) for x in v)
         elif isinstance(v, dict) and all(isinstance(k, str) for k in v):
@@ -103,7 +105,11 @@ def value_node(values: list[Any], layout: Layout) -> Node:
 
 def _value_node(values: list[Any], layout: Layout) -> Node:
     strings = [v for v in values if isinstance(v, str)]
-    numbers = frozenset(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in values if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool))
+    numbers = frozenset(
+        Fraction(repr(v)) if isinstance(v, float) else Fraction(v)
+        for v in values
+        if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool)
+    )
     literals = frozenset(json.dumps(v).encode() for v in values if v is None or isinstance(v, bool))
     encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
     # The trie is built when generation first enters one of these strings (most of a big

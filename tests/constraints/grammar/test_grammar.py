@@ -43,10 +43,25 @@ STRING: /'[^'\\]*'/ | /"[^"\\]*"/
 GRAMMARS = {name: load(name) for name in names()} | {"pythonish": PYTHONISH}
 TABLES = {
     "arithmetic": (["1+2", "2*(x+3)^2 - sqrt(y, 1.5)", "-a", "f(g(1))"], ["1+", "2x", "()", "1 2"], ["(1+", "max(1,", "2*"]),
-    "json": (['{"a": [1, 2.5e3, true, null, "x\\n"]}', "[]", '"s"', "-0.5"], ['{"a" 1}', "[1,]", "01", "tru"], ['{"a": [1, ', '"ab', "[[[", "-"]),
-    "sql": (["SELECT count(*) FROM singer", "select a from t where b between 1 and 2 order by a desc limit 3", "SELECT * FROM a UNION SELECT * FROM b;"],
-            ["SELECTa FROM t", "SELECT a, FROM t", "SELECT a FROM t WHERE", "SELECT a a a FROM t", "SELECT 1 AS sfrom t"], ["SELECT a FROM t WHERE b = ", "SELECT count(", "SELECT a FROM (SELECT"]),
-    "pythonish": (["lambda x: x + 1", "f(a)[0].b if c else None", "not a in [1, 'x']"], ["lambda : 1", "f(", "1 +"], ["lambda x:", "[1, 2", "a if b"]),
+    "json": (
+        ['{"a": [1, 2.5e3, true, null, "x\\n"]}', "[]", '"s"', "-0.5"],
+        ['{"a" 1}', "[1,]", "01", "tru"],
+        ['{"a": [1, ', '"ab', "[[[", "-"],
+    ),
+    "sql": (
+        [
+            "SELECT count(*) FROM singer",
+            "select a from t where b between 1 and 2 order by a desc limit 3",
+            "SELECT * FROM a UNION SELECT * FROM b;",
+        ],
+        ["SELECTa FROM t", "SELECT a, FROM t", "SELECT a FROM t WHERE", "SELECT a a a FROM t", "SELECT 1 AS sfrom t"],
+        ["SELECT a FROM t WHERE b = ", "SELECT count(", "SELECT a FROM (SELECT"],
+    ),
+    "pythonish": (
+        ["lambda x: x + 1", "f(a)[0].b if c else None", "not a in [1, 'x']"],
+        ["lambda : 1", "f(", "1 +"],
+        ["lambda x:", "[1, 2", "a if b"],
+    ),
 }
 
 
@@ -88,7 +103,7 @@ def test_table_cases(grammar):
 
 
 def test_random_sentences_are_accepted_with_every_prefix(grammar):
-    name, g, parser = grammar
+    _name, g, parser = grammar
     rng = random.Random(0)
     checked = 0
     for _ in range(80):
@@ -105,7 +120,7 @@ def test_random_sentences_are_accepted_with_every_prefix(grammar):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_corrupted_sentences_agree_with_lark(grammar, data):
-    name, g, parser = grammar
+    _name, g, parser = grammar
     rng = random.Random(data.draw(st.integers(0, 10**6)))
     s = random_sentence(g._g, rng)
     if s is None or len(s) > 150:
@@ -127,8 +142,8 @@ def test_corrupted_sentences_agree_with_lark(grammar, data):
     "text, message",
     [
         ("start: foo", "foo"),  # an undefined rule
-        ("start: \"a\" (", "line"),  # a syntax error, with its position
-        ("start: a\na: a \"x\"", "empty"),  # derives no string
+        ('start: "a" (', "line"),  # a syntax error, with its position
+        ('start: a\na: a "x"', "empty"),  # derives no string
         ("start: WORD\nWORD: /(?<=x)a/", "look-behind in a terminal reads only the token's own text"),
         ("start: WORD\nWORD: /(a)\\1/", "back-reference"),
     ],

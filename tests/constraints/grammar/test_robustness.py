@@ -77,7 +77,7 @@ def test_ambiguous_tokenisations_share_one_hypothesis():
     g = Grammar("start: (" + " | ".join(f"X{i}" for i in range(40)) + ")+\n" + terms)
     state = g.walk("x" * 200)
     assert state is not None and len(state) <= 2 and g.is_complete(state)
-    g = Grammar('start: (A | B)+\nA: /x+/\nB: /x+/')
+    g = Grammar("start: (A | B)+\nA: /x+/\nB: /x+/")
     state = g.walk("x" * 300)
     assert state is not None and len(state) <= 4
 
@@ -106,10 +106,39 @@ def test_wrong_argument_types_are_named():
 # --- arbitrary grammar texts and inputs: a result or an AwrsError, in bounded time ------------
 
 _NAMES = ["start", "a", "b", "expr", "item"]
-_TERMINAL_BODIES = ['"x"', '"ab"', "/[a-z]+/", "/a+?/", "/#[^\\n]*/", "/(?!b)[a-c]/", "/x(?=y)/", "/[0-9]*/", "/(/",
-                    "/a{2,3}/i", "/\\bq/", '"é"i', "/[^\\W\\d]\\w*/", "/a|ab/"]
-_RULE_BODIES = ["a", "b", "A", "B", '"("? a ")"', "a*", "(a | b)+", "A B?", "[a] b", "a~3", "expr", "", "start a",
-                "A~1..40", "item+"]
+_TERMINAL_BODIES = [
+    '"x"',
+    '"ab"',
+    "/[a-z]+/",
+    "/a+?/",
+    "/#[^\\n]*/",
+    "/(?!b)[a-c]/",
+    "/x(?=y)/",
+    "/[0-9]*/",
+    "/(/",
+    "/a{2,3}/i",
+    "/\\bq/",
+    '"é"i',
+    "/[^\\W\\d]\\w*/",
+    "/a|ab/",
+]
+_RULE_BODIES = [
+    "a",
+    "b",
+    "A",
+    "B",
+    '"("? a ")"',
+    "a*",
+    "(a | b)+",
+    "A B?",
+    "[a] b",
+    "a~3",
+    "expr",
+    "",
+    "start a",
+    "A~1..40",
+    "item+",
+]
 
 
 @st.composite
@@ -120,15 +149,27 @@ def grammar_texts(draw):
     for name in draw(st.lists(st.sampled_from(["A", "B", "C"]), max_size=3)):
         lines.append(f"{name}: {draw(st.sampled_from(_TERMINAL_BODIES))}")
     if draw(st.booleans()):
-        lines.append(draw(st.sampled_from(["%ignore \" \"", "%import common.WS\n%ignore WS", "%ignore C",
-                                           "%import common (CNAME, ESCAPED_STRING)", "%import nosuch.X", "%ignore /\\s+/"])))
+        lines.append(
+            draw(
+                st.sampled_from(
+                    [
+                        '%ignore " "',
+                        "%import common.WS\n%ignore WS",
+                        "%ignore C",
+                        "%import common (CNAME, ESCAPED_STRING)",
+                        "%import nosuch.X",
+                        "%ignore /\\s+/",
+                    ]
+                )
+            )
+        )
     if draw(st.integers(0, 4)) == 0:  # junk
-        lines.insert(draw(st.integers(0, len(lines))), draw(st.text(alphabet=":|\"/()[]*+?~abAB %#\n", max_size=12)))
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.text(alphabet=':|"/()[]*+?~abAB %#\n', max_size=12)))
     return "\n".join(lines)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=grammar_texts(), inputs=st.lists(st.text(alphabet="abxy() #é\n\"", max_size=10), max_size=4))
+@given(text=grammar_texts(), inputs=st.lists(st.text(alphabet='abxy() #é\n"', max_size=10), max_size=4))
 def test_arbitrary_grammars_give_a_result_or_an_awrs_error(text, inputs):
     start = time.perf_counter()
     try:
@@ -146,7 +187,7 @@ def test_a_rule_lark_would_expand_exponentially_is_refused_at_once():
     """Lark writes ``A? A? ... A?`` out as 2**n alternatives before awrs sees the rules (18 took
     Lark 34 s; 40 never ended): refused at once, naming the rule and the way out."""
     start = time.perf_counter()
-    with pytest.raises(ConstraintError, match="rule start expands to more than .* alternatives"):
+    with pytest.raises(ConstraintError, match=r"rule start expands to more than .* alternatives"):
         Grammar("start: " + " ".join(["A?"] * 40) + "\nA: /a+/")
     with pytest.raises(ConstraintError, match="8,192 alternatives"):
         Grammar("start: " + " ".join(["(A | B)"] * 13) + '\nA: "a"\nB: "b"')

@@ -47,7 +47,7 @@ def test_sql_grammar_parses_the_spider_gold_queries(gold):
     """A ratchet over the 1,034 gold queries; at least 95% must parse."""
     g = Grammar(load("sql"))
     passing = {str(i) for i, q, _ in gold if g.accepts(q)}
-    regressions, improvements = ratchet("spider-sql-grammar", passing, {str(i) for i, _, _ in gold})
+    regressions, _improvements = ratchet("spider-sql-grammar", passing, {str(i) for i, _, _ in gold})
     assert not regressions, f"gold queries no longer parse: {regressions[:5]}"
     assert len(passing) / len(gold) >= 0.95
 
@@ -65,7 +65,10 @@ def test_schema_restricted_sql_accepts_gold_and_refuses_unknown_names(gold, per_
             wrong = re.sub(rf"\b{re.escape(table)}\b", "zz_no_such_table", q, count=1, flags=re.I)
             assert not c.accepts(wrong), wrong
             renamed_checked += 1
-        column = next((col for cols in tables.values() for col in cols if re.search(rf"\b{re.escape(col)}\b", q.split("FROM")[0], re.I)), None)
+        column = next(
+            (col for cols in tables.values() for col in cols if re.search(rf"\b{re.escape(col)}\b", q.split("FROM")[0], re.I)),
+            None,
+        )
         if column is not None and column.lower() not in {t.lower() for t in tables}:
             wrong = re.sub(rf"\b{re.escape(column)}\b", "zz_no_such_column", q, count=1, flags=re.I)
             assert not c.accepts(wrong), wrong

@@ -23,15 +23,45 @@ BUDGET_S = 2.0
 
 SQL({"warm": ["up"]})  # the template grammar all schemas share compiles once (~1 s), outside any example's deadline
 
-SQL_WORDS = ["SELECT", "FROM", "WHERE", "count(*)", "*", ",", "(", ")", "'", '"', "`", "[", "]", ";", "=", "AND", "AS",
-             "JOIN", "ON", "GROUP BY", "ORDER BY", "LIMIT 1", "T1", ".", "--", "\x00", "é", " "]
+SQL_WORDS = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "count(*)",
+    "*",
+    ",",
+    "(",
+    ")",
+    "'",
+    '"',
+    "`",
+    "[",
+    "]",
+    ";",
+    "=",
+    "AND",
+    "AS",
+    "JOIN",
+    "ON",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT 1",
+    "T1",
+    ".",
+    "--",
+    "\x00",
+    "é",
+    " ",
+]
 
 junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True), st.binary(max_size=4))
-names = st.one_of(st.sampled_from(["singer", "Name", "age", "T1", "sqlite_x", "a b", 'q"t', "x]y", "é"]),
-                  st.text(max_size=8))
+names = st.one_of(st.sampled_from(["singer", "Name", "age", "T1", "sqlite_x", "a b", 'q"t', "x]y", "é"]), st.text(max_size=8))
 name_or_junk = st.one_of(names, names, junk)
-table_dicts = st.dictionaries(name_or_junk.filter(lambda k: k is None or isinstance(k, (str, int, bytes, bool, float))),
-                              st.one_of(st.lists(name_or_junk, max_size=4), names, junk), max_size=4)
+table_dicts = st.dictionaries(
+    name_or_junk.filter(lambda k: k is None or isinstance(k, (str, int, bytes, bool, float))),
+    st.one_of(st.lists(name_or_junk, max_size=4), names, junk),
+    max_size=4,
+)
 pairs = st.one_of(st.tuples(st.integers(-2, 4), name_or_junk).map(list), st.lists(name_or_junk, max_size=3), junk)
 spider_entries = st.fixed_dictionaries(
     {},
@@ -43,7 +73,9 @@ spider_entries = st.fixed_dictionaries(
     },
 )
 schemas = st.one_of(table_dicts, spider_entries, junk)
-texts = st.one_of(st.text(max_size=30), st.lists(st.sampled_from(SQL_WORDS + ["singer", "Name", "age"]), max_size=12).map(" ".join))
+texts = st.one_of(
+    st.text(max_size=30), st.lists(st.sampled_from([*SQL_WORDS, "singer", "Name", "age"]), max_size=12).map(" ".join)
+)
 
 
 def check_texts(constraint: SQL, queries: list[str]) -> None:

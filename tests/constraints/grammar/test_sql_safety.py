@@ -36,7 +36,9 @@ def make_db(path: Path, rows: int = 3) -> Path:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` and the SHA-256 of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def count(path: Path, table: str = "singer") -> int:
@@ -125,7 +127,9 @@ def test_a_path_is_a_path(tmp_path, name):
     assert critic("SELECT Name FROM singer") == 0.0
     assert critic("DELETE FROM singer") == -math.inf
     assert SQL(path).accepts("SELECT Name FROM singer") and schema_tables(str(path)) == {
-        "singer": ["Singer_ID", "Name", "Age"], "stadium": ["Stadium_ID", "Capacity"]}
+        "singer": ["Singer_ID", "Name", "Age"],
+        "stadium": ["Stadium_ID", "Capacity"],
+    }
     del critic
     assert snapshot(tmp_path) == before
 
@@ -222,7 +226,7 @@ def test_a_closed_or_foreign_thread_connection_is_a_constraint_error(tmp_path):
     def use():
         try:
             SQL(conn)
-        except Exception as exc:  # noqa: BLE001 - the type is what is tested
+        except Exception as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=use)
@@ -284,8 +288,11 @@ def test_every_spider_gold_query_that_runs_is_allowed(tmp_path):
     conn.close()
     plain = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     critic = executes(path)
-    gold = [q for q, db in (line.split("\t") for line in (SPIDER / "dev_gold.sql").read_text().splitlines() if line.strip())
-            if db == "concert_singer"]
+    gold = [
+        q
+        for q, db in (line.split("\t") for line in (SPIDER / "dev_gold.sql").read_text().splitlines() if line.strip())
+        if db == "concert_singer"
+    ]
     assert len(gold) == 45
 
     def plain_runs(q):

@@ -80,12 +80,12 @@ def test_lark_json_example_and_lark_strings_compile():
     """%import common.ESCAPED_STRING (a look-behind) was refused, and with it Lark's own JSON
     example and lark.lark's STRING."""
     Grammar(JSON_EXAMPLE)
-    g = Grammar('start: STRING\n%import lark.STRING')
+    g = Grammar("start: STRING\n%import lark.STRING")
     assert g.accepts('"abc"') and g.accepts('"abc"i') and not g.accepts('"abc')
 
 
 def test_a_missing_import_file_is_a_constraint_error():
-    with pytest.raises(ConstraintError, match="cannot be read: .*test.lark"):
+    with pytest.raises(ConstraintError, match=r"cannot be read: .*test.lark"):
         Grammar("start: NUMBER\n%import .grammars.test.NUMBER")
     with pytest.raises(ConstraintError, match="cannot be read"):
         Grammar("start: NUMBER\n%import nosuch.NUMBER")
@@ -96,7 +96,12 @@ def test_a_missing_import_file_is_a_constraint_error():
 EMPTY_ITERATIONS = [
     r"[^a\n](?:(?:(?:a)*)*)*?(?:(?:(?:a){2}|(?:(?:(?:a)*?|(?:a)*))*))*",  # found by the random test below
     r"a(?:(?:(?:(?:a)*)*|(?:b)*))*",  # a repeat entered afresh by its enclosing one's next iteration
-    r"b(?:|a){0,3}", r"(?:a*)*?a", r"x(?:(?:a|)(?:b|))*", r"x(?:a??b?)*?b", r"x(?:a*|b)+", r"x(?:|a)+?a",
+    r"b(?:|a){0,3}",
+    r"(?:a*)*?a",
+    r"x(?:(?:a|)(?:b|))*",
+    r"x(?:a??b?)*?b",
+    r"x(?:a*|b)+",
+    r"x(?:|a)+?a",
     r"x(?:a?){2,3}b?",
 ]
 
@@ -150,7 +155,7 @@ def _nonempty(pattern: str) -> bool:
 )
 def test_random_terminals_agree_with_lark(first, second, ignore, texts):
     """Two terminals and an ignored one of random regular expressions; random texts."""
-    text = f"start: (X | Y)+\nX: /{first}/\nY: /{second}/\nIGN: /#{ignore}/\n%ignore IGN\n%ignore \" \""
+    text = f'start: (X | Y)+\nX: /{first}/\nY: /{second}/\nIGN: /#{ignore}/\n%ignore IGN\n%ignore " "'
     g = Grammar(text)
     parser = lark.Lark(text, parser="earley", lexer="dynamic_complete")
     for s in texts:
@@ -171,7 +176,7 @@ def test_a_look_ahead_reads_the_text_after_the_token():
     g = Grammar('start: KW NAME?\nKW: /select(?![a-z])/i\nNAME: /[a-z]+/\n%ignore " "')
     assert g.accepts("select") and g.accepts("SELECT x") and not g.accepts("selectx")
     # the look-ahead sees past the end of the token, into the next one, across the ignored blank
-    g = Grammar('start: A B\nA: /a(?=bc)/\nB: /b[a-z]/')
+    g = Grammar("start: A B\nA: /a(?=bc)/\nB: /b[a-z]/")
     assert g.accepts("abc") and not g.accepts("abd") and g.accepts_prefix("ab")
 
 
@@ -185,19 +190,17 @@ def test_a_look_ahead_inside_a_token_and_past_it():
 def test_word_boundaries_and_anchors():
     g = Grammar('start: W+\nW: /\\bab|c/\n%ignore " "')
     assert g.accepts("ab") and g.accepts("c ab") and g.accepts("abab")  # each token starts a text of its own
-    g = Grammar('start: W\nW: /ab$/')
+    g = Grammar("start: W\nW: /ab$/")
     assert g.accepts("ab") and not g.accepts_prefix("abc")
 
 
 def test_a_look_behind_reads_the_token_so_far():
-    g = Grammar('start: W\nW: /[a-z]+(?<!x)!/')
+    g = Grammar("start: W\nW: /[a-z]+(?<!x)!/")
     assert g.accepts("ab!") and not g.accepts("ax!")
 
 
 def test_keywords_are_not_identifiers_through_a_leading_look_ahead():
-    g = Grammar(
-        'start: NAME+\nNAME: /(?!(?:if|in)(?![a-z]))[a-z]+(?![a-z])/\n%ignore " "'
-    )
+    g = Grammar('start: NAME+\nNAME: /(?!(?:if|in)(?![a-z]))[a-z]+(?![a-z])/\n%ignore " "')
     assert g.accepts("iff inn x") and not g.accepts("if x") and not g.accepts("x in")
     assert g.accepts_prefix("x in")  # "in" may still become "inn"
 
@@ -226,10 +229,10 @@ def test_flags_and_unicode_classes_agree_with_lark(text, texts):
 
 
 def test_grammar_flags_apply_to_every_terminal():
-    g = Grammar('start: W\nW: /select/i', flags=re.ASCII)
+    g = Grammar("start: W\nW: /select/i", flags=re.ASCII)
     assert g.accepts("SELECT") and not g.accepts("\u017felect")  # ſ folds with s only in Unicode mode
-    assert Grammar('start: W\nW: /select/i').accepts("\u017felect")
-    assert Grammar('start: W\nW: /ab/', flags=re.IGNORECASE).accepts("AB")
+    assert Grammar("start: W\nW: /select/i").accepts("\u017felect")
+    assert Grammar("start: W\nW: /ab/", flags=re.IGNORECASE).accepts("AB")
     with pytest.raises(ConstraintError, match="flags"):
         Grammar('start: "a"', flags=re.VERBOSE)
     with pytest.raises(ConstraintError, match="flags must be"):

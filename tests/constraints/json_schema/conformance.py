@@ -47,7 +47,12 @@ def run_suite(draft: str, part: str) -> dict[str, str]:
         for group in json.loads(path.read_text()):
             ids = [f"{draft}/{part}/{path.name}::{group['description']}::{t['description']}" for t in group["tests"]]
             try:
-                c = JsonSchema(group["schema"], registry=registry, draft=DRAFTS[draft], formats="annotate" if part == "required" else "assert")
+                c = JsonSchema(
+                    group["schema"],
+                    registry=registry,
+                    draft=DRAFTS[draft],
+                    formats="annotate" if part == "required" else "assert",
+                )
             except UnsupportedSchemaError:
                 results.update(dict.fromkeys(ids, "unsupported"))
                 continue

@@ -16,8 +16,16 @@ from tests.constraints.json_schema.conformance import bench_records, check_bench
 from tests.ratchet import ratchet
 
 BENCH_SUBSETS = [
-    "Github_trivial", "Github_easy", "Github_medium", "Github_hard", "Github_ultra",
-    "Glaiveai2K", "JsonSchemaStore", "Kubernetes", "Snowplow", "WashingtonPost",
+    "Github_trivial",
+    "Github_easy",
+    "Github_medium",
+    "Github_hard",
+    "Github_ultra",
+    "Glaiveai2K",
+    "JsonSchemaStore",
+    "Kubernetes",
+    "Snowplow",
+    "WashingtonPost",
 ]
 #: The fast suite checks the first schemas of every subset; make test-all checks them all.
 BENCH_SLICE = 25
@@ -25,8 +33,11 @@ BENCH_SLICE = 25
 
 def _report(name, regressions, improvements):
     if improvements:
-        warnings.warn(f"{len(improvements)} more {name} cases pass than the baseline lists; "
-                      "rerun with AWRS_UPDATE_BASELINES=1 to record them", stacklevel=2)
+        warnings.warn(
+            f"{len(improvements)} more {name} cases pass than the baseline lists; "
+            "rerun with AWRS_UPDATE_BASELINES=1 to record them",
+            stacklevel=2,
+        )
     assert not regressions, f"{len(regressions)} {name} cases regressed, e.g. {regressions[:5]}"
 
 

@@ -55,7 +55,9 @@ def all_literals(max_len):
                 yield text, number_value(s)
 
 
-LITERALS = list(all_literals(4)) + [(t, number_value(lex(t))) for t in ("50e-1", "1.0e2", "-2.50", "2.5e-1", "0.25", "300", "3e2", "-100", "1.25e0")]
+LITERALS = list(all_literals(4)) + [
+    (t, number_value(lex(t))) for t in ("50e-1", "1.0e2", "-2.50", "2.5e-1", "0.25", "300", "3e2", "-100", "1.25e0")
+]
 
 SPECS = [
     NumberSpec(lo=Fraction(5), hi=Fraction(10)),

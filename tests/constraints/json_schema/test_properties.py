@@ -19,7 +19,7 @@ scalars = st.one_of(
     st.booleans(),
     st.integers(-1000, 1000),
     st.sampled_from([0.5, -2.25, 1.0, 3.75, 100.5]),
-    st.text(st.sampled_from("abxyz019 -_é😀\"\\\n"), max_size=6),
+    st.text(st.sampled_from('abxyz019 -_é😀"\\\n'), max_size=6),
 )
 values = st.recursive(
     scalars,
@@ -47,21 +47,33 @@ def extend(inner):
     return st.one_of(
         st.builds(lambda s: {"items": s}, inner),
         st.builds(lambda s: {"type": "array", "contains": s, "maxContains": 2}, inner),
-        st.builds(lambda p, req, add: {"type": "object", "properties": p, "required": req, "additionalProperties": add},
-                  st.dictionaries(st.sampled_from("abc"), inner, max_size=3), st.lists(st.sampled_from("abc"), max_size=2, unique=True),
-                  st.one_of(st.booleans(), inner)),
+        st.builds(
+            lambda p, req, add: {"type": "object", "properties": p, "required": req, "additionalProperties": add},
+            st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+            st.lists(st.sampled_from("abc"), max_size=2, unique=True),
+            st.one_of(st.booleans(), inner),
+        ),
         st.builds(lambda ss: {"anyOf": ss}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda ss: {"oneOf": ss}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda ss: {"allOf": ss}, st.lists(inner, min_size=1, max_size=2)),
         st.builds(lambda s: {"not": s}, inner),
         st.builds(lambda a, b, c: {"if": a, "then": b, "else": c}, inner, inner, inner),
-        st.builds(lambda s: {"propertyNames": s}, st.sampled_from([{"maxLength": 1}, {"pattern": "^[ab]"}, {"enum": ["a", "x"]}])),
-        st.builds(lambda s: {"dependentRequired": s}, st.dictionaries(st.sampled_from("abc"), st.lists(st.sampled_from("xyz"), max_size=2), max_size=2)),
+        st.builds(
+            lambda s: {"propertyNames": s}, st.sampled_from([{"maxLength": 1}, {"pattern": "^[ab]"}, {"enum": ["a", "x"]}])
+        ),
+        st.builds(
+            lambda s: {"dependentRequired": s},
+            st.dictionaries(st.sampled_from("abc"), st.lists(st.sampled_from("xyz"), max_size=2), max_size=2),
+        ),
     )
 
 
 schemas = st.recursive(leaf_schemas, extend, max_leaves=6)
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("AWRS_HYPOTHESIS_EXAMPLES", 400)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=int(__import__("os").environ.get("AWRS_HYPOTHESIS_EXAMPLES", 400)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def oracle(schema, value) -> bool:

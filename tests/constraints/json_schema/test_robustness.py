@@ -67,10 +67,17 @@ def _recursive(level) -> dict:
 
 # Two readers of every nested value, level after level: the instance's depth is the bomb's.
 NESTED_BOMBS = {
-    "allOf of two objects": (_recursive(lambda r: {"allOf": [{"properties": {"a": r}}, {"properties": {"a": r}}]}), '{"a":', "{}", "}"),
+    "allOf of two objects": (
+        _recursive(lambda r: {"allOf": [{"properties": {"a": r}}, {"properties": {"a": r}}]}),
+        '{"a":',
+        "{}",
+        "}",
+    ),
     "dependentSchemas": (
         _recursive(lambda r: {"type": "object", "properties": {"a": r}, "dependentSchemas": {"a": {"properties": {"a": r}}}}),
-        '{"a":', "{}", "}",
+        '{"a":',
+        "{}",
+        "}",
     ),
     "items and contains": (_recursive(lambda r: {"type": "array", "items": r, "contains": r, "minContains": 0}), "[", "[]", "]"),
 }
@@ -105,14 +112,22 @@ def test_parallel_readers_of_nested_values_share_their_work(name):
         {"properties": {"a": {"$ref": "#/properties/a"}}},
         {"items": {"anyOf": [{"$ref": "#/items"}]}},
         # the cycle is reached first through a container, then directly
-        {"$defs": {"w": {"anyOf": [{"$ref": "#/$defs/v"}, {"type": "null"}]},
-                   "v": {"anyOf": [{"properties": {"a": {"$ref": "#/$defs/w"}}}, {"$ref": "#/$defs/w"}]}},
-         "$ref": "#/$defs/v"},
-        {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"a": {"$ref": "#/definitions/a"}}, "$ref": "#/definitions/a"},
+        {
+            "$defs": {
+                "w": {"anyOf": [{"$ref": "#/$defs/v"}, {"type": "null"}]},
+                "v": {"anyOf": [{"properties": {"a": {"$ref": "#/$defs/w"}}}, {"$ref": "#/$defs/w"}]},
+            },
+            "$ref": "#/$defs/v",
+        },
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "definitions": {"a": {"$ref": "#/definitions/a"}},
+            "$ref": "#/definitions/a",
+        },
     ],
 )
 def test_reference_cycles_that_read_nothing_are_an_empty_language(schema):
-    with pytest.raises(ConstraintError, match="refers back to itself without reading any part of the value.*language is empty"):
+    with pytest.raises(ConstraintError, match=r"refers back to itself without reading any part of the value.*language is empty"):
         JsonSchema(schema)
 
 
@@ -120,8 +135,13 @@ def test_recursion_through_a_part_of_the_value_still_compiles():
     tree = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#"}}]}
     c = JsonSchema(tree)
     assert c.accepts("[1, [2, [3]], []]") and not c.accepts('[1, ["x"]]')
-    linked = {"$defs": {"a": {"type": "object", "properties": {"next": {"$ref": "#/$defs/b"}}}, "b": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}},
-              "$ref": "#/$defs/a"}
+    linked = {
+        "$defs": {
+            "a": {"type": "object", "properties": {"next": {"$ref": "#/$defs/b"}}},
+            "b": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]},
+        },
+        "$ref": "#/$defs/a",
+    }
     c = JsonSchema(linked)
     assert c.accepts('{"next": {"next": null}}') and not c.accepts('{"next": 1}')
 
@@ -130,11 +150,20 @@ def test_recursion_through_a_part_of_the_value_still_compiles():
     "schema, valid, invalid",
     [
         # enum values checked against keywords that refer back to the schema being compiled
-        ({"$defs": {"a": {"enum": [{"x": 1}, {"x": {"x": 1}}, 2], "properties": {"x": {"$ref": "#/$defs/a"}}}}, "$ref": "#/$defs/a"},
-         ["2"], ['{"x": 1}', '{"x": {"x": 1}}', '{"x": 2}', "3"]),
+        (
+            {
+                "$defs": {"a": {"enum": [{"x": 1}, {"x": {"x": 1}}, 2], "properties": {"x": {"$ref": "#/$defs/a"}}}},
+                "$ref": "#/$defs/a",
+            },
+            ["2"],
+            ['{"x": 1}', '{"x": {"x": 1}}', '{"x": 2}', "3"],
+        ),
         # propertyNames that refers back, with required keys
-        ({"type": ["object", "string"], "required": ["a"], "propertyNames": {"$ref": "#"}, "maxLength": 1},
-         ['{"a": 1}', '"b"'], ['{"bc": 1}', "{}"]),
+        (
+            {"type": ["object", "string"], "required": ["a"], "propertyNames": {"$ref": "#"}, "maxLength": 1},
+            ['{"a": 1}', '"b"'],
+            ['{"bc": 1}', "{}"],
+        ),
     ],
 )
 def test_compile_time_reasoning_over_references_back_to_the_schema(schema, valid, invalid):
@@ -159,7 +188,10 @@ RECURSIVE = {
     "any value, objects": ({}, "object"),
     "recursive array": ({"anyOf": [{"type": "array", "items": {"$ref": "#"}}, {"type": "integer"}]}, "array"),
     "optional recursive object": (
-        {"$defs": {"N": {"anyOf": [{"type": "object", "properties": {"a": {"$ref": "#/$defs/N"}}}, {"type": "integer"}]}}, "$ref": "#/$defs/N"},
+        {
+            "$defs": {"N": {"anyOf": [{"type": "object", "properties": {"a": {"$ref": "#/$defs/N"}}}, {"type": "integer"}]}},
+            "$ref": "#/$defs/N",
+        },
         "object",
     ),
     "unique items": ({"uniqueItems": True, "items": {"$ref": "#"}}, "array"),
@@ -211,7 +243,13 @@ def test_an_invalid_prefix_at_the_limit_is_refused_not_raised():
 def _deep_schema(keyword: str, depth: int):
     schema: object = {"type": "integer"}
     for _ in range(depth):
-        schema = {"properties": {"a": schema}} if keyword == "properties" else {keyword: [schema]} if keyword == "anyOf" else {keyword: schema}
+        schema = (
+            {"properties": {"a": schema}}
+            if keyword == "properties"
+            else {keyword: [schema]}
+            if keyword == "anyOf"
+            else {keyword: schema}
+        )
     return schema
 
 
@@ -252,7 +290,11 @@ def test_deep_schema_text_const_and_reference_chains_are_refused_with_the_limit(
         ('{"const": NaN}', {}, "not a JSON value"),  # json.loads lets NaN through
         ({"const": {1, 2}}, {}, "a set is not a JSON value"),
         ({"enum": [{1: "a"}]}, {}, "a dict is not a JSON value"),
-        ({"properties": {1: {}}, "additionalProperties": False}, {}, "invalid properties at #: expected an object \\(with string keys\\)"),
+        (
+            {"properties": {1: {}}, "additionalProperties": False},
+            {},
+            "invalid properties at #: expected an object \\(with string keys\\)",
+        ),
         ({"patternProperties": {5: {}}}, {}, "invalid patternProperties"),
         ({1: {}}, {}, "a key 1 that is not a string"),
         (b"\x80{}", {}, "not valid UTF-8"),

@@ -74,7 +74,7 @@ def test_runs_leave_the_states_of_byte_by_byte_feeding(monkeypatch):
             state, at = c.initial(), 0
             while at < len(text) and state is not None:
                 size = rng.choice((1, 2, 3, 4, 6, 9, 16))
-                state, at = c.advance(state, text[at: at + size]), min(at + size, len(text))
+                state, at = c.advance(state, text[at : at + size]), min(at + size, len(text))
                 checked += 1
                 if state != expected[at]:
                     differences.append((name, text[:at]))

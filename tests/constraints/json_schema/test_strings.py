@@ -17,26 +17,65 @@ from awrs.constraints.json_schema import JsonSchema
 
 # (schema, dead prefixes, live prefixes): a dead prefix has no valid completion.
 CASES = [
-    ({"type": "string", "maxLength": 5},
-     [r'"0\u2028/-9\u00e', r'"0\u2028/-9\u', '"0\\u2028/-9\\', '"0\\u2028/-9'.encode() + b"\xc3", '"0\\u2028/-9'.encode() + b"\xf0\x9f"],
-     [r'"0\u2028/-9"', r'"0\u2028/-\u00e', '"0\\u2028/-'.encode() + b"\xf0\x9f"]),
-    ({"type": "string", "maxLength": 1}, [r'"a\ud83d', '"a\\', r'"\ud83d\ude00\\'], [r'"\ud83d\ude00"', r'"\ud83d\u', r'"\ud83d']),
+    (
+        {"type": "string", "maxLength": 5},
+        [
+            r'"0\u2028/-9\u00e',
+            r'"0\u2028/-9\u',
+            '"0\\u2028/-9\\',
+            b'"0\\u2028/-9' + b"\xc3",
+            b'"0\\u2028/-9' + b"\xf0\x9f",
+        ],
+        [r'"0\u2028/-9"', r'"0\u2028/-\u00e', b'"0\\u2028/-' + b"\xf0\x9f"],
+    ),
+    (
+        {"type": "string", "maxLength": 1},
+        [r'"a\ud83d', '"a\\', r'"\ud83d\ude00\\'],
+        [r'"\ud83d\ude00"', r'"\ud83d\u', r'"\ud83d'],
+    ),
     ({"type": "string", "maxLength": 0}, ['"\\', b'"\xc3', r'"\u'], ['""']),
-    ({"type": "string", "pattern": "^[a-z]+$"},
-     [r'"\u01', r'"\ud8', r'"\u0060', r'"\u00e'],
-     [r'"\u00', r'"\u006', '"\\', r'"\u0061"', r'"a\u007']),
+    (
+        {"type": "string", "pattern": "^[a-z]+$"},
+        [r'"\u01', r'"\ud8', r'"\u0060', r'"\u00e'],
+        [r'"\u00', r'"\u006', '"\\', r'"\u0061"', r'"a\u007'],
+    ),
     ({"type": "string", "pattern": "^[a-z]{2}$"}, [r'"ab\u', r'"a\u0061\u'], [r'"a\u0', r'"\u0061b"']),
-    ({"enum": ["é", "x"]}, [r'"\u00f', r'"\u006', r'"\ud8', '"\\n', r'"\u00E8'], [r'"\u00e', r'"\u00E', r'"\u0078"', r'"\u007', '"\\']),
-    ({"const": "😀"}, [r'"\ud83d\udf', r'"\ud83e', r'"\ud83d\u0', r'"\ud83d\ude01', b'"\xf0\x9f\x98\x81'],
-     [r'"\ud83d\ude00"', r'"\ud83d\u', r'"\ud83d\ude0', r'"\ud83', b'"\xf0\x9f\x98']),
-    ({"enum": ['a"b', "a\\b", "a\nb"]}, [r'"a\t', r'"a\u01', r'"a\u003'], [r'"a\u0', r'"a\"', r'"a\\', r'"a\n', r'"a\u0022', r'"a\u000', r'"a\u005c']),
-    ({"type": "object", "properties": {"é": {}}, "additionalProperties": False},
-     [r'{"\u00f', r'{"\u01', r'{"\ud8'], [r'{"\u00e', r'{"\u00e9": 1}', r'{"\u00E9']),
-    ({"type": "object", "patternProperties": {"^x-[a-z]+$": {}}, "additionalProperties": False},
-     [r'{"x-\u01', r'{"\u0079'], [r'{"x-\u00', r'{"\u0078-', r'{"x-\u0061": 1}']),
+    (
+        {"enum": ["é", "x"]},
+        [r'"\u00f', r'"\u006', r'"\ud8', '"\\n', r'"\u00E8'],
+        [r'"\u00e', r'"\u00E', r'"\u0078"', r'"\u007', '"\\'],
+    ),
+    (
+        {"const": "😀"},
+        [r'"\ud83d\udf', r'"\ud83e', r'"\ud83d\u0', r'"\ud83d\ude01', b'"\xf0\x9f\x98\x81'],
+        [r'"\ud83d\ude00"', r'"\ud83d\u', r'"\ud83d\ude0', r'"\ud83', b'"\xf0\x9f\x98'],
+    ),
+    (
+        {"enum": ['a"b', "a\\b", "a\nb"]},
+        [r'"a\t', r'"a\u01', r'"a\u003'],
+        [r'"a\u0', r'"a\"', r'"a\\', r'"a\n', r'"a\u0022', r'"a\u000', r'"a\u005c'],
+    ),
+    (
+        {"type": "object", "properties": {"é": {}}, "additionalProperties": False},
+        [r'{"\u00f', r'{"\u01', r'{"\ud8'],
+        [r'{"\u00e', r'{"\u00e9": 1}', r'{"\u00E9'],
+    ),
+    (
+        {"type": "object", "patternProperties": {"^x-[a-z]+$": {}}, "additionalProperties": False},
+        [r'{"x-\u01', r'{"\u0079'],
+        [r'{"x-\u00', r'{"\u0078-', r'{"x-\u0061": 1}'],
+    ),
     ({"type": "object", "propertyNames": {"maxLength": 1}}, [r'{"a\u', '{"a\\'], [r'{"\u0061": 1}', r'{"\u00']),
-    ({"type": "object", "required": ["ab"], "maxProperties": 1}, [r'{"a\u0063', r'{"\u0062', r'{"a\u007'], [r'{"a\u0062": 0}', r'{"a\u006']),
-    ({"type": "string"}, [r'"\ud800\u0', r'"\udc00', r'"\ud800\ud8', r'"\ud800x'], [r'"\ud800\udc00"', r'"\ud800\u', r'"\ud800\udf']),
+    (
+        {"type": "object", "required": ["ab"], "maxProperties": 1},
+        [r'{"a\u0063', r'{"\u0062', r'{"a\u007'],
+        [r'{"a\u0062": 0}', r'{"a\u006'],
+    ),
+    (
+        {"type": "string"},
+        [r'"\ud800\u0', r'"\udc00', r'"\ud800\ud8', r'"\ud800x'],
+        [r'"\ud800\udc00"', r'"\ud800\u', r'"\ud800\udf'],
+    ),
     ({"type": "string", "minLength": 2}, [], [r'"\ud83d\ude00a"', r'"\ud83d\ude00']),
 ]
 
@@ -58,16 +97,18 @@ def test_a_surrogate_pair_is_one_code_point():
 
 def test_a_string_spec_no_string_satisfies_refuses_the_opening_quote():
     """Pattern automata are built on first use; emptiness found then refuses the quote."""
-    for schema in ({"type": ["string", "null"], "pattern": "^a{5}$", "maxLength": 3},
-                   {"type": ["string", "null"], "format": "date", "pattern": "^x"},
-                   {"type": ["string", "null"], "pattern": "[^\\s\\S]"}):
+    for schema in (
+        {"type": ["string", "null"], "pattern": "^a{5}$", "maxLength": 3},
+        {"type": ["string", "null"], "format": "date", "pattern": "^x"},
+        {"type": ["string", "null"], "pattern": "[^\\s\\S]"},
+    ):
         c = JsonSchema(schema)
         assert c.accepts("null") and not c.accepts_prefix('"'), schema
 
 
 # --- a property test against an oracle that decodes the prefix itself --------------------------
 
-ALPHABET = "aé😀\u2028\"\\\n/x"
+ALPHABET = 'aé😀\u2028"\\\n/x'
 _SIMPLE = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "/": "\\/"}
 
 
@@ -82,7 +123,9 @@ def _spell(text: str, rng: random.Random) -> str:
         elif way == 1 and ch in _SIMPLE:
             out.append(_SIMPLE[ch])
         else:
-            units = [ord(ch)] if ord(ch) < 0x10000 else [0xD800 + ((ord(ch) - 0x10000) >> 10), 0xDC00 + ((ord(ch) - 0x10000) & 0x3FF)]
+            units = (
+                [ord(ch)] if ord(ch) < 0x10000 else [0xD800 + ((ord(ch) - 0x10000) >> 10), 0xDC00 + ((ord(ch) - 0x10000) & 0x3FF)]
+            )
             for u in units:
                 digits = f"{u:04x}"
                 out.append("\\u" + "".join(d.upper() if rng.random() < 0.5 else d for d in digits))
@@ -160,7 +203,7 @@ def test_prefixes_agree_with_an_oracle_that_decodes_them(values, max_len, seed):
     rng = random.Random(seed)
     enum = JsonSchema({"enum": values})
     bounded = JsonSchema({"type": "string", "maxLength": max_len})
-    for value in values + [rng.choice(values) + rng.choice(ALPHABET)]:
+    for value in [*values, rng.choice(values) + rng.choice(ALPHABET)]:
         literal = _spell(value, rng)
         for k in range(1, len(literal) + 1):
             prefix = literal[:k]
@@ -168,7 +211,10 @@ def test_prefixes_agree_with_an_oracle_that_decodes_them(values, max_len, seed):
             if closed:
                 want = text in values
             else:
-                want = any(v.startswith(text) and (not escape or (len(v) > len(text) and _could_be(escape, v[len(text)]))) for v in values)
+                want = any(
+                    v.startswith(text) and (not escape or (len(v) > len(text) and _could_be(escape, v[len(text)])))
+                    for v in values
+                )
             assert enum.accepts_prefix(prefix) == want, (values, prefix)
             want = len(text) + (1 if escape else 0) <= max_len and (not escape or _some_character(escape))
             assert bounded.accepts_prefix(prefix) == want, (max_len, prefix)

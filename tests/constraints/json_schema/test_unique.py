@@ -16,27 +16,77 @@ from awrs.errors import ConstraintError
 
 # (schema, dead prefixes, live prefixes, valid, invalid)
 CASES = [
-    ({"type": "array", "items": {"type": "boolean"}, "maxItems": 3, "uniqueItems": True},
-     ["[true,false,", "[true, false ,", "[true,t", "[false,f"], ["[true,false", "[true,f", "[true,"], ["[true,false]", "[]"], ["[true,true]"]),
-    ({"type": "array", "items": {"type": ["boolean", "null"]}, "uniqueItems": True},
-     ["[true,null,false,", "[null,n", "[true,null,t"], ["[true,null,f", "[true,null,false"], ["[null,true,false]"], ["[null,null]"]),
-    ({"type": "array", "items": {"enum": ["a", "b", 1]}, "uniqueItems": True, "minItems": 3},
-     ['["a",1,"a', '[1.0,"a","b",', '["b",1e0,1'], ['["a",1,"', '["a",1,"b"', '["b", 1.0'], ['["a",1,"b"]', '[1, "b", "a"]'], ['["a",1]']),
-    ({"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 3}, "uniqueItems": True},
-     ["[1,2,3,", "[1,2,1", "[3,1,3"], ["[1,2,", "[1,2,3", "[1,2,30e-1"], ["[1,2,3]", "[1,2,0.3e1]"], ["[1,2,1]", "[4]"]),
-    ({"type": "array", "items": {"type": "number", "multipleOf": 0.5, "minimum": 0, "maximum": 1}, "uniqueItems": True},
-     ["[0,0.5,1,", "[0,1,1"], ["[0,0.5,1", "[0,1,0."], ["[0,0.5,1.0]"], ["[0,0.0]"]),
-    ({"type": "array", "items": {"anyOf": [{"const": "x"}, {"type": "boolean"}]}, "uniqueItems": True},
-     ['["x",true,false,', '[true,"x","'], ['["x",true,f'], ['["x",true,false]'], ['["x","x"]']),
-    ({"type": "array", "items": {"allOf": [{"enum": [1, 2, 3, "a"]}, {"type": "integer"}]}, "uniqueItems": True},
-     ["[1,2,3,", '[1,"'], ["[1,2,"], ["[3,2,1]"], ['["a"]']),
-    ({"type": "array", "items": {"const": {"k": [1, 2]}}, "uniqueItems": True},
-     ['[{"k":[1,2]},'], ['[{"k":[1,2]}'], ['[{"k": [1, 2.0]}]'], ['[{"k":[1,2]},{"k":[1,2]}]']),
+    (
+        {"type": "array", "items": {"type": "boolean"}, "maxItems": 3, "uniqueItems": True},
+        ["[true,false,", "[true, false ,", "[true,t", "[false,f"],
+        ["[true,false", "[true,f", "[true,"],
+        ["[true,false]", "[]"],
+        ["[true,true]"],
+    ),
+    (
+        {"type": "array", "items": {"type": ["boolean", "null"]}, "uniqueItems": True},
+        ["[true,null,false,", "[null,n", "[true,null,t"],
+        ["[true,null,f", "[true,null,false"],
+        ["[null,true,false]"],
+        ["[null,null]"],
+    ),
+    (
+        {"type": "array", "items": {"enum": ["a", "b", 1]}, "uniqueItems": True, "minItems": 3},
+        ['["a",1,"a', '[1.0,"a","b",', '["b",1e0,1'],
+        ['["a",1,"', '["a",1,"b"', '["b", 1.0'],
+        ['["a",1,"b"]', '[1, "b", "a"]'],
+        ['["a",1]'],
+    ),
+    (
+        {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 3}, "uniqueItems": True},
+        ["[1,2,3,", "[1,2,1", "[3,1,3"],
+        ["[1,2,", "[1,2,3", "[1,2,30e-1"],
+        ["[1,2,3]", "[1,2,0.3e1]"],
+        ["[1,2,1]", "[4]"],
+    ),
+    (
+        {"type": "array", "items": {"type": "number", "multipleOf": 0.5, "minimum": 0, "maximum": 1}, "uniqueItems": True},
+        ["[0,0.5,1,", "[0,1,1"],
+        ["[0,0.5,1", "[0,1,0."],
+        ["[0,0.5,1.0]"],
+        ["[0,0.0]"],
+    ),
+    (
+        {"type": "array", "items": {"anyOf": [{"const": "x"}, {"type": "boolean"}]}, "uniqueItems": True},
+        ['["x",true,false,', '[true,"x","'],
+        ['["x",true,f'],
+        ['["x",true,false]'],
+        ['["x","x"]'],
+    ),
+    (
+        {"type": "array", "items": {"allOf": [{"enum": [1, 2, 3, "a"]}, {"type": "integer"}]}, "uniqueItems": True},
+        ["[1,2,3,", '[1,"'],
+        ["[1,2,"],
+        ["[3,2,1]"],
+        ['["a"]'],
+    ),
+    (
+        {"type": "array", "items": {"const": {"k": [1, 2]}}, "uniqueItems": True},
+        ['[{"k":[1,2]},'],
+        ['[{"k":[1,2]}'],
+        ['[{"k": [1, 2.0]}]'],
+        ['[{"k":[1,2]},{"k":[1,2]}]'],
+    ),
     # contains counts and a closed tuple: the rest stays exact
-    ({"type": "array", "items": {"type": "boolean"}, "contains": {"const": True}, "uniqueItems": True},
-     ["[false,false", "[false,true,"], ["[false,"], ["[false,true]", "[true]"], ["[false]"]),
-    ({"type": "array", "prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "items": False, "uniqueItems": True},
-     ["[true,t", "[true,false,"], ["[true,f"], ["[true,false]"], ["[false,false]"]),
+    (
+        {"type": "array", "items": {"type": "boolean"}, "contains": {"const": True}, "uniqueItems": True},
+        ["[false,false", "[false,true,"],
+        ["[false,"],
+        ["[false,true]", "[true]"],
+        ["[false]"],
+    ),
+    (
+        {"type": "array", "prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "items": False, "uniqueItems": True},
+        ["[true,t", "[true,false,"],
+        ["[true,f"],
+        ["[true,false]"],
+        ["[false,false]"],
+    ),
 ]
 
 
@@ -87,7 +137,12 @@ def _item_ok(item: dict, v) -> bool:
 
 
 @settings(max_examples=60, deadline=None)
-@given(item=st.sampled_from(ITEM_SCHEMAS), low=st.integers(0, 3), high=st.integers(0, 4), probe=st.lists(st.sampled_from([True, False, None, "a", "b", "c", "ab", 1]), max_size=5))
+@given(
+    item=st.sampled_from(ITEM_SCHEMAS),
+    low=st.integers(0, 3),
+    high=st.integers(0, 4),
+    probe=st.lists(st.sampled_from([True, False, None, "a", "b", "c", "ab", 1]), max_size=5),
+)
 def test_prefixes_agree_with_the_valid_arrays_enumerated(item, low, high, probe):
     """Compact prefixes of a random array against every valid array, enumerated (item values
     that have one spelling each, so that compact prefixes of the valid arrays are exactly the
@@ -95,9 +150,7 @@ def test_prefixes_agree_with_the_valid_arrays_enumerated(item, low, high, probe)
     schema = {"type": "array", "items": item, "uniqueItems": True, "minItems": low, "maxItems": high}
     values = _domain_values(item)
     valid = [
-        json.dumps(list(arr), separators=(",", ":"))
-        for n in range(low, high + 1)
-        for arr in itertools.permutations(values, n)
+        json.dumps(list(arr), separators=(",", ":")) for n in range(low, high + 1) for arr in itertools.permutations(values, n)
     ]
     try:
         c = JsonSchema(schema)
