@@ -16,7 +16,7 @@ PROBE = """
 import json, os, sys
 import numpy as np
 import awrs
-from awrs.constraints import _dfa_kernels as dfa
+from awrs.automata import _kernels as dfa
 from awrs.sampler import _kernels as sampler
 root = sys.argv[1]
 paths = [dfa._walk_token._cache.cache_path, sampler._masked_argmax._cache.cache_path]

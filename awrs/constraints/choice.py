@@ -15,8 +15,9 @@ from itertools import islice
 
 import numpy as np
 
+from awrs.automata.dfa import ByteDFA, trie_dfa
 from awrs.constraints.base import Constraint, Delegating, to_bytes
-from awrs.constraints.dfa import ByteDFA, DFAConstraint, trie_dfa
+from awrs.constraints.dfa import DFAConstraint
 from awrs.errors import AwrsError, ConstraintError
 
 __all__ = ["DFA_MAX_BYTES", "MAX_OPTIONS", "MAX_OPTION_BYTES", "Choice"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from awrs.constraints.base import Constraint
-from awrs.constraints.partial import split_utf8
+from awrs.constraints.regex.partial import split_utf8
 from awrs.errors import ConstraintError, add_note
 
 __all__ = ["Predicate"]

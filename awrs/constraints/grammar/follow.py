@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from awrs.constraints.dfa import ByteDFA
+from awrs.automata.dfa import ByteDFA
 
 __all__ = ["NOTHING", "Follow", "follow", "follow_from_bytes"]
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from awrs.constraints.dfa import ByteDFA, build_byte_dfa
+from awrs.automata.dfa import ByteDFA, build_byte_dfa
+from awrs.automata.utf8 import complement_ranges
 from awrs.constraints.grammar.follow import follow
-from awrs.constraints.regex_automaton import remove_epsilons
-from awrs.constraints.regex_syntax import ANY, Ranges
-from awrs.constraints.utf8 import complement_ranges
+from awrs.constraints.regex.automaton import remove_epsilons
+from awrs.constraints.regex.syntax import ANY, Ranges
 from awrs.errors import ConstraintError, EmptyLanguageError
 
 __all__ = [

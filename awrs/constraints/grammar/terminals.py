@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from awrs.constraints.dfa import ByteDFA
+from awrs.automata.dfa import ByteDFA
 from awrs.constraints.grammar.follow import NOTHING, Follow, follow, follow_from_bytes
 from awrs.constraints.grammar.pike import MATCH, MATCH_POS, Machine, Nfa, OrderedLists, TerminalError, thompson
-from awrs.constraints.regex_syntax import Ranges, UnsupportedSyntax, merge, parse
+from awrs.constraints.regex.syntax import Ranges, UnsupportedSyntax, merge, parse
 
 __all__ = ["NOTHING", "Follow", "TerminalError", "TerminalLexemes", "follow_from_bytes", "terminal_lexemes"]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from awrs.constraints.dfa import ByteDFA, DFATooLarge, intersect
+from awrs.automata.dfa import ByteDFA, DFATooLarge, intersect
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, check_cycles, short_pointer
@@ -43,7 +43,7 @@ from awrs.constraints.json_schema.refs import Draft, Resolved, Resources, join
 from awrs.constraints.json_schema.sharing import share
 from awrs.constraints.json_schema.strings import StringSpec
 from awrs.constraints.json_schema.values import accepts_value, check_json_value, json_equal, show, type_of, value_node
-from awrs.constraints.regex_syntax import parses_exactly
+from awrs.constraints.regex.syntax import parses_exactly
 from awrs.errors import ConstraintError, UnsupportedSchemaError
 
 __all__ = ["ANNOTATIONS", "ENFORCED", "UNENFORCED", "Compiler", "Options", "UnenforcedKeywordWarning"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from awrs.constraints.dfa import ByteDFA
+from awrs.automata.dfa import ByteDFA
 
 __all__ = ["FINAL_CHECKS", "FORMATS", "UNSUPPORTED", "format_dfa", "format_max_length"]
 

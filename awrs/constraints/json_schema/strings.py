@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from awrs.constraints.dfa import ByteDFA
+from awrs.automata.dfa import ByteDFA
+from awrs.automata.utf8 import utf8_sequences
 from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
-from awrs.constraints.utf8 import utf8_sequences
 from awrs.errors import EmptyLanguageError
 
 __all__ = [

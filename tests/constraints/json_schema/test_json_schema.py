@@ -280,7 +280,7 @@ def test_an_unfinished_character_is_checked_byte_by_byte():
 
 
 def test_string_spec_emptiness_from_its_automaton_and_bounds():
-    from awrs.constraints.dfa import trie_dfa
+    from awrs.automata.dfa import trie_dfa
     from awrs.constraints.json_schema.compiler import _nothing
     from awrs.constraints.json_schema.strings import StringSpec
 

@@ -10,7 +10,7 @@ sets are then disjoint, so expanding them into one UTF-8 trie per state gives a 
 byte automaton directly; equal subtries are made once, so states that end characters the same
 way share them. The result is the minimal byte DFA of the language, with only live states.
 
-:func:`byte_table` is what :func:`awrs.constraints.dfa.build_byte_dfa` runs.
+:func:`byte_table` is what :func:`awrs.automata.dfa.build_byte_dfa` runs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from awrs.constraints.utf8 import utf8_sequences
+from awrs.automata.utf8 import utf8_sequences
 
 __all__ = ["EmptyLanguage", "TooManyStates", "byte_table", "utf8_trie"]
 

@@ -133,7 +133,7 @@ def test_grammar_terminals_keep_ascii_classes_by_default():
 
 
 def test_ascii_tables_are_the_regex_module_s():
-    from awrs.constraints.regex_classes import ASCII_SHORTHANDS, scan
+    from awrs.constraints.regex.classes import ASCII_SHORTHANDS, scan
 
     for letter, ranges in ASCII_SHORTHANDS.items():
         assert scan("\\" + letter, True, False) == ranges
@@ -145,7 +145,7 @@ def test_case_variants_come_only_from_the_characters_scanned_for_them():
     get_all_cases = getattr(getattr(regex, "_regex", None), "get_all_cases", None)
     if get_all_cases is None:
         pytest.skip("this regex module does not expose its case table")
-    from awrs.constraints.regex_classes import _with_case_variants
+    from awrs.constraints.regex.classes import _with_case_variants
 
     candidates = {ord(c) for c in _with_case_variants()}
     flags = regex.VERSION0 | regex.IGNORECASE

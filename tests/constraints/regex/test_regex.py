@@ -11,8 +11,8 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awrs.constraints import _dfa_kernels as kernels
-from awrs.constraints.dfa import walk_vocabulary
+from awrs.automata import _kernels as kernels
+from awrs.automata.dfa import walk_vocabulary
 from awrs.constraints.regex import Regex
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
@@ -213,7 +213,7 @@ def test_end_anchors_inside_lookarounds_do_not_refuse_viable_prefixes():
     string inside look-arounds; awrs relaxes those anchors for prefix checks."""
     c = Regex(r"^(?!(False|in|is)$)[a-zA-Z_]\w*$")
     assert c.accepts_prefix("in") and not c.accepts("in") and c.accepts("int")
-    from awrs.constraints.partial import relax_end_anchors
+    from awrs.constraints.regex.partial import relax_end_anchors
 
     assert relax_end_anchors(r"(?!a$)b(?=c$)[$]$") == r"(?!a(?!))b(?=c)[$]$"
 

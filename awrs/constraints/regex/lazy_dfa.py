@@ -4,7 +4,7 @@ Subset construction done lazily (as RE2 and Rust's ``regex`` do): a state is the
 NFA nodes the text so far can be in, and its row of successors is computed the first time a
 walk leaves it, then memoised. Nodes from which no accepting node is reachable are dropped, so
 a state exists exactly when some completion is accepted: the prefix check is exact, as with
-the eager :class:`~awrs.constraints.dfa.ByteDFA`.
+the eager :class:`~awrs.automata.dfa.ByteDFA`.
 
 Budget: at most :data:`MAX_CACHED_STATES` rows are kept; past that the memo is emptied and
 rebuilt as walks need it (states are the node sets themselves, so states held by sequences
@@ -19,8 +19,8 @@ import threading
 
 import numpy as np
 
+from awrs.automata.dfa import ByteClasses, ByteNFA, CharTransition, byte_nfa
 from awrs.constraints.base import Constraint
-from awrs.constraints.dfa import ByteNFA, CharTransition, _byte_nfa, _ByteClasses
 from awrs.errors import EmptyLanguageError
 
 __all__ = ["MAX_CACHED_STATES", "LazyDFA"]
@@ -46,11 +46,11 @@ class LazyDFA(Constraint):
     def __init__(
         self, n_states: int, initial: int, finals, transitions: list[CharTransition] | tuple, max_cached: int = MAX_CACHED_STATES
     ):
-        edges, _ = _byte_nfa(n_states, transitions)
+        edges, _ = byte_nfa(n_states, transitions)
         nfa = ByteNFA(edges, initial, frozenset(finals))
         if not nfa.live[initial]:
             raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
-        classes = _ByteClasses(edges)
+        classes = ByteClasses(edges)
         self._of_byte = classes.byte_list
         self._n_classes = classes.n
         self._edges = classes.edges

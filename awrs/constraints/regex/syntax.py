@@ -2,10 +2,10 @@ r"""The ``regex`` module's pattern syntax (version 0), read into a small syntax 
 
 :func:`parse` reads a pattern that the ``regex`` module compiles. Where the tree can only
 *over-approximate* the pattern it says so (``Parsed.notes``), and
-:mod:`awrs.constraints.regex_automaton` turns the tree into a character automaton — exact for
+:mod:`awrs.constraints.regex.automaton` turns the tree into a character automaton — exact for
 regular patterns, a regular superset (an *envelope*) for the rest.
 
-Character classes are exact: :mod:`awrs.constraints.regex_classes` evaluates what depends on
+Character classes are exact: :mod:`awrs.constraints.regex.classes` evaluates what depends on
 Unicode data (shorthand classes in Unicode mode, properties, POSIX classes, ignore-case) with
 the regex module itself. Inline flags are exact too: ``(?i)`` in the middle of a group holds
 to the end of that group, as in the regex module; ``(?-i)`` and ``(?i-s:...)`` turn flags off.
@@ -39,8 +39,8 @@ from typing import Any
 
 import regex
 
-from awrs.constraints import regex_classes as classes
-from awrs.constraints.regex_classes import ANY, Ranges, merge
+from awrs.constraints.regex import classes
+from awrs.constraints.regex.classes import ANY, Ranges, merge
 
 __all__ = [
     "ANY",

@@ -18,11 +18,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from awrs.constraints.regex import Regex
-from awrs.constraints.regex_automaton import read
-from awrs.constraints.regex_syntax import UnsupportedSyntax, parses_exactly
+from awrs.constraints.regex.automaton import read
+from awrs.constraints.regex.syntax import UnsupportedSyntax, parses_exactly
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
-from tests.constraints.test_pattern_set import load_patterns
+from tests.constraints.regex.test_pattern_set import load_patterns
 
 
 def envelope_accepts(c: Regex, text: str, *, prefix: bool = False) -> bool:

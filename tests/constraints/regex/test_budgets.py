@@ -14,11 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awrs.constraints import partial
-from awrs.constraints.regex import Regex
+from awrs.constraints.regex import Regex, partial
 from awrs.errors import AwrsError, ConstraintError
 
-#: Groups nested deeper are refused (awrs.constraints.regex_syntax.MAX_NESTING).
+#: Groups nested deeper are refused (awrs.constraints.regex.syntax.MAX_NESTING).
 MAX_NESTING = 100
 
 
@@ -91,7 +90,7 @@ def test_deep_nesting_is_refused_by_a_stated_limit(depth, group):
 
 
 def test_the_nesting_limit_is_the_reader_s():
-    from awrs.constraints.regex_syntax import MAX_NESTING as limit
+    from awrs.constraints.regex.syntax import MAX_NESTING as limit
 
     assert limit == MAX_NESTING
 

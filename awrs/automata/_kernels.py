@@ -1,4 +1,4 @@
-"""Numba kernels that walk a byte DFA table (private; see ``awrs.constraints.dfa``).
+"""Numba kernels that walk a byte DFA table (private; see ``awrs.automata.dfa``).
 
 The ``_*`` functions are compiled with ``@njit`` and take plain arrays. The public wrappers
 check dtype, shape and contiguity, so a wrong array is a clear error rather than a crash or a

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import regex
 
-from awrs.constraints import dfa
-from awrs.constraints.dfa import ByteNFA, build_byte_dfa, build_tagged_dfa
+from awrs.automata import dfa
+from awrs.automata.dfa import ByteNFA, build_byte_dfa, build_tagged_dfa
 from awrs.constraints.regex import Regex as awrs_regex
 from awrs.constraints.regex import char_automaton
 from awrs.constraints.sql import _words_nfa
@@ -150,7 +150,7 @@ def test_byte_dfas_are_minimal_and_live():
     """Byte DFAs are built minimal and live (over code points, then expanded): for every
     pattern of the AWRS pattern set the DFA engine takes, and some with dead ends and empty
     languages, NumPy minimisation leaves the table and accepting states as they are."""
-    from tests.constraints.test_pattern_set import load_patterns
+    from tests.constraints.regex.test_pattern_set import load_patterns
 
     patterns = [p for p in load_patterns() if awrs_regex(p).engine == "dfa"]
     patterns += ["a(?!b)", "(ab|ac)*d", "x{0,3}y?", "[0-9]{2,5}(\\.[0-9]+)?", "(?i:select|from)", "[^a]*a[^a]*"]

@@ -26,8 +26,8 @@ import unicodedata
 import numpy as np
 import regex
 
-from awrs.constraints import utf8
-from awrs.constraints.utf8 import MAX_CODE_POINT, complement_ranges
+from awrs.automata import utf8
+from awrs.automata.utf8 import MAX_CODE_POINT, complement_ranges
 
 __all__ = [
     "ANY",

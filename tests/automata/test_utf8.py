@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awrs.constraints.utf8 import code_point_ranges, complement_ranges, utf8_sequences
+from awrs.automata.utf8 import code_point_ranges, complement_ranges, utf8_sequences
 
 
 def matches(seqs, data: bytes) -> bool:

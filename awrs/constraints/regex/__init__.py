@@ -14,13 +14,13 @@ Semantics: what Python's ``re`` means by the same pattern and flags, as the ``re
 
 Engine choice (``engine="auto"``):
 
-1. Nesting past :data:`~awrs.constraints.regex_syntax.MAX_NESTING` groups, or a pattern the
+1. Nesting past :data:`~awrs.constraints.regex.syntax.MAX_NESTING` groups, or a pattern the
    ``regex`` module refuses, is a :class:`ConstraintError` naming the problem and where.
-2. awrs reads the pattern (:mod:`awrs.constraints.regex_syntax`) into a character automaton.
+2. awrs reads the pattern (:mod:`awrs.constraints.regex.syntax`) into a character automaton.
    When the reading is exact — only regular features, ``^``/``$`` only at the very ends where
    ``fullmatch`` makes them no-ops — it is a DFA: built whole (Numba masks) up to
    :data:`EAGER_DFA_STATES` states, else made lazily, state by state as checks reach them
-   (:class:`~awrs.constraints.lazy_dfa.LazyDFA`). A regular pattern never backtracks.
+   (:class:`~awrs.constraints.regex.lazy_dfa.LazyDFA`). A regular pattern never backtracks.
 3. Anything else — back-references, look-arounds, conditionals, atomic groups, possessive
    quantifiers, recursion, ``\b`` — uses :class:`PartialMatch`, guarded by the byte DFA of the
    reading's regular *envelope* (a superset of the language): texts the envelope refuses are
@@ -38,13 +38,14 @@ from typing import Any, Literal
 
 import regex as regex_module
 
+from awrs.automata.dfa import MAX_DFA_STATES, ByteDFA, DFATooLarge, build_byte_dfa
 from awrs.constraints.base import Constraint, Delegating
-from awrs.constraints.dfa import MAX_DFA_STATES, ByteDFA, DFAConstraint, DFATooLarge, build_byte_dfa
-from awrs.constraints.lazy_dfa import LazyDFA
-from awrs.constraints.partial import PartialMatch
-from awrs.constraints.regex_automaton import Reading, read_parsed
-from awrs.constraints.regex_classes import class_text
-from awrs.constraints.regex_syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
+from awrs.constraints.dfa import DFAConstraint
+from awrs.constraints.regex.automaton import Reading, read_parsed
+from awrs.constraints.regex.classes import class_text
+from awrs.constraints.regex.lazy_dfa import LazyDFA
+from awrs.constraints.regex.partial import PartialMatch
+from awrs.constraints.regex.syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
 from awrs.errors import ConstraintError, EmptyLanguageError
 
 __all__ = ["ECMA_262", "Engine", "Regex", "char_automaton", "compile_pattern"]
@@ -118,7 +119,7 @@ class Regex(Delegating):
     @property
     def envelope(self) -> ByteDFA | None:
         """For the partial engine: the byte DFA of a regular superset of the pattern's language
-        (see :mod:`awrs.constraints.regex_syntax`), or None when none could be built."""
+        (see :mod:`awrs.constraints.regex.syntax`), or None when none could be built."""
         return self._impl.envelope if isinstance(self._impl, PartialMatch) else None
 
     @property
@@ -355,7 +356,7 @@ def _compile(pattern: str, flags: int, parsed: Parsed | None) -> Any:
 
 def _spelled_out(pattern: str, spelled) -> str:
     r"""``pattern`` with each ``\p{..}`` or POSIX class replaced by the class of its set (see
-    :class:`~awrs.constraints.regex_syntax.Parsed`). Inside a class the set is framed by
+    :class:`~awrs.constraints.regex.syntax.Parsed`). Inside a class the set is framed by
     ``\P{Any}`` (the empty set), so that a neighbouring ``-`` stays a literal as it was
     (``[a-\p{L}]``), never a range to a spelled-out character."""
     out, last = [], 0

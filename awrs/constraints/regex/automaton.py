@@ -1,7 +1,7 @@
-"""Character automata for regex syntax trees (:mod:`awrs.constraints.regex_syntax`).
+"""Character automata for regex syntax trees (:mod:`awrs.constraints.regex.syntax`).
 
 :func:`read` gives a :class:`Reading`: ``(n_states, initial, finals, transitions)`` over code
-points, ready for :func:`awrs.constraints.dfa.build_byte_dfa`, and the approximations made.
+points, ready for :func:`awrs.automata.dfa.build_byte_dfa`, and the approximations made.
 Two uses follow:
 
 - **exact** (no approximation): the automaton's language is the pattern's full-match language,
@@ -13,7 +13,7 @@ Two uses follow:
 
 The construction is Thompson's (a fragment per tree node, bounded repeats and references
 copied), then epsilon removal; the byte DFA builder determinises and minimises. It runs on an
-explicit stack (:func:`~awrs.constraints.regex_syntax.run_nested`), so deep trees cost no
+explicit stack (:func:`~awrs.constraints.regex.syntax.run_nested`), so deep trees cost no
 Python recursion, and within a budget of :data:`MAX_NFA_STATES` states.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from awrs.constraints.regex_syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
+from awrs.constraints.regex.syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
 
 __all__ = [
     "MAX_NFA_STATES",
@@ -79,7 +79,7 @@ def read(
     r"""The automaton of ``pattern``.
 
     ``unicode`` and ``flags`` are the matching mode and the flags in force at the start (see
-    :func:`~awrs.constraints.regex_syntax.parse`). ``max_repeat``, when given, is the repeat
+    :func:`~awrs.constraints.regex.syntax.parse`). ``max_repeat``, when given, is the repeat
     bound past which repeats are left unbounded and ``max_ref_depth`` how deep references are
     copied (lower values give coarser envelopes, smaller to build; ``max_ref_depth`` does not
     change a reading that is exact, which has no references). Raises :class:`UnsupportedSyntax`

@@ -1,4 +1,4 @@
-"""Byte DFAs built over code points (awrs.constraints.char_dfa): minimal, live, the language
+"""Byte DFAs built over code points (awrs.automata.char_dfa): minimal, live, the language
 of the character automaton, within their state budget."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import random
 import numpy as np
 import pytest
 
-from awrs.constraints import dfa
-from awrs.constraints.char_dfa import utf8_trie
-from awrs.constraints.dfa import DFATooLarge, build_byte_dfa
-from awrs.constraints.regex_automaton import read
+from awrs.automata import dfa
+from awrs.automata.char_dfa import utf8_trie
+from awrs.automata.dfa import DFATooLarge, build_byte_dfa
+from awrs.constraints.regex.automaton import read
 from awrs.errors import ConstraintError
 
 #: Wide classes over every UTF-8 length, overlapping ranges, and loops through them.

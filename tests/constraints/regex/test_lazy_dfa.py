@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from awrs.constraints.dfa import build_byte_dfa
-from awrs.constraints.lazy_dfa import LazyDFA
-from awrs.constraints.regex_automaton import read
+from awrs.automata.dfa import build_byte_dfa
+from awrs.constraints.regex.automaton import read
+from awrs.constraints.regex.lazy_dfa import LazyDFA
 from awrs.errors import ConstraintError
 
 PATTERNS = [r"([a-z]+ ?){1,8}", r"(ab|a[0-9]{2})+c?", r"[\u0100-\U0010ffff]{1,3}x", r"(?s).{0,4}é", r"a{3,6}|b*", r"(x|xy|xyz)+z"]

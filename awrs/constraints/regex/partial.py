@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import regex
 
+from awrs.automata.dfa import ByteDFA, walk_vocabulary
 from awrs.constraints.base import Constraint
-from awrs.constraints.dfa import ByteDFA, walk_vocabulary
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 
@@ -114,7 +114,7 @@ class PartialMatch(Constraint):
     the envelope DFA)``.
 
     ``envelope``, when given, is a byte DFA whose language contains every full match of the
-    pattern (a regular over-approximation, see :mod:`awrs.constraints.regex_syntax`). A text it
+    pattern (a regular over-approximation, see :mod:`awrs.constraints.regex.syntax`). A text it
     refuses cannot be completed, so it is refused without calling the regex module, and
     :meth:`impossible_tokens` lists the tokens it refuses from a state (the sampler prunes them
     exactly). The envelope also refuses what the regex module's partial matching wrongly keeps
