@@ -44,11 +44,11 @@ _ESTIMATORS = ("recursive", "two-loop", "none")
 
 
 class Level(NamedTuple):
-    """The kept distribution of one level of a walk (§2.3): ``w[x] = exp(lp[x] - top)`` for
-    kept candidates (0 for the others), ``total`` = their sum W, ``log_kept`` = log P_kept =
-    top + log W, ``top_at`` the first position holding the largest kept log-probability."""
+    """The kept distribution of one level of a walk (§2.3): ``m[x] = exp(lp[x] - top)`` for
+    kept candidates (0 for the others), ``total`` = their sum M, ``log_kept`` = log P_kept =
+    top + log M, ``top_at`` the first position holding the largest kept log-probability."""
 
-    w: np.ndarray
+    m: np.ndarray
     total: float
     log_kept: float
     top_at: int
@@ -63,24 +63,24 @@ def kept_weights(lp: np.ndarray, pruned: np.ndarray) -> Level | None:
             top, top_at = float(lp[x]), x
     if top_at < 0:
         return None
-    w = np.zeros(len(lp))
+    m = np.zeros(len(lp))
     for x in range(len(lp)):
         if not pruned[x] and lp[x] - top >= LOWEST:
-            w[x] = math.exp(lp[x] - top)
-    total = float(sum(w))
-    return Level(w, total, top + math.log(total), top_at)
+            m[x] = math.exp(lp[x] - top)
+    total = float(sum(m))
+    return Level(m, total, top + math.log(total), top_at)
 
 
 class Order:
-    """docs/algorithm.md §2.2: the candidates with ``w > 0`` (less ``exclude``) in random order
+    """docs/algorithm.md §2.2: the candidates with ``m > 0`` (less ``exclude``) in random order
     without replacement. ``order[i]`` is the i-th visited: drawn from those not yet visited with
-    probability ``w[x] / (their total)``, by inverse CDF over them in increasing position.
+    probability ``m[x] / (their total)``, by inverse CDF over them in increasing position.
     The uniforms come from ``rng`` in batches, the first of ``batch``, each next one twice as
     large up to :data:`MAX_BATCH` (never more than there are candidates left to draw)."""
 
-    def __init__(self, w: np.ndarray, rng: np.random.Generator, batch: int = 1, exclude: Sequence[int] = ()):
-        self.w, self.rng, self.batch = w, rng, batch
-        self.unvisited = [x for x in range(len(w)) if w[x] > 0 and x not in exclude]
+    def __init__(self, m: np.ndarray, rng: np.random.Generator, batch: int = 1, exclude: Sequence[int] = ()):
+        self.m, self.rng, self.batch = m, rng, batch
+        self.unvisited = [x for x in range(len(m)) if m[x] > 0 and x not in exclude]
         self.visited: list[int] = []
         self.uniforms: list[float] = []
         self.size = len(self.unvisited)
@@ -97,12 +97,12 @@ class Order:
         if not self.uniforms:
             self.uniforms = list(self.rng.random(min(self.batch, len(self.unvisited))))
             self.batch = min(2 * self.batch, MAX_BATCH)
-        target = self.uniforms.pop(0) * sum(self.w[x] for x in self.unvisited)
+        target = self.uniforms.pop(0) * sum(self.m[x] for x in self.unvisited)
         for x in self.unvisited:  # the last one takes what rounding leaves past the end
             chosen = x
-            if target < self.w[x]:
+            if target < self.m[x]:
                 break
-            target -= self.w[x]
+            target -= self.m[x]
         self.unvisited.remove(chosen)
         return chosen
 
@@ -183,12 +183,12 @@ def one_loop(lp, pruned, check: Checks, rng, weighted: bool, max_rejects, narrow
 
 
 def walk_level(level: Level, check: Checks, rng, weighted: bool, max_rejects, narrow, seen: Seen) -> tuple[int | None, float]:
-    """One level of §3.1. ``left`` is the level's unvisited mass, so ``left / W`` is the product
-    of ``1 - q'(r)`` over the rejections; the weight is ``P_kept * left / W`` when the next
+    """One level of §3.1. ``left`` is the level's unvisited mass, so ``left / M`` is the product
+    of ``1 - q'(r)`` over the rejections; the weight is ``P_kept * left / M`` when the next
     candidate is also allowed (or there is none, or this was the last allowed check), else
-    ``P_kept * w(x) / W``."""
-    w, total = level.w, level.total
-    order = Order(w, rng, batch=2 if weighted else 1)
+    ``P_kept * m(x) / M``."""
+    m, total = level.m, level.total
+    order = Order(m, rng, batch=2 if weighted else 1)
     left, i = total, 0
     while i < len(order) and left > total * RESTART_SHARE:
         x = order[i]
@@ -197,26 +197,26 @@ def walk_level(level: Level, check: Checks, rng, weighted: bool, max_rejects, na
             if not weighted:
                 return x, 0.0
             if i + 1 < len(order) and not last_check and not check(order[i + 1]):
-                left = w[x]
+                left = m[x]
             return x, math.log(left / total) + level.log_kept
         if last_check:
             return None, -math.inf
         seen.rejected.append(x)
-        left -= w[x]
+        left -= m[x]
         i += 1
         if narrow is not None and seen.refused is None and len(seen.rejected) == NARROW_AFTER:
             refused = narrow()
             if refused is not None:
-                order, w, left = narrowed(order, i, w, refused, rng, seen)
+                order, m, left = narrowed(order, i, m, refused, rng, seen)
                 i = 0
     return _RESTART
 
 
-def narrowed(order: Order, visited: int, w: np.ndarray, refused, rng, seen: Seen) -> tuple[Order, np.ndarray, float]:
+def narrowed(order: Order, visited: int, m: np.ndarray, refused, rng, seen: Seen) -> tuple[Order, np.ndarray, float]:
     """§3.5: the rest of a level after ``narrow()``: the unvisited candidates it does not refuse,
     in a fresh order; their mass becomes ``left``."""
     seen.refused = np.asarray(refused, dtype=np.bool_)
-    rest = w.copy()
+    rest = m.copy()
     rest[order.visited[:visited]] = 0.0
     rest[seen.refused] = 0.0
     return Order(rest, rng), rest, float(np.sum(rest))
@@ -228,7 +228,7 @@ def two_loop(lp, pruned, check: Checks, rng, max_rejects) -> tuple[int | None, f
     seen = Seen()
     level = kept_weights(lp, pruned)
     while level is not None:
-        order = Order(level.w, rng)
+        order = Order(level.m, rng)
         on_level: list[int] = []
         left = level.total
         for i in range(len(order)):
@@ -239,7 +239,7 @@ def two_loop(lp, pruned, check: Checks, rng, max_rejects) -> tuple[int | None, f
                 return x, second_loop(level, on_level, left, check, rng, max_rejects, len(seen.rejected))
             seen.rejected.append(x)
             on_level.append(x)
-            left -= level.w[x]
+            left -= level.m[x]
             if max_rejects is not None and len(seen.rejected) >= max_rejects:
                 return None, -math.inf
         level = kept_weights(lp, seen.excluded(pruned))
@@ -250,7 +250,7 @@ def second_loop(level: Level, rejected: list[int], left: float, check: Checks, r
     """§3.2 loop 1 and the log weight ``log(P_kept (1 - psi0) / (n0 + n1 + 1))``, or with
     ``max_rejects = k`` reached, ``log(P_kept (1 - psi0) / k)`` (§3.3)."""
     log_left = math.log(left / level.total) + level.log_kept
-    order = Order(level.w, rng, exclude=rejected)
+    order = Order(level.m, rng, exclude=rejected)
     n1 = 0
     for i in range(len(order)):
         if check(order[i]):
@@ -289,5 +289,5 @@ def mask_step(logprobs: np.ndarray, allowed: np.ndarray, rng: np.random.Generato
     level = kept_weights(lp, ~np.asarray(allowed, dtype=np.bool_))
     if level is None:
         return Step(None, -math.inf, checks)
-    x = level.top_at if rng is None else Order(level.w, rng)[0]
+    x = level.top_at if rng is None else Order(level.m, rng)[0]
     return Step(x, level.log_kept, checks)
