@@ -410,6 +410,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "task": task,
                 "mode": mode,
                 "method": method,
+                "items": len(chosen),
                 "coverage": len(done) / len(chosen),
                 "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
                 "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
@@ -544,6 +545,7 @@ def _fastest_of(outs: list[dict | None]) -> dict | None:
             outs = [first]
             out["repeat_mismatch"] = True
         out["repeats"] = len(outs)
+        out["repeat_decode_s"] = [o["decode_s"] for o in outs]  # each repeat's whole run: the noise across repeats
     for key in ("decode_s", "overhead_s"):
         if key in first:
             out[key] = min(o[key] for o in outs)
