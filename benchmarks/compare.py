@@ -410,6 +410,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "task": task,
                 "mode": mode,
                 "method": method,
+                "items": len(chosen),
                 "coverage": len(done) / len(chosen),
                 "validity": sum(r["valid"] for r in done) / len(done) if done else float("nan"),
                 "finished": sum(r["finished"] for r in done) / len(done) if done else float("nan"),
@@ -544,6 +545,7 @@ def _fastest_of(outs: list[dict | None]) -> dict | None:
             outs = [first]
             out["repeat_mismatch"] = True
         out["repeats"] = len(outs)
+        out["repeat_decode_s"] = [o["decode_s"] for o in outs]  # each repeat's whole run: the noise across repeats
     for key in ("decode_s", "overhead_s"):
         if key in first:
             out[key] = min(o[key] for o in outs)
@@ -674,7 +676,7 @@ def _ratio(a: float, b: float) -> float:
 _ORDER = {"unconstrained": 0, "awrs": 1, "awrs-smc": 2, "mask": 3, "genlm-control": 8}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=int, default=10)
     parser.add_argument("--regex", type=int, default=10)
@@ -705,8 +707,135 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
-    args = parser.parse_args(argv)
+    return parser
 
+
+class _Decoding:
+    """What every decoding of a run shares: the model, the peers by name, genlm-control (None
+    when it did not load) and the arguments. (A plain class: the tests load this script
+    without registering it as a module, which dataclasses need.)"""
+
+    def __init__(self, lm: Any, by_name: dict[str, Any], genlm: Any, args: argparse.Namespace):
+        self.lm, self.by_name, self.genlm, self.args = lm, by_name, genlm, args
+
+    def run(self, name: str, task: dict, greedy: bool) -> dict | None:
+        """One decoding of ``task`` by the method ``name``, with its steps timed (genlm-control,
+        on its own model wrapper, has whole-run times only)."""
+        args, lm = self.args, self.lm
+        if name == "genlm-control":
+            return run_genlm(lm, self.genlm, task, args, args.seed)
+        with _StepClock() as clock:
+            if name == "unconstrained":
+                out = run_unconstrained(lm, task, args, greedy, args.seed)
+            elif name in ("awrs", "awrs-smc", "mask"):
+                out = run_awrs(lm, task, name, args, greedy, args.seed)
+            else:
+                out = run_peer(lm, self.by_name[name], task, args, greedy, args.seed)
+        if out is not None and out.get("supported"):
+            out["step_s"] = clock.steps()
+            out["forward_s"] = list(clock.forwards)
+        return out
+
+    def methods(self, task: dict, index_in_task: int, greedy: bool) -> list[str]:
+        """The methods that decode this item in this mode: masking on the first items of each
+        task (every regex item), genlm-control on the first sampled ones, as ``--methods`` allows."""
+        args = self.args
+        names = ["unconstrained", "awrs", "awrs-smc"]
+        if index_in_task < args.mask_limit or task["task"] == "regex":
+            names.append("mask")
+        names += list(self.by_name)
+        if self.genlm is not None and not greedy and index_in_task < args.genlm_limit:
+            names.append("genlm-control")
+        if args.methods:
+            names = [name for name in names if name in args.methods or name == "unconstrained"]
+        return names
+
+    def rows(self, task: dict, index_in_task: int, mode: str) -> list[dict]:
+        """Every method's row for one item in one mode: the repeats interleaved, each method's
+        least time kept, and the forward passes pooled over the single-row methods."""
+        names = self.methods(task, index_in_task, greedy=mode == "greedy")
+        runs: dict[str, list] = {name: [] for name in names}
+        for repeat in range(self.args.repeats):  # interleaved, so a slow spell of the machine hits every method
+            for name in names:
+                if repeat == 0 or name not in _TIMED_ONCE:
+                    runs[name].append(self.run(name, task, mode == "greedy"))
+        fastest = {name: _fastest_of(runs[name]) for name in names}
+        pooled = pool_forward(fastest, set(self.by_name))
+        out = []
+        for name in names:
+            row = fastest[name]
+            if row is None:
+                continue
+            if mode != self.args.modes[0] and "compile_s" in row and name != "genlm-control":
+                row["compile_s"] = None  # compile is timed cold, in the first mode (peers cache compiled grammars)
+            if row.get("supported") and (name in _POOLED or name in self.by_name):
+                apply_pooled_forward(row, pooled)
+            out.append({"task": task["task"], "id": task["id"], "mode": mode, "method": name, **row})
+        return out
+
+
+def decode_all(decoding: _Decoding, items: list[dict], peers) -> list[dict]:
+    """Every item in every mode, then each single-row method charged the cell's model time."""
+    rows: list[dict] = []
+    for n, task in enumerate(items):
+        index_in_task = int(task["id"]) if task["id"].isdigit() else n
+        for mode in decoding.args.modes:
+            rows += decoding.rows(task, index_in_task, mode)
+        _record_compile_memory(rows, task, peers)
+        print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
+    charge_matched_model_time(rows)
+    return rows
+
+
+_SUMMARY_COLUMNS = [
+    "task",
+    "mode",
+    "method",
+    "coverage",
+    "validity",
+    "finished",
+    "compliance",
+    "compile_p50_ms",
+    "compile_p95_ms",
+    "ms_per_token",
+    "ms_per_token_pooled",
+    "ms_per_token_measured",
+    "vs_unconstrained",
+    "overhead_ms_per_token",
+    "checks_per_token",
+    "compile_mem_mib",
+]
+
+
+def report(decoding: _Decoding, items: list[dict], peers, missing: dict, rows: list[dict], first: list[dict]) -> dict:
+    """Summarise the rows, add the conformance and fidelity checks, print the tables and write
+    the result file (with every row, for the report)."""
+    lm, args = decoding.lm, decoding.args
+    table = summarise(rows)
+    print_table(table, _SUMMARY_COLUMNS)
+    conf = conformance(items, lm, peers)
+    print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
+    fid = fidelity(lm, peers, args) if args.fidelity_samples else []
+    if fid:
+        print_table(fid, ["task", "method", "tv", "kl"])
+    for name, why in missing.items():
+        print(f"- {name}: {why}")
+    versions = {p.name: _version(p.name) for p in peers}
+    if decoding.genlm is not None:
+        versions["genlm-control"] = _version("genlm-control")
+    params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing, "timed_once": list(_TIMED_ONCE)}
+    path = write_json(
+        "compare",
+        run_metadata(params),
+        {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows, "first_calls": first},
+        args.out,
+    )
+    print(f"wrote {path}")
+    return {"summary": table, "conformance": conf, "fidelity": fid}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parser().parse_args(argv)
     lm = awrs.load_model(args.model)
     peers, missing = load_peers(lm.model, lm.tokenizer, len(lm.vocab))
     genlm, why = load_genlm(lm.model, lm.tokenizer)
@@ -718,96 +847,9 @@ def main(argv: list[str] | None = None) -> dict:
     first = first_calls(lm, args, peers)
     if args.compile_only:
         return compile_only(items, peers, missing, args, first)
-    rows = []
-    by_name = {p.name: p for p in peers}
-
-    def run_method(name: str, task: dict, greedy: bool):
-        if name == "genlm-control":  # its own model wrapper: whole-run times only
-            return run_genlm(lm, genlm, task, args, args.seed)
-        with _StepClock() as clock:
-            if name == "unconstrained":
-                out = run_unconstrained(lm, task, args, greedy, args.seed)
-            elif name in ("awrs", "awrs-smc", "mask"):
-                out = run_awrs(lm, task, name, args, greedy, args.seed)
-            else:
-                out = run_peer(lm, by_name[name], task, args, greedy, args.seed)
-        if out is not None and out.get("supported"):
-            out["step_s"] = clock.steps()
-            out["forward_s"] = list(clock.forwards)
-        return out
-
-    for n, task in enumerate(items):
-        index_in_task = int(task["id"]) if task["id"].isdigit() else n
-        for mode in args.modes:
-            greedy = mode == "greedy"
-            names = ["unconstrained", "awrs", "awrs-smc"]
-            if index_in_task < args.mask_limit or task["task"] == "regex":
-                names.append("mask")
-            names += list(by_name)
-            if genlm is not None and not greedy and index_in_task < args.genlm_limit:
-                names.append("genlm-control")
-            if args.methods:
-                names = [name for name in names if name in args.methods or name == "unconstrained"]
-            runs: dict[str, list] = {name: [] for name in names}
-            for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits every method
-                for name in names:
-                    if repeat == 0 or name not in _TIMED_ONCE:
-                        runs[name].append(run_method(name, task, greedy))
-            fastest = {name: _fastest_of(runs[name]) for name in names}
-            pooled = pool_forward(fastest, set(by_name))
-            for name in names:
-                out = fastest[name]
-                if out is not None and mode != args.modes[0] and "compile_s" in out and name != "genlm-control":
-                    out["compile_s"] = None  # compile is timed cold, in the first mode (peers cache compiled grammars)
-                if out is not None:
-                    if out.get("supported") and (name in _POOLED or name in by_name):
-                        apply_pooled_forward(out, pooled)
-                    rows.append({"task": task["task"], "id": task["id"], "mode": mode, "method": name, **out})
-        _record_compile_memory(rows, task, peers)
-        print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
-
-    charge_matched_model_time(rows)
-    table = summarise(rows)
-    print_table(
-        table,
-        [
-            "task",
-            "mode",
-            "method",
-            "coverage",
-            "validity",
-            "finished",
-            "compliance",
-            "compile_p50_ms",
-            "compile_p95_ms",
-            "ms_per_token",
-            "ms_per_token_pooled",
-            "ms_per_token_measured",
-            "vs_unconstrained",
-            "overhead_ms_per_token",
-            "checks_per_token",
-            "compile_mem_mib",
-        ],
-    )
-    conf = conformance(items, lm, peers)
-    print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
-    fid = fidelity(lm, peers, args) if args.fidelity_samples else []
-    if fid:
-        print_table(fid, ["task", "method", "tv", "kl"])
-    for name, why in missing.items():
-        print(f"- {name}: {why}")
-    versions = {p.name: _version(p.name) for p in peers}
-    if genlm is not None:
-        versions["genlm-control"] = _version("genlm-control")
-    params = {**vars(args), "model_repr": repr(lm), "peers": versions, "unavailable": missing, "timed_once": list(_TIMED_ONCE)}
-    path = write_json(
-        "compare",
-        run_metadata(params),
-        {"summary": table, "conformance": conf, "fidelity": fid, "rows": rows, "first_calls": first},
-        args.out,
-    )
-    print(f"wrote {path}")
-    return {"summary": table, "conformance": conf, "fidelity": fid}
+    decoding = _Decoding(lm, {p.name: p for p in peers}, genlm, args)
+    rows = decode_all(decoding, items, peers)
+    return report(decoding, items, peers, missing, rows, first)
 
 
 def _version(name: str) -> str | None:

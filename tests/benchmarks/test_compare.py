@@ -24,6 +24,7 @@ def test_the_least_time_is_taken_step_by_step_over_repeats():
     assert out["decode_s"] == pytest.approx(0.3 + 0.1)
     assert out["decode_total_s"] == 0.8 and out["overhead_s"] == 0.01 and out["repeats"] == 3
     assert out["compile_s"] == 0.5  # the first (cold) run's
+    assert out["repeat_decode_s"] == [0.9, 0.8, 1.0]  # every repeat's whole run, for the noise across repeats
 
 
 def test_repeats_that_decode_differently_keep_the_first_run_only():
@@ -34,6 +35,7 @@ def test_repeats_that_decode_differently_keep_the_first_run_only():
     ]
     out = compare._fastest_of(runs)
     assert out["decode_s"] == 0.5 and out["repeat_mismatch"] and out["repeats"] == 1
+    assert out["repeat_decode_s"] == [0.5]
 
 
 @pytest.mark.model
@@ -154,6 +156,7 @@ def test_every_single_row_method_of_a_cell_is_charged_the_same_model_time_per_fo
     awrs_row = next(r for r in table if r["method"] == "awrs")
     assert awrs_row["ms_per_token"] == pytest.approx(1000 * (step + 0.01))  # over both items
     assert awrs_row["ms_per_token_pooled"] != pytest.approx(awrs_row["ms_per_token"])
+    assert awrs_row["items"] == 2  # how many items the method was run on
 
 
 def test_the_ratio_to_unconstrained_compares_the_same_tokens_item_by_item():

@@ -105,3 +105,133 @@ def test_first_calls_get_their_own_column_and_section():
     assert next(line for line in text.splitlines() if line.startswith("| json | awrs")).endswith("| 7.5 |")
     del data["results"]["first_calls"]
     assert "first call" not in report.render_compile(data)
+
+
+def decoded(method, item, mode, ms, own, *, compile_s=0.001, valid=True, finished=True, checks=None, repeats=None):
+    """A decoded row of compare.py: ``steps`` tokens at ``ms`` and ``own`` ms per token."""
+    r = row(method, item, 10, ms / 100, own / 100, compile_s if mode == "greedy" else None)
+    r.update(mode=mode, valid=valid, finished=finished)
+    if checks is not None:
+        r.update(checks=checks * 10, checked_tokens=10)
+    if repeats is not None:
+        r["repeat_decode_s"] = repeats
+    return r
+
+
+def small_run(with_rows=True):
+    """Two JSON items, greedy and sampled: awrs on both, a peer on item 0 only, masking on both."""
+    rows = []
+    for mode in ("greedy", "sampled"):
+        for item in ("0", "1"):
+            rows.append(decoded("awrs", item, mode, 50.0, 0.5, checks=2.0, repeats=[0.5, 0.55, 0.6]))
+            rows.append(decoded("mask", item, mode, 150.0, 100.0, checks=1000.0))
+            rows.append(decoded("unconstrained", item, mode, 50.0, 0.25, compile_s=0.0, valid=False))
+        rows.append(decoded("peer", "0", mode, 51.0, 1.5, compile_s=0.004, valid=False))
+        rows.append({**decoded("peer", "1", mode, 0, 0), "supported": False, "reason": "unsupported  keyword"})
+    summary = []
+    for mode in ("greedy", "sampled"):
+        for method, coverage, validity, ms, own, checks in (
+            ("unconstrained", 1.0, 0.0, 50.0, 0.25, None),
+            ("awrs", 1.0, 1.0, 50.0, 0.5, 2.0),
+            ("mask", 1.0, 1.0, 150.0, 100.0, 1000.0),
+            ("peer", 0.5, 0.0, 51.0, 1.5, None),
+        ):
+            summary.append(
+                {
+                    **summary_row(method, ms, own, 4.0 if method == "peer" else 1.0, coverage),
+                    "mode": mode,
+                    "items": 2,
+                    "validity": validity,
+                    "finished": 1.0,
+                    "compliance": validity,
+                    "checks_per_token": checks,
+                    "compile_p95_ms": 5.0,
+                }
+            )
+    results = {"summary": summary, "rows": rows} if with_rows else {"summary": summary, "row_keys": ["model_s"]}
+    return {
+        "date": "2026-01-01T00:00:00+00:00",
+        "commit": {"sha": "0" * 40},
+        "parameters": {
+            "json": 2,
+            "regex": 0,
+            "patterns": 0,
+            "sql": 0,
+            "max_new_tokens": 8,
+            "seed": 0,
+            "modes": ["greedy", "sampled"],
+            "mask_limit": 2,
+            "genlm_limit": 0,
+            "repeats": 3,
+            "fidelity_samples": 0,
+        },
+        "versions": {"awrs": "0.1.0"},
+        "machine": {"processor": "x86_64", "cpu_count": 2},
+        "results": results,
+    }
+
+
+def headline(data):
+    report = load_benchmark("report")
+    return {r["against"]: r for r in report.headline_rows(data["results"])}
+
+
+def test_the_summary_compares_item_by_item_on_the_items_both_methods_ran():
+    rows = headline(small_run())
+    peer = rows["peer"]
+    assert peer["units"] == 2  # item 0 in both modes; the peer refused item 1
+    assert peer["own"] == "3.00× (3.00–3.00×, n=2)"  # 1.5 ms against awrs's 0.5 on the same item
+    assert peer["ms"] == "1.02× (1.02–1.02×, n=2)"
+    assert peer["compile"] == "4.00× (n=1)"  # compile is timed in the first mode only
+    assert peer["compliance"] == "2/2 · 0/2"
+    mask = rows["token masking (awrs's checker)"]
+    assert (mask["units"], mask["checks"], mask["compile"]) == (4, "500× (500–500×, n=4)", "–")
+    unconstrained = rows["unconstrained decoding"]
+    assert unconstrained["own"] == "0.50× (0.50–0.50×, n=4)" and unconstrained["compile"] == "–"
+
+
+def test_without_rows_the_summary_compares_cells_and_says_so():
+    data = small_run(with_rows=False)
+    rows = headline(data)
+    assert rows["peer"]["units"] == 2  # the greedy and sampled cells
+    assert rows["peer"]["compliance"] == "4/4 · 0/2"  # awrs on both items, the peer on one
+    report = load_benchmark("report")
+    note = report.noise_note(data["results"], repeats=3)
+    assert "task × mode cells" in note and "not in the result file" in note
+
+
+def test_the_noise_across_repeats_is_reported_when_the_rows_record_it():
+    data = small_run()
+    report = load_benchmark("report")
+    assert report.repeat_spread(data["results"]["rows"]) == pytest.approx((0.2, 0.2))  # 0.6 against 0.5
+    assert "by a median 20%" in report.noise_note(data["results"], repeats=3)
+    for r in data["results"]["rows"]:
+        r.pop("repeat_decode_s", None)
+    assert "not in the result file" in report.noise_note(data["results"], repeats=3)
+
+
+def tables(text):
+    """Every Markdown table of ``text`` as (heading above it, header cells)."""
+    out, heading = [], None
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("#"):
+            heading = line
+        if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):
+            out.append((heading, [c.strip() for c in line.strip("|").split("|")]))
+    return out
+
+
+def test_the_page_opens_with_the_summary_and_ends_with_the_method_notes():
+    report = load_benchmark("report")
+    data = small_run()
+    report.per_item_ratios(data["results"])
+    page = report.render(data, ("summary.png", ["validity.png"]), "benchmarks")
+    found = tables(page)
+    assert found[0][0] == "## Summary" and found[0][1][0] == "awrs against"
+    assert all(len(header) <= 7 for _, header in found), [h for h in found if len(h[1]) > 7]
+    before = page.split("## Summary")[0]
+    assert len(before.split()) < 120  # provenance only: the numbers come first
+    assert page.index("![") < page.index("## How it was measured") < page.index("## Results by task")
+    assert page.rstrip().splitlines()[-1].startswith("- *mem*")  # the method notes close the page
+    assert "- peer, json: unsupported keyword" in page  # the first reason, its spaces collapsed
