@@ -108,7 +108,7 @@ def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
 def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover - compiled
     # out[:n] = exp(lp - top) (0 where pruned), then out[n] = exp(extra - top) when out is one
     # longer than lp; the sums per block and the count of positive entries, as _block_sums.
-    # One call instead of three (in place, each call and its checks cost microseconds).
+    # One call instead of three (docs/sampler.md, "The hot path").
     # Returns (count, total): the total mass is the sum of the block sums.
     n = lp.shape[0]
     _exp_shifted(lp, prune[:n], top, out[:n])
@@ -261,7 +261,7 @@ def masked_argmax(lp: np.ndarray, prune: np.ndarray) -> int:
 
 
 def _argmax_kept(lp: np.ndarray, prune: np.ndarray) -> int:
-    """:func:`masked_argmax` without the checks (the hot path's callers have made them)."""
+    """:func:`masked_argmax` without the checks (its callers have made them)."""
     at = int(lp.argmax())  # vectorised; usually the answer (not pruned, not NaN or -inf)
     if lp[at] > -np.inf and not prune[at]:
         return at
@@ -276,7 +276,7 @@ def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     return out
 
 
-#: The float types the kernels read, compared by identity on the hot path.
+#: The float types the kernels read, compared by identity (docs/sampler.md, "The hot path").
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
@@ -284,9 +284,8 @@ class Layout:
     """The candidates over a row of ``n`` log-probabilities: the tokens ``ids`` (increasing
     int64 positions; None for all ``n``), then one end-of-sequence candidate, the log-sum-exp
     of the end ids ``eos``. The positions are checked once, here; each call then checks only
-    the row it reads (its length and float type: the kernels index it without bounds checks).
-    After a forward pass every Python-level check costs microseconds (caches are cold), and
-    these calls are on every step's path."""
+    the row it reads (its length and float type: the kernels index it without bounds checks),
+    as these calls are on every step's path (docs/sampler.md, "The hot path")."""
 
     __slots__ = ("eos", "ids", "n", "size")
 

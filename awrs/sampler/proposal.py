@@ -68,7 +68,7 @@ class CandidateSpace:
         self.constraint = constraint
         kind = type(constraint)
         # The constraint's is_final and impossible_tokens, None where it keeps the default
-        # (False; None): a call less on every step's path.
+        # (False; None): no call on the step's path then (docs/sampler.md, "The hot path").
         self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
         self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)

@@ -32,7 +32,7 @@ class Step(NamedTuple):
     rejected (the weight is then 0). ``log_weight`` is the log of the properly weighted
     estimate of the allowed mass (0.0 for the unweighted mode and greedy). ``n_checks`` counts
     the distinct candidates ``accept`` was asked about (or candidates checked, for masking).
-    (A named tuple: made on every step's path, where a frozen dataclass costs more.)
+    (A named tuple: cheaper to make than a frozen dataclass; docs/sampler.md, "The hot path".)
     """
 
     token: int | None
@@ -367,8 +367,9 @@ def mask_step(
 
 class CountedAccept:
     """An ``accept`` callback that memoises its answers and counts the distinct candidates
-    it was asked about (``calls``). Walks use such a callback as it is (one call less per
-    check: :class:`~awrs.sampler.proposal.TokenChecker` is one) and wrap any other in one."""
+    it was asked about (``calls``). Walks use such a callback as it is
+    (:class:`~awrs.sampler.proposal.TokenChecker` is one: no wrapper call per check) and wrap any
+    other in one."""
 
     __slots__ = ()
     calls: int
