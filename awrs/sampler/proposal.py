@@ -18,7 +18,7 @@ import numpy as np
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
-from awrs.sampler import _kernels
+from awrs.sampler._layout import F32, F64, CandidateLayout
 from awrs.sampler.step import (
     CountedAccept,
     Estimator,
@@ -93,8 +93,8 @@ class CandidateSpace:
         kept = np.flatnonzero(~prune[: self.eos_index])
         if compact is None:
             compact = len(kept) <= COMPACT_SHARE * self.eos_index
-        self._full = _kernels.Layout(self.eos_index, self.eos_ids)
-        self._compact = _kernels.Layout(self.eos_index, self.eos_ids, kept) if compact else None
+        self._full = CandidateLayout(self.eos_index, self.eos_ids)
+        self._compact = CandidateLayout(self.eos_index, self.eos_ids, kept) if compact else None
         #: The compact layout: ``positions[k]`` is the candidate at compact index ``k`` (the
         #: unpruned tokens in id order, then EOS); None for the full layout.
         self.positions: np.ndarray | None = None
@@ -123,7 +123,7 @@ class CandidateSpace:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others
         become float64), one per token of the vocabulary."""
         lp = logprobs
-        if type(lp) is not np.ndarray or (lp.dtype is not _kernels.F32 and lp.dtype is not _kernels.F64):
+        if type(lp) is not np.ndarray or (lp.dtype is not F32 and lp.dtype is not F64):
             lp = np.asarray(lp)
             if lp.dtype not in (np.float32, np.float64):
                 lp = lp.astype(np.float64)
@@ -330,7 +330,7 @@ def propose_row(
     return _in_full(step, space)
 
 
-def _in_layout(checker: TokenChecker) -> tuple[TokenChecker | _CompactChecker, _kernels.Layout, np.ndarray]:
+def _in_layout(checker: TokenChecker) -> tuple[TokenChecker | _CompactChecker, CandidateLayout, np.ndarray]:
     """The checker, the layout and the pruned candidates of a step, in the space's layout."""
     space = checker.space
     view = checker if space._compact is None else _CompactChecker(checker)
@@ -354,7 +354,7 @@ def _proposal(method: str):
 def _greedy_row(logprobs: np.ndarray, checker: TokenChecker, dtype: type) -> Step:
     """:func:`greedy_step` over the candidates of ``logprobs`` (in the space's layout), its
     first check made on the row: the most likely candidate, compared as the candidates would
-    be laid out (same float type, ties to the lower index; ``Layout.greedy``). Only when it is
+    be laid out (same float type, ties to the lower index; ``CandidateLayout.greedy``). Only when it is
     refused are the candidates built, and the walk goes on without it (pruning a refused
     candidate leaves the masked argmax unchanged)."""
     space = checker.space

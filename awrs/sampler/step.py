@@ -16,6 +16,7 @@ import numpy as np
 
 from awrs.errors import GenerationError
 from awrs.sampler import _kernels
+from awrs.sampler._layout import CandidateLayout
 from awrs.sampler.order import GreedyOrder, RandomOrder
 
 __all__ = ["CountedAccept", "Estimator", "Step", "awrs_step", "greedy_step", "kept_distribution", "mask_step", "row_step"]
@@ -87,7 +88,7 @@ def _kept(logprobs: np.ndarray, prune: np.ndarray | None) -> _Kept | None:
     return _make_kept(weights, sums, count, total, top, at)
 
 
-def _kept_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) -> _Kept | None:
+def _kept_on_row(layout: CandidateLayout, row: np.ndarray, prune: np.ndarray) -> _Kept | None:
     """:func:`_kept` of ``layout.candidates(row)`` (float64), without laying them out."""
     found = layout.kept(row, prune)
     return None if found is None else _make_kept(*found)
@@ -98,7 +99,7 @@ def _rest_of(logprobs: np.ndarray, prune: np.ndarray | None) -> Rest:
     return lambda excluded: _kept(logprobs, excluded if prune is None else np.asarray(prune, dtype=np.bool_) | excluded)
 
 
-def rest_on_row(layout: _kernels.Layout, row: np.ndarray, prune: np.ndarray) -> Rest:
+def rest_on_row(layout: CandidateLayout, row: np.ndarray, prune: np.ndarray) -> Rest:
     """``rest(excluded)`` for a step on a model's row (:func:`row_step`)."""
     return lambda excluded: _kept_on_row(layout, row, prune | excluded)
 
@@ -177,7 +178,7 @@ def awrs_step(
 
 
 def row_step(
-    layout: _kernels.Layout,
+    layout: CandidateLayout,
     row: np.ndarray,
     accept: Accept,
     rng: np.random.Generator,

@@ -10,7 +10,7 @@ import pytest
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
-from awrs.sampler import _kernels, proposal
+from awrs.sampler import _layout, proposal
 from awrs.sampler.proposal import CandidateSpace, ProposalOptions, propose, propose_row
 from awrs.sampler.step import awrs_step, row_step
 
@@ -90,13 +90,13 @@ def test_a_tie_with_the_eos_candidate_is_decided_in_the_candidates_float_type(co
 def test_the_candidates_are_built_only_when_the_first_candidate_is_refused(monkeypatch):
     vocab = Vocabulary.from_tokens([b"a", b"b", b"c"], eos_ids=[2])
     built = []
-    original = _kernels.Layout.candidates
+    original = _layout.CandidateLayout.candidates
 
     def counting(self, lp, dtype=np.float64):
         built.append(1)
         return original(self, lp, dtype)
 
-    monkeypatch.setattr(_kernels.Layout, "candidates", counting)
+    monkeypatch.setattr(_layout.CandidateLayout, "candidates", counting)
     row = np.log(np.array([0.6, 0.3, 0.1], dtype=np.float32))
     opts = ProposalOptions(greedy=True)
     for allowed, token, checks, copies in (({b"a", b"b"}, 0, 1, 0), ({b"b"}, 1, 2, 1)):
