@@ -31,7 +31,8 @@ from awrs.constraints.base import Constraint
 from awrs.constraints.stop import StopAt
 from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
-from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose_row
+from awrs.sampler.proposal import AwrsProposal, Proposal
+from awrs.sampler.space import CandidateSpace
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
 
 __all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "run_particles"]
@@ -46,27 +47,27 @@ TokenCallback = Callable[[int, int], None]  # (particle index, token id)
 
 @dataclass(frozen=True)
 class SMCConfig:
-    """What to run. ``proposal`` is a key of :data:`awrs.sampler.proposal.PROPOSALS`.
+    """What to run. ``proposal`` proposes each token (made by name with
+    :func:`awrs.sampler.proposal.make_proposal`).
 
     ``twist=True`` also applies the critic to the unfinished text after every step as a
     provisional weight (taken back at the next step, made final at the end): the critic must
     then accept prefixes of good answers.
     """
 
-    proposal: str = "awrs"
+    proposal: Proposal = field(default_factory=AwrsProposal)
     n_particles: int = 1
     ess_threshold: float = 0.0
     resampling: str = "systematic"
     max_new_tokens: int = 256
     temperature: float = 1.0
-    options: ProposalOptions = field(default_factory=ProposalOptions)
     extra_eos_ids: tuple[int, ...] = ()
     stop_strings: tuple[bytes, ...] = ()
     twist: bool = False
 
     def __post_init__(self) -> None:
-        if self.proposal not in PROPOSALS:
-            raise GenerationError(f"unknown proposal {self.proposal!r}: use one of {sorted(PROPOSALS)}")
+        if not isinstance(self.proposal, Proposal):
+            raise GenerationError(f"proposal must be a Proposal (awrs.sampler.proposal.make_proposal), got {self.proposal!r}")
         if self.resampling not in RESAMPLERS:
             raise GenerationError(f"unknown resampling {self.resampling!r}: use one of {sorted(RESAMPLERS)}")
         if not isinstance(self.n_particles, int) or self.n_particles < 1:
@@ -79,7 +80,7 @@ class SMCConfig:
     @property
     def weighted(self) -> bool:
         """Whether steps carry importance weights (AWRS and masking do; plain LCD and greedy don't)."""
-        return self.proposal != "lcd" and self.options.estimator != "none" and not self.options.greedy
+        return self.proposal.weighted
 
 
 @dataclass
@@ -171,7 +172,6 @@ def run_groups(
     if config.stop_strings:
         constraint = StopAt(constraint, config.stop_strings)
     space = CandidateSpace(lm.vocab, constraint, config.extra_eos_ids)
-    dtype = candidate_dtype(config.proposal, config.options)
     n = config.n_particles
     batch = lm.start([list(p) for p in prompts], copies=n)
     prefill_seconds = time.perf_counter() - started
@@ -189,7 +189,7 @@ def run_groups(
         for row, (g, i) in enumerate(live):
             group = groups[g]
             particle = group.particles[i]
-            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced, dtype)
+            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
             group.checks += spent
             group.proposals += 1
             if token is None:
@@ -246,7 +246,6 @@ def _step(
     config: SMCConfig,
     rng,
     forced: bool,
-    dtype: type = np.float64,
 ) -> tuple[int | None, int]:
     """Advance one particle by one token; returns (the text token it took or None, checks).
     A token that makes a stop string appear ends the particle (``running`` is then False).
@@ -261,7 +260,7 @@ def _step(
             1,
         )
     else:
-        step = propose_row(config.proposal, logprobs, checker, rng, config.options, dtype)
+        step = config.proposal.propose_row(logprobs, checker, rng)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
     if token is None:

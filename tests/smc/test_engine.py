@@ -10,7 +10,7 @@ import pytest
 import awrs
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.mock import MockLM
-from awrs.sampler import proposal
+from awrs.sampler import space
 from tests.exact import chi_square_against, global_distribution, lcd_distribution
 
 TOKENS = [b"a", b"b", b"ab", b"c", b"\n"]
@@ -32,7 +32,7 @@ def layout(request, monkeypatch):
     """The candidate layout: as CandidateSpace decides (full, for these vocabularies), or
     compact for every constraint (the unpruned tokens and EOS only)."""
     if request.param == "compact":
-        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
+        monkeypatch.setattr(space, "COMPACT_SHARE", 1.0)
     return request.param
 
 
@@ -44,7 +44,7 @@ def test_single_sequence_methods_sample_the_lcd_distribution(method, compact, co
     layout (masking always takes the full one)."""
     assert constraint is CONSTRAINT or constraint.envelope is not None
     if compact:
-        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
+        monkeypatch.setattr(space, "COMPACT_SHARE", 1.0)
     lm = markov_lm()
     exact = lcd_distribution(lm, [0], constraint, max_new_tokens=4)
     texts = []
