@@ -25,6 +25,7 @@ from awrs.sampler.base import Estimator
 from awrs.sampler.proposal import ProposalName, ProposalOptions, make_proposal
 from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
 from awrs.smc.resampling import RESAMPLERS, Resampling
+from awrs.smc.weights import normalized_weights
 
 __all__ = ["Method", "Request", "generate", "prepare", "run"]
 
@@ -287,11 +288,9 @@ def _stats(particles: list[Particle], record: RunRecord) -> Stats:
 
 def _posterior(particles: list[Particle]) -> dict[str, float]:
     """Normalised weight per distinct valid text (an unweighted particle counts as weight 1)."""
-    weights = np.array([(0.0 if p.log_weight is None else p.log_weight) if p.valid else -math.inf for p in particles])
-    if not len(weights) or not np.isfinite(weights.max()):
+    w = normalized_weights([(0.0 if p.log_weight is None else p.log_weight) if p.valid else -math.inf for p in particles])
+    if w is None:
         return {}
-    w = np.exp(weights - weights.max())
-    w /= w.sum()
     out: dict[str, float] = {}
     for p, wi in zip(particles, w):
         if wi > 0:

@@ -34,6 +34,7 @@ from awrs.lm.base import LanguageModel
 from awrs.sampler.proposal import AwrsProposal, Proposal
 from awrs.sampler.space import CandidateSpace
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
+from awrs.smc.weights import log_mean_exp
 
 __all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "run_particles"]
 
@@ -219,7 +220,7 @@ def run_groups(
     return [
         RunRecord(
             particles=group.particles,
-            log_ml=_log_mean_exp([p.log_weight for p in group.particles]),
+            log_ml=log_mean_exp([p.log_weight for p in group.particles]),
             ess_history=group.ess_history,
             n_resamples=group.n_resamples,
             constraint_checks=group.checks,
@@ -332,7 +333,7 @@ def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
         ancestors = range(n)
         if ess < config.ess_threshold * n and np.isfinite(log_w.max()):
             ancestors = resample(log_w, rng, config.resampling)
-            mean = _log_mean_exp(log_w.tolist())
+            mean = log_mean_exp(log_w.tolist())
             group.particles = [group.particles[a].copy(mean) for a in ancestors]
             group.n_resamples += 1
         for j, a in enumerate(ancestors):
@@ -348,11 +349,3 @@ def _apply_critic(particles: list[Trajectory], critic: Critic, space: CandidateS
         if p.finished and np.isfinite(p.log_weight):
             p.log_weight += _critic_weight(critic, _text(p, space)) - p.twist
             p.twist = 0.0
-
-
-def _log_mean_exp(values: list[float]) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    top = arr.max() if len(arr) else -np.inf
-    if not np.isfinite(top):
-        return -math.inf
-    return float(top + np.log(np.exp(arr - top).mean()))
