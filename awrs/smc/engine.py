@@ -186,22 +186,7 @@ def run_groups(
         logprobs = batch.logprobs(config.temperature) if logits_current else None
         step_started = time.perf_counter()
         forced = t == config.max_new_tokens
-        moves: list[tuple[int, int]] = []  # (row, token) of the particles that continue
-        for row, (g, i) in enumerate(live):
-            group = groups[g]
-            particle = group.particles[i]
-            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
-            group.checks += spent
-            group.proposals += 1
-            if token is None:
-                continue
-            if on_token is not None:
-                _notify(on_token, i, token, space)
-            if not particle.running:
-                continue  # a stop string appeared: the particle ends with this token
-            if config.twist and not _retwist(particle, critic, space):
-                continue  # the critic rules the text out: the particle leaves the batch
-            moves.append((row, token))
+        moves = _step_all(groups, live, logprobs, space, config, rng, forced, critic=critic, on_token=on_token)
         if config.ess_threshold > 0 and n > 1 and not forced:
             moves, live = _resample_groups(groups, moves, live, config, rng)
         else:
@@ -217,21 +202,56 @@ def run_groups(
         for group in groups:
             _apply_critic(group.particles, critic, space)
     seconds = time.perf_counter() - started
-    return [
-        RunRecord(
-            particles=group.particles,
-            log_ml=log_mean_exp([p.log_weight for p in group.particles]),
-            ess_history=group.ess_history,
-            n_resamples=group.n_resamples,
-            constraint_checks=group.checks,
-            proposals=group.proposals,
-            forward_passes=forward_passes,
-            seconds=seconds,
-            prefill_seconds=prefill_seconds,
-            sampling_seconds=sampling_seconds,
-        )
-        for group in groups
-    ]
+    return [_record(group, forward_passes, seconds, prefill_seconds, sampling_seconds) for group in groups]
+
+
+def _step_all(
+    groups: list[_Group],
+    live: list[tuple[int, int]],
+    logprobs: np.ndarray | None,
+    space: CandidateSpace,
+    config: SMCConfig,
+    rng: np.random.Generator,
+    forced: bool,
+    *,
+    critic: Critic | None,
+    on_token: TokenCallback | None,
+) -> list[tuple[int, int]]:
+    """One step of every live particle (``logprobs[row]`` is the row of ``live[row]``);
+    returns ``(row, token)`` for each particle that goes on. A particle leaves the batch when
+    it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
+    moves: list[tuple[int, int]] = []
+    for row, (g, i) in enumerate(live):
+        group = groups[g]
+        particle = group.particles[i]
+        token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
+        group.checks += spent
+        group.proposals += 1
+        if token is None:
+            continue
+        if on_token is not None:
+            _notify(on_token, i, token, space)
+        if not particle.running:
+            continue  # a stop string appeared: the particle ends with this token
+        if config.twist and not _retwist(particle, critic, space):
+            continue  # the critic rules the text out: the particle leaves the batch
+        moves.append((row, token))
+    return moves
+
+
+def _record(group: _Group, forward_passes: int, seconds: float, prefill_seconds: float, sampling_seconds: float) -> RunRecord:
+    return RunRecord(
+        particles=group.particles,
+        log_ml=log_mean_exp([p.log_weight for p in group.particles]),
+        ess_history=group.ess_history,
+        n_resamples=group.n_resamples,
+        constraint_checks=group.checks,
+        proposals=group.proposals,
+        forward_passes=forward_passes,
+        seconds=seconds,
+        prefill_seconds=prefill_seconds,
+        sampling_seconds=sampling_seconds,
+    )
 
 
 def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, config: SMCConfig) -> bool:
