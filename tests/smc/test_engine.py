@@ -11,6 +11,7 @@ import awrs
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.mock import MockLM
 from awrs.sampler import space
+from awrs.smc import SMCConfig
 from tests.exact import chi_square_against, global_distribution, lcd_distribution
 
 TOKENS = [b"a", b"b", b"ab", b"c", b"\n"]
@@ -120,6 +121,8 @@ def test_bad_arguments_are_clear_errors():
         awrs.generate(lm, "a", CONSTRAINT, temperature=0)
     with pytest.raises(awrs.ArgumentTypeError, match="constraint"):  # a TypeError, and an AwrsError
         awrs.generate(lm, "a", "a[ab]*")
+    with pytest.raises(GenerationError, match="proposal must be a Proposal"):  # a name is chosen before
+        SMCConfig(proposal="awrs")
 
 
 def test_greedy_takes_the_most_likely_allowed_token():
