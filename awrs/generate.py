@@ -21,15 +21,16 @@ from awrs.errors import ArgumentTypeError, GenerationError, PromptTooLongError
 from awrs.lm.base import LanguageModel, Prompt, check_temperature
 from awrs.lm.memory import check_request
 from awrs.result import Particle, Result, Stats
-from awrs.sampler.proposal import ProposalOptions
-from awrs.sampler.step import Estimator
+from awrs.sampler.base import Estimator
+from awrs.sampler.proposal import ProposalName, ProposalOptions, make_proposal
 from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
 from awrs.smc.resampling import RESAMPLERS, Resampling
+from awrs.smc.weights import normalized_weights
 
 __all__ = ["Method", "Request", "generate", "prepare", "run"]
 
 Method = Literal["smc", "awrs", "lcd", "mask"]
-_PROPOSAL_OF: dict[str, str] = {"smc": "awrs", "awrs": "awrs", "lcd": "lcd", "mask": "mask"}
+_PROPOSAL_OF: dict[Method, ProposalName] = {"smc": "awrs", "awrs": "awrs", "lcd": "lcd", "mask": "mask"}
 
 
 def generate(
@@ -156,20 +157,20 @@ def prepare(
     resampling = arguments.one_of(resampling, "resampling", list(RESAMPLERS))
     twist = arguments.flag(twist, "twist")
     stop_ids, stop_strings = arguments.stops(lm, stop)
-    _check_combination(method, options, critic, twist)
+    proposal = make_proposal(_PROPOSAL_OF[method], options)
+    _check_combination(method, options, proposal.weighted, critic, twist)
     prompt_ids, batched = arguments.prompt_ids(lm, prompt)
     smc = method == "smc"
     for ids in prompt_ids:
         _check_length(lm, ids, max_new_tokens)
     check_request(lm, len(prompt_ids), n_particles if smc else 1, max(map(len, prompt_ids)) + max_new_tokens + 1)
     config = SMCConfig(
-        proposal=_PROPOSAL_OF[method],
+        proposal=proposal,
         n_particles=n_particles if smc else 1,
         ess_threshold=ess_threshold if smc else 0.0,
         resampling=resampling,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
-        options=options,
         extra_eos_ids=stop_ids,
         stop_strings=stop_strings,
         twist=twist,
@@ -205,7 +206,7 @@ def _fraction(value: Any, name: str) -> float:
     return number
 
 
-def _check_combination(method: str, options: ProposalOptions, critic: Any, twist: bool) -> None:
+def _check_combination(method: str, options: ProposalOptions, weighted: bool, critic: Any, twist: bool) -> None:
     """Refuse settings that contradict each other rather than quietly drop one of them."""
     if options.greedy and method == "smc":
         raise GenerationError(
@@ -217,7 +218,6 @@ def _check_combination(method: str, options: ProposalOptions, critic: Any, twist
             "method='smc' weighs its particles, and estimator='none' gives no weights: "
             "use method='lcd' for one unweighted sequence"
         )
-    weighted = method != "lcd" and options.estimator != "none" and not options.greedy
     if critic is not None and not weighted:
         raise GenerationError(
             "critic=... reweights particles, and this method carries no weights (lcd, greedy, or "
@@ -288,11 +288,9 @@ def _stats(particles: list[Particle], record: RunRecord) -> Stats:
 
 def _posterior(particles: list[Particle]) -> dict[str, float]:
     """Normalised weight per distinct valid text (an unweighted particle counts as weight 1)."""
-    weights = np.array([(0.0 if p.log_weight is None else p.log_weight) if p.valid else -math.inf for p in particles])
-    if not len(weights) or not np.isfinite(weights.max()):
+    w = normalized_weights([(0.0 if p.log_weight is None else p.log_weight) if p.valid else -math.inf for p in particles])
+    if w is None:
         return {}
-    w = np.exp(weights - weights.max())
-    w /= w.sum()
     out: dict[str, float] = {}
     for p, wi in zip(particles, w):
         if wi > 0:

@@ -5,13 +5,13 @@ each next candidate is drawn from the mass not yet taken, by inverse CDF over bl
 positions (``awrs.sampler._kernels``: one pass to sum the blocks when the order is made, then
 microseconds per draw; a taken position's block is summed again, so the remaining mass stays
 exact however much was taken). Positions are drawn ahead in batches, one kernel call and one
-call for the uniforms each: after a forward pass every Python-level call costs microseconds
-(the caches are cold), and a walk visits a few positions per step. Drawing a position before
-it is visited changes nothing about the order's distribution, only how many uniforms the
-generator hands out. This is the same distribution over orders as sorting float64
-Gumbel keys ``log q + G`` (ALGORITHM.md section 2) at a fraction of the cost: on SmolLM2's
-49,153 candidates about 30 us to make the order instead of about 2 ms for drawing, taking
-logarithms of and partially sorting 49,153 Gumbel keys (see docs/sampler.md).
+call for the uniforms each, as a walk visits a few positions per step (docs/sampler.md, "The
+hot path"). Drawing a position before it is visited changes nothing about the order's
+distribution, only how many uniforms the generator hands out. This is the same distribution
+over orders as sorting float64 Gumbel keys ``log q + G`` (ALGORITHM.md section 2) at a
+fraction of the cost: on SmolLM2's 49,153 candidates about 30 us to make the order instead
+of about 2 ms for drawing, taking logarithms of and partially sorting 49,153 Gumbel keys
+(see docs/sampler.md).
 
 :class:`GreedyOrder` visits candidates from the most likely down (ties by position), by their
 log-probabilities, so none is lost to an exponential's underflow.

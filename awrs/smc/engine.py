@@ -31,8 +31,10 @@ from awrs.constraints.base import Constraint
 from awrs.constraints.stop import StopAt
 from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
-from awrs.sampler.proposal import PROPOSALS, CandidateSpace, ProposalOptions, candidate_dtype, propose_row
+from awrs.sampler.proposal import AwrsProposal, Proposal
+from awrs.sampler.space import CandidateSpace
 from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
+from awrs.smc.weights import log_mean_exp
 
 __all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "run_particles"]
 
@@ -46,27 +48,27 @@ TokenCallback = Callable[[int, int], None]  # (particle index, token id)
 
 @dataclass(frozen=True)
 class SMCConfig:
-    """What to run. ``proposal`` is a key of :data:`awrs.sampler.proposal.PROPOSALS`.
+    """What to run. ``proposal`` proposes each token (made by name with
+    :func:`awrs.sampler.proposal.make_proposal`).
 
     ``twist=True`` also applies the critic to the unfinished text after every step as a
     provisional weight (taken back at the next step, made final at the end): the critic must
     then accept prefixes of good answers.
     """
 
-    proposal: str = "awrs"
+    proposal: Proposal = field(default_factory=AwrsProposal)
     n_particles: int = 1
     ess_threshold: float = 0.0
     resampling: str = "systematic"
     max_new_tokens: int = 256
     temperature: float = 1.0
-    options: ProposalOptions = field(default_factory=ProposalOptions)
     extra_eos_ids: tuple[int, ...] = ()
     stop_strings: tuple[bytes, ...] = ()
     twist: bool = False
 
     def __post_init__(self) -> None:
-        if self.proposal not in PROPOSALS:
-            raise GenerationError(f"unknown proposal {self.proposal!r}: use one of {sorted(PROPOSALS)}")
+        if not isinstance(self.proposal, Proposal):
+            raise GenerationError(f"proposal must be a Proposal (awrs.sampler.proposal.make_proposal), got {self.proposal!r}")
         if self.resampling not in RESAMPLERS:
             raise GenerationError(f"unknown resampling {self.resampling!r}: use one of {sorted(RESAMPLERS)}")
         if not isinstance(self.n_particles, int) or self.n_particles < 1:
@@ -79,7 +81,7 @@ class SMCConfig:
     @property
     def weighted(self) -> bool:
         """Whether steps carry importance weights (AWRS and masking do; plain LCD and greedy don't)."""
-        return self.proposal != "lcd" and self.options.estimator != "none" and not self.options.greedy
+        return self.proposal.weighted
 
 
 @dataclass
@@ -171,7 +173,6 @@ def run_groups(
     if config.stop_strings:
         constraint = StopAt(constraint, config.stop_strings)
     space = CandidateSpace(lm.vocab, constraint, config.extra_eos_ids)
-    dtype = candidate_dtype(config.proposal, config.options)
     n = config.n_particles
     batch = lm.start([list(p) for p in prompts], copies=n)
     prefill_seconds = time.perf_counter() - started
@@ -185,22 +186,7 @@ def run_groups(
         logprobs = batch.logprobs(config.temperature) if logits_current else None
         step_started = time.perf_counter()
         forced = t == config.max_new_tokens
-        moves: list[tuple[int, int]] = []  # (row, token) of the particles that continue
-        for row, (g, i) in enumerate(live):
-            group = groups[g]
-            particle = group.particles[i]
-            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced, dtype)
-            group.checks += spent
-            group.proposals += 1
-            if token is None:
-                continue
-            if on_token is not None:
-                _notify(on_token, i, token, space)
-            if not particle.running:
-                continue  # a stop string appeared: the particle ends with this token
-            if config.twist and not _retwist(particle, critic, space):
-                continue  # the critic rules the text out: the particle leaves the batch
-            moves.append((row, token))
+        moves = _step_all(groups, live, logprobs, space, config, rng, forced, critic=critic, on_token=on_token)
         if config.ess_threshold > 0 and n > 1 and not forced:
             moves, live = _resample_groups(groups, moves, live, config, rng)
         else:
@@ -216,21 +202,56 @@ def run_groups(
         for group in groups:
             _apply_critic(group.particles, critic, space)
     seconds = time.perf_counter() - started
-    return [
-        RunRecord(
-            particles=group.particles,
-            log_ml=_log_mean_exp([p.log_weight for p in group.particles]),
-            ess_history=group.ess_history,
-            n_resamples=group.n_resamples,
-            constraint_checks=group.checks,
-            proposals=group.proposals,
-            forward_passes=forward_passes,
-            seconds=seconds,
-            prefill_seconds=prefill_seconds,
-            sampling_seconds=sampling_seconds,
-        )
-        for group in groups
-    ]
+    return [_record(group, forward_passes, seconds, prefill_seconds, sampling_seconds) for group in groups]
+
+
+def _step_all(
+    groups: list[_Group],
+    live: list[tuple[int, int]],
+    logprobs: np.ndarray | None,
+    space: CandidateSpace,
+    config: SMCConfig,
+    rng: np.random.Generator,
+    forced: bool,
+    *,
+    critic: Critic | None,
+    on_token: TokenCallback | None,
+) -> list[tuple[int, int]]:
+    """One step of every live particle (``logprobs[row]`` is the row of ``live[row]``);
+    returns ``(row, token)`` for each particle that goes on. A particle leaves the batch when
+    it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
+    moves: list[tuple[int, int]] = []
+    for row, (g, i) in enumerate(live):
+        group = groups[g]
+        particle = group.particles[i]
+        token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
+        group.checks += spent
+        group.proposals += 1
+        if token is None:
+            continue
+        if on_token is not None:
+            _notify(on_token, i, token, space)
+        if not particle.running:
+            continue  # a stop string appeared: the particle ends with this token
+        if config.twist and not _retwist(particle, critic, space):
+            continue  # the critic rules the text out: the particle leaves the batch
+        moves.append((row, token))
+    return moves
+
+
+def _record(group: _Group, forward_passes: int, seconds: float, prefill_seconds: float, sampling_seconds: float) -> RunRecord:
+    return RunRecord(
+        particles=group.particles,
+        log_ml=log_mean_exp([p.log_weight for p in group.particles]),
+        ess_history=group.ess_history,
+        n_resamples=group.n_resamples,
+        constraint_checks=group.checks,
+        proposals=group.proposals,
+        forward_passes=forward_passes,
+        seconds=seconds,
+        prefill_seconds=prefill_seconds,
+        sampling_seconds=sampling_seconds,
+    )
 
 
 def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, config: SMCConfig) -> bool:
@@ -246,7 +267,6 @@ def _step(
     config: SMCConfig,
     rng,
     forced: bool,
-    dtype: type = np.float64,
 ) -> tuple[int | None, int]:
     """Advance one particle by one token; returns (the text token it took or None, checks).
     A token that makes a stop string appear ends the particle (``running`` is then False).
@@ -261,7 +281,7 @@ def _step(
             1,
         )
     else:
-        step = propose_row(config.proposal, logprobs, checker, rng, config.options, dtype)
+        step = config.proposal.propose_row(logprobs, checker, rng)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
     if token is None:
@@ -333,7 +353,7 @@ def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
         ancestors = range(n)
         if ess < config.ess_threshold * n and np.isfinite(log_w.max()):
             ancestors = resample(log_w, rng, config.resampling)
-            mean = _log_mean_exp(log_w.tolist())
+            mean = log_mean_exp(log_w.tolist())
             group.particles = [group.particles[a].copy(mean) for a in ancestors]
             group.n_resamples += 1
         for j, a in enumerate(ancestors):
@@ -349,11 +369,3 @@ def _apply_critic(particles: list[Trajectory], critic: Critic, space: CandidateS
         if p.finished and np.isfinite(p.log_weight):
             p.log_weight += _critic_weight(critic, _text(p, space)) - p.twist
             p.twist = 0.0
-
-
-def _log_mean_exp(values: list[float]) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    top = arr.max() if len(arr) else -np.inf
-    if not np.isfinite(top):
-        return -math.inf
-    return float(top + np.log(np.exp(arr - top).mean()))

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 
 from awrs.errors import GenerationError
+from awrs.smc.weights import normalized_weights
 
 __all__ = ["RESAMPLERS", "Resampling", "effective_sample_size", "resample"]
 
@@ -17,13 +18,8 @@ Resampling = Literal["multinomial", "systematic", "stratified", "residual"]
 
 def effective_sample_size(log_weights: np.ndarray) -> float:
     """``1 / sum(w_i^2)`` over normalised weights; 0 when every weight is zero."""
-    lw = np.asarray(log_weights, dtype=np.float64)
-    top = lw.max() if len(lw) else -np.inf
-    if not np.isfinite(top):
-        return 0.0
-    w = np.exp(lw - top)
-    w /= w.sum()
-    return float(1.0 / np.square(w).sum())
+    w = normalized_weights(log_weights)
+    return 0.0 if w is None else float(1.0 / np.square(w).sum())
 
 
 def _multinomial(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -71,10 +67,7 @@ def resample(
         fn = RESAMPLERS[scheme]
     except KeyError:
         raise GenerationError(f"unknown resampling scheme {scheme!r}: use one of {sorted(RESAMPLERS)}") from None
-    lw = np.asarray(log_weights, dtype=np.float64)
-    top = lw.max()
-    if not np.isfinite(top):
+    w = normalized_weights(log_weights)
+    if w is None:
         raise GenerationError("cannot resample: every particle has weight zero")
-    w = np.exp(lw - top)
-    w /= w.sum()
-    return fn(w, len(lw) if n is None else n, rng).astype(np.int64)
+    return fn(w, len(w) if n is None else n, rng).astype(np.int64)

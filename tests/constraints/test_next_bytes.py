@@ -9,8 +9,8 @@ import pytest
 import awrs
 from awrs.constraints.base import Constraint
 from awrs.lm.mock import MockLM
-from awrs.sampler import step as step_module
-from awrs.sampler.proposal import CandidateSpace
+from awrs.sampler import walk as walk_module
+from awrs.sampler.space import CandidateSpace
 
 CONSTRAINTS = {
     "regex": lambda: awrs.Regex(r"(ab|a[0-9]{2})+c?"),
@@ -70,7 +70,7 @@ def test_a_long_walk_narrows_and_stops_checking_refused_tokens(monkeypatch):
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False}
 
     def run(after):
-        monkeypatch.setattr(step_module, "NARROW_AFTER", after)
+        monkeypatch.setattr(walk_module, "NARROW_AFTER", after)
         return [awrs.generate(lm, "", awrs.JsonSchema(schema), method="awrs", max_new_tokens=6, seed=s) for s in range(5)]
 
     wide, narrow = run(10**9), run(8)

@@ -1,6 +1,6 @@
 """Proposals from the model's row (``propose_row``): a greedy step checks the most likely
 candidate on the row itself, before any candidate array is built, and must choose exactly what
-:func:`propose` chooses over the laid-out candidates, with the same checks."""
+``propose`` chooses over the laid-out candidates, with the same checks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ import pytest
 from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
-from awrs.sampler import _kernels, proposal
-from awrs.sampler.proposal import CandidateSpace, ProposalOptions, propose, propose_row
+from awrs.sampler import _layout
+from awrs.sampler.proposal import (
+    PROPOSALS,
+    AwrsProposal,
+    GreedyProposal,
+    LcdProposal,
+    MaskProposal,
+    ProposalOptions,
+    make_proposal,
+)
+from awrs.sampler.space import CandidateSpace
 from awrs.sampler.step import awrs_step, row_step
 
 
@@ -50,10 +59,9 @@ def _case(seed: int):
 
 
 @pytest.mark.parametrize("compact", [False, True])
-@pytest.mark.parametrize("method", ["awrs", "lcd"])
 @pytest.mark.parametrize("row_dtype, dtype", [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)])
-def test_greedy_on_the_row_chooses_and_checks_as_greedy_over_the_candidates(method, row_dtype, dtype, compact):
-    opts = ProposalOptions(greedy=True)
+def test_greedy_on_the_row_chooses_and_checks_as_greedy_over_the_candidates(row_dtype, dtype, compact):
+    proposal = GreedyProposal(dtype)
     fast_path_taken = 0
     for seed in range(400):
         vocab, row, allowed, complete = _case(seed)
@@ -64,9 +72,9 @@ def test_greedy_on_the_row_chooses_and_checks_as_greedy_over_the_candidates(meth
             space = CandidateSpace(vocab, c, compact=compact and from_row)
             checker = space.checker(c.initial())
             if from_row:
-                step = propose_row(method, row, checker, None, opts, dtype)
+                step = proposal.propose_row(row, checker, None)
             else:
-                step = propose(method, space.candidates(row, dtype), checker, None, opts)
+                step = proposal.propose(space.candidates(row, dtype), checker, None)
             results.append((step.token, step.log_weight, step.n_checks, c.calls))
         assert results[0] == results[1], (seed, results)
         fast_path_taken += results[0][2] == 1 and results[0][0] is not None
@@ -84,25 +92,24 @@ def test_a_tie_with_the_eos_candidate_is_decided_in_the_candidates_float_type(co
     for dtype, token in ((np.float32, 0), (np.float64, 4)):
         c = TokenSet({b"a"}, complete=True)
         space = CandidateSpace(vocab, c, compact=compact)
-        assert propose_row("awrs", row, space.checker(0), None, ProposalOptions(greedy=True), dtype).token == token
+        assert GreedyProposal(dtype).propose_row(row, space.checker(0), None).token == token
 
 
 def test_the_candidates_are_built_only_when_the_first_candidate_is_refused(monkeypatch):
     vocab = Vocabulary.from_tokens([b"a", b"b", b"c"], eos_ids=[2])
     built = []
-    original = _kernels.Layout.candidates
+    original = _layout.CandidateLayout.candidates
 
     def counting(self, lp, dtype=np.float64):
         built.append(1)
         return original(self, lp, dtype)
 
-    monkeypatch.setattr(_kernels.Layout, "candidates", counting)
+    monkeypatch.setattr(_layout.CandidateLayout, "candidates", counting)
     row = np.log(np.array([0.6, 0.3, 0.1], dtype=np.float32))
-    opts = ProposalOptions(greedy=True)
     for allowed, token, checks, copies in (({b"a", b"b"}, 0, 1, 0), ({b"b"}, 1, 2, 1)):
         c = TokenSet(allowed, complete=False)
         space = CandidateSpace(vocab, c)
-        step = propose_row("awrs", row, space.checker(0), None, opts, np.float32)
+        step = GreedyProposal().propose_row(row, space.checker(0), None)
         assert (step.token, step.n_checks, len(built)) == (token, checks, copies)
         built.clear()
 
@@ -111,10 +118,9 @@ def test_a_row_of_the_wrong_shape_is_a_clear_error():
     vocab = Vocabulary.from_tokens([b"a", b"b"], eos_ids=[1])
     space = CandidateSpace(vocab, TokenSet({b"a"}, False))
     with pytest.raises(GenerationError, match="expected log-probabilities over the 2 tokens"):
-        propose_row("awrs", np.zeros(3, dtype=np.float32), space.checker(0), None, ProposalOptions(greedy=True), np.float32)
+        GreedyProposal().propose_row(np.zeros(3, dtype=np.float32), space.checker(0), None)
     with pytest.raises(GenerationError, match="unknown proposal"):
-        propose_row("beam", np.zeros(2), space.checker(0), None, ProposalOptions(greedy=True))
-    assert proposal.PROPOSALS.keys() >= {"awrs", "lcd", "mask"}
+        make_proposal("beam")
 
 
 def test_bad_options_are_refused_when_made_not_at_the_first_step():
@@ -122,6 +128,34 @@ def test_bad_options_are_refused_when_made_not_at_the_first_step():
         ProposalOptions(estimator="bogus")
     with pytest.raises(GenerationError, match="max_rejects must be a positive integer"):
         ProposalOptions(max_rejects=0)
+    with pytest.raises(GenerationError, match="estimator must be one of"):
+        AwrsProposal("bogus")
+    with pytest.raises(GenerationError, match="max_rejects must be a positive integer"):
+        LcdProposal(0)
+
+
+@pytest.mark.parametrize(
+    "name, options, proposal, weighted",
+    [
+        ("awrs", ProposalOptions(), AwrsProposal(), True),
+        ("awrs", ProposalOptions(estimator="two-loop", max_rejects=3), AwrsProposal("two-loop", 3), True),
+        ("awrs", ProposalOptions(estimator="none"), AwrsProposal("none"), False),
+        ("lcd", ProposalOptions(estimator="two-loop", max_rejects=2), LcdProposal(2), False),
+        ("awrs", ProposalOptions(greedy=True), GreedyProposal(), False),
+        ("lcd", ProposalOptions(greedy=True), GreedyProposal(), False),
+        ("greedy", ProposalOptions(), GreedyProposal(), False),
+        ("mask", ProposalOptions(), MaskProposal(), True),
+        ("mask", ProposalOptions(estimator="none"), MaskProposal(weights=False), False),
+        ("mask", ProposalOptions(greedy=True), MaskProposal(greedy=True), False),
+    ],
+)
+def test_each_name_and_options_make_one_proposal(name, options, proposal, weighted):
+    """The registry's one choice per name: greedy AWRS and LCD are one greedy walk, masking
+    keeps its own argmax; only AWRS with an estimator, and sampled masking, carry weights."""
+    assert make_proposal(name, options) == proposal
+    assert proposal.weighted is weighted
+    assert set(PROPOSALS) == {"awrs", "lcd", "greedy", "mask"}
+    assert proposal.dtype is (np.float32 if isinstance(proposal, GreedyProposal) else np.float64)
 
 
 class ByteSet(TokenSet):
@@ -177,16 +211,13 @@ def test_a_compact_step_is_the_full_layouts_walk(estimator):
     """Same seed, same walk: the pruned candidates have no mass in either layout, so the draws
     see the same masses (summed in other blocks: equal up to rounding). The token and the
     checks agree on every seed here, and the weights to 1e-12."""
-    opts = ProposalOptions(estimator=estimator)
-    method = "lcd" if estimator == "none" else "awrs"
-    if method == "lcd":
-        opts = ProposalOptions()
+    proposal = LcdProposal() if estimator == "none" else AwrsProposal(estimator)
     for seed in range(300):
         vocab, row, c = _letters_and_digits(seed)
         steps = []
         for compact in (False, True):
             space = CandidateSpace(vocab, c, compact=compact)
-            step = propose_row(method, row, space.checker(0), np.random.default_rng(seed), opts)
+            step = proposal.propose_row(row, space.checker(0), np.random.default_rng(seed))
             steps.append(step)
         full, small = steps
         assert (full.token, full.n_checks) == (small.token, small.n_checks), seed
@@ -203,6 +234,6 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         space = CandidateSpace(vocab, c)
         prune = space.checker(0).pruned()
         # A checker remembers its answers (one step's): each walk gets its own.
-        got = row_step(space._full, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
+        got = row_step(space.full_layout, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         want = awrs_step(space.candidates(row), space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         assert got == want, seed

@@ -15,7 +15,7 @@ import pytest
 
 from awrs.errors import GenerationError
 from awrs.sampler import awrs_step, greedy_step, mask_step
-from awrs.sampler import step as step_module
+from awrs.sampler import walk as walk_module
 from awrs.sampler.order import GreedyOrder, RandomOrder
 from tests.exact import chi_square_pvalue
 
@@ -89,7 +89,7 @@ def expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects,
         else:
             second = [([], 1.0)]
         for prefix1, prob1 in second:
-            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
+            monkeypatch.setattr(walk_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
             step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, prune)
             if step.token is not None:
                 assert allowed[step.token], "a rejected candidate was returned"
@@ -137,7 +137,7 @@ def test_paper_worked_example(monkeypatch):
     allowed = np.array([True, False])
     outcomes = []
     for first, second in ([0], [0]), ([0], [1, 0]), ([1, 0], [0]):
-        monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([first, second]))
+        monkeypatch.setattr(walk_module, "_random_order", ScriptedOrders([first, second]))
         step = awrs_step(logp, allowed.__getitem__, np.random.default_rng(0), "two-loop")
         outcomes.append((step.token, math.exp(step.log_weight)))
     assert outcomes == [(0, 1.0), (0, 0.5), (0, 0.25)]
@@ -291,7 +291,7 @@ def walks_until(q, allowed, candidates, extra, stop_after):
 
 def narrowed_outcomes(monkeypatch, logp, allowed, refused, estimator, max_rejects, after):
     """(probability, token, weight) of every walk of a narrowing step, by enumeration."""
-    monkeypatch.setattr(step_module, "NARROW_AFTER", after)
+    monkeypatch.setattr(walk_module, "NARROW_AFTER", after)
     n = len(logp)
     q = {i: float(np.exp(logp[i])) for i in range(n)}
     out = []
@@ -302,7 +302,7 @@ def narrowed_outcomes(monkeypatch, logp, allowed, refused, estimator, max_reject
         else:
             second = [([], 1.0)]
         for prefix1, prob1 in second:
-            monkeypatch.setattr(step_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
+            monkeypatch.setattr(walk_module, "_random_order", ScriptedOrders([prefix0, prefix1]))
             step = awrs_step(
                 logp, allowed.__getitem__, np.random.default_rng(0), estimator, max_rejects, narrow=lambda: refused.copy()
             )
@@ -348,7 +348,7 @@ def test_narrowing_keeps_plain_lcd_exact(monkeypatch, after):
 
 
 def test_narrowing_is_asked_once_and_only_after_enough_rejections(monkeypatch):
-    monkeypatch.setattr(step_module, "NARROW_AFTER", 3)
+    monkeypatch.setattr(walk_module, "NARROW_AFTER", 3)
     logp = np.log(np.full(10, 0.1))
     allowed = np.zeros(10, dtype=bool)
     allowed[9] = True
@@ -386,7 +386,7 @@ def test_greedy_step_narrowed_is_still_the_masked_argmax_with_fewer_checks(seed,
 def test_restarted_walks_stay_properly_weighted_by_enumeration(monkeypatch, estimator, max_rejects):
     """With RESTART_SHARE at 1/2 most walks restart over the unvisited candidates one or more
     times; the enumeration over every walk still gives E[w 1{token = x}] = p(x) c(x)."""
-    monkeypatch.setattr(step_module, "RESTART_SHARE", 0.5)
+    monkeypatch.setattr(walk_module, "RESTART_SHARE", 0.5)
     seed = {"recursive": 500, "two-loop": 600}[estimator] + (max_rejects or 0)
     for logp, allowed in random_cases(40, seed=seed):
         got = expected_weight_by_token(monkeypatch, logp, allowed, estimator, max_rejects)
@@ -395,7 +395,7 @@ def test_restarted_walks_stay_properly_weighted_by_enumeration(monkeypatch, esti
 
 @pytest.mark.parametrize("after", [1, 2])
 def test_restarted_walks_with_narrowing_stay_exact(monkeypatch, after):
-    monkeypatch.setattr(step_module, "RESTART_SHARE", 0.5)
+    monkeypatch.setattr(walk_module, "RESTART_SHARE", 0.5)
     for logp, allowed, refused in narrowing_cases(30, seed=700 + after):
         for estimator in ("recursive", "none"):
             got = np.zeros(len(logp))

@@ -10,7 +10,8 @@ import pytest
 import awrs
 from awrs.errors import GenerationError, PromptTooLongError
 from awrs.lm.mock import MockLM
-from awrs.sampler import proposal
+from awrs.sampler import space
+from awrs.smc import SMCConfig
 from tests.exact import chi_square_against, global_distribution, lcd_distribution
 
 TOKENS = [b"a", b"b", b"ab", b"c", b"\n"]
@@ -32,7 +33,7 @@ def layout(request, monkeypatch):
     """The candidate layout: as CandidateSpace decides (full, for these vocabularies), or
     compact for every constraint (the unpruned tokens and EOS only)."""
     if request.param == "compact":
-        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
+        monkeypatch.setattr(space, "COMPACT_SHARE", 1.0)
     return request.param
 
 
@@ -44,7 +45,7 @@ def test_single_sequence_methods_sample_the_lcd_distribution(method, compact, co
     layout (masking always takes the full one)."""
     assert constraint is CONSTRAINT or constraint.envelope is not None
     if compact:
-        monkeypatch.setattr(proposal, "COMPACT_SHARE", 1.0)
+        monkeypatch.setattr(space, "COMPACT_SHARE", 1.0)
     lm = markov_lm()
     exact = lcd_distribution(lm, [0], constraint, max_new_tokens=4)
     texts = []
@@ -120,6 +121,8 @@ def test_bad_arguments_are_clear_errors():
         awrs.generate(lm, "a", CONSTRAINT, temperature=0)
     with pytest.raises(awrs.ArgumentTypeError, match="constraint"):  # a TypeError, and an AwrsError
         awrs.generate(lm, "a", "a[ab]*")
+    with pytest.raises(GenerationError, match="proposal must be a Proposal"):  # a name is chosen before
+        SMCConfig(proposal="awrs")
 
 
 def test_greedy_takes_the_most_likely_allowed_token():

@@ -55,7 +55,8 @@ def test_a_finished_statement_takes_eos_not_padding(method, greedy):
 
 def test_the_final_state_is_the_only_candidate_then():
     """From a final state the sampler's one check is EOS, and its weight is log p(EOS)."""
-    from awrs.sampler.proposal import CandidateSpace, ProposalOptions, propose_row
+    from awrs.sampler.proposal import make_proposal
+    from awrs.sampler.space import CandidateSpace
 
     lm = padding_lm()
     c = awrs.Grammar(GRAMMAR)
@@ -64,7 +65,7 @@ def test_the_final_state_is_the_only_candidate_then():
     assert c.is_final(state) and c.accepts("aa; \n")  # trailing whitespace: in the language, never generated
     logprobs = np.log(np.array([1e-3, 0.05, 0.02, 0.5, 0.35, 0.02, 0.06]) / 1.001)
     for method in ("awrs", "lcd", "mask"):
-        step = propose_row(method, logprobs, space.checker(state), np.random.default_rng(0), ProposalOptions())
+        step = make_proposal(method).propose_row(logprobs, space.checker(state), np.random.default_rng(0))
         assert step.token == space.eos_index
         if method != "lcd":
             assert step.log_weight == pytest.approx(logprobs[EOS])

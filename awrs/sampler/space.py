@@ -1,0 +1,243 @@
+"""The candidates of one generation, and the checker that answers for them.
+
+Candidates are the vocabulary's token ids plus one end-of-sequence candidate at index
+``len(vocab)`` whose mass is the sum over every end id; it is allowed when the text so far is
+complete. Special tokens, end ids (their mass is in the EOS candidate) and tokens containing a
+byte the constraint can never produce are pruned exactly (ALGORITHM.md section 2).
+:class:`CandidateSpace` is built once per generation; :class:`TokenChecker` answers one
+step's checks from one constraint state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from awrs.constraints.base import Constraint
+from awrs.errors import GenerationError
+from awrs.lm.vocab import Vocabulary
+from awrs.sampler._layout import F32, F64, CandidateLayout
+from awrs.sampler.base import CountedAccept, Step
+
+__all__ = ["COMPACT_SHARE", "CandidateSpace", "TokenChecker"]
+
+#: A space whose constraint can use at most this share of the vocabulary's tokens (by the
+#: bytes it ever produces) lays its steps out compactly: those tokens and EOS only.
+COMPACT_SHARE = 1 / 8
+
+
+class CandidateSpace:
+    """The candidate layout for one vocabulary and one constraint (built once per generation).
+
+    ``compact`` (None: decided by :data:`COMPACT_SHARE`) lays AWRS and LCD steps out over
+    the tokens no state prunes, and EOS, instead of the whole vocabulary: a digit regex can
+    use ~100 of SmolLM2's 49,152 tokens, and every pass of a step (the masked argmax, the
+    exponentials, the block sums) then reads 100 values instead of 49,153. The pruned
+    candidates have no mass in either layout, so the steps are the same walks.
+    """
+
+    def __init__(
+        self, vocab: Vocabulary, constraint: Constraint, extra_eos_ids: Iterable[int] = (), *, compact: bool | None = None
+    ):
+        self.vocab = vocab
+        self.constraint = constraint
+        kind = type(constraint)
+        # The constraint's is_final and impossible_tokens, None where it keeps the default
+        # (False; None): no call on the step's path then (docs/sampler.md, "The hot path").
+        self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
+        self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
+        self.eos_index = len(vocab)
+        self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
+        prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
+        prune[: self.eos_index] = ~vocab.text_mask
+        prune[self.eos_ids] = True
+        never = constraint.never_tokens(vocab)
+        if never is not None:
+            prune[: self.eos_index] |= never
+        prune.flags.writeable = False
+        final = np.ones(self.eos_index + 1, dtype=np.bool_)
+        final[self.eos_index] = False
+        final.flags.writeable = False
+        #: What a final state prunes (:meth:`Constraint.is_final`): every candidate but EOS.
+        self.final_prune = final
+        #: Candidates no state can take (special tokens, end ids, tokens with a byte the
+        #: constraint never produces); every proposal skips them.
+        self.prune = prune
+        #: What one masking step checks: every token that can appear in text, plus EOS.
+        self.mask_checks = int(vocab.text_mask.sum()) + 1
+        kept = np.flatnonzero(~prune[: self.eos_index])
+        if compact is None:
+            compact = len(kept) <= COMPACT_SHARE * self.eos_index
+        #: The layout of every candidate (what masking steps and :meth:`candidates` use).
+        self.full_layout = CandidateLayout(self.eos_index, self.eos_ids)
+        #: The layout AWRS, LCD and greedy steps use: the compact one when the space has it.
+        self.layout = CandidateLayout(self.eos_index, self.eos_ids, kept) if compact else self.full_layout
+        #: The compact layout: ``positions[k]`` is the candidate at compact index ``k`` (the
+        #: unpruned tokens in id order, then EOS); None for the full layout.
+        self.positions: np.ndarray | None = None
+        if compact:
+            self.positions = np.append(kept, self.eos_index).astype(np.int64)
+            self.positions.flags.writeable = False
+            self._compact_prune = np.zeros(len(self.positions), dtype=np.bool_)
+            self._compact_prune.flags.writeable = False
+
+    def candidates(self, logprobs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Log-probabilities over the candidates, EOS last, as float64 (or as float32 when the
+        model's are: what greedy steps take, as they only compare them; half the memory
+        traffic). Pruned candidates keep their values: :meth:`TokenChecker.pruned` says which
+        to skip."""
+        lp = self.row(logprobs)
+        return self.full_layout.candidates(lp, np.float64 if lp.dtype == np.float64 else dtype)
+
+    def compact_candidates(self, logprobs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """:meth:`candidates` at :attr:`positions` only (the compact layout)."""
+        if self.positions is None:
+            raise GenerationError("this candidate space has the full layout (compact=False)")
+        lp = self.row(logprobs)
+        return self.layout.candidates(lp, np.float64 if lp.dtype == np.float64 else dtype)
+
+    def row(self, logprobs: np.ndarray) -> np.ndarray:
+        """The model's log-probabilities as the kernels read them: float32 or float64 (others
+        become float64), one per token of the vocabulary."""
+        lp = logprobs
+        if type(lp) is not np.ndarray or (lp.dtype is not F32 and lp.dtype is not F64):
+            lp = np.asarray(lp)
+            if lp.dtype not in (np.float32, np.float64):
+                lp = lp.astype(np.float64)
+        if lp.shape != (self.eos_index,):
+            raise GenerationError(
+                f"expected log-probabilities over the {self.eos_index} tokens of the vocabulary, got shape {lp.shape}"
+            )
+        return lp
+
+    def checker(self, state: Any) -> TokenChecker:
+        return TokenChecker(self, state)
+
+    def to_full(self, step: Step) -> Step:
+        """A step taken in :attr:`layout`, its token as a candidate id (the same step in the
+        full layout)."""
+        if step.token is None or self.positions is None:
+            return step
+        return Step(int(self.positions[step.token]), step.log_weight, step.n_checks)
+
+
+class TokenChecker(CountedAccept):
+    """``checker(i)``: may candidate ``i`` come next? Remembers its answers and the states
+    it computes, and counts the distinct candidates checked (``calls``)."""
+
+    __slots__ = ("_final", "_seen", "calls", "next_states", "space", "state")
+
+    def __init__(self, space: CandidateSpace, state: Any):
+        self.space = space
+        self.state = state
+        self.next_states: dict[int, Any] = {}
+        self.calls = 0
+        self._seen: dict[int, bool] = {}
+        self._final: bool | None = None
+
+    def final(self) -> bool:
+        """The state is final (:meth:`Constraint.is_final`): EOS is the only candidate."""
+        if self._final is None:
+            is_final = self.space._is_final
+            self._final = is_final is not None and bool(is_final(self.state))
+        return self._final
+
+    def __call__(self, i: int) -> bool:
+        seen = self._seen
+        hit = seen.get(i)
+        if hit is not None:
+            return hit
+        self.calls += 1
+        space = self.space
+        if i == space.eos_index:
+            hit = bool(space.constraint.is_complete(self.state))
+        elif self._final or (self._final is None and self.final()):
+            hit = False
+        else:
+            nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
+            hit = nxt is not None
+            if hit:
+                self.next_states[i] = nxt
+        seen[i] = hit
+        return hit
+
+    def next_state(self, i: int) -> Any:
+        if i not in self.next_states and not self(i):
+            raise AssertionError(f"candidate {i} was chosen but is not allowed")
+        return self.next_states[i]
+
+    def pruned(self) -> np.ndarray:
+        """Candidates to skip from this state: the space's :attr:`~CandidateSpace.prune` and
+        the tokens the constraint rules out by its cheap check
+        (:meth:`Constraint.impossible_tokens`); EOS is never among them. From a final state,
+        every candidate but EOS."""
+        space = self.space
+        if self.final():
+            return space.final_prune
+        impossible = space._impossible
+        refused = None if impossible is None else impossible(self.state, space.vocab)
+        if refused is None:
+            return space.prune
+        out = space.prune.copy()
+        out[: space.eos_index] |= refused
+        return out
+
+    def refused(self) -> np.ndarray | None:
+        """Candidates whose first byte the constraint refuses from this state
+        (:meth:`Constraint.next_bytes`), or None when it does not say. What a long walk prunes
+        (``awrs_step``'s ``narrow``); EOS and tokens without bytes are never among them."""
+        space = self.space
+        allowed = space.constraint.next_bytes(self.state)
+        if allowed is None:
+            return None
+        first = space.vocab.first_byte
+        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
+        out[: space.eos_index] = ~np.asarray(allowed, dtype=np.bool_)[first] & (first >= 0)
+        return out
+
+    def mask(self) -> np.ndarray:
+        """Every candidate checked at once (the masking baseline)."""
+        space = self.space
+        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
+        if not self.final():
+            out[: space.eos_index] = space.constraint.mask(self.state, space.vocab)
+            out &= ~space.prune
+        out[space.eos_index] = space.constraint.is_complete(self.state)
+        return out
+
+    def in_layout(self) -> tuple[TokenChecker | _CompactChecker, CandidateLayout, np.ndarray]:
+        """This checker, the layout and the pruned candidates of a step in the space's
+        :attr:`~CandidateSpace.layout`: in the compact one, candidate ``k`` is
+        ``space.positions[k]`` (:meth:`CandidateSpace.to_full` turns a step's token back)."""
+        space = self.space
+        view = self if space.positions is None else _CompactChecker(self)
+        return view, space.layout, view.pruned()
+
+
+class _CompactChecker(CountedAccept):
+    """A :class:`TokenChecker` seen through the compact layout: candidate ``k`` is
+    ``space.positions[k]``."""
+
+    __slots__ = ("checker", "positions")
+
+    def __init__(self, checker: TokenChecker):
+        self.checker = checker
+        self.positions = checker.space.positions
+
+    @property
+    def calls(self) -> int:
+        return self.checker.calls
+
+    def __call__(self, k: int) -> bool:
+        return self.checker(int(self.positions[k]))
+
+    def pruned(self) -> np.ndarray:
+        full = self.checker.pruned()
+        space = self.checker.space
+        return space._compact_prune if full is space.prune else full[self.positions]
+
+    def refused(self) -> np.ndarray | None:
+        full = self.checker.refused()
+        return None if full is None else full[self.positions]
