@@ -182,9 +182,7 @@ def _minimise(dfa_out, final):
     for p, edges in enumerate(dfa_out):
         for mask, t in edges:
             predecessors[t].append((p, mask))
-    accepting = [s for s in range(n) if final[s]]
-    rejecting = [s for s in range(n) if not final[s]]
-    blocks: list[set[int]] = [set(b) for b in (accepting, rejecting) if b]
+    blocks: list[set[int]] = [b for b in ({s for s in range(n) if final[s]}, {s for s in range(n) if not final[s]}) if b]
     block_of = [0] * n
     for k, members in enumerate(blocks):
         for s in members:
@@ -200,24 +198,39 @@ def _minimise(dfa_out, final):
         for p, mask in entering.items():
             by_block.setdefault(block_of[p], {}).setdefault(mask, []).append(p)
         for b, groups in by_block.items():
-            parts = [set(g) for g in groups.values()]
-            rest = blocks[b].difference(*parts)
-            if rest:
-                parts.append(rest)
-            if len(parts) == 1:
-                continue
-            parts.sort(key=len, reverse=True)
-            blocks[b] = parts[0]  # the largest part keeps the block's number
-            for part in parts[1:]:
-                k = len(blocks)
-                blocks.append(part)
-                for s in part:
-                    block_of[s] = k
-                pending.add(k)
+            pending.update(_split(blocks, block_of, b, groups.values()))
+    return _quotient(dfa_out, final, block_of)
+
+
+def _split(blocks: list[set[int]], block_of: list[int], b: int, groups) -> list[int]:
+    """Split block ``b`` into the ``groups`` of its states (those that enter the splitter on
+    the same code points) and the rest; the largest part keeps the block's number. The numbers
+    of the new blocks."""
+    parts = [set(g) for g in groups]
+    rest = blocks[b].difference(*parts)
+    if rest:
+        parts.append(rest)
+    if len(parts) == 1:
+        return []
+    parts.sort(key=len, reverse=True)
+    blocks[b] = parts[0]
+    new = []
+    for part in parts[1:]:
+        k = len(blocks)
+        blocks.append(part)
+        for s in part:
+            block_of[s] = k
+        new.append(k)
+    return new
+
+
+def _quotient(dfa_out, final, block_of: list[int]):
+    """The automaton of the blocks, each numbered by its first state (dicts keep insertion
+    order), its edges joined per target block."""
     first: dict[int, int] = {}
-    for s in range(n):
+    for s in range(len(dfa_out)):
         first.setdefault(block_of[s], s)
-    number = {c: k for k, c in enumerate(first)}  # dicts keep insertion order: by first state
+    number = {c: k for k, c in enumerate(first)}
     reps = list(first.values())
     renumbered = [number[c] for c in block_of]
     return [[(mask, t) for t, mask in _by_class(dfa_out[s], renumbered)] for s in reps], [final[s] for s in reps]

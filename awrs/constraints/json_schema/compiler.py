@@ -18,9 +18,8 @@ from fractions import Fraction
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
-
-from awrs.automata.dfa import ByteDFA, DFATooLarge, intersect
+from awrs.automata.dfa import ByteDFA, DFATooLarge
+from awrs.automata.product import intersect
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.formats import FINAL_CHECKS, FORMATS, UNSUPPORTED, format_dfa, format_max_length
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, check_cycles, short_pointer
@@ -738,12 +737,6 @@ def _regex_error(full: str) -> str | None:
     return None
 
 
-def _nothing() -> ByteDFA:
-    """A DFA that accepts no string at all (a pattern and a format that exclude each other)."""
-    table = np.full((1, 256), -1, dtype=np.int32)
-    return ByteDFA(table=table, final=np.zeros(1, dtype=np.bool_), rows=table.tolist())
-
-
 def _string_automata(pattern: str | None, fmt: str | None):
     """(dfa, partial patterns, final checks) for a pattern and a format, built on first use."""
     from awrs.constraints.regex import ECMA_262, Regex
@@ -768,7 +761,7 @@ def _string_automata(pattern: str | None, fmt: str | None):
             except DFATooLarge:
                 checks.append(_full_match(FORMATS[fmt]))
             except ConstraintError:  # the pattern and the format exclude each other
-                dfa = _nothing()
+                dfa = ByteDFA.nothing()
     return dfa, partial, checks
 
 

@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from awrs.automata.dfa import ByteDFA
 from awrs.automata.utf8 import utf8_sequences
 from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
@@ -52,7 +50,7 @@ _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 
 
 #: A DFA that accepts no string at all.
-_NO_STRING = ByteDFA(table=None, final=np.zeros(1, dtype=np.bool_), rows=[[-1] * 256])
+_NO_STRING = ByteDFA.nothing()
 
 
 class StringState(NamedTuple):

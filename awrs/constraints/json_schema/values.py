@@ -8,7 +8,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from awrs.automata.dfa import trie_dfa
+from awrs.automata.trie import trie_dfa
 from awrs.constraints.json_schema.arrays import ArraySpec, canonical
 from awrs.constraints.json_schema.domains import set_domain
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError

@@ -280,15 +280,15 @@ def test_an_unfinished_character_is_checked_byte_by_byte():
 
 
 def test_string_spec_emptiness_from_its_automaton_and_bounds():
-    from awrs.automata.dfa import trie_dfa
-    from awrs.constraints.json_schema.compiler import _nothing
+    from awrs.automata.dfa import ByteDFA
+    from awrs.automata.trie import trie_dfa
     from awrs.constraints.json_schema.strings import StringSpec
 
     assert not StringSpec(eager_dfa=trie_dfa([b"ab", b"c"])).empty  # no bounds: a live DFA accepts something
     assert StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), min_len=3).empty  # its longest string is 2
     assert StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), max_len=0).empty
     assert not StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), min_len=2).empty
-    assert StringSpec(eager_dfa=_nothing()).empty  # a pattern and a format that exclude each other
+    assert StringSpec(eager_dfa=ByteDFA.nothing()).empty  # a pattern and a format that exclude each other
     assert StringSpec(min_len=2, max_len=1).empty
 
 
