@@ -18,7 +18,7 @@ from awrs.automata.dfa import ByteDFA, build_byte_dfa
 from awrs.automata.utf8 import complement_ranges
 from awrs.constraints.grammar.follow import follow
 from awrs.constraints.regex.automaton import remove_epsilons
-from awrs.constraints.regex.syntax import ANY, Ranges
+from awrs.constraints.regex.classes import ANY, Ranges
 from awrs.errors import ConstraintError, EmptyLanguageError
 
 __all__ = [

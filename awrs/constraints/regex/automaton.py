@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from awrs.constraints.regex.syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
+from awrs.constraints.regex.classes import Ranges, merge
+from awrs.constraints.regex.syntax import Parsed, parse
+from awrs.constraints.regex.tree import Nested, UnsupportedSyntax, run_nested
 
 __all__ = [
     "MAX_NFA_STATES",
