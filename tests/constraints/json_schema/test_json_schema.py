@@ -439,12 +439,12 @@ def test_bad_options_are_constraint_errors(options, message):
 
 
 def test_a_pattern_is_read_once_per_process():
-    from awrs.constraints.json_schema import compiler
+    from awrs.constraints.json_schema import patterns
 
     uuid = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-    before = compiler._regex_error.cache_info()
+    before = patterns._regex_error.cache_info()
     c = JsonSchema({"properties": {"a": {"type": "string", "pattern": uuid}, "b": {"type": "string", "pattern": uuid}}})
-    after = compiler._regex_error.cache_info()
+    after = patterns._regex_error.cache_info()
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1
     assert c.accepts('{"a": "01234567-89ab-cdef-0123-456789abcdef"}') and not c.accepts('{"b": "0123"}')
     for _ in range(2):  # a remembered error is raised again, with this schema's pointer
