@@ -674,7 +674,7 @@ def _ratio(a: float, b: float) -> float:
 _ORDER = {"unconstrained": 0, "awrs": 1, "awrs-smc": 2, "mask": 3, "genlm-control": 8}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=int, default=10)
     parser.add_argument("--regex", type=int, default=10)
@@ -705,8 +705,95 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+class _Methods:
+    """Every method of the comparison, run on one item: awrs's own, the peers (``by_name``) and
+    genlm-control (``genlm``, None when unavailable)."""
+
+    def __init__(self, lm, args: argparse.Namespace, peers, genlm):
+        self.lm, self.args, self.genlm = lm, args, genlm
+        self.by_name = {p.name: p for p in peers}
+
+    def names(self, task: dict, index_in_task: int, greedy: bool) -> list[str]:
+        """The methods that decode ``task`` (the ``index_in_task``-th of its kind) in this mode."""
+        args = self.args
+        names = ["unconstrained", "awrs", "awrs-smc"]
+        if index_in_task < args.mask_limit or task["task"] == "regex":
+            names.append("mask")
+        names += list(self.by_name)
+        if self.genlm is not None and not greedy and index_in_task < args.genlm_limit:
+            names.append("genlm-control")
+        if args.methods:
+            names = [name for name in names if name in args.methods or name == "unconstrained"]
+        return names
+
+    def run(self, name: str, task: dict, greedy: bool) -> dict | None:
+        """One decode of ``task`` by the method ``name``, with its step and forward times."""
+        lm, args = self.lm, self.args
+        if name == "genlm-control":  # its own model wrapper: whole-run times only
+            return run_genlm(lm, self.genlm, task, args, args.seed)
+        with _StepClock() as clock:
+            if name == "unconstrained":
+                out = run_unconstrained(lm, task, args, greedy, args.seed)
+            elif name in ("awrs", "awrs-smc", "mask"):
+                out = run_awrs(lm, task, name, args, greedy, args.seed)
+            else:
+                out = run_peer(lm, self.by_name[name], task, args, greedy, args.seed)
+        if out is not None and out.get("supported"):
+            out["step_s"] = clock.steps()
+            out["forward_s"] = list(clock.forwards)
+        return out
+
+    def rows(self, task: dict, index_in_task: int, mode: str, first_mode: bool) -> list[dict]:
+        """The rows of one item in one mode: each method's fastest of the repeats (interleaved,
+        so a slow spell of the machine hits every method), forward passes pooled."""
+        greedy = mode == "greedy"
+        names = self.names(task, index_in_task, greedy)
+        runs: dict[str, list] = {name: [] for name in names}
+        for repeat in range(self.args.repeats):
+            for name in names:
+                if repeat == 0 or name not in _TIMED_ONCE:
+                    runs[name].append(self.run(name, task, greedy))
+        fastest = {name: _fastest_of(runs[name]) for name in names}
+        pooled = pool_forward(fastest, set(self.by_name))
+        rows = []
+        for name in names:
+            out = fastest[name]
+            if out is None:
+                continue
+            if not first_mode and "compile_s" in out and name != "genlm-control":
+                out["compile_s"] = None  # compile is timed cold, in the first mode (peers cache compiled grammars)
+            if out.get("supported") and (name in _POOLED or name in self.by_name):
+                apply_pooled_forward(out, pooled)
+            rows.append({"task": task["task"], "id": task["id"], "mode": mode, "method": name, **out})
+        return rows
+
+
+#: The columns of the summary table, in order.
+_SUMMARY_COLUMNS = [
+    "task",
+    "mode",
+    "method",
+    "coverage",
+    "validity",
+    "finished",
+    "compliance",
+    "compile_p50_ms",
+    "compile_p95_ms",
+    "ms_per_token",
+    "ms_per_token_pooled",
+    "ms_per_token_measured",
+    "vs_unconstrained",
+    "overhead_ms_per_token",
+    "checks_per_token",
+    "compile_mem_mib",
+]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _arguments(argv)
     lm = awrs.load_model(args.model)
     peers, missing = load_peers(lm.model, lm.tokenizer, len(lm.vocab))
     genlm, why = load_genlm(lm.model, lm.tokenizer)
@@ -718,77 +805,22 @@ def main(argv: list[str] | None = None) -> dict:
     first = first_calls(lm, args, peers)
     if args.compile_only:
         return compile_only(items, peers, missing, args, first)
+    methods = _Methods(lm, args, peers, genlm)
     rows = []
-    by_name = {p.name: p for p in peers}
-
-    def run_method(name: str, task: dict, greedy: bool):
-        if name == "genlm-control":  # its own model wrapper: whole-run times only
-            return run_genlm(lm, genlm, task, args, args.seed)
-        with _StepClock() as clock:
-            if name == "unconstrained":
-                out = run_unconstrained(lm, task, args, greedy, args.seed)
-            elif name in ("awrs", "awrs-smc", "mask"):
-                out = run_awrs(lm, task, name, args, greedy, args.seed)
-            else:
-                out = run_peer(lm, by_name[name], task, args, greedy, args.seed)
-        if out is not None and out.get("supported"):
-            out["step_s"] = clock.steps()
-            out["forward_s"] = list(clock.forwards)
-        return out
-
     for n, task in enumerate(items):
         index_in_task = int(task["id"]) if task["id"].isdigit() else n
         for mode in args.modes:
-            greedy = mode == "greedy"
-            names = ["unconstrained", "awrs", "awrs-smc"]
-            if index_in_task < args.mask_limit or task["task"] == "regex":
-                names.append("mask")
-            names += list(by_name)
-            if genlm is not None and not greedy and index_in_task < args.genlm_limit:
-                names.append("genlm-control")
-            if args.methods:
-                names = [name for name in names if name in args.methods or name == "unconstrained"]
-            runs: dict[str, list] = {name: [] for name in names}
-            for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits every method
-                for name in names:
-                    if repeat == 0 or name not in _TIMED_ONCE:
-                        runs[name].append(run_method(name, task, greedy))
-            fastest = {name: _fastest_of(runs[name]) for name in names}
-            pooled = pool_forward(fastest, set(by_name))
-            for name in names:
-                out = fastest[name]
-                if out is not None and mode != args.modes[0] and "compile_s" in out and name != "genlm-control":
-                    out["compile_s"] = None  # compile is timed cold, in the first mode (peers cache compiled grammars)
-                if out is not None:
-                    if out.get("supported") and (name in _POOLED or name in by_name):
-                        apply_pooled_forward(out, pooled)
-                    rows.append({"task": task["task"], "id": task["id"], "mode": mode, "method": name, **out})
+            rows += methods.rows(task, index_in_task, mode, first_mode=mode == args.modes[0])
         _record_compile_memory(rows, task, peers)
         print(f"[{n + 1}/{len(items)}] {task['task']} {task['id']}", file=sys.stderr)
-
     charge_matched_model_time(rows)
+    return _report(rows, items, lm, peers, genlm, missing, first, args)
+
+
+def _report(rows: list[dict], items: list[dict], lm, peers, genlm, missing: dict, first: list[dict], args) -> dict:
+    """Print the summary, conformance and fidelity tables and write the result file."""
     table = summarise(rows)
-    print_table(
-        table,
-        [
-            "task",
-            "mode",
-            "method",
-            "coverage",
-            "validity",
-            "finished",
-            "compliance",
-            "compile_p50_ms",
-            "compile_p95_ms",
-            "ms_per_token",
-            "ms_per_token_pooled",
-            "ms_per_token_measured",
-            "vs_unconstrained",
-            "overhead_ms_per_token",
-            "checks_per_token",
-            "compile_mem_mib",
-        ],
-    )
+    print_table(table, _SUMMARY_COLUMNS)
     conf = conformance(items, lm, peers)
     print_table(conf, ["method", "schemas", "instances", "validation_errors", "invalidation_errors"])
     fid = fidelity(lm, peers, args) if args.fidelity_samples else []
