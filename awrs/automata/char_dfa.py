@@ -21,18 +21,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from awrs.automata.utf8 import utf8_sequences
+from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["EmptyLanguage", "TooManyStates", "byte_table", "utf8_trie"]
+__all__ = ["DEAD", "DFATooLarge", "byte_table", "utf8_trie"]
 
+#: A missing transition: no string continues that way.
 DEAD = -1
 
 
-class TooManyStates(Exception):
-    """The automaton would exceed its state budget."""
-
-
-class EmptyLanguage(Exception):
-    """No string is accepted."""
+class DFATooLarge(ConstraintError):
+    """The automaton would exceed its state budget (``max_states``; for a byte DFA
+    :data:`awrs.automata.dfa.MAX_DFA_STATES` unless given)."""
 
 
 def byte_table(
@@ -44,8 +43,8 @@ def byte_table(
 ) -> tuple[np.ndarray, list[bool]]:
     """The minimal byte DFA of a character automaton (possibly nondeterministic, epsilon-free):
     its table (``table[s, b]``: next state or -1; state 0 initial; int32) and accepting states,
-    every state live. Raises :class:`EmptyLanguage` and :class:`TooManyStates` (past ``max_states``
-    byte or character states)."""
+    every state live. Raises :class:`EmptyLanguageError` and :class:`DFATooLarge` (past
+    ``max_states`` byte or character states)."""
     transitions = list(transitions)
     space = _CodeSpace(transitions)
     out: list[list[tuple[int, int]]] = [[] for _ in range(n_states)]
@@ -114,7 +113,7 @@ def _determinise(out, initial: int, finals: frozenset[int], max_states: int):
                 j = index[targets] = len(order)
                 order.append(targets)
                 if len(order) > max_states:
-                    raise TooManyStates(max_states)
+                    raise DFATooLarge(f"the automaton would exceed {max_states} states")
             per_target[j] = per_target.get(j, 0) | mask
         dfa_out.append([(mask, j) for j, mask in per_target.items()])
         i += 1
@@ -163,7 +162,7 @@ def _live(dfa_out, final):
                 live[p] = True
                 stack.append(p)
     if not live[0]:
-        raise EmptyLanguage
+        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
     number = {}
     for s in range(n):
         if live[s]:
@@ -267,7 +266,7 @@ def _expand(dfa_out, final, space: _CodeSpace, max_states: int) -> tuple[np.ndar
                 target = number.get(id(child))
                 if target is None:
                     if len(order) >= max_states:
-                        raise TooManyStates(max_states)
+                        raise DFATooLarge(f"the automaton would exceed {max_states} states")
                     target = number[id(child)] = len(order)
                     order.append(child)
             runs.append((state, lo, hi, target))

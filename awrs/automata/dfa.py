@@ -14,20 +14,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from awrs.automata import _kernels as kernels
-from awrs.automata.char_dfa import EmptyLanguage, TooManyStates, byte_table
-from awrs.errors import ConstraintError, EmptyLanguageError
+from awrs.automata.char_dfa import DEAD, DFATooLarge, byte_table
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["DEAD", "MAX_DFA_STATES", "ByteDFA", "CharTransition", "DFATooLarge", "build_byte_dfa", "walk_vocabulary"]
 
-DEAD = -1
 #: Byte DFAs are built whole up to this many states (a 1 KB row each); past it a regular
 #: pattern is determinised lazily (awrs.constraints.regex.lazy_dfa).
 MAX_DFA_STATES = 4000
-
-
-class DFATooLarge(ConstraintError):
-    """The automaton would exceed :data:`MAX_DFA_STATES` states."""
 
 
 #: (source state, inclusive code point ranges, target state)
@@ -81,15 +75,10 @@ def build_byte_dfa(
     """The minimal live byte DFA of a character automaton (possibly nondeterministic,
     epsilon-free), built by :func:`awrs.automata.char_dfa.byte_table`.
 
-    Raises :class:`ConstraintError` when the language is empty and :class:`DFATooLarge` past
-    ``max_states`` states.
+    Raises :class:`~awrs.errors.EmptyLanguageError` when the language is empty and
+    :class:`DFATooLarge` past ``max_states`` states.
     """
-    try:
-        table, final = byte_table(n_states, initial, finals, transitions, max_states)
-    except EmptyLanguage:
-        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it") from None
-    except TooManyStates:
-        raise DFATooLarge(f"the automaton would exceed {max_states} states") from None
+    table, final = byte_table(n_states, initial, finals, transitions, max_states)
     return ByteDFA(table=table, final=np.array(final, dtype=np.bool_), rows=table.tolist())
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["keep_live", "minimise", "reach_back"]
+from awrs.automata.char_dfa import DEAD
 
-DEAD = -1
+__all__ = ["keep_live", "minimise", "reach_back"]
 
 
 def reach_back(predecessors: Sequence[Iterable[int]], marks: list[int]) -> list[int]:

@@ -25,17 +25,14 @@ from awrs.constraints.json_schema.string_lexer import CLOSED as STR_CLOSED
 from awrs.constraints.json_schema.string_lexer import feed_plain, feed_string, string_start
 from awrs.constraints.json_schema.strings import StringSpec
 
-__all__ = ["ALL_KINDS", "ANY_STRING", "WHITESPACE", "Layout", "NeverNode", "Node", "TypedNode"]
+__all__ = ["ALL_KINDS", "WHITESPACE", "Layout", "NeverNode", "Node", "TypedNode"]
 
-DEAD = None
 _PENDING = ()  # the state of a value before its first byte
 
 # Kinds of values a TypedNode dispatches to.
 STRING, NUMBER, OBJECT, ARRAY, LITERAL = range(5)
 _LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
-_NUMBER_START = frozenset(b"-0123456789")
-
-ANY_STRING = StringSpec()
+_NUMBER_FIRST_BYTES = frozenset(b"-0123456789")
 
 
 class Layout:
@@ -203,7 +200,7 @@ class TypedNode(Node):
         if b == 0x22 and self.string is not None:
             st = feed_string(self.string, string_start(self.string), b)
             return None if st is None else (STRING, st)
-        if b in _NUMBER_START and self.number is not None:
+        if b in _NUMBER_FIRST_BYTES and self.number is not None:
             st = feed_number(NUMBER_START, b)
             return (NUMBER, st) if st is not None and prefix_viable(st, self.number) else None
         if b == 0x7B and self.obj is not None:
