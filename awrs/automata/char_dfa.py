@@ -23,10 +23,12 @@ import numpy as np
 from awrs.automata.utf8 import utf8_sequences
 from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["DEAD", "DFATooLarge", "byte_table", "utf8_trie"]
+__all__ = ["DEAD", "CharTransition", "DFATooLarge", "byte_table", "utf8_trie"]
 
 #: A missing transition: no string continues that way.
 DEAD = -1
+#: A character automaton's transition: (source state, inclusive code point ranges, target state).
+CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
 
 class DFATooLarge(ConstraintError):
@@ -38,7 +40,7 @@ def byte_table(
     n_states: int,
     initial: int,
     finals: Iterable[int],
-    transitions: Iterable[tuple[int, Sequence[tuple[int, int]], int]],
+    transitions: Iterable[CharTransition],
     max_states: int,
 ) -> tuple[np.ndarray, list[bool]]:
     """The minimal byte DFA of a character automaton (possibly nondeterministic, epsilon-free):

@@ -9,12 +9,12 @@ exactly "some completion is accepted": the prefix check is exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
 from awrs.automata import _kernels as kernels
-from awrs.automata.char_dfa import DEAD, DFATooLarge, byte_table
+from awrs.automata.char_dfa import DEAD, CharTransition, DFATooLarge, byte_table
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["DEAD", "MAX_DFA_STATES", "ByteDFA", "CharTransition", "DFATooLarge", "build_byte_dfa", "walk_vocabulary"]
@@ -22,10 +22,6 @@ __all__ = ["DEAD", "MAX_DFA_STATES", "ByteDFA", "CharTransition", "DFATooLarge",
 #: Byte DFAs are built whole up to this many states (a 1 KB row each); past it a regular
 #: pattern is determinised lazily (awrs.constraints.regex.lazy_dfa).
 MAX_DFA_STATES = 4000
-
-
-#: (source state, inclusive code point ranges, target state)
-CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
 
 class ByteDFA:

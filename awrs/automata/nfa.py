@@ -12,8 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from awrs.automata.char_dfa import utf8_trie
-from awrs.automata.dfa import CharTransition
+from awrs.automata.char_dfa import CharTransition, utf8_trie
 from awrs.automata.minimise import reach_back
 
 __all__ = ["ByteClasses", "ByteEdge", "ByteNFA"]

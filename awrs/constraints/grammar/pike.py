@@ -26,7 +26,7 @@ MATCH_POS = (-1, 0)  # a finished match (it reads no more)
 
 
 @functools.lru_cache(maxsize=1024)
-def _char_dfa(ranges: Ranges) -> ByteDFA:
+def _one_char_dfa(ranges: Ranges) -> ByteDFA:
     """The byte DFA of one character of ``ranges`` (its final states end the character)."""
     return build_byte_dfa(2, 0, (1,), ((0, ranges, 1),))
 
@@ -45,8 +45,9 @@ class Machine:
         self._sets: dict[tuple, tuple[frozenset, bool]] = {}
         self.approximate = False  # an ignored terminal's first-match obligation met a look-around
 
-    def char_dfa(self, node: int) -> ByteDFA:
-        return _char_dfa(self.nfa.nodes[node][1])
+    def one_char_dfa(self, node: int) -> ByteDFA:
+        """The byte DFA of the character the CHAR node ``node`` reads."""
+        return _one_char_dfa(self.nfa.nodes[node][1])
 
     def initial_trackers(self) -> tuple[int, ...]:
         return tuple(0 for _ in self.trackers)
@@ -136,7 +137,7 @@ class Machine:
             if stepped is None:
                 return ()
             conds = stepped.items
-        dfa = self.char_dfa(node)
+        dfa = self.one_char_dfa(node)
         nxt = dfa.rows[state][b]
         if nxt < 0:
             return ()
@@ -214,7 +215,7 @@ class OrderedLists:
         for (node, state), conds in threads:
             if node < 0:
                 continue
-            rows.append(machine.char_dfa(node).rows[state])
+            rows.append(machine.one_char_dfa(node).rows[state])
             for _, dfa, s, end_dfa, end_s in conds:
                 rows.append(dfa.rows[s] if s is not None else _DEAD_ROW)
                 if end_dfa is not None:

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from awrs.automata.dfa import CharTransition
+from awrs.automata.char_dfa import CharTransition
 from awrs.automata.nfa import ByteClasses, ByteNFA
 from awrs.constraints.base import Constraint
 from awrs.errors import EmptyLanguageError
