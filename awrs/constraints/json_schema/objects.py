@@ -173,6 +173,9 @@ class ObjectSpec(ObjectKeys):
     def _closed(self, st: ObjState, b: int) -> None:
         return None  # the object is over
 
+    def _inside(self, st: ObjState, b: int) -> ObjState | None:
+        raise AssertionError("_step reads the bytes of a key or a value itself")
+
     def _closing_brace(self, st: ObjState) -> ObjState | None:
         """``}``: the keys seen must satisfy the counts and the dependent schemas."""
         if not self.counts_ok(st.seen):
@@ -212,15 +215,15 @@ class ObjectSpec(ObjectKeys):
         return ObjState(COLON, 0, st.seen | {name}, None, None, self.node_for(name), st.value, st.deps, last)
 
 
-#: The step of each phase between tokens, indexed by phase (KEY and VALUE are read by
-#: ObjectSpec._step itself).
+#: The step of each phase between tokens, indexed by phase (those of KEY and VALUE are never
+#: taken: ObjectSpec._step reads the bytes of a key or a value itself).
 _TOKEN_STEPS = (
     ObjectSpec._opening_brace,  # START
     ObjectSpec._key_or_close,  # OPEN
-    None,  # KEY
+    ObjectSpec._inside,  # KEY
     ObjectSpec._colon,  # COLON
     ObjectSpec._value_start,  # BEFORE_VALUE
-    None,  # VALUE
+    ObjectSpec._inside,  # VALUE
     ObjectSpec._comma_or_close,  # AFTER_VALUE
     ObjectSpec._key_or_close,  # NEXT_KEY
     ObjectSpec._closed,  # CLOSED

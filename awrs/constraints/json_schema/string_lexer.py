@@ -156,10 +156,14 @@ def _closed(spec: StringSpec, st: StringState, b: int) -> None:
     return None  # the string is over
 
 
-#: The step of each phase but IN (which :func:`feed_string` reads itself), indexed by phase.
+def _inside(spec: StringSpec, st: StringState, b: int) -> StringState | None:
+    raise AssertionError("feed_string reads the bytes inside the string itself")
+
+
+#: The step of each phase, indexed by phase (IN's is never taken: see :func:`feed_string`).
 _STEPS = (
     _opening_quote,  # BEFORE
-    None,  # IN
+    _inside,  # IN
     _escape_letter,  # ESC
     _hex_digit,  # UHEX
     _low_backslash,  # LOW_BACKSLASH

@@ -13,7 +13,7 @@ Two uses follow:
 
 The construction is Thompson's (a fragment per tree node, bounded repeats and references
 copied), then epsilon removal; the byte DFA builder determinises and minimises. It runs on an
-explicit stack (:func:`~awrs.constraints.regex.syntax.run_nested`), so deep trees cost no
+explicit stack (:func:`~awrs.constraints.regex.tree.run_nested`), so deep trees cost no
 Python recursion, and within a budget of :data:`MAX_NFA_STATES` states.
 """
 

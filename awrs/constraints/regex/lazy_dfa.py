@@ -83,9 +83,10 @@ class LazyDFA(Constraint):
             row = rows.get(state)
             if row is None:
                 row = self._row(state)
-            state = row[0][of_byte[b]]
-            if state is None:
+            nxt = row[0][of_byte[b]]
+            if nxt is None:
                 return None
+            state = nxt
         return state
 
     def is_complete(self, state: _State) -> bool:
