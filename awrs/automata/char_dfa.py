@@ -21,31 +21,32 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from awrs.automata.utf8 import utf8_sequences
+from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["EmptyLanguage", "TooManyStates", "byte_table", "utf8_trie"]
+__all__ = ["DEAD", "CharTransition", "DFATooLarge", "byte_table", "utf8_trie"]
 
+#: A missing transition: no string continues that way.
 DEAD = -1
+#: A character automaton's transition: (source state, inclusive code point ranges, target state).
+CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 
 
-class TooManyStates(Exception):
-    """The automaton would exceed its state budget."""
-
-
-class EmptyLanguage(Exception):
-    """No string is accepted."""
+class DFATooLarge(ConstraintError):
+    """The automaton would exceed its state budget (``max_states``; for a byte DFA
+    :data:`awrs.automata.dfa.MAX_DFA_STATES` unless given)."""
 
 
 def byte_table(
     n_states: int,
     initial: int,
     finals: Iterable[int],
-    transitions: Iterable[tuple[int, Sequence[tuple[int, int]], int]],
+    transitions: Iterable[CharTransition],
     max_states: int,
 ) -> tuple[np.ndarray, list[bool]]:
     """The minimal byte DFA of a character automaton (possibly nondeterministic, epsilon-free):
     its table (``table[s, b]``: next state or -1; state 0 initial; int32) and accepting states,
-    every state live. Raises :class:`EmptyLanguage` and :class:`TooManyStates` (past ``max_states``
-    byte or character states)."""
+    every state live. Raises :class:`EmptyLanguageError` and :class:`DFATooLarge` (past
+    ``max_states`` byte or character states)."""
     transitions = list(transitions)
     space = _CodeSpace(transitions)
     out: list[list[tuple[int, int]]] = [[] for _ in range(n_states)]
@@ -114,7 +115,7 @@ def _determinise(out, initial: int, finals: frozenset[int], max_states: int):
                 j = index[targets] = len(order)
                 order.append(targets)
                 if len(order) > max_states:
-                    raise TooManyStates(max_states)
+                    raise DFATooLarge(f"the automaton would exceed {max_states} states")
             per_target[j] = per_target.get(j, 0) | mask
         dfa_out.append([(mask, j) for j, mask in per_target.items()])
         i += 1
@@ -163,7 +164,7 @@ def _live(dfa_out, final):
                 live[p] = True
                 stack.append(p)
     if not live[0]:
-        raise EmptyLanguage
+        raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
     number = {}
     for s in range(n):
         if live[s]:
@@ -182,9 +183,7 @@ def _minimise(dfa_out, final):
     for p, edges in enumerate(dfa_out):
         for mask, t in edges:
             predecessors[t].append((p, mask))
-    accepting = [s for s in range(n) if final[s]]
-    rejecting = [s for s in range(n) if not final[s]]
-    blocks: list[set[int]] = [set(b) for b in (accepting, rejecting) if b]
+    blocks: list[set[int]] = [b for b in ({s for s in range(n) if final[s]}, {s for s in range(n) if not final[s]}) if b]
     block_of = [0] * n
     for k, members in enumerate(blocks):
         for s in members:
@@ -200,24 +199,39 @@ def _minimise(dfa_out, final):
         for p, mask in entering.items():
             by_block.setdefault(block_of[p], {}).setdefault(mask, []).append(p)
         for b, groups in by_block.items():
-            parts = [set(g) for g in groups.values()]
-            rest = blocks[b].difference(*parts)
-            if rest:
-                parts.append(rest)
-            if len(parts) == 1:
-                continue
-            parts.sort(key=len, reverse=True)
-            blocks[b] = parts[0]  # the largest part keeps the block's number
-            for part in parts[1:]:
-                k = len(blocks)
-                blocks.append(part)
-                for s in part:
-                    block_of[s] = k
-                pending.add(k)
+            pending.update(_split(blocks, block_of, b, groups.values()))
+    return _quotient(dfa_out, final, block_of)
+
+
+def _split(blocks: list[set[int]], block_of: list[int], b: int, groups) -> list[int]:
+    """Split block ``b`` into the ``groups`` of its states (those that enter the splitter on
+    the same code points) and the rest; the largest part keeps the block's number. The numbers
+    of the new blocks."""
+    parts = [set(g) for g in groups]
+    rest = blocks[b].difference(*parts)
+    if rest:
+        parts.append(rest)
+    if len(parts) == 1:
+        return []
+    parts.sort(key=len, reverse=True)
+    blocks[b] = parts[0]
+    new = []
+    for part in parts[1:]:
+        k = len(blocks)
+        blocks.append(part)
+        for s in part:
+            block_of[s] = k
+        new.append(k)
+    return new
+
+
+def _quotient(dfa_out, final, block_of: list[int]):
+    """The automaton of the blocks, each numbered by its first state (dicts keep insertion
+    order), its edges joined per target block."""
     first: dict[int, int] = {}
-    for s in range(n):
+    for s in range(len(dfa_out)):
         first.setdefault(block_of[s], s)
-    number = {c: k for k, c in enumerate(first)}  # dicts keep insertion order: by first state
+    number = {c: k for k, c in enumerate(first)}
     reps = list(first.values())
     renumbered = [number[c] for c in block_of]
     return [[(mask, t) for t, mask in _by_class(dfa_out[s], renumbered)] for s in reps], [final[s] for s in reps]
@@ -254,7 +268,7 @@ def _expand(dfa_out, final, space: _CodeSpace, max_states: int) -> tuple[np.ndar
                 target = number.get(id(child))
                 if target is None:
                     if len(order) >= max_states:
-                        raise TooManyStates(max_states)
+                        raise DFATooLarge(f"the automaton would exceed {max_states} states")
                     target = number[id(child)] = len(order)
                     order.append(child)
             runs.append((state, lo, hi, target))

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-__all__ = ["MAX_CODE_POINT", "code_point_ranges", "complement_ranges", "utf8_sequences", "without_surrogates"]
+__all__ = [
+    "MAX_CODE_POINT",
+    "code_point_ranges",
+    "complement_ranges",
+    "continuation_range",
+    "utf8_sequences",
+    "without_surrogates",
+]
 
 MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
@@ -88,3 +95,18 @@ def _split(lo: int, hi: int) -> list[tuple[int, int]] | None:
             if hi & m != m:
                 return [(lo, (hi & ~m) - 1), (hi & ~m, hi)]
     return None
+
+
+def continuation_range(lead: int, index: int) -> tuple[int, int]:
+    """The valid values of the ``index``-th continuation byte after the lead byte ``lead``
+    (no overlong encodings, no surrogates, nothing past U+10FFFF)."""
+    if index == 0:
+        if lead == 0xE0:
+            return 0xA0, 0xBF
+        if lead == 0xED:
+            return 0x80, 0x9F
+        if lead == 0xF0:
+            return 0x90, 0xBF
+        if lead == 0xF4:
+            return 0x80, 0x8F
+    return 0x80, 0xBF

@@ -15,7 +15,8 @@ from itertools import islice
 
 import numpy as np
 
-from awrs.automata.dfa import ByteDFA, trie_dfa
+from awrs.automata.dfa import ByteDFA
+from awrs.automata.trie import trie_dfa
 from awrs.constraints.base import Constraint, Delegating, to_bytes
 from awrs.constraints.dfa import DFAConstraint
 from awrs.errors import AwrsError, ConstraintError

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from awrs.automata.dfa import ByteNFA
+from awrs.automata.nfa import ByteNFA
 from awrs.constraints.grammar import Grammar
 from awrs.constraints.grammar.compile import Lexemes, _class_bytes
 from awrs.constraints.sql_database import executes, open_readonly

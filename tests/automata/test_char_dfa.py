@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from awrs.automata import dfa
+from awrs.automata import minimise
 from awrs.automata.char_dfa import utf8_trie
 from awrs.automata.dfa import DFATooLarge, build_byte_dfa
 from awrs.constraints.regex.automaton import read
@@ -35,7 +35,7 @@ PATTERNS = [
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_byte_dfas_are_minimal_live_and_first_state_initial(pattern):
     built = build_byte_dfa(*read(pattern).automaton)
-    table, final = dfa._minimise(*dfa._keep_live(built.table.astype(np.int64), built.final))
+    table, final = minimise.minimise(*minimise.keep_live(built.table.astype(np.int64), built.final))
     assert np.array_equal(built.table, table) and np.array_equal(built.final, final)
     assert built.rows == built.table.tolist()
 

@@ -1,4 +1,4 @@
-"""The lexer automaton (dfa.build_tagged_dfa): its states against each terminal's own regular
+"""The lexer automaton (tagged_dfa.build_tagged_dfa): its states against each terminal's own regular
 expression, and the memo of expanded automata that lexers share."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import regex
 
-from awrs.automata import dfa
-from awrs.automata.dfa import ByteNFA, build_byte_dfa, build_tagged_dfa
+from awrs.automata import minimise, tagged_dfa
+from awrs.automata.dfa import build_byte_dfa
+from awrs.automata.nfa import ByteNFA
+from awrs.automata.tagged_dfa import build_tagged_dfa
 from awrs.constraints.regex import Regex as awrs_regex
 from awrs.constraints.regex import char_automaton
 from awrs.constraints.sql import _words_nfa
@@ -119,10 +121,10 @@ def test_lexers_share_expanded_automata():
 def test_memo_survives_a_reused_id(monkeypatch):
     """The memo is keyed by id() but checks identity: an automaton freed and another one made
     at the same address is not given the first one's expansion."""
-    monkeypatch.setattr(dfa, "_FRAGMENTS", {})
+    monkeypatch.setattr(tagged_dfa, "_FRAGMENTS", {})
     a = char_automaton("[a-z]+")
     stale = ByteNFA([[(48, 57, 1)], []], 0, frozenset([1]))
-    dfa._FRAGMENTS[id(a)] = (object(), stale)  # another object once had this id
+    tagged_dfa._FRAGMENTS[id(a)] = (object(), stale)  # another object once had this id
     lexer = build_tagged_dfa([a])
     assert lexer._fragments[0] is not stale
     assert lexer.rows[0][ord("q")] >= 0 and lexer.rows[0][ord("5")] < 0
@@ -164,7 +166,7 @@ def test_byte_dfas_are_minimal_and_live():
         if automaton is None:
             continue
         built = build_byte_dfa(*automaton)
-        reference = dfa._minimise(*dfa._keep_live(built.table.astype(np.int64), built.final))
+        reference = minimise.minimise(*minimise.keep_live(built.table.astype(np.int64), built.final))
         small += built.n_states <= 64
         assert np.array_equal(built.table, reference[0]) and np.array_equal(built.final, reference[1]), p
     assert small >= 56  # the pattern set's 56 DFAs all have at most 50 states

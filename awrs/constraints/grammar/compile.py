@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from awrs.automata.dfa import TaggedDFA, build_tagged_dfa
+from awrs.automata.tagged_dfa import TaggedDFA, build_tagged_dfa
 from awrs.constraints.grammar.earley import Rules
 from awrs.constraints.grammar.terminals import NOTHING, Follow, TerminalError, follow_from_bytes, terminal_lexemes
 from awrs.errors import ConstraintError

@@ -1,6 +1,7 @@
 """A terminal's regular expression run as Pike's VM: a Thompson NFA with its epsilons in order
-of preference, and the DFA over its ordered thread lists, whose accepting states end a first
-match (docs/grammars.md, "How Lark matches a terminal").
+of preference (:mod:`awrs.constraints.grammar.thompson`), and the DFA over its ordered thread
+lists, whose accepting states end a first match (docs/grammars.md, "How Lark matches a
+terminal").
 
 Threads behind a finished match are cut; a thread met again keeps its first, more preferred
 place; a repeat goes on after an iteration that matched nothing, as Python's ``re`` does; a
@@ -12,215 +13,20 @@ token's text.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from awrs.automata.dfa import ByteDFA, build_byte_dfa
-from awrs.automata.utf8 import complement_ranges
 from awrs.constraints.grammar.follow import follow
-from awrs.constraints.regex.automaton import remove_epsilons
-from awrs.constraints.regex.syntax import ANY, Ranges
-from awrs.errors import ConstraintError, EmptyLanguageError
+from awrs.constraints.grammar.thompson import CHAR, EPS, ITER, MATCH, MAX_TERMINAL_STATES, Look, Nfa, TerminalError
+from awrs.constraints.regex.classes import Ranges
 
-__all__ = [
-    "MATCH",
-    "MATCH_POS",
-    "MAX_LOOK_STATES",
-    "MAX_TERMINAL_STATES",
-    "Machine",
-    "Nfa",
-    "OrderedLists",
-    "TerminalError",
-    "thompson",
-]
+__all__ = ["MATCH_POS", "Machine", "OrderedLists"]
 
-
-#: The ordered-list DFA of one terminal is refused past this many states (a bounded repeat of a
-#: wide class with look-arounds can blow up); SQL's largest terminal has 4, JSON's string 5.
-MAX_TERMINAL_STATES = 5000
-#: Look-around bodies and look-behind trackers are byte DFAs of at most this many states.
-MAX_LOOK_STATES = 2000
-
-
-class TerminalError(ConstraintError):
-    """A terminal's regular expression uses something awrs cannot compile for a grammar."""
-
-
-# --- the terminal's NFA: Thompson's construction, epsilons in order of preference ----------
-
-_EPS, _CHAR, _LOOK, MATCH, _ITER = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True)
-class _Look:
-    """A look-around: ``behind`` (a tracker over the token's text) or ahead (a Follow item),
-    ``negative``; ``dfa`` the byte DFA to run (``Σ*P`` behind, ``P`` ahead), None when ``P``
-    matches nothing; ``end_dfa``: see :class:`Follow`."""
-
-    behind: bool
-    negative: bool
-    dfa: ByteDFA | None
-    end_dfa: ByteDFA | None = None
-
-
-class Nfa:
-    """Nodes: ``(_EPS, [targets in order])``, ``(_CHAR, ranges, target)``, ``(_LOOK, look
-    index, target)``, ``(MATCH,)``, ``(_ITER, repeat, target)`` (an iteration of a repeat
-    begins). ``choices[node] = (repeat, exit)`` for the nodes where a repeat chooses between
-    one more iteration and going on (see :meth:`Machine.closure`)."""
-
-    def __init__(self):
-        self.nodes: list[list] = []
-        self.looks: list[_Look] = []
-        self.choices: dict[int, tuple[int, int]] = {}
-        self.repeats = 0
-
-    def node(self, *content) -> int:
-        if len(self.nodes) >= 20 * MAX_TERMINAL_STATES:
-            raise TerminalError(f"its automaton would exceed {20 * MAX_TERMINAL_STATES} states")
-        self.nodes.append(list(content))
-        return len(self.nodes) - 1
-
-
-def thompson(tree, nfa: Nfa, word: Ranges, target: int) -> int:
-    """The start node of ``tree``'s fragment, which goes on to ``target`` (built back to front,
-    iteratively over sequences; the reader has already bounded the nesting depth)."""
-    kind = tree[0]
-    if kind == "set":
-        return nfa.node(_CHAR, tree[1], target) if tree[1] else nfa.node(_EPS, [])
-    if kind in ("empty",):
-        return target
-    if kind == "seq":
-        for item in reversed(tree[1]):
-            target = thompson(item, nfa, word, target)
-        return target
-    if kind == "alt":
-        return nfa.node(_EPS, [thompson(branch, nfa, word, target) for branch in tree[1]])
-    if kind == "cap":
-        return thompson(tree[2], nfa, word, target)
-    if kind == "rep":
-        return _repeat(tree, nfa, word, target)
-    if kind == "look":
-        return nfa.node(_LOOK, _add_look(nfa, tree[1], tree[2], word), target)
-    if kind == "anchor":
-        return _anchor(tree[1], nfa, word, target)
-    if kind == "ref":
-        raise TerminalError("it uses a back-reference or a subroutine call, which no finite automaton can check")
-    raise AssertionError(f"unknown node {kind}")
-
-
-def _repeat(tree, nfa: Nfa, word: Ranges, target: int) -> int:
-    """``operand{lo,hi}``: ``lo`` iterations, then optional ones (innermost last:
-    ``(x(x)?)?``) or a loop, each choice greedy (one more first) or lazy (going on first)."""
-    operand, lo, hi = tree[1], tree[2], tree[3]
-    mode = tree[4] if len(tree) > 4 else None
-    if mode == "possessive":
-        raise TerminalError("it uses a possessive quantifier, whose first match awrs does not model")
-    lazy = mode == "lazy"
-    repeat = nfa.repeats
-    nfa.repeats += 1
-    if hi is None:
-        start = nfa.node(_EPS, [])
-        body = _iteration(operand, nfa, word, start, repeat)
-        nfa.nodes[start][1] = [target, body] if lazy else [body, target]
-        nfa.choices[start] = (repeat, target)
-    else:
-        start = target
-        for _ in range(hi - lo):
-            body = _iteration(operand, nfa, word, start, repeat)
-            start = nfa.node(_EPS, [target, body] if lazy else [body, target])
-            nfa.choices[start] = (repeat, target)
-    for _ in range(lo):
-        start = _iteration(operand, nfa, word, start, repeat)
-    return start
-
-
-def _iteration(operand, nfa: Nfa, word: Ranges, target: int, repeat: int) -> int:
-    return nfa.node(_ITER, repeat, thompson(operand, nfa, word, target))
-
-
-_LOOK_KINDS = {"=": (False, False), "!": (False, True), "<=": (True, False), "<!": (True, True)}
-
-
-def _add_look(nfa: Nfa, kind: str, body, word: Ranges) -> int:
-    behind, negative = _LOOK_KINDS[kind]
-    if behind:
-        dfa = _byte_dfa(("seq", (("rep", ("set", ANY), 0, None), body)), word, "a look-behind")
-        look = _Look(True, negative, dfa)
-    else:
-        dfa, end_dfa = _look_body(body, word)
-        look = _Look(False, negative, dfa, end_dfa)
-    nfa.looks.append(look)
-    return len(nfa.looks) - 1
-
-
-def _look_body(body, word: Ranges) -> tuple[ByteDFA | None, ByteDFA | None]:
-    """The DFAs of a look-ahead's body: ``P``, or for ``Q(?!C)`` (C one character class, how
-    keywords end inside a keyword-excluding look-ahead) ``Q[^C]`` and ``Q`` (``Q`` is a match of
-    the body at the end of the text)."""
-    items = list(body[1]) if body[0] == "seq" else [body]
-    last = items[-1] if items else None
-    if last is not None and last[0] == "look" and last[1] == "!" and last[2][0] == "set":
-        head = ("seq", tuple(items[:-1])) if len(items) > 2 else items[0] if len(items) == 2 else ("empty",)
-        other = tuple(complement_ranges(list(last[2][1])))
-        return _byte_dfa(("seq", (head, ("set", other))), word, "a look-ahead"), _byte_dfa(head, word, "a look-ahead")
-    return _byte_dfa(body, word, "a look-ahead"), None
-
-
-def _anchor(kind: str, nfa: Nfa, word: Ranges, target: int) -> int:
-    """Anchors as look-arounds of one character: see the module docstring."""
-    any_char = ("set", ANY)
-    word_set = ("set", word)
-    looks = {
-        "^": [("<!", any_char)],
-        "\\A": [("<!", any_char)],
-        "$": [("!", ("alt", (("set", tuple(complement_ranges([(10, 10)]))), ("seq", (("set", ((10, 10),)), any_char)))))],
-        "\\Z": [("!", any_char)],
-        "\\z": [("!", any_char)],
-    }
-    if kind in looks:
-        ((look_kind, body),) = looks[kind]
-        return nfa.node(_LOOK, _add_look(nfa, look_kind, body, word), target)
-    if kind in ("\\b", "\\B"):
-        # \b: a word character behind and none ahead, or none behind and one ahead; \B the others.
-        pairs = [("<=", "!"), ("<!", "=")] if kind == "\\b" else [("<=", "="), ("<!", "!")]
-        branches = []
-        for behind, ahead in pairs:
-            second = nfa.node(_LOOK, _add_look(nfa, ahead, word_set, word), target)
-            branches.append(nfa.node(_LOOK, _add_look(nfa, behind, word_set, word), second))
-        return nfa.node(_EPS, branches)
-    raise TerminalError(f"it uses the anchor {kind}, which awrs does not support in a terminal")
-
-
-def _byte_dfa(tree, word: Ranges, what: str) -> ByteDFA | None:
-    """The byte DFA of a look-around-free tree (None when it matches nothing)."""
-    nfa = Nfa()
-    match = nfa.node(MATCH)
-    start = thompson(tree, nfa, word, match)
-    if nfa.looks:
-        raise TerminalError(f"it nests a look-around inside {what}")
-    try:
-        return build_byte_dfa(*_char_automaton(nfa, start, match), max_states=MAX_LOOK_STATES)
-    except EmptyLanguageError:
-        return None
-    except ConstraintError as exc:
-        raise TerminalError(f"{what} is too large: {exc}") from None
-
-
-def _char_automaton(nfa: Nfa, start: int, match: int):
-    """The plain (unordered) automaton ``(n, initial, finals, transitions)``, epsilons removed:
-    order, repeats and look-arounds read as plain epsilons (callers refuse look-arounds)."""
-    eps = [c[1] if c[0] == _EPS else [c[2]] if c[0] in (_LOOK, _ITER) else [] for c in nfa.nodes]
-    edges = [[(c[1], c[2])] if c[0] == _CHAR else [] for c in nfa.nodes]
-    return remove_epsilons(eps, edges, start, match)
-
-
-# --- the ordered-list DFA ------------------------------------------------------------------
 
 MATCH_POS = (-1, 0)  # a finished match (it reads no more)
 
 
 @functools.lru_cache(maxsize=1024)
-def _char_dfa(ranges: Ranges) -> ByteDFA:
+def _one_char_dfa(ranges: Ranges) -> ByteDFA:
     """The byte DFA of one character of ``ranges`` (its final states end the character)."""
     return build_byte_dfa(2, 0, (1,), ((0, ranges, 1),))
 
@@ -239,8 +45,9 @@ class Machine:
         self._sets: dict[tuple, tuple[frozenset, bool]] = {}
         self.approximate = False  # an ignored terminal's first-match obligation met a look-around
 
-    def char_dfa(self, node: int) -> ByteDFA:
-        return _char_dfa(self.nfa.nodes[node][1])
+    def one_char_dfa(self, node: int) -> ByteDFA:
+        """The byte DFA of the character the CHAR node ``node`` reads."""
+        return _one_char_dfa(self.nfa.nodes[node][1])
 
     def initial_trackers(self) -> tuple[int, ...]:
         return tuple(0 for _ in self.trackers)
@@ -271,7 +78,7 @@ class Machine:
         # minimum count). The same node on another such path may act otherwise, so it is seen
         # again there.
         stack: list = [(node, conds, frozenset())]
-        nodes, looks, choices = self.nfa.nodes, self.nfa.looks, self.nfa.choices
+        choices = self.nfa.choices
         while stack:
             n, c, iterating = stack.pop()
             choice = choices.get(n)
@@ -281,30 +88,44 @@ class Machine:
             if (n, c, iterating) in seen:
                 continue
             seen.add((n, c, iterating))
-            content = nodes[n]
-            kind = content[0]
-            if kind == _EPS:
-                stack.extend((t, c, iterating) for t in reversed(content[1]))
-            elif kind == _ITER:
-                stack.append((content[2], c, iterating | {content[1]}))
-            elif kind in (_CHAR, MATCH):
-                thread = ((n, 0) if kind == _CHAR else MATCH_POS, c)
-                if thread not in emitted:
-                    emitted.add(thread)
-                    out.append(thread)
-            else:
-                look = looks[content[1]]
-                if look.behind:
-                    if self.behind_holds(content[1], trackers):
-                        stack.append((content[2], c, iterating))
-                    continue
-                item = _look_item(look)
-                if item is True:
-                    stack.append((content[2], c, iterating))
-                elif item is not False:
-                    stack.append((content[2], c | {item}, iterating))
+            thread = self._expand(n, c, iterating, trackers, stack)
+            if thread is not None and thread not in emitted:
+                emitted.add(thread)
+                out.append(thread)
         found = self._closures[key] = tuple(out)
         return found
+
+    def _expand(self, n: int, conds: frozenset, iterating: frozenset, trackers: tuple[int, ...], stack: list) -> tuple | None:
+        """The thread node ``n`` is when it reads (a character or the match); otherwise None,
+        with the paths it leads on to pushed on ``stack`` (last pushed, first taken)."""
+        content = self.nfa.nodes[n]
+        kind = content[0]
+        if kind == CHAR:
+            return ((n, 0), conds)
+        if kind == MATCH:
+            return (MATCH_POS, conds)
+        if kind == EPS:
+            stack.extend((t, conds, iterating) for t in reversed(content[1]))
+        elif kind == ITER:
+            stack.append((content[2], conds, iterating | {content[1]}))
+        else:
+            passed = self._pass_look(content[1], conds, trackers)
+            if passed is not None:
+                stack.append((content[2], passed, iterating))
+        return None
+
+    def _pass_look(self, look_index: int, conds: frozenset, trackers: tuple[int, ...]) -> frozenset | None:
+        """A thread's conditions once it has passed a look-around: None when the look-around
+        fails here, the look-ahead's Follow item added while what follows must decide it."""
+        look = self.nfa.looks[look_index]
+        if look.behind:
+            return conds if self.behind_holds(look_index, trackers) else None
+        item = _look_item(look)
+        if item is True:
+            return conds
+        if item is False:
+            return None
+        return conds | {item}
 
     def step_thread(self, thread, b: int, trackers: tuple[int, ...]) -> tuple:
         """The threads after one byte (none when it dies)."""
@@ -316,7 +137,7 @@ class Machine:
             if stepped is None:
                 return ()
             conds = stepped.items
-        dfa = self.char_dfa(node)
+        dfa = self.one_char_dfa(node)
         nxt = dfa.rows[state][b]
         if nxt < 0:
             return ()
@@ -345,7 +166,7 @@ class Machine:
         return found
 
 
-def _look_item(look: _Look):
+def _look_item(look: Look):
     """A look-ahead met at a position: True (holds whatever follows), False (fails whatever
     follows), or the Follow item that decides it."""
     dfa = look.dfa
@@ -394,7 +215,7 @@ class OrderedLists:
         for (node, state), conds in threads:
             if node < 0:
                 continue
-            rows.append(machine.char_dfa(node).rows[state])
+            rows.append(machine.one_char_dfa(node).rows[state])
             for _, dfa, s, end_dfa, end_s in conds:
                 rows.append(dfa.rows[s] if s is not None else _DEAD_ROW)
                 if end_dfa is not None:

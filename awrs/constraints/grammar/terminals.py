@@ -47,8 +47,11 @@ import numpy as np
 
 from awrs.automata.dfa import ByteDFA
 from awrs.constraints.grammar.follow import NOTHING, Follow, follow, follow_from_bytes
-from awrs.constraints.grammar.pike import MATCH, MATCH_POS, Machine, Nfa, OrderedLists, TerminalError, thompson
-from awrs.constraints.regex.syntax import Ranges, UnsupportedSyntax, merge, parse
+from awrs.constraints.grammar.pike import MATCH_POS, Machine, OrderedLists
+from awrs.constraints.grammar.thompson import MATCH, Nfa, TerminalError, thompson
+from awrs.constraints.regex.classes import Ranges, merge
+from awrs.constraints.regex.syntax import parse
+from awrs.constraints.regex.tree import UnsupportedSyntax
 
 __all__ = ["NOTHING", "Follow", "TerminalError", "TerminalLexemes", "follow_from_bytes", "terminal_lexemes"]
 

@@ -81,34 +81,8 @@ class JsonSchema(Constraint):
             self.model = schema
             schema = schema.model_json_schema()
         elif isinstance(schema, (str, bytes)):
-            try:
-                schema = json.loads(schema)
-            except json.JSONDecodeError as exc:
-                raise ConstraintError(f"the schema is not valid JSON: {exc}") from None
-            except RecursionError:
-                raise DepthError(
-                    f"the schema nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles"
-                ) from None
-            except UnicodeDecodeError as exc:
-                raise ConstraintError(f"the schema is not valid UTF-8 JSON text: {exc}") from None
-        if whitespace not in ("flexible", "compact"):
-            raise ConstraintError(f"whitespace must be 'flexible' or 'compact', got {whitespace!r}")
-        if formats not in ("assert", "annotate"):
-            raise ConstraintError(f"formats must be 'assert' or 'annotate', got {formats!r}")
-        if key_order not in ("free", "schema"):
-            raise ConstraintError(f"key_order must be 'free' or 'schema', got {key_order!r}")
-        if not isinstance(strict, bool):
-            raise ConstraintError(f"strict must be True or False, got {strict!r}")
-        if type(max_whitespace) is not int or max_whitespace < 0:
-            raise ConstraintError(
-                f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}"
-            )
-        if draft is not None and (type(draft) is not int or draft not in DRAFTS):
-            raise ConstraintError(f"draft must be one of {', '.join(map(str, DRAFTS))} (or None: from $schema), got {draft!r}")
-        if registry is not None and not (isinstance(registry, Mapping) and all(isinstance(k, str) for k in registry)):
-            raise ConstraintError(f"registry must map URIs (strings) to schemas, got {type(registry).__name__}")
-        if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
-            raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
+            schema = _loads(schema)
+        _check_options(whitespace, formats, key_order, strict, max_whitespace, draft, registry, max_string_length)
         self.schema = schema
         options = _options(
             strict, max_whitespace if whitespace == "flexible" else 0, formats, max_string_length, key_order == "schema", registry
@@ -198,6 +172,52 @@ class JsonSchema(Constraint):
     def parse(self, text: str) -> Any:
         value = json.loads(text)
         return self.model.model_validate(value) if self.model is not None else value
+
+
+def _loads(text: str | bytes) -> Any:
+    """A schema given as JSON text, parsed (ConstraintError, or DepthError, when it is not JSON)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConstraintError(f"the schema is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DepthError(
+            f"the schema nests deeper than {MAX_DEPTH} levels: {MAX_DEPTH} is the most awrs.JsonSchema compiles"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConstraintError(f"the schema is not valid UTF-8 JSON text: {exc}") from None
+
+
+def _check_options(
+    whitespace: Any,
+    formats: Any,
+    key_order: Any,
+    strict: Any,
+    max_whitespace: Any,
+    draft: Any,
+    registry: Any,
+    max_string_length: Any,
+) -> None:
+    """Raise a ConstraintError naming the first of :class:`JsonSchema`'s options that has a
+    value outside its domain."""
+    if whitespace not in ("flexible", "compact"):
+        raise ConstraintError(f"whitespace must be 'flexible' or 'compact', got {whitespace!r}")
+    if formats not in ("assert", "annotate"):
+        raise ConstraintError(f"formats must be 'assert' or 'annotate', got {formats!r}")
+    if key_order not in ("free", "schema"):
+        raise ConstraintError(f"key_order must be 'free' or 'schema', got {key_order!r}")
+    if not isinstance(strict, bool):
+        raise ConstraintError(f"strict must be True or False, got {strict!r}")
+    if type(max_whitespace) is not int or max_whitespace < 0:
+        raise ConstraintError(
+            f"max_whitespace must be a non-negative integer (or whitespace='compact' for none), got {max_whitespace!r}"
+        )
+    if draft is not None and (type(draft) is not int or draft not in DRAFTS):
+        raise ConstraintError(f"draft must be one of {', '.join(map(str, DRAFTS))} (or None: from $schema), got {draft!r}")
+    if registry is not None and not (isinstance(registry, Mapping) and all(isinstance(k, str) for k in registry)):
+        raise ConstraintError(f"registry must map URIs (strings) to schemas, got {type(registry).__name__}")
+    if max_string_length is not None and (type(max_string_length) is not int or max_string_length < 0):
+        raise ConstraintError(f"max_string_length must be a non-negative integer or None, got {max_string_length!r}")
 
 
 def _beyond_python() -> DepthError:

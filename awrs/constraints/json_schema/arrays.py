@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node
+from awrs.constraints.json_schema.combinators import AllOfNode
+from awrs.constraints.json_schema.nodes import WHITESPACE, Layout, Node
 
 __all__ = ["ArraySpec", "canonical"]
 

@@ -16,7 +16,8 @@ from fractions import Fraction
 from typing import Any
 
 from awrs.constraints.json_schema.arrays import canonical
-from awrs.constraints.json_schema.nodes import AllOfNode, AnyOfNode, NeverNode, Node, OneOfNode, RefNode, TypedNode, Unresolved
+from awrs.constraints.json_schema.combinators import AllOfNode, AnyOfNode, OneOfNode, RefNode, Unresolved
+from awrs.constraints.json_schema.nodes import NeverNode, Node, TypedNode
 from awrs.constraints.json_schema.numbers import NumberSpec
 
 __all__ = ["DOMAIN_LIMIT", "Domain", "domain", "key_of", "set_domain"]

@@ -1,4 +1,6 @@
-"""JSON numbers: an incremental lexer and exact reasoning about which values a prefix can reach.
+"""JSON numbers: what a number must satisfy (:class:`NumberSpec`), and exact reasoning about
+which values a literal's prefix can reach (the lexer is
+:mod:`awrs.constraints.json_schema.number_lexer`).
 
 A JSON number prefix such as ``-12.3`` can still become many values: more digits, a fraction,
 and an exponent (``-12.3e-4``), which rescales it freely. :func:`prefix_viable` decides
@@ -6,9 +8,8 @@ exactly whether some completion lands in the allowed set — an interval (open o
 each end) intersected with the multiples of a step (``multipleOf``, ``integer``) or a finite
 set of values (``enum``/``const``) — using exact rational arithmetic, never floats.
 
-The lexer caps the digits of the significand (:data:`MAX_SIGNIFICAND_DIGITS`) and of the
-exponent (:data:`MAX_EXPONENT_DIGITS`) so generation cannot grow a number without end; every
-float ``json.dumps`` writes fits (17 significant digits, 3 exponent digits).
+The lexer's caps on the digits of the significand and of the exponent bound the values a
+prefix can reach, and so every search here.
 """
 
 from __future__ import annotations
@@ -16,25 +17,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple
 
-__all__ = ["NumberSpec", "NumberState", "feed_number", "number_complete", "number_value", "prefix_viable"]
+from awrs.constraints.json_schema.number_lexer import (
+    EXP,
+    EXP_DIGITS,
+    EXP_SIGN,
+    INT,
+    MAX_EXPONENT_DIGITS,
+    MAX_SIGNIFICAND_DIGITS,
+    NUMBER_START,
+    SIGN,
+    START,
+    ZERO,
+    NumberState,
+)
 
-#: Digits a literal may have before the exponent, and in the exponent. 40 digits cover every
-#: float json.dumps writes (17 significant digits) and 128-bit integers; exponents up to 999.
-MAX_SIGNIFICAND_DIGITS = 40
-MAX_EXPONENT_DIGITS = 3
-
-# Lexer phases.
-START, SIGN, ZERO, INT, POINT, FRAC, EXP, EXP_SIGN, EXP_DIGITS = range(9)
-_DIGITS = frozenset(b"0123456789")
-
-
-class NumberState(NamedTuple):
-    """A number literal read so far: its phase and text (at most ~45 bytes)."""
-
-    phase: int
-    text: bytes
+__all__ = ["NumberSpec", "prefix_viable"]
 
 
 @dataclass(frozen=True)
@@ -62,59 +60,7 @@ class NumberSpec:
     @property
     def empty(self) -> bool:
         """True when no number at all satisfies the spec (decided exactly)."""
-        return not prefix_viable(NumberState(START, b""), self)
-
-
-def feed_number(state: NumberState, b: int) -> NumberState | None:
-    """Append one byte to a number literal, or None if the result is not a number prefix."""
-    phase, text = state
-    if b in _DIGITS:
-        if phase in (START, SIGN):
-            nxt = ZERO if b == 0x30 else INT
-        elif phase in (INT, FRAC):
-            nxt = phase
-        elif phase == POINT:
-            nxt = FRAC
-        elif phase in (EXP, EXP_SIGN, EXP_DIGITS):
-            nxt = EXP_DIGITS
-        else:  # a digit after a leading zero
-            return None
-        new = NumberState(nxt, text + bytes([b]))
-        if nxt in (INT, FRAC, ZERO) and _significand_digits(new.text) > MAX_SIGNIFICAND_DIGITS:
-            return None
-        if nxt == EXP_DIGITS and len(new.text) - _exponent_start(new.text) > MAX_EXPONENT_DIGITS:
-            return None
-        return new
-    if b == 0x2D:  # '-'
-        if phase == START:
-            return NumberState(SIGN, b"-")
-        return NumberState(EXP_SIGN, text + b"-") if phase == EXP else None
-    if b == 0x2B:  # '+'
-        return NumberState(EXP_SIGN, text + b"+") if phase == EXP else None
-    if b == 0x2E:  # '.'
-        return NumberState(POINT, text + b".") if phase in (ZERO, INT) else None
-    if b in (0x65, 0x45):  # 'e', 'E'
-        return NumberState(EXP, text + b"e") if phase in (ZERO, INT, FRAC) else None
-    return None
-
-
-def _significand_digits(text: bytes) -> int:
-    return sum(1 for c in text if 0x30 <= c <= 0x39)
-
-
-def _exponent_start(text: bytes) -> int:
-    i = text.index(b"e") + 1
-    return i + 1 if i < len(text) and text[i] in b"+-" else i
-
-
-def number_complete(state: NumberState) -> bool:
-    """The literal is a whole JSON number."""
-    return state.phase in (ZERO, INT, FRAC, EXP_DIGITS)
-
-
-def number_value(state: NumberState) -> Fraction:
-    """The exact value of a complete literal."""
-    return Fraction(state.text.decode("ascii"))
+        return not prefix_viable(NUMBER_START, self)
 
 
 # --- which values a prefix can reach ------------------------------------------------------

@@ -1,34 +1,30 @@
-"""JSON objects: keys, values and the object-level keywords, checked byte by byte.
+"""JSON objects read byte by byte: keys, values and the object-level keywords.
 
-A state records where the parser is (a key, the colon, a value, a comma...), the keys seen so
+A state records where the reader is (a key, the colon, a value, a comma...), the keys seen so
 far, the key or value in progress, and the states of ``dependentSchemas`` subschemas, which
-read the whole object alongside. After every byte the object can still be completed: keys
-that could not lead to a valid object (unknown under ``additionalProperties: false``,
-duplicates, over ``maxProperties`` while required keys are missing...) are refused as soon as
-no completion of the key text can be valid.
+read the whole object alongside. After every byte the object can still be completed: what
+the keys may be is :class:`~awrs.constraints.json_schema.object_keys.ObjectKeys`' to say.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, AllOfNode, Layout, Node, Unresolved
-from awrs.constraints.json_schema.strings import CLOSED as STR_CLOSED
-from awrs.constraints.json_schema.strings import IN as STR_IN
-from awrs.constraints.json_schema.strings import UTF8 as STR_UTF8
-from awrs.constraints.json_schema.strings import StringSpec, feed_plain, feed_string, partial_bytes, pending_chars, string_start
+from awrs.constraints.json_schema.nodes import WHITESPACE, Node
+from awrs.constraints.json_schema.object_keys import ObjectKeys
+from awrs.constraints.json_schema.string_lexer import CLOSED as STR_CLOSED
+from awrs.constraints.json_schema.string_lexer import IN as STR_IN
+from awrs.constraints.json_schema.string_lexer import UTF8 as STR_UTF8
+from awrs.constraints.json_schema.string_lexer import feed_plain, feed_string, partial_bytes, pending_chars, string_start
+from awrs.constraints.json_schema.strings import StringSpec
 
 __all__ = ["ObjectSpec"]
 
 _KEY = StringSpec(keep_text=True)
 # Phases.
 START, OPEN, KEY, COLON, BEFORE_VALUE, VALUE, AFTER_VALUE, NEXT_KEY, CLOSED = range(9)
-
-
-#: Entries past which an object spec's memos start afresh (the shared any-value object sees
-#: every key set of every document).
-_MEMO_LIMIT = 4096
+#: The phases where whitespace may come (between two tokens).
+_BETWEEN_TOKENS = frozenset({OPEN, COLON, BEFORE_VALUE, AFTER_VALUE, NEXT_KEY})
 
 
 class ObjState(NamedTuple):
@@ -45,195 +41,11 @@ class ObjState(NamedTuple):
     last: int  # index in schema order of the last declared property (fixed key order)
 
 
-class ObjectSpec:
-    """The object keywords of one schema, compiled."""
-
-    def __init__(
-        self,
-        layout: Layout,
-        properties: Mapping[str, Node],
-        patterns: Sequence[tuple[Any, Node]],
-        additional: Node,
-        names: Node | None = None,
-        required: frozenset[str] = frozenset(),
-        min_props: int = 0,
-        max_props: int | None = None,
-        dependent_required: Mapping[str, frozenset[str]] | None = None,
-        dependent_schemas: Mapping[str, Node] | None = None,
-        fixed_order: bool = False,
-    ):
-        self.layout = layout
-        self.properties = dict(properties)
-        self.patterns = list(patterns)  # (compiled regex searched in the name, its text, node)
-        self._prefix_checkers: dict[str, Any] = {}
-        self.additional = additional
-        self.names = names
-        self.required = frozenset(required)
-        self.min_props = min_props
-        self.max_props = max_props
-        self.dep_required = dict(dependent_required or {})
-        self.dep_keys = tuple((dependent_schemas or {}).keys())
-        self.dep_nodes = tuple((dependent_schemas or {}).values())
-        self.order = {name: i for i, name in enumerate(self.properties)} if fixed_order else None
-        self._node_cache: dict[str, Node] = {}
-        self._missing_memo: dict[frozenset, frozenset] = {}
-        self._finish_memo: dict[tuple[frozenset, int], bool] = {}
-        self._utf8: dict[str, bytes] = {}
-        self.finite = additional.empty and not self.patterns
-        self._candidates = tuple(n for n, node in self.properties.items() if not node.empty)
-        self.empty = not self._satisfiable()
+class ObjectSpec(ObjectKeys):
+    """The object keywords of one schema, compiled, and the reader of an object's bytes."""
 
     def __repr__(self) -> str:
         return f"ObjectSpec(properties={list(self.properties)}, required={sorted(self.required)})"
-
-    # --- compile-time reasoning ----------------------------------------------------------
-
-    def node_for(self, name: str) -> Node:
-        """The schema a property's value must satisfy (``properties``, matching
-        ``patternProperties``, else ``additionalProperties``)."""
-        if not self.properties and not self.patterns:  # e.g. the shared any-value object: nothing to cache
-            return self.additional
-        node = self._node_cache.get(name)
-        if node is None:
-            nodes = [self.properties[name]] if name in self.properties else []
-            nodes += [n for rx, _, n in self.patterns if rx.search(name)]
-            node = self.additional if not nodes else nodes[0] if len(nodes) == 1 else AllOfNode(nodes)
-            self._node_cache[name] = node
-        return node
-
-    def _name_allowed(self, name: str) -> bool:
-        if self.node_for(name).empty:
-            return False
-        return self.names is None or _node_accepts_string(self.names, name)
-
-    def _satisfiable(self) -> bool:
-        if self.max_props is not None and self.max_props < self.min_props:
-            return False
-        if not self.required and not self.min_props:
-            return True  # the empty object (the usual case, decided without the memos)
-        try:
-            return self._can_finish(frozenset(), -1)
-        except Unresolved:  # propertyNames refers back to a schema still being compiled
-            return True  # assumed satisfiable; reading decides exactly
-
-    def _missing(self, seen: frozenset) -> frozenset:
-        """Required keys not yet seen, including dependentRequired ones (transitively).
-        Memoised per set of seen keys (asked at every byte of a key)."""
-        out = self._missing_memo.get(seen)
-        if out is None:
-            if len(self._missing_memo) >= _MEMO_LIMIT:
-                self._missing_memo.clear()
-            out = self._missing_memo[seen] = self._find_missing(seen)
-        return out
-
-    def _find_missing(self, seen: frozenset) -> frozenset:
-        needed = set(self.required)
-        frontier = list(needed | seen)
-        while frontier:
-            for dep in self.dep_required.get(frontier.pop(), ()):
-                if dep not in needed:
-                    needed.add(dep)
-                    frontier.append(dep)
-        return frozenset(needed - seen)
-
-    def _can_finish(self, seen: frozenset, last: int) -> bool:
-        """Can keys still be added so that the object closes validly? (Memoised: a key's
-        every byte asks it of each candidate name.)"""
-        key = (seen, last)
-        out = self._finish_memo.get(key)
-        if out is None:
-            if len(self._finish_memo) >= _MEMO_LIMIT:
-                self._finish_memo.clear()
-            out = self._finish_memo[key] = self._find_can_finish(seen, last)
-        return out
-
-    def _find_can_finish(self, seen: frozenset, last: int) -> bool:
-        missing = self._missing(seen)
-        if not all(self._name_allowed(m) for m in missing):
-            return False
-        if self.order is not None and any(self.order.get(m, 1 << 30) < last for m in missing):
-            return False
-        room = None if self.max_props is None else self.max_props - len(seen)
-        want = max(self.min_props - len(seen), len(missing))
-        if room is not None and want > room:
-            return False
-        if self.finite:
-            available = [c for c in self._candidates if c not in seen and self._order_ok(c, last) and self._name_allowed(c)]
-            return len(available) >= want
-        return True
-
-    def _order_ok(self, name: str, last: int) -> bool:
-        return self.order is None or name not in self.order or self.order[name] > last
-
-    def _key_viable(self, st: ObjState, text: str, closed: bool, partial: bytes = b"", escape: Any = None) -> bool:
-        """Can the key being read (``text`` so far, then the ``partial`` bytes of an unfinished
-        character, or an escape begun that can still stand for the code points ``escape``)
-        become a key of a valid object?"""
-        seen, last = st.seen, st.last
-        if closed:
-            if text in seen or not self._order_ok(text, last) or not self._name_allowed(text):
-                return False
-            return self._can_finish(seen | {text}, self.order.get(text, last) if self.order else last)
-        room = None if self.max_props is None else self.max_props - len(seen)
-        if room is not None and room <= 0:
-            return False
-        missing = self._missing(seen)
-        prefix = text.encode("utf-8", "surrogatepass") + partial
-        if self.finite or (room is not None and room == len(missing)):
-            pool = missing if (room is not None and room == len(missing)) else self._candidates
-            return any(
-                self._bytes(n).startswith(prefix)
-                and _continues(n, text, escape)
-                and n not in seen
-                and self._order_ok(n, last)
-                and self._name_allowed(n)
-                and self._can_finish(seen | {n}, self.order.get(n, last) if self.order else last)
-                for n in pool
-            )
-        if self.additional.empty:  # a declared name, or a name some patternProperties pattern can match
-            return any(
-                self._bytes(n).startswith(prefix) and _continues(n, text, escape) and n not in seen for n in self._candidates
-            ) or any(self._pattern_viable(pattern, prefix, escape) for _, pattern, node in self.patterns if not node.empty)
-        return True  # an open set of names: the text can always grow into a fresh one
-
-    def _bytes(self, name: str) -> bytes:
-        """A key's UTF-8 bytes (memoised: compared with the key read so far at every byte)."""
-        out = self._utf8.get(name)
-        if out is None:
-            out = self._utf8[name] = name.encode("utf-8", "surrogatepass")
-        return out
-
-    def _pattern_viable(self, pattern: str, prefix: bytes, escape: Any) -> bool:
-        """Can a name that starts with ``prefix`` (then, when ``escape`` is given, a character
-        with a code point in those ranges) come to contain a match of ``pattern``? Exact when
-        the pattern compiles to a DFA; with an escape begun and no DFA, the escape is assumed
-        to fit."""
-        checker = self._prefix_checker(pattern)
-        if escape is None or checker.dfa is None:
-            return checker.accepts_prefix(prefix)
-        state = checker.walk(prefix)
-        return state is not None and StringSpec(eager_dfa=checker.dfa)._chars_fit(state, 0, escape)
-
-    def _prefix_checker(self, pattern: str):
-        """An awrs Regex whose prefix check says whether a name can still come to contain a
-        match of ``pattern`` (built the first time a key needs it)."""
-        checker = self._prefix_checkers.get(pattern)
-        if checker is None:
-            from awrs.constraints.json_schema.compiler import search_pattern
-            from awrs.constraints.regex import ECMA_262, Regex
-
-            checker = self._prefix_checkers[pattern] = Regex(search_pattern(pattern), ECMA_262)
-        return checker
-
-    def _close_ok(self, st: ObjState) -> bool:
-        seen = st.seen
-        if self._missing(seen) or len(seen) < self.min_props:
-            return False
-        if self.max_props is not None and len(seen) > self.max_props:
-            return False
-        return all(k not in seen or (s is not None and node.end(s)) for k, node, s in zip(self.dep_keys, self.dep_nodes, st.deps))
-
-    # --- reading ---------------------------------------------------------------------------
 
     def start(self) -> ObjState:
         return ObjState(START, 0, frozenset(), None, None, None, None, tuple(n.start() for n in self.dep_nodes), -1)
@@ -295,11 +107,13 @@ class ObjectSpec:
                     break
                 names = fed
             key, j = nxt, j + 1
-        if j == i or not self._key_viable(st, key.text, False, partial_bytes(key), _escape_of(key)):
+        if j == i or not self.key_viable(st.seen, st.last, key.text, False, partial_bytes(key), _escape_of(key)):
             return None
         return ObjState(KEY, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last), j
 
     def _step(self, st: ObjState, b: int) -> ObjState | None:
+        """One byte of the object. Inside a value or a key (most bytes) the byte is read here;
+        between tokens by the phase's step (:data:`_TOKEN_STEPS`)."""
         phase = st.phase
         if phase == VALUE:
             nxt = st.child.feed(st.value, b)
@@ -311,59 +125,66 @@ class ObjectSpec:
             phase = AFTER_VALUE
         if phase == KEY:
             return self._key_byte(st, b)
-        if b in WHITESPACE and phase in (OPEN, COLON, BEFORE_VALUE, AFTER_VALUE, NEXT_KEY):
-            return (
-                ObjState(st.phase, st.ws + 1, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
-                if st.ws < self.layout.max_run
-                else None
-            )
-        if phase == START:
-            return ObjState(OPEN, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x7B else None
-        if phase in (OPEN, NEXT_KEY):
-            if b == 0x22:
-                if not self._key_viable(st, "", closed=False):
-                    return None
-                names = None if self.names is None else self.names.feed(self.names.start(), b)
-                if self.names is not None and names is None:
-                    return None
-                return ObjState(
-                    KEY, 0, st.seen, feed_string(_KEY, string_start(_KEY), b), names, st.child, st.value, st.deps, st.last
-                )
-            if b == 0x7D and phase == OPEN:
-                return (
-                    ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
-                    if self._close_ok(st)
-                    else None
-                )
+        if b in WHITESPACE and phase in _BETWEEN_TOKENS:
+            if st.ws >= self.layout.max_run:
+                return None
+            return ObjState(phase, st.ws + 1, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+        return _TOKEN_STEPS[phase](self, st, b)
+
+    def _opening_brace(self, st: ObjState, b: int) -> ObjState | None:
+        return ObjState(OPEN, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x7B else None
+
+    def _key_or_close(self, st: ObjState, b: int) -> ObjState | None:
+        """After ``{`` (a key or ``}``) or after a comma (a key)."""
+        if b == 0x22:
+            return self._key_quote(st, b)
+        if b == 0x7D and st.phase == OPEN:
+            return self._closing_brace(st)
+        return None
+
+    def _key_quote(self, st: ObjState, b: int) -> ObjState | None:
+        """The opening quote of a key: some key must still be possible."""
+        if not self.key_viable(st.seen, st.last, "", closed=False):
             return None
-        if phase == COLON:
-            return (
-                ObjState(BEFORE_VALUE, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x3A else None
-            )
-        if phase == BEFORE_VALUE:
-            value = st.child.feed(st.child.start(), b)
-            return (
-                None
-                if value is None
-                else self._with_value(
-                    ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last), value
-                )
-            )
-        if phase == AFTER_VALUE:
-            if b == 0x2C:
-                return (
-                    ObjState(NEXT_KEY, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
-                    if self._key_viable(st, "", closed=False)
-                    else None
-                )
-            if b == 0x7D:
-                return (
-                    ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
-                    if self._close_ok(st)
-                    else None
-                )
+        names = None if self.names is None else self.names.feed(self.names.start(), b)
+        if self.names is not None and names is None:
             return None
-        return None  # CLOSED
+        return ObjState(KEY, 0, st.seen, feed_string(_KEY, string_start(_KEY), b), names, st.child, st.value, st.deps, st.last)
+
+    def _colon(self, st: ObjState, b: int) -> ObjState | None:
+        return ObjState(BEFORE_VALUE, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last) if b == 0x3A else None
+
+    def _value_start(self, st: ObjState, b: int) -> ObjState | None:
+        value = st.child.feed(st.child.start(), b)
+        if value is None:
+            return None
+        return self._with_value(ObjState(VALUE, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last), value)
+
+    def _comma_or_close(self, st: ObjState, b: int) -> ObjState | None:
+        """After a value: a comma (some key must still be possible) or ``}``."""
+        if b == 0x2C:
+            if not self.key_viable(st.seen, st.last, "", closed=False):
+                return None
+            return ObjState(NEXT_KEY, 0, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
+        if b == 0x7D:
+            return self._closing_brace(st)
+        return None
+
+    def _closed(self, st: ObjState, b: int) -> None:
+        return None  # the object is over
+
+    def _inside(self, st: ObjState, b: int) -> ObjState | None:
+        raise AssertionError("_step reads the bytes of a key or a value itself")
+
+    def _closing_brace(self, st: ObjState) -> ObjState | None:
+        """``}``: the keys seen must satisfy the counts and the dependent schemas."""
+        if not self.counts_ok(st.seen):
+            return None
+        if not all(
+            k not in st.seen or (s is not None and node.end(s)) for k, node, s in zip(self.dep_keys, self.dep_nodes, st.deps)
+        ):
+            return None
+        return ObjState(CLOSED, st.ws, st.seen, st.key, st.names, st.child, st.value, st.deps, st.last)
 
     def _with_value(self, st: ObjState, value: Any) -> ObjState | None:
         """Store the value's new state; a value that can take no more bytes is judged now."""
@@ -383,7 +204,7 @@ class ObjectSpec:
             if names is None:
                 return None
         closed = key.phase == STR_CLOSED
-        if not self._key_viable(st, key.text, closed, partial_bytes(key), _escape_of(key)):
+        if not self.key_viable(st.seen, st.last, key.text, closed, partial_bytes(key), _escape_of(key)):
             return None
         if not closed:
             return ObjState(st.phase, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last)
@@ -394,30 +215,22 @@ class ObjectSpec:
         return ObjState(COLON, 0, st.seen | {name}, None, None, self.node_for(name), st.value, st.deps, last)
 
 
+#: The step of each phase between tokens, indexed by phase (those of KEY and VALUE are never
+#: taken: ObjectSpec._step reads the bytes of a key or a value itself).
+_TOKEN_STEPS = (
+    ObjectSpec._opening_brace,  # START
+    ObjectSpec._key_or_close,  # OPEN
+    ObjectSpec._inside,  # KEY
+    ObjectSpec._colon,  # COLON
+    ObjectSpec._value_start,  # BEFORE_VALUE
+    ObjectSpec._inside,  # VALUE
+    ObjectSpec._comma_or_close,  # AFTER_VALUE
+    ObjectSpec._key_or_close,  # NEXT_KEY
+    ObjectSpec._closed,  # CLOSED
+)
+
+
 def _escape_of(key: Any) -> Any:
     """The code points an escape begun in a key can still stand for (None: no escape begun;
     a UTF-8 character begun is compared byte by byte instead)."""
     return None if key.phase in (STR_IN, STR_CLOSED, STR_UTF8) else pending_chars(key)
-
-
-def _continues(name: str, text: str, escape: Any) -> bool:
-    """``name`` goes on after ``text`` with a character in the code point ranges ``escape``
-    (always true without an escape)."""
-    if escape is None:
-        return True
-    if len(name) <= len(text):
-        return False
-    cp = ord(name[len(text)])
-    return any(lo <= cp <= hi for lo, hi in escape)
-
-
-def _node_accepts_string(node: Node, text: str) -> bool:
-    """Whether ``node`` accepts the JSON string ``text`` (as a value)."""
-    import json
-
-    st = node.start()
-    for b in json.dumps(text).encode():
-        st = node.feed(st, b)
-        if st is None:
-            return False
-    return node.end(st)

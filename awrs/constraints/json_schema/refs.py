@@ -8,7 +8,7 @@ Only keywords that hold subschemas are searched for identifiers, so an ``$id`` i
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urldefrag, urljoin
 
@@ -82,32 +82,33 @@ def detect_draft(schema: Any, default: Draft = 2020) -> Draft:
     return default
 
 
-def subschemas(schema: Mapping, draft: Draft):
+def subschemas(schema: Mapping) -> Iterator[tuple[tuple[str, ...], Any]]:
     """(keyword path, subschema) for every place a subschema can sit."""
     for key in _SCHEMA_MAPS:
         value = schema.get(key)
         if isinstance(value, Mapping):
-            for name, sub in value.items():
-                yield (key, name), sub
+            yield from (((key, name), sub) for name, sub in value.items())
     for key in _SCHEMA_LISTS:
         value = schema.get(key)
         if isinstance(value, list):
-            for i, sub in enumerate(value):
-                yield (key, str(i)), sub
+            yield from (((key, str(i)), sub) for i, sub in enumerate(value))
     for key in _SCHEMA_VALUES:
         if key in schema:
             yield (key,), schema[key]
+    yield from _items_and_dependencies(schema)
+
+
+def _items_and_dependencies(schema: Mapping) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """The subschemas of ``items`` (one schema or a list) and of ``dependencies`` (the values
+    that are not lists of names)."""
     items = schema.get("items")
     if isinstance(items, list):
-        for i, sub in enumerate(items):
-            yield ("items", str(i)), sub
+        yield from ((("items", str(i)), sub) for i, sub in enumerate(items))
     elif items is not None:
         yield ("items",), items
     deps = schema.get("dependencies")
     if isinstance(deps, Mapping):
-        for name, sub in deps.items():
-            if not isinstance(sub, list):
-                yield ("dependencies", name), sub
+        yield from ((("dependencies", name), sub) for name, sub in deps.items() if not isinstance(sub, list))
 
 
 class Resolved(NamedTuple):
@@ -172,7 +173,7 @@ class Resources:
             anchor = schema.get(key)
             if isinstance(anchor, str) and self.draft >= 2019:
                 self._anchors.setdefault(f"{urldefrag(base)[0]}#{anchor}", here)
-        for path, sub in subschemas(schema, self.draft):
+        for path, sub in subschemas(schema):
             self._index(sub, base, pointer + "/" + "/".join(_escape(p) for p in path), depth + 1)
         return Resolved(schema, base, pointer)
 

@@ -1,6 +1,7 @@
-"""JSON strings: an incremental lexer (escapes, surrogate pairs, UTF-8) checked against a
-:class:`StringSpec` — a byte DFA over the decoded text (pattern, format, enum, intersected),
-length bounds in code points, and non-regular patterns checked by partial matching.
+"""What a JSON string must satisfy (:class:`StringSpec`): a byte DFA over the decoded text
+(pattern, format, enum, intersected), length bounds in code points, and non-regular patterns
+checked by partial matching; and what the spec can still reach from a DFA state, which the
+lexer (:mod:`awrs.constraints.json_schema.string_lexer`) asks at every character.
 
 Prefix viability is exact for DFA specs: the DFA keeps only live states, and when length
 bounds are present a table of the code-point lengths each state can still reach decides
@@ -10,57 +11,21 @@ partial matching.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import Any
 
 from awrs.automata.dfa import ByteDFA
-from awrs.automata.utf8 import utf8_sequences
-from awrs.constraints.json_schema.escapes import ANY_CHARACTER, escape_ranges, low_ranges, utf8_ranges
+from awrs.automata.utf8 import continuation_range, utf8_sequences
 from awrs.errors import EmptyLanguageError
 
-__all__ = [
-    "MAX_LENGTH_TABLE",
-    "StringSpec",
-    "StringState",
-    "feed_plain",
-    "feed_string",
-    "partial_bytes",
-    "pending_chars",
-    "string_start",
-]
+__all__ = ["MAX_LENGTH_TABLE", "StringSpec"]
 
 #: Lengths up to this many code points are tracked exactly when a DFA and length bounds meet;
 #: beyond it the check assumes long enough strings exist when the DFA can loop (documented).
 MAX_LENGTH_TABLE = 4096
 
-# Phases of the lexer.
-BEFORE, IN, ESC, UHEX, LOW_BACKSLASH, LOW_U, LOW_HEX, UTF8, CLOSED = range(9)
-_SIMPLE_ESCAPES = {
-    ord('"'): 0x22,
-    ord("\\"): 0x5C,
-    ord("/"): 0x2F,
-    ord("b"): 0x08,
-    ord("f"): 0x0C,
-    ord("n"): 0x0A,
-    ord("r"): 0x0D,
-    ord("t"): 0x09,
-}
-_HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
-
-
 #: A DFA that accepts no string at all.
-_NO_STRING = ByteDFA(table=None, final=np.zeros(1, dtype=np.bool_), rows=[[-1] * 256])
-
-
-class StringState(NamedTuple):
-    phase: int
-    dfa: int  # DFA state (0 when the spec has no DFA)
-    length: int  # code points so far
-    pending: Any  # escape digits, surrogate, or partial UTF-8 (need, value, lo, hi)
-    text: str | None  # the decoded text, when the spec needs it
+_NO_STRING = ByteDFA.nothing()
 
 
 class cached_property:
@@ -155,7 +120,7 @@ class StringSpec:
         if self.max_len is not None and self.max_len < self.min_len:
             return False
         dfa = self.dfa
-        return dfa is None or (bool(dfa.final.any()) and self._length_fits(0, 0))
+        return dfa is None or (bool(dfa.final.any()) and self.length_fits(0, 0))
 
     @cached_property
     def _extent(self) -> tuple[int, int | None]:
@@ -187,7 +152,7 @@ class StringSpec:
 
         return shortest or 0, deepest(0)
 
-    def _length_fits(self, state: int, length: int) -> bool:
+    def length_fits(self, state: int, length: int) -> bool:
         """Can the DFA reach acceptance from ``state`` with a total length in bounds?"""
         need_lo = max(self.min_len - length, 0)
         need_hi = None if self.max_len is None else self.max_len - length
@@ -215,14 +180,14 @@ class StringSpec:
     def _successors(self) -> list[set[int]]:
         return [_char_successors(self.dfa, s) for s in range(self.dfa.n_states)]
 
-    def _next_char_fits(self, state: int, length: int) -> bool:
+    def next_char_fits(self, state: int, length: int) -> bool:
         """Some character read from DFA state ``state`` leads where a string of ``length + 1``
         code points can still be completed within the bounds."""
         if self.max_len is not None and length + 1 > self.max_len:
             return False
         if self.dfa is None:
             return True
-        return any(self._length_fits(t, length + 1) for t in self._successors_of(state))
+        return any(self.length_fits(t, length + 1) for t in self._successors_of(state))
 
     def _successors_of(self, state: int) -> set[int]:
         """``_successors[state]``, worked out for this state alone (a string with an escape in
@@ -235,7 +200,7 @@ class StringSpec:
             out = cache[state] = _char_successors(self.dfa, state)
         return out
 
-    def _chars_fit(self, state: int, length: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    def chars_fit(self, state: int, length: int, ranges: tuple[tuple[int, int], ...]) -> bool:
         """Some character with a code point in ``ranges`` leads from DFA state ``state`` where a
         string of ``length + 1`` code points can still be completed within the bounds."""
         if not ranges or (self.max_len is not None and length + 1 > self.max_len):
@@ -250,11 +215,11 @@ class StringSpec:
                     frontier = {t for f in frontier for t in rows[f][b_lo : b_hi + 1] if t >= 0}
                     if not frontier:
                         break
-                if any(self._length_fits(t, length + 1) for t in frontier):
+                if any(self.length_fits(t, length + 1) for t in frontier):
                     return True
         return False
 
-    def _utf8_fits(self, state: int, length: int, pending: tuple) -> bool:
+    def utf8_fits(self, state: int, length: int, pending: tuple) -> bool:
         """The UTF-8 character begun (``pending``, the DFA already at ``state`` after its bytes
         so far) can end where a string of ``length + 1`` code points still fits the bounds."""
         if self.max_len is not None and length + 1 > self.max_len:
@@ -266,7 +231,7 @@ class StringSpec:
         for i in range(need):
             b_lo, b_hi = (lo, hi) if i == 0 else (0x80, 0xBF)
             frontier = {t for f in frontier for t in rows[f][b_lo : b_hi + 1] if t >= 0}
-        return any(self._length_fits(t, length + 1) for t in frontier)
+        return any(self.length_fits(t, length + 1) for t in frontier)
 
     #: Emptiness is only worked out for DFAs up to this size at compile time (larger ones are
     #: assumed non-empty; generation finds out exactly, state by state).
@@ -331,207 +296,7 @@ def _char_successors(dfa: ByteDFA, s: int) -> set[int]:
     for t, need, special in groups:
         frontier = {t}
         for i in range(need):
-            lo, hi = _continuation_range(special, i) if special else (0x80, 0xBF)
+            lo, hi = continuation_range(special, i) if special else (0x80, 0xBF)
             frontier = {u for f in frontier for u in set(rows[f][lo : hi + 1]) if u >= 0}
         out |= frontier
     return out
-
-
-def _continuation_range(lead: int, index: int) -> tuple[int, int]:
-    """Valid values of the index-th continuation byte after ``lead`` (no overlongs, surrogates)."""
-    if index == 0:
-        if lead == 0xE0:
-            return 0xA0, 0xBF
-        if lead == 0xED:
-            return 0x80, 0x9F
-        if lead == 0xF0:
-            return 0x90, 0xBF
-        if lead == 0xF4:
-            return 0x80, 0x8F
-    return 0x80, 0xBF
-
-
-def string_start(spec: StringSpec) -> StringState:
-    return StringState(BEFORE, 0, 0, None, "" if spec.needs_text else None)
-
-
-def feed_string(spec: StringSpec, st: StringState, b: int) -> StringState | None:
-    """Consume one byte of a JSON string (quotes included); None if no valid string follows."""
-    phase = st.phase
-    if phase == IN:
-        if b == 0x22:  # closing quote
-            return StringState(CLOSED, st.dfa, st.length, st.pending, st.text) if _complete(spec, st) else None
-        if b == 0x5C:  # an escape: some character must still fit
-            return StringState(ESC, st.dfa, st.length, st.pending, st.text) if spec._next_char_fits(st.dfa, st.length) else None
-        if b < 0x20:
-            return None  # control characters must be escaped
-        if b < 0x80:
-            return _add_char(spec, st, b)
-        if 0xC2 <= b <= 0xF4:
-            need = 1 if b < 0xE0 else 2 if b < 0xF0 else 3
-            lo, hi = _continuation_range(b, 0)
-            value = b & (0x1F if need == 1 else 0x0F if need == 2 else 0x07)
-            dfa = _dfa_byte(spec, st.dfa, b)  # the DFA reads the bytes as they come
-            if dfa is None:
-                return None
-            pending = (need, value, lo, hi, bytes([b]))
-            return st._replace(phase=UTF8, dfa=dfa, pending=pending) if spec._utf8_fits(dfa, st.length, pending) else None
-        return None
-    if phase == UTF8:
-        need, value, lo, hi, raw = st.pending
-        if not lo <= b <= hi:
-            return None
-        dfa = _dfa_byte(spec, st.dfa, b)
-        if dfa is None:
-            return None
-        value = (value << 6) | (b & 0x3F)
-        if need == 1:
-            return _add_char(spec, st._replace(phase=IN, dfa=dfa, pending=None), value, walked=True)
-        pending = (need - 1, value, 0x80, 0xBF, raw + bytes([b]))
-        return st._replace(dfa=dfa, pending=pending) if spec._utf8_fits(dfa, st.length, pending) else None
-    if phase == BEFORE:
-        return StringState(IN, st.dfa, st.length, st.pending, st.text) if b == 0x22 and spec.opens else None
-    if phase == ESC:
-        if b == ord("u"):
-            return st._replace(phase=UHEX, pending=("", None))
-        cp = _SIMPLE_ESCAPES.get(b)
-        return None if cp is None else _add_char(spec, StringState(IN, st.dfa, st.length, st.pending, st.text), cp)
-    if phase in (UHEX, LOW_HEX):
-        digit = _HEX.get(b)
-        if digit is None:
-            return None
-        digits, high = st.pending
-        digits += chr(b)
-        if len(digits) < 4:  # the code points the escape can still stand for must fit
-            ranges = escape_ranges(digits) if phase == UHEX else low_ranges(high, digits)
-            return st._replace(pending=(digits, high)) if spec._chars_fit(st.dfa, st.length, ranges) else None
-        unit = int(digits, 16)
-        if phase == UHEX:
-            if 0xD800 <= unit <= 0xDBFF:  # a high surrogate: the pair's code points must fit
-                fits = spec._chars_fit(st.dfa, st.length, low_ranges(unit, ""))
-                return st._replace(phase=LOW_BACKSLASH, pending=("", unit)) if fits else None
-            if 0xDC00 <= unit <= 0xDFFF:
-                return None  # a lone low surrogate
-            return _add_char(spec, st._replace(phase=IN, pending=None), unit)
-        if not 0xDC00 <= unit <= 0xDFFF:
-            return None  # a high surrogate must be followed by a low one
-        cp = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00)
-        return _add_char(spec, st._replace(phase=IN, pending=None), cp)
-    if phase == LOW_BACKSLASH:
-        return st._replace(phase=LOW_U) if b == 0x5C else None
-    if phase == LOW_U:
-        return st._replace(phase=LOW_HEX) if b == ord("u") else None
-    return None  # CLOSED: the string is over
-
-
-def pending_chars(st: StringState) -> tuple[tuple[int, int], ...] | None:
-    """The code points (inclusive ranges) the character being read can still become: an
-    escape begun, or the first bytes of a UTF-8 character; None when no character is begun."""
-    phase = st.phase
-    if phase == ESC:
-        return ANY_CHARACTER
-    if phase == UHEX:
-        return escape_ranges(st.pending[0])
-    if phase in (LOW_BACKSLASH, LOW_U):
-        return low_ranges(st.pending[1], "")
-    if phase == LOW_HEX:
-        return low_ranges(st.pending[1], st.pending[0])
-    if phase == UTF8:
-        need, value, lo, hi, _ = st.pending
-        return utf8_ranges(need, value, lo, hi)
-    return None
-
-
-def _dfa_byte(spec: StringSpec, state: int, b: int) -> int | None:
-    """The DFA state after one more byte of the decoded text (None: no valid string continues)."""
-    if spec.dfa is None:
-        return state
-    nxt = spec.dfa.rows[state][b]
-    return None if nxt < 0 else nxt
-
-
-#: A run of characters that stand for themselves inside a JSON string: printable ASCII but the
-#: quote and the backslash (most of what a model writes inside strings).
-_PLAIN = re.compile(rb"[ !#-\[\]-~]+")
-
-
-def feed_plain(spec: StringSpec, st: StringState, data: bytes, i: int) -> tuple[StringState, int]:
-    """``(state, j)``: the plain characters at ``data[i:]`` (see ``_PLAIN``) read inside a
-    string as :func:`feed_string` reads them one at a time, stopping before the first one it
-    would refuse; ``j == i`` when there is none to read. Length bounds and the DFA are checked
-    character by character; a spec checked by partial matching reads them one at a time."""
-    if st.phase != IN:
-        return st, i
-    m = _PLAIN.match(data, i)
-    if m is None:
-        return st, i
-    end = m.end()
-    length = st.length
-    if spec.max_len is not None:
-        end = min(end, i + spec.max_len - length)
-    dfa = spec.dfa
-    if spec.partial:
-        j = i
-        while j < end:
-            nxt = _add_char(spec, st, data[j])
-            if nxt is None:
-                break
-            st, j = nxt, j + 1
-        return st, j
-    state = st.dfa
-    if dfa is not None:
-        rows, j = dfa.rows, i
-        while j < end:
-            nxt = rows[state][data[j]]
-            if nxt < 0 or not spec._length_fits(nxt, length + j - i + 1):
-                break
-            state, j = nxt, j + 1
-        end = j
-    if end <= i:
-        return st, i
-    text = st.text
-    if text is not None:
-        text = text + data[i:end].decode("ascii")
-    return StringState(IN, state, length + end - i, st.pending, text), end
-
-
-def partial_bytes(st: StringState) -> bytes:
-    """The bytes of a character still being read (a multi-byte UTF-8 sequence), else b""."""
-    return st.pending[4] if st.phase == UTF8 else b""
-
-
-def _add_char(spec: StringSpec, st: StringState, cp: int, walked: bool = False) -> StringState | None:
-    """One more character; ``walked`` when the DFA has already read its bytes."""
-    length = st.length + 1
-    if spec.max_len is not None and length > spec.max_len:
-        return None
-    state = st.dfa
-    if spec.dfa is not None:
-        if not walked:
-            rows = spec.dfa.rows
-            for byte in chr(cp).encode("utf-8", "surrogatepass"):
-                state = rows[state][byte]
-                if state < 0:
-                    return None
-        if not spec._length_fits(state, length):
-            return None
-    text = st.text
-    if text is not None:
-        text = text + chr(cp)
-        for pattern in spec.partial:
-            if pattern.fullmatch(text, partial=True) is None:
-                return None
-    return StringState(st.phase, state, length, st.pending, text)
-
-
-def _complete(spec: StringSpec, st: StringState) -> bool:
-    if st.length < spec.min_len:
-        return False
-    if spec.dfa is not None and not spec.dfa.final[st.dfa]:
-        return False
-    return all(p.fullmatch(st.text) is not None for p in spec.partial) and all(check(st.text) for check in spec.final_checks)
-
-
-def string_value(st: StringState) -> str | None:
-    """The decoded text, when the spec keeps it."""
-    return st.text

@@ -8,11 +8,12 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from awrs.automata.dfa import trie_dfa
+from awrs.automata.trie import trie_dfa
 from awrs.constraints.json_schema.arrays import ArraySpec, canonical
+from awrs.constraints.json_schema.combinators import AnyOfNode
 from awrs.constraints.json_schema.domains import set_domain
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError
-from awrs.constraints.json_schema.nodes import AnyOfNode, Layout, NeverNode, Node, TypedNode
+from awrs.constraints.json_schema.nodes import Layout, NeverNode, Node, TypedNode
 from awrs.constraints.json_schema.numbers import NumberSpec
 from awrs.constraints.json_schema.objects import ObjectSpec
 from awrs.constraints.json_schema.strings import StringSpec

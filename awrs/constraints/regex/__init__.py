@@ -45,7 +45,8 @@ from awrs.constraints.regex.automaton import Reading, read_parsed
 from awrs.constraints.regex.classes import class_text
 from awrs.constraints.regex.lazy_dfa import LazyDFA
 from awrs.constraints.regex.partial import PartialMatch
-from awrs.constraints.regex.syntax import MAX_NESTING, Parsed, UnsupportedSyntax, nesting_depth, parse
+from awrs.constraints.regex.syntax import MAX_NESTING, Parsed, nesting_depth, parse
+from awrs.constraints.regex.tree import UnsupportedSyntax
 from awrs.errors import ConstraintError, EmptyLanguageError
 
 __all__ = ["ECMA_262", "Engine", "Regex", "char_automaton", "compile_pattern"]

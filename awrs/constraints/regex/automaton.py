@@ -13,7 +13,7 @@ Two uses follow:
 
 The construction is Thompson's (a fragment per tree node, bounded repeats and references
 copied), then epsilon removal; the byte DFA builder determinises and minimises. It runs on an
-explicit stack (:func:`~awrs.constraints.regex.syntax.run_nested`), so deep trees cost no
+explicit stack (:func:`~awrs.constraints.regex.tree.run_nested`), so deep trees cost no
 Python recursion, and within a budget of :data:`MAX_NFA_STATES` states.
 """
 
@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from awrs.constraints.regex.syntax import Nested, Parsed, Ranges, UnsupportedSyntax, merge, parse, run_nested
+from awrs.constraints.regex.classes import Ranges, merge
+from awrs.constraints.regex.syntax import Parsed, parse
+from awrs.constraints.regex.tree import Nested, UnsupportedSyntax, run_nested
 
 __all__ = [
     "MAX_NFA_STATES",

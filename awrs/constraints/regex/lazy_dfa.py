@@ -19,7 +19,8 @@ import threading
 
 import numpy as np
 
-from awrs.automata.dfa import ByteClasses, ByteNFA, CharTransition, byte_nfa
+from awrs.automata.char_dfa import CharTransition
+from awrs.automata.nfa import ByteClasses, ByteNFA
 from awrs.constraints.base import Constraint
 from awrs.errors import EmptyLanguageError
 
@@ -46,14 +47,14 @@ class LazyDFA(Constraint):
     def __init__(
         self, n_states: int, initial: int, finals, transitions: list[CharTransition] | tuple, max_cached: int = MAX_CACHED_STATES
     ):
-        edges, _ = byte_nfa(n_states, transitions)
-        nfa = ByteNFA(edges, initial, frozenset(finals))
+        nfa = ByteNFA.from_chars(n_states, initial, finals, transitions)
         if not nfa.live[initial]:
             raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
-        classes = ByteClasses(edges)
-        self._of_byte = classes.byte_list
+        edges = nfa.edges
+        classes = ByteClasses(nfa.cuts)
+        self._of_byte = classes.of_byte
         self._n_classes = classes.n
-        self._edges = classes.edges
+        self._edges = [classes.class_edges(out) for out in edges]
         self._live = nfa.live
         self._finals = nfa.finals
         self._max_cached = max_cached
@@ -82,9 +83,10 @@ class LazyDFA(Constraint):
             row = rows.get(state)
             if row is None:
                 row = self._row(state)
-            state = row[0][of_byte[b]]
-            if state is None:
+            nxt = row[0][of_byte[b]]
+            if nxt is None:
                 return None
+            state = nxt
         return state
 
     def is_complete(self, state: _State) -> bool:

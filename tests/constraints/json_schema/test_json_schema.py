@@ -280,15 +280,15 @@ def test_an_unfinished_character_is_checked_byte_by_byte():
 
 
 def test_string_spec_emptiness_from_its_automaton_and_bounds():
-    from awrs.automata.dfa import trie_dfa
-    from awrs.constraints.json_schema.compiler import _nothing
+    from awrs.automata.dfa import ByteDFA
+    from awrs.automata.trie import trie_dfa
     from awrs.constraints.json_schema.strings import StringSpec
 
     assert not StringSpec(eager_dfa=trie_dfa([b"ab", b"c"])).empty  # no bounds: a live DFA accepts something
     assert StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), min_len=3).empty  # its longest string is 2
     assert StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), max_len=0).empty
     assert not StringSpec(eager_dfa=trie_dfa([b"ab", b"c"]), min_len=2).empty
-    assert StringSpec(eager_dfa=_nothing()).empty  # a pattern and a format that exclude each other
+    assert StringSpec(eager_dfa=ByteDFA.nothing()).empty  # a pattern and a format that exclude each other
     assert StringSpec(min_len=2, max_len=1).empty
 
 
@@ -439,12 +439,12 @@ def test_bad_options_are_constraint_errors(options, message):
 
 
 def test_a_pattern_is_read_once_per_process():
-    from awrs.constraints.json_schema import compiler
+    from awrs.constraints.json_schema import patterns
 
     uuid = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-    before = compiler._regex_error.cache_info()
+    before = patterns._regex_error.cache_info()
     c = JsonSchema({"properties": {"a": {"type": "string", "pattern": uuid}, "b": {"type": "string", "pattern": uuid}}})
-    after = compiler._regex_error.cache_info()
+    after = patterns._regex_error.cache_info()
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1
     assert c.accepts('{"a": "01234567-89ab-cdef-0123-456789abcdef"}') and not c.accepts('{"b": "0123"}')
     for _ in range(2):  # a remembered error is raised again, with this schema's pointer

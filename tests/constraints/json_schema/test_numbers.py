@@ -9,19 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awrs.constraints.json_schema.numbers import (
-    START,
-    NumberSpec,
-    NumberState,
-    feed_number,
-    number_complete,
-    number_value,
-    prefix_viable,
-)
+from awrs.constraints.json_schema.number_lexer import NUMBER_START, feed_number, number_complete, number_value
+from awrs.constraints.json_schema.numbers import NumberSpec, prefix_viable
 
 
 def lex(text: str):
-    state = NumberState(START, b"")
+    state = NUMBER_START
     for b in text.encode():
         state = feed_number(state, b)
         if state is None:

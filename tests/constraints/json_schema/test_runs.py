@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import random
 
-from awrs.constraints.json_schema import JsonSchema, nodes
+from awrs.constraints.json_schema import JsonSchema, combinators, nodes
 from awrs.constraints.json_schema.arrays import ArraySpec
 from awrs.constraints.json_schema.objects import ObjectSpec
 from awrs.errors import AwrsError
 from tests.constraints.json_schema.conformance import BENCH, remotes, suite_files
 
-_RUNNERS = (nodes.TypedNode, nodes.RefNode, ObjectSpec, ArraySpec)
+_RUNNERS = (nodes.TypedNode, combinators.RefNode, ObjectSpec, ArraySpec)
 
 
 def _cases() -> list[tuple[str, dict, list[str]]]:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from awrs.constraints.regex import Regex
 from awrs.constraints.regex.automaton import read
-from awrs.constraints.regex.syntax import UnsupportedSyntax, parses_exactly
+from awrs.constraints.regex.syntax import parses_exactly
+from awrs.constraints.regex.tree import UnsupportedSyntax
 from awrs.errors import ConstraintError
 from awrs.lm.vocab import Vocabulary
 from tests.constraints.regex.test_pattern_set import load_patterns
