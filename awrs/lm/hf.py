@@ -178,7 +178,7 @@ class HFBatch:
         self._generated: list[list[int]] = [[] for _ in prompts]
         self._logprob_memo: tuple[float, np.ndarray] | None = None
         if copies > 1:
-            self.select(np.repeat(np.arange(len(prompts)), copies))
+            self.select([k for k in range(len(prompts)) for _ in range(copies)])
 
     @property
     def size(self) -> int:
