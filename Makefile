@@ -26,6 +26,7 @@ demo: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check awrs tests benchmarks grammars
 	$(VENV)/bin/ruff format --check awrs tests benchmarks grammars
+	$(VENV)/bin/mypy awrs
 	$(PYTEST) -m "not slow" -q
 
 test-all: $(VENV)/.installed-dev

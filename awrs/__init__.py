@@ -34,7 +34,7 @@ from awrs.errors import (
     TokenizerError,
     UnsupportedSchemaError,
 )
-from awrs.generate import generate
+from awrs.generate import generate, generate_batch
 from awrs.lm import LanguageModel, MockLM, Vocabulary, load_model
 from awrs.result import Particle, Result, Stats
 from awrs.structured import Stream, choice, json, regex, stream
@@ -76,6 +76,7 @@ __all__ = [
     "__version__",
     "choice",
     "generate",
+    "generate_batch",
     "json",
     "load_model",
     "regex",

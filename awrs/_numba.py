@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numba
 from numba.core import caching
@@ -39,8 +39,12 @@ def _numba_class(*names: str) -> type:
     raise ImportError(f"numba.core.caching has none of {names}; this numba release is not supported")
 
 
-_UserWideLocator = _numba_class("UserWideCacheLocator", "_UserWideCacheLocator")
-_InTreeLocator = _numba_class("InTreeCacheLocator", "_InTreeCacheLocator")
+if TYPE_CHECKING:  # the names of the numba being type-checked
+    from numba.core.caching import InTreeCacheLocator as _InTreeLocator
+    from numba.core.caching import UserWideCacheLocator as _UserWideLocator
+else:
+    _UserWideLocator = _numba_class("UserWideCacheLocator", "_UserWideCacheLocator")
+    _InTreeLocator = _numba_class("InTreeCacheLocator", "_InTreeCacheLocator")
 
 
 class _AwrsCacheLocator(_UserWideLocator):
@@ -68,7 +72,9 @@ def _could_write(folder: Path) -> bool:
 
 
 class _AwrsCacheImpl(caching.CompileResultCacheImpl):
-    _locator_classes: ClassVar[list] = [
+    # A class variable, as numba reads it; numba's own is unannotated, which mypy takes for an
+    # instance variable that a ClassVar may not override.
+    _locator_classes: ClassVar[list[type[object]]] = [  # type: ignore[misc]
         _AwrsCacheLocator if issubclass(c, _InTreeLocator) else c for c in caching.CompileResultCacheImpl._locator_classes
     ]
 

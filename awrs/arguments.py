@@ -13,13 +13,28 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from awrs.constraints.base import to_bytes
-from awrs.errors import ArgumentTypeError, GenerationError, InvalidTextError
+from awrs.constraints.base import Constraint, to_bytes
+from awrs.constraints.unconstrained import Unconstrained
+from awrs.errors import ArgumentTypeError, GenerationError, InvalidTextError, PromptTooLongError
 from awrs.lm.base import LanguageModel
 
-__all__ = ["callback", "flag", "integer", "language_model", "one_of", "optional_integer", "prompt_ids", "real", "stops"]
+__all__ = [
+    "callback",
+    "check_length",
+    "constraint",
+    "flag",
+    "fraction",
+    "integer",
+    "language_model",
+    "one_of",
+    "optional_integer",
+    "prompt_ids",
+    "real",
+    "stops",
+]
 
 T = TypeVar("T")
+S = TypeVar("S", bound=str)
 
 
 def integer(value: Any, name: str, *, minimum: int) -> int:
@@ -49,11 +64,34 @@ def flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def one_of(value: Any, name: str, options: Sequence[str]) -> str:
+def one_of(value: Any, name: str, options: Sequence[S]) -> S:
+    """``value`` as the one of ``options`` it equals. ``options`` is the tuple of a ``Literal``
+    type's values (``typing.get_args``), so the check and the type share one list."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be one of {list(options)}, got {type(value).__name__} {value!r}")
-    if value not in options:
-        raise GenerationError(f"{name} must be one of {list(options)}, got {value!r}")
+    for option in options:
+        if value == option:
+            return option
+    raise GenerationError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+def fraction(value: Any, name: str) -> float:
+    """``value`` as a float between 0 and 1 (NaN is not)."""
+    number = real(value, name)
+    if not 0.0 <= number <= 1.0:  # NaN fails too
+        raise GenerationError(f"{name} must be between 0 and 1, got {value!r}")
+    return number
+
+
+def constraint(value: Any) -> Constraint:
+    """``value`` when it is a constraint; ``None`` as the constraint that allows everything."""
+    if value is None:
+        return Unconstrained()
+    if not isinstance(value, Constraint):
+        hint = " (for a pattern, pass awrs.Regex(...))" if isinstance(value, str) else ""
+        raise ArgumentTypeError(
+            f"constraint must be an awrs constraint (e.g. awrs.Regex) or None, got {type(value).__name__}{hint}"
+        )
     return value
 
 
@@ -79,17 +117,36 @@ def language_model(lm: Any) -> LanguageModel:
 _PROMPT_KINDS = "a string, chat messages [{'role': ..., 'content': ...}], a list of token ids, or a list of those"
 
 
-def prompt_ids(lm: LanguageModel, prompt: Any) -> tuple[list[list[int]], bool]:
+def prompt_ids(lm: LanguageModel, prompt: Any, *, batch: bool = False) -> tuple[list[list[int]], bool]:
     """The token ids of each prompt, and whether ``prompt`` was a list of prompts.
 
     A prompt is a str; bytes (read as UTF-8); chat messages (mappings with a str ``"role"``
     and a str ``"content"``); or token ids (ints in the vocabulary; a NumPy array or tensor
-    too). A list of prompts runs them together.
+    too). A list of prompts runs them together. ``batch=True`` (``generate_batch``) requires a
+    list of prompts, named ``prompts``: one prompt raises ArgumentTypeError.
     """
+    name = "prompts" if batch else "prompt"
     prompt = _as_list(prompt)
     if isinstance(prompt, list) and _kind(prompt) == "batch":
-        return [_ids(lm, _as_list(p), f"prompt[{k}]") for k, p in enumerate(prompt)], True
-    return [_ids(lm, prompt, "prompt")], False
+        return [_ids(lm, _as_list(p), f"{name}[{k}]") for k, p in enumerate(prompt)], True
+    if batch:
+        raise _not_a_batch(prompt)
+    return [_ids(lm, prompt, name)], False
+
+
+def _not_a_batch(prompt: Any) -> Exception:
+    """The error for one prompt where a list of prompts was asked for."""
+    if isinstance(prompt, list) and not prompt:
+        return GenerationError("prompts is an empty list: give one prompt or more")
+    if isinstance(prompt, list):
+        what = "chat messages" if _kind(prompt) == "messages" else "token ids"
+        return ArgumentTypeError(
+            f"prompts must be a list of prompts, got {what}, which are one prompt: "
+            "use awrs.generate for one prompt, or wrap it in a list"
+        )
+    return ArgumentTypeError(
+        f"prompts must be a list of prompts, got {type(prompt).__name__}: use awrs.generate for one prompt, or wrap it in a list"
+    )
 
 
 def _as_list(prompt: Any) -> Any:
@@ -101,7 +158,7 @@ def _as_list(prompt: Any) -> Any:
     return prompt
 
 
-def _kind(items: list) -> str:
+def _kind(items: list[Any]) -> str:
     """What a list is: "ids", "messages", "batch" (prompts), or "empty"."""
     if not items:
         return "empty"
@@ -141,6 +198,16 @@ def _ids(lm: LanguageModel, prompt: Any, name: str) -> list[int]:
     raise ArgumentTypeError(f"{name} must be {_PROMPT_KINDS}; got a list of lists (a batch inside a batch?)")
 
 
+def check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int) -> None:
+    """PromptTooLongError unless the prompt, the token budget and the end token fit the model."""
+    limit = lm.max_length
+    if limit is not None and len(prompt_ids) + max_new_tokens + 1 > limit:
+        raise PromptTooLongError(
+            f"the prompt has {len(prompt_ids)} tokens and max_new_tokens is {max_new_tokens}, "
+            f"but the model's context window is {limit} tokens; shorten the prompt or lower max_new_tokens"
+        )
+
+
 def _decoded(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
@@ -151,7 +218,7 @@ def _decoded(data: bytes, name: str) -> str:
         ) from None
 
 
-def _checked_ids(lm: LanguageModel, ids: list, name: str) -> list[int]:
+def _checked_ids(lm: LanguageModel, ids: list[Any], name: str) -> list[int]:
     size = len(lm.vocab)
     for k, t in enumerate(ids):
         if not 0 <= t < size:
@@ -159,7 +226,7 @@ def _checked_ids(lm: LanguageModel, ids: list, name: str) -> list[int]:
     return [int(t) for t in ids]
 
 
-def _message(message: Mapping, name: str) -> Mapping:
+def _message(message: Mapping[str, Any], name: str) -> Mapping[str, str]:
     """A chat message with a str role and a str content (valid Unicode)."""
     for key in ("role", "content"):
         if key not in message:
@@ -188,9 +255,10 @@ def stops(lm: LanguageModel, stop: Any) -> tuple[tuple[int, ...], tuple[bytes, .
     size = len(lm.vocab)
     for k, item in enumerate(stop):
         if isinstance(item, numbers.Integral) and not isinstance(item, bool):
-            if not 0 <= item < size:
+            token = int(item)
+            if not 0 <= token < size:
                 raise GenerationError(f"stop token id {item} is outside the vocabulary of {size} tokens (ids 0 to {size - 1})")
-            ids.add(int(item))
+            ids.add(token)
         elif isinstance(item, (str, bytes)):
             data = to_bytes(item, f"stop[{k}]")
             if not data:

@@ -26,12 +26,18 @@ import re
 import runpy
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from awrs._version import __version__
 from awrs.errors import AwrsError
+from awrs.result import METHODS
+
+if TYPE_CHECKING:
+    from awrs.constraints.base import Constraint
+    from awrs.lm.base import LanguageModel, Prompt
+    from awrs.result import Result
 
 __all__ = ["main"]
 
@@ -102,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", nargs="?", help="the prompt (default: --prompt-file, else standard input)")
     gen.add_argument("--prompt-file", help="read the prompt from this file")
     _constraint_options(gen)
-    gen.add_argument("--method", choices=["smc", "awrs", "lcd", "mask"], default="smc")
+    gen.add_argument("--method", choices=METHODS, default="smc")
     gen.add_argument("--particles", type=int, default=5, help="SMC particles (default 5)")
     gen.add_argument(
         "--max-new-tokens",
@@ -176,7 +182,7 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", default="start", help="the grammar's start rule (with --grammar)")
 
 
-def _constraint(args: argparse.Namespace):
+def _constraint(args: argparse.Namespace) -> Constraint | None:
     import awrs
 
     if args.regex is not None:
@@ -198,7 +204,8 @@ def _constraint(args: argparse.Namespace):
 
 def _read_prompt(args: argparse.Namespace) -> str:
     if args.prompt is not None:
-        return args.prompt
+        prompt: str = args.prompt  # argparse gives a str argument as str
+        return prompt
     if args.prompt_file is not None:
         return Path(args.prompt_file).read_text()
     if sys.stdin.isatty():
@@ -220,6 +227,11 @@ def _generate(args: argparse.Namespace) -> int:
     lm = load_model(args.model, device=args.device, verbose=args.verbose)
     prompt = _prompt(args, lm, text, constraint)
     progress = _progress(max_new_tokens * (args.particles if args.method == "smc" else 1))
+
+    def count(particle: int, token: int) -> None:
+        if progress is not None:
+            progress.update(1)
+
     try:
         result = generate(
             lm,
@@ -232,7 +244,7 @@ def _generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             stop=stop,
             critic=critic,
-            on_token=(lambda i, token: progress.update(1)) if progress is not None else None,
+            on_token=count if progress is not None else None,
         )
     finally:
         if progress is not None:
@@ -246,7 +258,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0 if result.valid else 1
 
 
-def _critic(args: argparse.Namespace):
+def _critic(args: argparse.Namespace) -> Callable[[str], float] | None:
     if args.critic is None:
         return None
     if args.sql_schema is None:
@@ -256,20 +268,22 @@ def _critic(args: argparse.Namespace):
     return executes(args.sql_schema)
 
 
-def _prompt(args: argparse.Namespace, lm: Any, text: str, constraint: Any):
+def _prompt(args: argparse.Namespace, lm: LanguageModel, text: str, constraint: Constraint | None) -> Prompt:
     """The prompt as the model gets it: chat messages when its tokenizer has a chat template,
     and with --sql-schema the question with the tables and an example (unless --raw)."""
     has_template = bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
     if args.raw:
         return text
     if args.sql_schema is not None:
+        from awrs.sql import SQL
         from awrs.sql import prompt as sql_prompt
 
+        assert isinstance(constraint, SQL), "--sql-schema makes an SQL constraint"
         return sql_prompt(constraint, text, chat=has_template)
     return [{"role": "user", "content": text}] if has_template else text
 
 
-def _record(result: Any) -> dict[str, Any]:
+def _record(result: Result) -> dict[str, Any]:
     """The --json record of a generation (also when its output is not valid)."""
     s = result.stats
     return {
@@ -299,13 +313,22 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(lambda m: codecs.decode(m.group(0), "unicode_escape"), text)
 
 
-def _progress(total: int):
+class _Counter(Protocol):
+    """What the CLI uses of a tqdm progress bar."""
+
+    def update(self, n: int = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def _progress(total: int) -> _Counter | None:
     """A token counter on standard error when it is a terminal (quiet otherwise)."""
     if not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="tokens", unit="tok", leave=False)
+    counter: _Counter = tqdm(total=total, desc="tokens", unit="tok", leave=False)
+    return counter
 
 
 def _check(args: argparse.Namespace) -> int:

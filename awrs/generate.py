@@ -8,34 +8,77 @@ encodes the prompt, picks the proposal and the particle count for the method, ru
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, TypedDict, get_args, overload
 
 import numpy as np
 
 from awrs import arguments
 from awrs.constraints.base import Constraint
-from awrs.constraints.unconstrained import Unconstrained
-from awrs.errors import ArgumentTypeError, GenerationError, PromptTooLongError
+from awrs.errors import GenerationError
 from awrs.lm.base import LanguageModel, Prompt, check_temperature
 from awrs.lm.memory import check_request
-from awrs.result import Particle, Result, Stats
+from awrs.result import METHODS, Method, Particle, Result, Stats
 from awrs.sampler.base import Estimator
 from awrs.sampler.proposal import ProposalName, ProposalOptions, make_proposal
 from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
-from awrs.smc.resampling import RESAMPLERS, Resampling
+from awrs.smc.resampling import Resampling
 from awrs.smc.weights import normalized_weights
 
-__all__ = ["Method", "Request", "generate", "prepare", "run"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
-Method = Literal["smc", "awrs", "lcd", "mask"]
+__all__ = ["GenerateOptions", "Method", "PromptInput", "Request", "generate", "generate_batch", "prepare", "run"]
+
+#: One prompt as :func:`generate` takes it: text (bytes are read as UTF-8), chat messages
+#: (through the model's chat template), or token ids (a 1-D NumPy array or tensor works too).
+PromptInput = Prompt | bytes | Sequence[int]
 _PROPOSAL_OF: dict[Method, ProposalName] = {"smc": "awrs", "awrs": "awrs", "lcd": "lcd", "mask": "mask"}
+_ESTIMATORS: tuple[Estimator, ...] = get_args(Estimator)
+_RESAMPLINGS: tuple[Resampling, ...] = get_args(Resampling)
+
+
+class GenerateOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`generate` and :func:`generate_batch` (and of the
+    helpers that pass them on: ``awrs.json``, ``awrs.choice``, ``awrs.regex``, ``awrs.sql``,
+    ``awrs.stream``), with their types; :func:`generate` documents each and its default."""
+
+    method: Method
+    n_particles: int
+    ess_threshold: float
+    max_new_tokens: int
+    temperature: float
+    seed: int | None
+    critic: Callable[[str], float] | None
+    estimator: Estimator
+    max_rejects: int | None
+    resampling: Resampling
+    stop: str | bytes | int | Sequence[str | bytes | int]
+    greedy: bool
+    twist: bool
+    on_token: Callable[[int, int], None] | None
+
+
+@overload
+def generate(
+    lm: LanguageModel, prompt: PromptInput, constraint: Constraint | None = None, **options: Unpack[GenerateOptions]
+) -> Result: ...
+
+
+@overload
+def generate(
+    lm: LanguageModel,
+    prompt: list[PromptInput] | tuple[PromptInput, ...],
+    constraint: Constraint | None = None,
+    **options: Unpack[GenerateOptions],
+) -> list[Result]: ...
 
 
 def generate(
     lm: LanguageModel,
-    prompt: Prompt,
+    prompt: PromptInput | list[PromptInput] | tuple[PromptInput, ...],
     constraint: Constraint | None = None,
     *,
     method: Method = "smc",
@@ -53,7 +96,7 @@ def generate(
     twist: bool = False,
     on_token: Callable[[int, int], None] | None = None,
 ) -> Result | list[Result]:
-    """Generate text from ``lm`` that satisfies ``constraint``.
+    """Generate text from ``lm`` that satisfies ``constraint``: one :class:`~awrs.result.Result`.
 
     ``method``: ``"smc"`` (``n_particles`` AWRS particles, resampled when the effective sample
     size falls below ``ess_threshold * n_particles``: samples the model's distribution
@@ -63,8 +106,9 @@ def generate(
     ``ess_threshold`` and ``resampling`` apply to SMC only.
 
     ``prompt``: a string (bytes are read as UTF-8), chat messages ``[{"role": ..., "content":
-    ...}]``, or a list of token ids; a list of prompts runs them together, sharing the forward
-    passes, and returns one result per prompt. ``constraint=None`` generates without a
+    ...}]`` (one prompt), or a list of token ids. For several prompts use
+    :func:`generate_batch`; a list of prompts here still returns a list of results, with a
+    ``DeprecationWarning``. ``constraint=None`` generates without a
     constraint. ``stop``: strings that end the text where they first appear, across token
     boundaries (the output stops before them; docs/smc.md says how this meets the constraint
     and the weights), and token ids that end it like end-of-sequence. ``greedy=True`` takes
@@ -99,6 +143,67 @@ def generate(
         twist=twist,
         on_token=on_token,
     )
+    if request.batched:
+        warnings.warn(_BATCH_DEPRECATED, DeprecationWarning, stacklevel=2)
+        return run(request)
+    return run(request)[0]
+
+
+_BATCH_DEPRECATED = (
+    "awrs.generate(lm, [prompt, ...]) with a list of prompts is deprecated: use "
+    "awrs.generate_batch(lm, prompts, constraint, ...), which always returns a list of Results"
+)
+
+
+def generate_batch(
+    lm: LanguageModel,
+    prompts: Sequence[PromptInput],
+    constraint: Constraint | None = None,
+    *,
+    method: Method = "smc",
+    n_particles: int = 5,
+    ess_threshold: float = 0.5,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    critic: Callable[[str], float] | None = None,
+    estimator: Estimator = "recursive",
+    max_rejects: int | None = None,
+    resampling: Resampling = "systematic",
+    stop: str | bytes | int | Sequence[str | bytes | int] = (),
+    greedy: bool = False,
+    twist: bool = False,
+    on_token: Callable[[int, int], None] | None = None,
+) -> list[Result]:
+    """:func:`generate` for several prompts at once: one result per prompt, in order.
+
+    The prompts run together, sharing each step's forward pass; the keyword arguments are
+    :func:`generate`'s and apply to every prompt (``seed`` seeds the whole call). Each prompt
+    is what :func:`generate` takes as one; chat messages are one prompt, so several
+    conversations are a list of lists of messages. Raises what :func:`generate` raises, and
+    :class:`~awrs.errors.ArgumentTypeError` when ``prompts`` is one prompt (a string, chat
+    messages or token ids) rather than a list of prompts.
+    """
+    request = prepare(
+        lm,
+        prompts,
+        constraint,
+        batch=True,
+        method=method,
+        n_particles=n_particles,
+        ess_threshold=ess_threshold,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        critic=critic,
+        estimator=estimator,
+        max_rejects=max_rejects,
+        resampling=resampling,
+        stop=stop,
+        greedy=greedy,
+        twist=twist,
+        on_token=on_token,
+    )
     return run(request)
 
 
@@ -111,7 +216,7 @@ class Request:
     batched: bool
     constraint: Constraint
     config: SMCConfig
-    method: str
+    method: Method
     seed: int | None
     critic: Callable[[str], float] | None
     on_token: TokenCallback | None
@@ -122,6 +227,7 @@ def prepare(
     prompt: Any,
     constraint: Any = None,
     *,
+    batch: bool = False,
     method: Any = "smc",
     n_particles: Any = 5,
     ess_threshold: Any = 0.5,
@@ -138,31 +244,32 @@ def prepare(
     on_token: Any = None,
 ) -> Request:
     """Check every argument of :func:`generate` (raising as it documents) and encode the
-    prompts, before anything is allocated."""
+    prompts, before anything is allocated. ``batch=True`` (:func:`generate_batch`) requires a
+    list of prompts."""
     lm = arguments.language_model(lm)
-    method = arguments.one_of(method, "method", list(_PROPOSAL_OF))
-    constraint = _constraint(constraint)
+    method = arguments.one_of(method, "method", METHODS)
+    constraint = arguments.constraint(constraint)
     n_particles = arguments.integer(n_particles, "n_particles", minimum=1)
-    ess_threshold = _fraction(ess_threshold, "ess_threshold")
+    ess_threshold = arguments.fraction(ess_threshold, "ess_threshold")
     max_new_tokens = arguments.integer(max_new_tokens, "max_new_tokens", minimum=0)
     temperature = check_temperature(temperature)
     seed = arguments.optional_integer(seed, "seed", minimum=0)
     critic = arguments.callback(critic, "critic", "(text: str) -> float")
     on_token = arguments.callback(on_token, "on_token", "(particle: int, token_id: int) -> None")
     options = ProposalOptions(
-        estimator=arguments.one_of(estimator, "estimator", get_args(Estimator)),
+        estimator=arguments.one_of(estimator, "estimator", _ESTIMATORS),
         max_rejects=arguments.optional_integer(max_rejects, "max_rejects", minimum=1),
         greedy=arguments.flag(greedy, "greedy"),
     )
-    resampling = arguments.one_of(resampling, "resampling", list(RESAMPLERS))
+    resampling = arguments.one_of(resampling, "resampling", _RESAMPLINGS)
     twist = arguments.flag(twist, "twist")
     stop_ids, stop_strings = arguments.stops(lm, stop)
     proposal = make_proposal(_PROPOSAL_OF[method], options)
     _check_combination(method, options, proposal.weighted, critic, twist)
-    prompt_ids, batched = arguments.prompt_ids(lm, prompt)
+    prompt_ids, batched = arguments.prompt_ids(lm, prompt, batch=batch)
     smc = method == "smc"
     for ids in prompt_ids:
-        _check_length(lm, ids, max_new_tokens)
+        arguments.check_length(lm, ids, max_new_tokens)
     check_request(lm, len(prompt_ids), n_particles if smc else 1, max(map(len, prompt_ids)) + max_new_tokens + 1)
     config = SMCConfig(
         proposal=proposal,
@@ -178,32 +285,13 @@ def prepare(
     return Request(lm, prompt_ids, batched, constraint, config, method, seed, critic, on_token)
 
 
-def run(request: Request) -> Result | list[Result]:
-    """Run a checked request: one result, or one per prompt for a list of prompts."""
+def run(request: Request) -> list[Result]:
+    """Run a checked request: one result per prompt, in order."""
     rng = np.random.default_rng(request.seed)
     records = run_groups(
         request.lm, request.prompt_ids, request.constraint, request.config, rng, critic=request.critic, on_token=request.on_token
     )
-    results = [_result(request, record, rng) for record in records]
-    return results if request.batched else results[0]
-
-
-def _constraint(constraint: Any) -> Constraint:
-    if constraint is None:
-        return Unconstrained()
-    if not isinstance(constraint, Constraint):
-        hint = " (for a pattern, pass awrs.Regex(...))" if isinstance(constraint, str) else ""
-        raise ArgumentTypeError(
-            f"constraint must be an awrs constraint (e.g. awrs.Regex) or None, got {type(constraint).__name__}{hint}"
-        )
-    return constraint
-
-
-def _fraction(value: Any, name: str) -> float:
-    number = arguments.real(value, name)
-    if not 0.0 <= number <= 1.0:  # NaN fails too
-        raise GenerationError(f"{name} must be between 0 and 1, got {value!r}")
-    return number
+    return [_result(request, record, rng) for record in records]
 
 
 def _check_combination(method: str, options: ProposalOptions, weighted: bool, critic: Any, twist: bool) -> None:
@@ -225,15 +313,6 @@ def _check_combination(method: str, options: ProposalOptions, weighted: bool, cr
         )
     if twist and critic is None:
         raise GenerationError("twist=True applies the critic to unfinished text: give critic=...")
-
-
-def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new_tokens: int) -> None:
-    limit = lm.max_length
-    if limit is not None and len(prompt_ids) + max_new_tokens + 1 > limit:
-        raise PromptTooLongError(
-            f"the prompt has {len(prompt_ids)} tokens and max_new_tokens is {max_new_tokens}, "
-            f"but the model's context window is {limit} tokens; shorten the prompt or lower max_new_tokens"
-        )
 
 
 def _result(request: Request, record: RunRecord, rng: np.random.Generator) -> Result:

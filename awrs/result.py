@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["Particle", "Result", "Stats"]
+from awrs.smc.engine import StopReason
+
+__all__ = ["METHODS", "Method", "Particle", "Result", "Stats", "StopReason"]
+
+#: How a result was generated (``awrs.generate``'s ``method``): "smc" (a weighted population,
+#: resampled), "awrs" (one weighted sequence), "lcd" (one sequence, no weight) or "mask" (the
+#: token-masking baseline).
+Method = Literal["smc", "awrs", "lcd", "mask"]
+#: The values of :data:`Method`, in its order: what ``method`` is checked against.
+METHODS: tuple[Method, ...] = get_args(Method)
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class Particle:
     log_weight: float | None
     finished: bool
     valid: bool
-    stop_reason: str
+    stop_reason: StopReason
     token_ids: tuple[int, ...] = ()
 
 
@@ -72,12 +81,12 @@ class Result:
     text: str
     value: Any
     valid: bool
-    stop_reason: str
+    stop_reason: StopReason
     particles: list[Particle]
     posterior: dict[str, float]
     log_ml: float | None
     stats: Stats
-    method: str
+    method: Method
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

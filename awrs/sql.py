@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING
 
 from awrs.constraints.sql import SQL, SchemaSource, executes, schema_tables
 from awrs.lm.base import LanguageModel, Prompt
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from awrs.generate import GenerateOptions, PromptInput
 
 __all__ = ["SQL", "executes", "prompt", "query", "schema_tables"]
 
@@ -47,20 +52,23 @@ def prompt(schema: SchemaSource | SQL, question: str, *, chat: bool = True) -> P
     ]
 
 
-def query(lm: LanguageModel, prompt: Prompt, schema: SchemaSource = None, **kwargs: Any) -> str:
+def query(lm: LanguageModel, prompt: PromptInput, schema: SchemaSource = None, **kwargs: Unpack[GenerateOptions]) -> str:
     """A SQLite query (valid under ``schema``: tables and columns that exist, names that
     resolve). Raises IncompleteOutputError when generation stops first."""
     from awrs.generate import generate
     from awrs.structured import value_of
 
-    return value_of(generate(lm, prompt, SQL(schema), **kwargs))
+    text: str = value_of(generate(lm, prompt, SQL(schema), **kwargs))  # a query's value is its text
+    return text
 
 
 class _CallableModule(types.ModuleType):
     """Lets ``awrs.sql(...)`` call :func:`query` while ``awrs.sql.executes`` stays a module
     attribute. Only this module's own class changes."""
 
-    def __call__(self, lm: LanguageModel, prompt: Prompt, schema: SchemaSource = None, **kwargs: Any) -> str:
+    def __call__(
+        self, lm: LanguageModel, prompt: PromptInput, schema: SchemaSource = None, **kwargs: Unpack[GenerateOptions]
+    ) -> str:
         return query(lm, prompt, schema, **kwargs)
 
 

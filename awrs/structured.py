@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.choice import Choice
@@ -26,9 +26,12 @@ from awrs.constraints.json_schema import JsonSchema
 from awrs.constraints.regex import Regex
 from awrs.constraints.stop import first_stop, held_back
 from awrs.errors import GenerationError, IncompleteOutputError
-from awrs.generate import generate, prepare, run
-from awrs.lm.base import LanguageModel, Prompt
+from awrs.generate import GenerateOptions, PromptInput, Request, generate, prepare, run
+from awrs.lm.base import LanguageModel
 from awrs.result import Result
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Stream", "choice", "json", "regex", "stream", "value_of"]
 
@@ -44,22 +47,24 @@ def value_of(result: Result) -> Any:
     return result.value
 
 
-def json(lm: LanguageModel, prompt: Prompt, schema: Any, **kwargs: Any) -> Any:
+def json(lm: LanguageModel, prompt: PromptInput, schema: Any, **kwargs: Unpack[GenerateOptions]) -> Any:
     """A JSON value (or pydantic model instance) valid under ``schema``: a dict, a JSON string,
     a pydantic model class, or a compiled :class:`~awrs.JsonSchema`."""
     constraint = schema if isinstance(schema, JsonSchema) else JsonSchema(schema)
     return value_of(generate(lm, prompt, constraint, **kwargs))
 
 
-def choice(lm: LanguageModel, prompt: Prompt, options: Sequence[str], **kwargs: Any) -> str:
+def choice(lm: LanguageModel, prompt: PromptInput, options: Sequence[str], **kwargs: Unpack[GenerateOptions]) -> str:
     """One of ``options``."""
-    return value_of(generate(lm, prompt, Choice(options), **kwargs))
+    text: str = value_of(generate(lm, prompt, Choice(options), **kwargs))  # a Choice's value is its text
+    return text
 
 
-def regex(lm: LanguageModel, prompt: Prompt, pattern: str | Regex, **kwargs: Any) -> str:
+def regex(lm: LanguageModel, prompt: PromptInput, pattern: str | Regex, **kwargs: Unpack[GenerateOptions]) -> str:
     """A string that fully matches ``pattern``."""
     constraint = pattern if isinstance(pattern, Regex) else Regex(pattern)
-    return value_of(generate(lm, prompt, constraint, **kwargs))
+    text: str = value_of(generate(lm, prompt, constraint, **kwargs))  # a Regex's value is its text
+    return text
 
 
 class Stream:
@@ -74,20 +79,20 @@ class Stream:
     is free for the next call; ``with awrs.stream(...) as s:`` closes it on exit.
     """
 
-    def __init__(self, lm: LanguageModel, prompt: Prompt, constraint: Constraint | None, **kwargs: Any):
+    def __init__(self, lm: LanguageModel, prompt: PromptInput, constraint: Constraint | None, **kwargs: Unpack[GenerateOptions]):
         kwargs.setdefault("method", "awrs")
         if kwargs["method"] == "smc":
             raise GenerationError(
                 "streaming shows one sequence as it grows; SMC chooses its output only at the end (use method='awrs' or 'lcd')"
             )
-        user_on_token = kwargs.pop("on_token", None)
-        request = prepare(lm, prompt, constraint, on_token=user_on_token, **kwargs)
+        user_on_token = kwargs.get("on_token")  # checked by prepare, called before each token is queued
+        request = prepare(lm, prompt, constraint, **kwargs)
         if request.batched:
             raise GenerationError("a stream shows one sequence: give one prompt, not a list of prompts")
         self.result: Result | None = None
         self._tokens = request.lm.vocab.tokens
         self._stops = request.config.stop_strings
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[int | BaseException | None] = queue.Queue()
         self._cancel = threading.Event()
 
         def on_token(i: int, token: int) -> None:
@@ -100,9 +105,9 @@ class Stream:
         self._thread = threading.Thread(target=self._run, args=(replace(request, on_token=on_token),), daemon=True)
         self._thread.start()
 
-    def _run(self, request) -> None:
+    def _run(self, request: Request) -> None:
         try:
-            self.result = run(request)
+            self.result = run(request)[0]
             self._queue.put(None)
         except _Cancelled:
             self._queue.put(None)
@@ -179,6 +184,8 @@ class _Held:
         return self._decoder.decode(rest, final=True)
 
 
-def stream(lm: LanguageModel, prompt: Prompt, constraint: Constraint | None = None, **kwargs: Any) -> Stream:
+def stream(
+    lm: LanguageModel, prompt: PromptInput, constraint: Constraint | None = None, **kwargs: Unpack[GenerateOptions]
+) -> Stream:
     """Iterate over the text of one constrained sequence as it is generated."""
     return Stream(lm, prompt, constraint, **kwargs)

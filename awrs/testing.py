@@ -54,9 +54,9 @@ def check_constraint(
     if not isinstance(constraint, Constraint):
         raise ArgumentTypeError(f"constraint must be an awrs constraint, got {type(constraint).__name__}")
     rng = random.Random(seed)
-    valid = [to_bytes(example, f"valid[{k}]") for k, example in enumerate(valid)]
-    invalid = [to_bytes(example, f"invalid[{k}]") for k, example in enumerate(invalid)]
-    for data in valid:
+    valid_data = [to_bytes(example, f"valid[{k}]") for k, example in enumerate(valid)]
+    invalid_data = [to_bytes(example, f"invalid[{k}]") for k, example in enumerate(invalid)]
+    for data in valid_data:
         _check_valid(constraint, data)
         for _ in range(splits):
             _check_chunking(constraint, data, rng)
@@ -64,7 +64,7 @@ def check_constraint(
         _check_next_bytes(constraint, data, rng)
         if vocab is not None:
             _check_impossible_tokens(constraint, data, vocab, rng)
-    for example in invalid:
+    for example in invalid_data:
         if constraint.accepts(example):
             raise ContractViolation(f"{constraint!r} accepts the invalid example {example!r}")
 

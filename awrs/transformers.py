@@ -19,6 +19,7 @@ import math
 import threading
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,9 +27,9 @@ import torch
 from awrs import arguments
 from awrs.constraints.base import Constraint
 from awrs.errors import ArgumentTypeError, GenerationError
-from awrs.generate import generate as awrs_generate
+from awrs.generate import generate_batch
 from awrs.lm.hf import HFModel
-from awrs.result import Result
+from awrs.result import METHODS, Result
 
 __all__ = ["generate"]
 
@@ -68,7 +69,8 @@ _OFF = {
 #: Accepted for compatibility; they do not change what is generated.
 _HARMLESS = {"use_cache", "output_scores", "output_logits", "output_attentions", "output_hidden_states", "synced_gpus"}
 
-_wrappers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: model -> id(tokenizer) -> its HFModel
+_wrappers: weakref.WeakKeyDictionary[Any, dict[int, HFModel]] = weakref.WeakKeyDictionary()
 _wrappers_lock = threading.Lock()
 
 
@@ -89,7 +91,7 @@ def generate(model: Any, tokenizer: Any = None, constraint: Constraint | None = 
     if input_ids is None:
         raise GenerationError("pass input_ids (and attention_mask for a padded batch), as to model.generate")
     attention_mask = kwargs.pop("attention_mask", None)
-    method = arguments.one_of(kwargs.pop("method", "awrs"), "method", ["awrs", "lcd", "mask", "smc"])
+    method = arguments.one_of(kwargs.pop("method", "awrs"), "method", METHODS)
     seed = kwargs.pop("seed", None)
     n_particles = arguments.integer(kwargs.pop("n_particles", 5), "n_particles", minimum=1)
     streamer = kwargs.pop("streamer", None)
@@ -100,41 +102,40 @@ def generate(model: Any, tokenizer: Any = None, constraint: Constraint | None = 
     leftover = set(kwargs) - _HARMLESS
     if leftover:
         raise GenerationError(f"awrs.transformers.generate does not support {sorted(leftover)}")
-    if method == "smc" and not settings["do_sample"]:
+    if method == "smc" and not settings.do_sample:
         raise GenerationError("method='smc' samples a posterior: pass do_sample=True (do_sample=False is greedy decoding)")
     if return_dict is None:
         return_dict = bool(getattr(config, "return_dict_in_generate", False))
     return_dict = arguments.flag(return_dict, "return_dict_in_generate")
 
     prompts = _prompts(input_ids, attention_mask)
-    k = settings["num_return_sequences"]
+    k = settings.num_return_sequences
     rows = [p for p in prompts for _ in range(k)]
     if streamer is not None and len(rows) != 1:
         raise GenerationError("a streamer needs a single sequence (batch 1, num_return_sequences=1), as in transformers")
     lm = _wrapper(model, tokenizer)
-    stop = [e for e in settings["eos_token_id"] if e not in lm.vocab.eos_ids] + settings["stop_strings"]
+    stop: list[str | bytes | int] = [*(e for e in settings.eos_token_id if e not in lm.vocab.eos_ids), *settings.stop_strings]
     longest = max(len(p) for p in prompts)
-    max_new = settings["max_new_tokens"] if settings["max_new_tokens"] is not None else max(settings["max_length"] - longest, 0)
+    max_new = settings.max_new_tokens if settings.max_new_tokens is not None else max(settings.max_length - longest, 0)
     if streamer is not None:
         streamer.put(torch.tensor([rows[0]]))
-    results = awrs_generate(
+    results = generate_batch(
         lm,
-        rows if len(rows) > 1 else rows[0],
+        rows,
         constraint,
         method=method,
         n_particles=n_particles if method == "smc" else 1,
         max_new_tokens=max_new,
-        temperature=settings["temperature"] if settings["do_sample"] else 1.0,  # greedy ignores it, as transformers does
-        greedy=not settings["do_sample"],
+        temperature=settings.temperature if settings.do_sample else 1.0,  # greedy ignores it, as transformers does
+        greedy=not settings.do_sample,
         seed=seed,
         stop=stop,
         on_token=(lambda i, token: streamer.put(torch.tensor([token]))) if streamer is not None else None,
     )
     if streamer is not None:
         streamer.end()
-    results = results if isinstance(results, list) else [results]
-    eos = settings["eos_token_id"][0] if settings["eos_token_id"] else min(lm.vocab.eos_ids)
-    pad = settings["pad_token_id"] if settings["pad_token_id"] is not None else eos
+    eos = settings.eos_token_id[0] if settings.eos_token_id else min(lm.vocab.eos_ids)
+    pad = settings.pad_token_id if settings.pad_token_id is not None else eos
     return _outputs(input_ids, k, results, eos, pad, return_dict)
 
 
@@ -165,7 +166,7 @@ def _wrapper(model: Any, tokenizer: Any) -> HFModel:
         return lm
 
 
-def _refuse(kwargs: dict, config: Any) -> None:
+def _refuse(kwargs: dict[str, Any], config: Any) -> None:
     for name, why in _REFUSED.items():
         if name in kwargs and kwargs[name] not in _OFF.get(name, (None,)):
             raise GenerationError(f"{name}={kwargs[name]!r} cannot be used with a constraint: {why}")
@@ -188,7 +189,21 @@ def _refuse(kwargs: dict, config: Any) -> None:
                 )
 
 
-def _settings(config: Any, kwargs: dict) -> dict:
+@dataclass(frozen=True)
+class _Settings:
+    """The sampling settings of one call, checked."""
+
+    max_new_tokens: int | None
+    max_length: int
+    do_sample: bool
+    temperature: float
+    num_return_sequences: int
+    eos_token_id: list[int]
+    pad_token_id: int | None
+    stop_strings: list[str]
+
+
+def _settings(config: Any, kwargs: dict[str, Any]) -> _Settings:
     """The sampling settings, from the keyword arguments or else the generation config, checked."""
 
     def pick(name: str, default: Any) -> Any:  # None, passed or in the config, means "not set"
@@ -203,16 +218,16 @@ def _settings(config: Any, kwargs: dict) -> dict:
     stop_strings = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
     if not all(isinstance(s, str) for s in stop_strings):
         raise ArgumentTypeError(f"stop_strings must be a str or a list of str, got {stop_strings!r}")
-    return {
-        "max_new_tokens": arguments.optional_integer(pick("max_new_tokens", None), "max_new_tokens", minimum=0),
-        "max_length": arguments.integer(pick("max_length", 20), "max_length", minimum=1),
-        "do_sample": arguments.flag(pick("do_sample", False), "do_sample"),
-        "temperature": arguments.real(pick("temperature", 1.0), "temperature"),
-        "num_return_sequences": arguments.integer(pick("num_return_sequences", 1), "num_return_sequences", minimum=1),
-        "eos_token_id": [arguments.integer(e, "eos_token_id", minimum=0) for e in eos],
-        "pad_token_id": arguments.optional_integer(pick("pad_token_id", None), "pad_token_id", minimum=0),
-        "stop_strings": stop_strings,
-    }
+    return _Settings(
+        max_new_tokens=arguments.optional_integer(pick("max_new_tokens", None), "max_new_tokens", minimum=0),
+        max_length=arguments.integer(pick("max_length", 20), "max_length", minimum=1),
+        do_sample=arguments.flag(pick("do_sample", False), "do_sample"),
+        temperature=arguments.real(pick("temperature", 1.0), "temperature"),
+        num_return_sequences=arguments.integer(pick("num_return_sequences", 1), "num_return_sequences", minimum=1),
+        eos_token_id=[arguments.integer(e, "eos_token_id", minimum=0) for e in eos],
+        pad_token_id=arguments.optional_integer(pick("pad_token_id", None), "pad_token_id", minimum=0),
+        stop_strings=stop_strings,
+    )
 
 
 def _prompts(input_ids: Any, attention_mask: Any) -> list[list[int]]:
@@ -263,7 +278,9 @@ def _outputs(input_ids: Any, k: int, results: Sequence[Result], eos: int, pad: i
         return sequences
     from transformers.generation.utils import GenerateDecoderOnlyOutput
 
-    out = GenerateDecoderOnlyOutput(sequences=sequences)
+    # transformers annotates sequences as torch.LongTensor, a legacy CPU int64 tensor class; the
+    # ids keep input_ids' dtype and device.
+    out = GenerateDecoderOnlyOutput(sequences=sequences)  # type: ignore[arg-type]
     # NaN where the method carries no weight (do_sample=False, method="lcd")
     out["log_weights"] = torch.tensor([math.nan if r.log_ml is None else r.log_ml for r in results], dtype=torch.float64)
     out["valid"] = torch.tensor([r.valid for r in results])

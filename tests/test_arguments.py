@@ -127,10 +127,12 @@ def test_a_bytes_prompt_is_read_as_utf8_text_not_as_token_ids():
 
     model = MockLM(TOKENS, logits)
     text_ids = tuple(model.encode_prompt("hello world."))
-    for prompt in (b"hello world.", [b"hello world.", "hello world."]):
-        seen.clear()
-        awrs.generate(model, prompt, None, max_new_tokens=2, seed=3, method="awrs")
-        assert seen and all(context[: len(text_ids)] == text_ids for context in seen)
+    seen.clear()
+    awrs.generate(model, b"hello world.", None, max_new_tokens=2, seed=3, method="awrs")
+    assert seen and all(context[: len(text_ids)] == text_ids for context in seen)
+    seen.clear()
+    awrs.generate_batch(model, [b"hello world.", "hello world."], None, max_new_tokens=2, seed=3, method="awrs")
+    assert seen and all(context[: len(text_ids)] == text_ids for context in seen)
 
 
 def test_token_ids_may_come_as_arrays():

@@ -16,7 +16,7 @@ class DFAConstraint(Constraint):
 
     def __init__(self, dfa: ByteDFA):
         self._dfa = dfa
-        self._allowed = (dfa.table >= 0).any(axis=0)
+        self._allowed: np.ndarray = np.any(dfa.table >= 0, axis=0)  # the bytes some transition reads
 
     @property
     def dfa(self) -> ByteDFA:

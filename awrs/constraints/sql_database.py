@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -133,7 +134,7 @@ def _lock_down(conn: sqlite3.Connection) -> None:
     ``setlimit`` (3.11+): no attached databases, no value over MAX_VALUE_BYTES."""
     conn.execute("PRAGMA query_only = ON")
     conn.execute("PRAGMA trusted_schema = OFF")  # the schema's views may not call risky functions
-    if hasattr(conn, "setlimit"):
+    if sys.version_info >= (3, 11):  # Connection.setlimit and its constants
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.set_authorizer(_authorize)

@@ -83,7 +83,7 @@ class StopAt(Constraint):
         self.stops = stops
         self._firsts = {s[0] for s in stops}
         self._stop_bytes = bytes(sorted({b for s in stops for b in s}))
-        self._by_vocab: dict[int, tuple[Vocabulary, np.ndarray, np.ndarray]] = {}
+        self._by_vocab: dict[int, tuple[Vocabulary, np.ndarray, np.ndarray | None]] = {}
 
     def __repr__(self) -> str:
         return f"StopAt({self.inner!r}, {list(self.stops)!r})"

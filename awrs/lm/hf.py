@@ -101,11 +101,13 @@ class HFModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        device: torch.device = next(self.model.parameters()).device
+        return device
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
+        dtype: torch.dtype = next(self.model.parameters()).dtype
+        return dtype
 
     def encode_prompt(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt. Chat messages use the tokenizer's chat template with the
@@ -141,8 +143,10 @@ class HFModel:
         return HFBatch(self, [list(p) for p in prompts], copies)
 
     @torch.inference_mode()
-    def forward(self, input_ids, attention_mask, position_ids, cache):
-        """One forward pass returning the float32 logits of the last position of each row."""
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, Any]:
+        """One forward pass: the float32 logits of the last position of each row, and the KV cache."""
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -153,7 +157,8 @@ class HFModel:
         )
         # The cache object is updated in place; newer and older transformers name it differently.
         new_cache = getattr(out, self._cache_kwarg, None)
-        return out.logits[:, -1, :].float(), cache if new_cache is None else new_cache
+        logits: torch.Tensor = out.logits[:, -1, :].float()
+        return logits, cache if new_cache is None else new_cache
 
 
 class HFBatch:
@@ -178,7 +183,7 @@ class HFBatch:
         self._generated: list[list[int]] = [[] for _ in prompts]
         self._logprob_memo: tuple[float, np.ndarray] | None = None
         if copies > 1:
-            self.select(np.repeat(np.arange(len(prompts)), copies))
+            self.select([k for k in range(len(prompts)) for _ in range(copies)])
 
     @property
     def size(self) -> int:

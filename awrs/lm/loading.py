@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from awrs.errors import ModelError
@@ -123,7 +123,7 @@ def quiet_transformers(quiet: bool = True) -> Iterator[None]:
         restore_bars()
 
 
-def _hide_progress_bars(hf_logging: Any):
+def _hide_progress_bars(hf_logging: Any) -> Callable[[], object]:
     """Hide transformers' tqdm bars; return the function that restores the previous state.
     transformers 5 takes a hook for every bar it makes (nothing else changes); older releases
     only have the global switch, turned back on afterwards if it was on."""

@@ -104,7 +104,7 @@ class MockBatch:
         z = self._logits / t
         z = z - z.max(axis=1, keepdims=True)
         with np.errstate(divide="ignore"):
-            out = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            out: np.ndarray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return out.astype(np.float32)
 
     def extend(self, tokens: Sequence[int]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,9 @@ from awrs.lm.vocab import Vocabulary
 __all__ = ["CHAT_END_MARKERS", "gpt2_byte_decoder", "vocabulary_from_tokenizer"]
 
 logger = logging.getLogger(__name__)
+
+#: (piece, token id) -> the token's exact bytes, for one tokenizer scheme.
+PieceDecoder = Callable[[str, int], bytes]
 
 #: Added tokens that end an assistant turn or a document in common chat models. When one is
 #: in the vocabulary as an added token it counts as end of sequence.
@@ -148,7 +151,7 @@ def _sentencepiece_controls(tokenizer: Any) -> set[int]:
 # --- scheme detection -------------------------------------------------------------------
 
 
-def _piece_decoder(tokenizer: Any):
+def _piece_decoder(tokenizer: Any) -> PieceDecoder:
     """A function (piece, id) -> bytes for the tokenizer's scheme."""
     if getattr(tokenizer, "sp_model", None) is not None:
         return _sentencepiece_piece_decoder("▁", byte_fallback=True)
@@ -178,7 +181,7 @@ def _piece_decoder(tokenizer: Any):
     )
 
 
-def _flatten(decoder: dict | None) -> list[dict]:
+def _flatten(decoder: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not decoder:
         return []
     if decoder.get("type") == "Sequence":
@@ -186,18 +189,21 @@ def _flatten(decoder: dict | None) -> list[dict]:
     return [decoder]
 
 
-def _space_replacement(decoders: list[dict]) -> str | None:
+def _space_replacement(decoders: list[dict[str, Any]]) -> str | None:
+    """The character the decoders turn back into a space (tokenizer.json holds strings here)."""
     for d in decoders:
         if d.get("type") == "Metaspace":
-            return d.get("replacement", "▁")
+            replacement: str = d.get("replacement", "▁")
+            return replacement
         if d.get("type") == "Replace" and d.get("content") == " ":
             pattern = d.get("pattern", {})
             if "String" in pattern:
-                return pattern["String"]
+                string: str = pattern["String"]
+                return string
     return None
 
 
-def _byte_level_piece_decoder():
+def _byte_level_piece_decoder() -> PieceDecoder:
     table = gpt2_byte_decoder()
 
     def decode(piece: str, i: int) -> bytes:
@@ -212,7 +218,7 @@ def _byte_level_piece_decoder():
     return decode
 
 
-def _sentencepiece_piece_decoder(replacement: str, *, byte_fallback: bool):
+def _sentencepiece_piece_decoder(replacement: str, *, byte_fallback: bool) -> PieceDecoder:
     def decode(piece: str, i: int) -> bytes:
         if byte_fallback:
             m = _BYTE_FALLBACK.fullmatch(piece)

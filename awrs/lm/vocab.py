@@ -101,7 +101,8 @@ class Vocabulary:
         buf, offsets = self.flat
         bad = (~np.asarray(allowed, dtype=np.bool_))[buf].astype(np.int64)
         cum = np.concatenate([[0], np.cumsum(bad)])  # bad bytes before each offset
-        return (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
+        outside: np.ndarray = (cum[offsets[1:]] - cum[offsets[:-1]]) > 0
+        return outside
 
     def tokens_with_bytes(self, byteset: bytes) -> np.ndarray:
         """Boolean array: True for the tokens holding at least one byte of ``byteset``."""

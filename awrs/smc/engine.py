@@ -23,7 +23,7 @@ import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,7 +41,7 @@ __all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "
 #: Why a particle stopped: "eos" (chose to end), "stop" (a stop string appeared),
 #: "max_new_tokens" (ended by the budget), "dead_end" (no allowed candidate, or max_rejects
 #: reached, or the critic ruled the text out: weight 0).
-StopReason = str
+StopReason = Literal["eos", "stop", "max_new_tokens", "dead_end"]
 Critic = Callable[[str], float]
 TokenCallback = Callable[[int, int], None]  # (particle index, token id)
 

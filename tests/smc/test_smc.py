@@ -90,7 +90,7 @@ def test_resampling_happens_and_is_reported():
 def test_batched_prompts_share_forward_passes():
     lm = trap_lm()
     lm.forward_calls = 0
-    results = awrs.generate(lm, ["s", "s"], CONSTRAINT, method="smc", n_particles=4, max_new_tokens=BUDGET, seed=0)
+    results = awrs.generate_batch(lm, ["s", "s"], CONSTRAINT, method="smc", n_particles=4, max_new_tokens=BUDGET, seed=0)
     assert isinstance(results, list) and len(results) == 2
     assert all(r.valid for r in results)
     assert lm.forward_calls <= BUDGET + 1  # one prefill, then one forward per step for both

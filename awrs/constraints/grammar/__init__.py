@@ -13,7 +13,7 @@ live tokenisation) rather than LALR.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from awrs.constraints.base import Constraint
 from awrs.constraints.grammar.compile import CompiledGrammar, compile_grammar
@@ -186,7 +186,7 @@ def _both(a: Follow | None, b: Follow | None) -> Follow | None:
     return a if b is None else a.merge(b)
 
 
-def _after(pending: Follow | None, b: int) -> Follow | bool | None:
+def _after(pending: Follow | None, b: int) -> Follow | Literal[False] | None:
     """What is pending after byte ``b``: a Follow, None for nothing, False when ``b`` breaks it."""
     if pending is None:
         return None

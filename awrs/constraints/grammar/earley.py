@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Chart", "Rules"]
 
@@ -41,6 +41,11 @@ class Rules:
     start: int
     n_terminals: int
     n_nonterminals: int
+    # Derived in __post_init__:
+    by_lhs: tuple[tuple[int, ...], ...] = field(init=False, repr=False)  # nonterminal -> its rules
+    nullable: frozenset[int] = field(init=False, repr=False)
+    columns: weakref.WeakValueDictionary[tuple[bool, bool, frozenset[Item]], Chart] = field(init=False, repr=False)
+    lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_lhs: list[list[int]] = [[] for _ in range(self.n_nonterminals)]

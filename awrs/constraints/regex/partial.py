@@ -129,7 +129,7 @@ class PartialMatch(Constraint):
         # regex module stops that with MemoryError or our timeout first depends on the machine.
         self._recursive = recursive
         # Tokens with a byte no transition of the envelope reads are pruned before sampling.
-        self._allowed = None if envelope is None else (envelope.table >= 0).any(axis=0)
+        self._allowed: np.ndarray | None = None if envelope is None else np.any(envelope.table >= 0, axis=0)
         # The regex module's partial matching treats the end of the partial text as the end of
         # the string inside look-arounds, so "(?!in$)\\w+" refuses "in", which "int" continues.
         # Prefixes are therefore checked with a relaxed pattern in which an end anchor inside a
@@ -222,6 +222,7 @@ class PartialMatch(Constraint):
         return self._refused(state[1], vocab)
 
     def _refused_uncached(self, env: int, vocab: Vocabulary) -> np.ndarray:
+        assert self._envelope is not None, "impossible_tokens asks only with an envelope"
         refused = walk_vocabulary(self._envelope, env, vocab) < 0
         refused.flags.writeable = False
         return refused
