@@ -96,7 +96,7 @@ class Constraint(ABC):
         :meth:`advance` (e.g. a regular over-approximation of the language): a read-only
         boolean array over ``vocab``, or None (the default) when the constraint has no such
         check. It must be sound: every token marked True is one :meth:`advance` rejects. The
-        sampler prunes them before its walk, with their mass (exact; ALGORITHM.md section 2)."""
+        sampler prunes them before its walk, with their mass (exact; docs/algorithm.md §2)."""
         return None
 
     def next_bytes(self, state: State) -> np.ndarray | None:
@@ -105,7 +105,7 @@ class Constraint(ABC):
         byte ``b`` is False, :meth:`advance` rejects every ``data`` that starts with ``b``
         (true of any constraint whose ``advance`` reads the bytes one at a time). A walk that
         has met many rejections asks for it and prunes every token whose first byte is
-        refused, with its mass (exact; ALGORITHM.md section 2)."""
+        refused, with its mass (exact; docs/algorithm.md §2)."""
         return None
 
     def allowed_bytes(self) -> np.ndarray | None:

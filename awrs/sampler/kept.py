@@ -3,7 +3,7 @@
 A step keeps the candidates that are not pruned and whose log-probability is finite and
 within 708 nats of the most likely kept one (below that their mass underflows float64
 relative to it); their weights ``exp(lp - top)`` are kept unnormalised, with the log of the
-kept mass ``P_kept`` (pruning is exact: ALGORITHM.md section 2). A walk that restarts over the
+kept mass ``P_kept`` (pruning is exact: docs/algorithm.md §2). A walk that restarts over the
 candidates it has not visited makes their kept distribution again, with its own top
 (:data:`Rest`; docs/sampler.md, "Small masses").
 """

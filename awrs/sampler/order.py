@@ -8,7 +8,7 @@ exact however much was taken). Positions are drawn ahead in batches, one kernel 
 call for the uniforms each, as a walk visits a few positions per step (docs/sampler.md, "The
 hot path"). Drawing a position before it is visited changes nothing about the order's
 distribution, only how many uniforms the generator hands out. This is the same distribution
-over orders as sorting float64 Gumbel keys ``log q + G`` (ALGORITHM.md section 2) at a
+over orders as sorting float64 Gumbel keys ``log q + G`` (docs/algorithm.md §2) at a
 fraction of the cost: on SmolLM2's 49,153 candidates about 30 us to make the order instead
 of about 2 ms for drawing, taking logarithms of and partially sorting 49,153 Gumbel keys
 (see docs/sampler.md).

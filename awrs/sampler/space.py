@@ -3,7 +3,7 @@
 Candidates are the vocabulary's token ids plus one end-of-sequence candidate at index
 ``len(vocab)`` whose mass is the sum over every end id; it is allowed when the text so far is
 complete. Special tokens, end ids (their mass is in the EOS candidate) and tokens containing a
-byte the constraint can never produce are pruned exactly (ALGORITHM.md section 2).
+byte the constraint can never produce are pruned exactly (docs/algorithm.md §2).
 :class:`CandidateSpace` is built once per generation; :class:`TokenChecker` answers one
 step's checks from one constraint state.
 """

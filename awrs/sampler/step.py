@@ -1,5 +1,5 @@
 """The steps: one token from a handful of constraint checks, with a properly weighted
-estimate of the allowed mass. ``docs/sampler.md`` and ``ALGORITHM.md`` section 3 state the
+estimate of the allowed mass. ``docs/sampler.md`` and ``docs/algorithm.md`` §3 state the
 estimators; the tests check each claim by enumerating every walk.
 
 All functions here are pure: they take log-probabilities, an ``accept`` callback and a
@@ -52,7 +52,7 @@ def awrs_step(
     None): after :data:`~awrs.sampler.walk.NARROW_AFTER` rejections the walk (``"recursive"`` and ``"none"``) asks
     for them once and goes on without them. What is left of the walk is the same problem on the
     candidates not yet visited; pruning the refused ones there, with the kept share of that
-    mass as a factor, is exact (ALGORITHM.md section 2), so the step stays properly weighted.
+    mass as a factor, is exact (docs/algorithm.md §2), so the step stays properly weighted.
     """
     check_walk(estimator, max_rejects)
     return walk(keep(logprobs, prune), accept, rng, estimator, max_rejects, narrow, rest_of(logprobs, prune))

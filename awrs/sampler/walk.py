@@ -1,4 +1,4 @@
-"""The AWRS walk and its estimators (ALGORITHM.md section 3; docs/sampler.md).
+"""The AWRS walk and its estimators (docs/algorithm.md §3; docs/sampler.md).
 
 A walk visits the kept candidates (:mod:`awrs.sampler.kept`) in a random without-replacement
 order (:class:`~awrs.sampler.order.RandomOrder`) until ``accept`` allows one, and returns it
@@ -139,7 +139,7 @@ def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng, vis
     positions of ``order``: the unvisited candidates less those ``narrow()`` refuses (recorded
     in ``visits``), in a fresh order, and their mass; None when ``narrow`` does not say. The
     walk's ``left`` becomes that mass: the refused candidates leave ``mult`` with the kept
-    share of the unvisited mass as a factor, exactly (ALGORITHM.md section 2)."""
+    share of the unvisited mass as a factor, exactly (docs/algorithm.md §2)."""
     refused = narrow()
     if refused is None:
         return None

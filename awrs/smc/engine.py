@@ -6,7 +6,7 @@ token per live particle (AWRS, plain LCD or masking), adds the step's log weight
 the new tokens of the particles still running in one forward pass. Particles that finish
 (EOS) or die (weight 0) leave the batch. With ``ess_threshold > 0`` each prompt's population
 is resampled when its effective sample size falls below ``ess_threshold * N``
-(ALGORITHM.md section 4). One particle without resampling is the single-sequence case;
+(docs/algorithm.md §4). One particle without resampling is the single-sequence case;
 several prompts run as groups that share the forward passes. With stop strings the constraint
 is wrapped in :class:`~awrs.constraints.stop.StopAt`, and a particle whose token makes a stop
 string appear ends there.

@@ -1,4 +1,4 @@
-"""The AWRS step against exact enumeration of every walk (ALGORITHM.md section 3).
+"""The AWRS step against exact enumeration of every walk (docs/algorithm.md §3).
 
 Each estimator's randomness is the visiting order. The tests replace the Gumbel order by
 every possible walk prefix, weight each by its exact without-replacement probability, and
