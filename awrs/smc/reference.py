@@ -24,6 +24,7 @@ from awrs.errors import GenerationError
 from awrs.lm.base import LanguageModel
 from awrs.sampler import Step
 from awrs.sampler import reference as sampler
+from awrs.sampler.proposal import AwrsProposal, GreedyProposal, LcdProposal, MaskProposal, Proposal
 from awrs.smc.engine import SMCConfig
 
 __all__ = ["Particle", "Run", "effective_sample_size", "normalised", "resample", "run_particles"]
@@ -211,7 +212,7 @@ def extend(p: Particle, prompt: list[int], space: Candidates, config: SMCConfig,
         complete = space.accept(p.state, space.eos)
         step = Step(space.eos if complete else None, space.logprobs(row)[space.eos] if config.weighted and complete else 0.0, 1)
     else:
-        step = propose(row, p.state, space, config, rng)
+        step = propose(row, p.state, space, config.proposal, rng)
     p.checks += step.n_checks
     if step.token is None:
         p.log_weight, p.stop_reason = -math.inf, "max_new_tokens" if forced else "dead_end"
@@ -225,17 +226,21 @@ def extend(p: Particle, prompt: list[int], space: Candidates, config: SMCConfig,
     return step.n_checks
 
 
-def propose(row: np.ndarray, state: Any, space: Candidates, config: SMCConfig, rng) -> Step:
-    """docs/algorithm.md §3: the step of ``config.proposal`` ("awrs", "lcd" or "mask")."""
-    options = config.options
+def propose(row: np.ndarray, state: Any, space: Candidates, proposal: Proposal, rng) -> Step:
+    """docs/algorithm.md §3: the step of ``proposal`` (AWRS, LCD, greedy or masking)."""
     pruned = space.pruned(state)
-    lp = space.logprobs(row, greedy=options.greedy and config.proposal != "mask")
-    if config.proposal == "mask":
-        allowed = np.array([not pruned[x] and space.accept(state, x) for x in range(space.eos + 1)])
-        return sampler.mask_step(lp, allowed, None if options.greedy else rng, n_checks=int(space.vocab.text_mask.sum()) + 1)
     accept = lambda x: space.accept(state, x)
     narrow = lambda: space.refused(state)
-    if options.greedy:
-        return sampler.greedy_step(lp, accept, pruned, narrow=narrow)
-    estimator = "none" if config.proposal == "lcd" else options.estimator
-    return sampler.awrs_step(lp, accept, rng, estimator, options.max_rejects, pruned, narrow=narrow)
+    if isinstance(proposal, MaskProposal):
+        allowed = np.array([not pruned[x] and accept(x) for x in range(space.eos + 1)])
+        checks = int(space.vocab.text_mask.sum()) + 1
+        return sampler.mask_step(space.logprobs(row), allowed, None if proposal.greedy else rng, n_checks=checks)
+    if isinstance(proposal, GreedyProposal):
+        return sampler.greedy_step(space.logprobs(row, greedy=True), accept, pruned, narrow=narrow)
+    if isinstance(proposal, AwrsProposal):
+        return sampler.awrs_step(
+            space.logprobs(row), accept, rng, proposal.estimator, proposal.max_rejects, pruned, narrow=narrow
+        )
+    if isinstance(proposal, LcdProposal):
+        return sampler.awrs_step(space.logprobs(row), accept, rng, "none", proposal.max_rejects, pruned, narrow=narrow)
+    raise GenerationError(f"the reference has no step for {proposal!r}")

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from awrs.sampler import _kernels, awrs_step, greedy_step, mask_step, reference
 from awrs.sampler import order as order_module
 from awrs.sampler import step as step_module
+from awrs.sampler import walk as walk_module
 
 #: Hypothesis budget per test: each example is a few steps on at most a few hundred candidates
 #: (milliseconds), so every test here stays within a few seconds.
@@ -111,7 +112,7 @@ def test_restarting_walks_match_the_reference(walk, estimator, max_rejects):
     """With RESTART_SHARE at 1/2 most walks restart once or more (§3.4)."""
     lp, allowed, prune, seed = walk
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(step_module, "RESTART_SHARE", 0.5)
+        mp.setattr(walk_module, "RESTART_SHARE", 0.5)
         mp.setattr(reference, "RESTART_SHARE", 0.5)
         (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, prune, seed, estimator, max_rejects)
     assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
@@ -126,7 +127,7 @@ def test_narrowed_walks_match_the_reference(walk, estimator, max_rejects, after,
     refused = (np.random.default_rng(seed).random(len(lp)) < 0.5) & ~allowed
     answer = None if seed % 5 == 0 else refused
     with pytest.MonkeyPatch.context() as mp:
-        for module in (step_module, reference):
+        for module in (walk_module, reference):
             mp.setattr(module, "NARROW_AFTER", after)
             if restarts:
                 mp.setattr(module, "RESTART_SHARE", 0.5)
@@ -183,8 +184,8 @@ def test_mask_steps_match_the_reference(walk, sampled):
 
 
 def test_the_reference_uses_the_engines_constants():
-    assert reference.RESTART_SHARE == step_module.RESTART_SHARE
-    assert reference.NARROW_AFTER == step_module.NARROW_AFTER
+    assert reference.RESTART_SHARE == walk_module.RESTART_SHARE
+    assert reference.NARROW_AFTER == walk_module.NARROW_AFTER
     assert reference.GREEDY_CHECKS_BEFORE_NARROW == step_module._GREEDY_FAST_CHECKS
     assert reference.MAX_BATCH == order_module.MAX_AHEAD
     assert reference.LOWEST == _kernels.LOWEST

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import awrs
 from awrs.lm.mock import MockLM
-from awrs.sampler.proposal import ProposalOptions
+from awrs.sampler.proposal import ProposalOptions, make_proposal
 from awrs.smc import SMCConfig, effective_sample_size, reference, resample, run_particles
 
 SCHEMES = ["multinomial", "systematic", "stratified", "residual"]
@@ -75,26 +75,24 @@ def markov_lm(seed: int) -> MockLM:
 
 @st.composite
 def configs(draw):
-    proposal = draw(st.sampled_from(["awrs", "awrs", "lcd", "mask"]))
-    greedy = proposal != "awrs" and draw(st.booleans())
+    name = draw(st.sampled_from(["awrs", "awrs", "lcd", "greedy", "mask"]))
     options = ProposalOptions(
-        estimator=draw(st.sampled_from(["recursive", "two-loop"])) if proposal == "awrs" else "recursive",
+        estimator=draw(st.sampled_from(["recursive", "two-loop"] + (["none"] if name == "mask" else []))),
         max_rejects=draw(st.sampled_from([None, None, 1, 2])),
-        greedy=greedy,
+        greedy=name != "awrs" and draw(st.booleans()),
     )
     return SMCConfig(
-        proposal=proposal,
+        proposal=make_proposal(name, options),
         n_particles=draw(st.integers(1, 6)),
         ess_threshold=draw(st.sampled_from([0.0, 0.5, 0.9, 1.0])),
         resampling=draw(st.sampled_from(SCHEMES)),
         max_new_tokens=draw(st.integers(0, 6)),
         temperature=draw(st.sampled_from([1.0, 0.5])),
-        options=options,
         extra_eos_ids=draw(st.sampled_from([(), (TOKENS.index(b"\n"),)])),
     )
 
 
-@settings(max_examples=60, deadline=5000)
+@settings(max_examples=100, deadline=5000)
 @given(configs(), st.sampled_from(sorted(CONSTRAINTS)), st.integers(0, 20), st.integers(0, 2**32 - 1))
 def test_smc_runs_match_the_reference(config, constraint_name, lm_seed, seed):
     lm, constraint = markov_lm(lm_seed), CONSTRAINTS[constraint_name]
