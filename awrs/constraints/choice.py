@@ -66,6 +66,7 @@ def _read_options(options: object) -> tuple[str | bytes, ...]:
     if isinstance(options, (str, bytes)):
         raise ConstraintError('Choice takes a list of strings, not a single string: Choice(["yes", "no"])')
     try:
+        # Whatever the user passed: a non-iterable raises TypeError here, answered below.
         items = tuple(islice(options, MAX_OPTIONS + 1))  # type: ignore[call-overload]
     except TypeError:
         raise ConstraintError(f"Choice takes a list of strings, got {type(options).__name__}") from None
