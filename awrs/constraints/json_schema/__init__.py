@@ -76,7 +76,7 @@ class JsonSchema(Constraint):
         registry: Mapping[str, Any] | None = None,
         draft: int | None = None,
     ):
-        self.model = None
+        self.model: Any = None  # the pydantic model class, when one was given
         if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
             self.model = schema
             schema = schema.model_json_schema()

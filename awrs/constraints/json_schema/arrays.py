@@ -22,8 +22,8 @@ _UNUSED_LIMIT = 256
 class ArrState(NamedTuple):
     phase: int
     ws: int
-    count: int  # items completed
-    child: Node | None
+    n_items: int  # items completed
+    child: Any  # the current item's Node (in phase VALUE), else None
     value: Any
     hit: Any  # state of the `contains` node on the current item (None once dead)
     matched: int  # items that satisfied `contains`
@@ -124,8 +124,8 @@ class ArraySpec:
 
     def _close_ok(self, st: ArrState) -> bool:
         return (
-            st.count >= self.min_items
-            and (self.max_items is None or st.count <= self.max_items)
+            st.n_items >= self.min_items
+            and (self.max_items is None or st.n_items <= self.max_items)
             and st.matched >= self.min_contains
             and (self.max_contains is None or st.matched <= self.max_contains)
         )
@@ -141,14 +141,15 @@ class ArraySpec:
         if phase == VALUE:
             nxt = st.child.feed(st.value, b)
             if nxt is not None:
-                hit = None if st.hit is None else self.contains.feed(st.hit, b)
+                # st.hit is set only when ``contains`` is (_begin_item): no test for None per byte
+                hit = None if st.hit is None else self.contains.feed(st.hit, b)  # type: ignore[union-attr]
                 return self._with_value(st._replace(value=nxt, hit=hit, text=st.text + bytes([b]) if self.unique else b""))
             if not st.child.end(st.value):
                 return None
-            st = self._finish_item(st)
-            if st is None:
+            finished = self._finish_item(st)
+            if finished is None:
                 return None
-            phase = AFTER_VALUE
+            st, phase = finished, AFTER_VALUE
         if b in WHITESPACE and phase in (OPEN, AFTER_VALUE, NEXT):
             return st._replace(ws=st.ws + 1) if st.ws < self.layout.max_run else None
         if phase == START:
@@ -159,7 +160,7 @@ class ArraySpec:
             return self._begin_item(st, b)
         if phase == AFTER_VALUE:
             if b == 0x2C:  # another item must come (and may or may not satisfy `contains`)
-                ok = not self.item(st.count).empty and self._can_finish(st.count, st.matched, st.seen, more=1)
+                ok = not self.item(st.n_items).empty and self._can_finish(st.n_items, st.matched, st.seen, more=1)
                 return st._replace(phase=NEXT, ws=0) if ok else None
             if b == 0x5D:
                 return st._replace(phase=CLOSED) if self._close_ok(st) else None
@@ -185,13 +186,14 @@ class ArraySpec:
         return st, i
 
     def _begin_item(self, st: ArrState, b: int) -> ArrState | None:
-        child = self.item(st.count)
-        if child.empty or (self.max_items is not None and st.count >= self.max_items):
+        child = self.item(st.n_items)
+        if child.empty or (self.max_items is not None and st.n_items >= self.max_items):
             return None
         if self.unique and st.seen:
-            child = self._unused(child, st.seen)
-            if child is None:
+            unused = self._unused(child, st.seen)
+            if unused is None:
                 return None
+            child = unused
         value = child.feed(child.start(), b)
         if value is None:
             return None
@@ -235,8 +237,8 @@ class ArraySpec:
         return self._finish_item(st)
 
     def _finish_item(self, st: ArrState) -> ArrState | None:
-        count = st.count + 1
-        matched = st.matched + (1 if st.hit is not None and self.contains.end(st.hit) else 0)
+        count = st.n_items + 1
+        matched = st.matched + (1 if st.hit is not None and self.contains.end(st.hit) else 0)  # type: ignore[union-attr]
         seen = st.seen
         if self.unique:
             key = canonical(json.loads(st.text, parse_float=Fraction, parse_int=Fraction))

@@ -301,7 +301,7 @@ class Compiler:
             raise ConstraintError(f"invalid $ref at {where.pointer}: expected a string")
         return self.node(self.resources.resolve(ref, where.base))
 
-    def _sub(self, where: Resolved, *path: str) -> Resolved:
+    def _sub(self, where: Resolved, *path: str | int) -> Resolved:
         schema = where.schema
         for p in path:
             schema = schema[p]

@@ -148,9 +148,9 @@ def _number_domain(spec: NumberSpec) -> Domain | None:
     elif spec.lo is None or spec.hi is None:
         return None
     elif spec.step is None:
-        values = [spec.lo] if spec.lo == spec.hi and spec.contains(spec.lo) else None
-        if values is None:
+        if spec.lo != spec.hi or not spec.contains(spec.lo):
             return None
+        values = [spec.lo]
     else:
         first, last = math.ceil(spec.lo / spec.step), math.floor(spec.hi / spec.step)
         if last - first + 1 > DOMAIN_LIMIT:

@@ -17,13 +17,17 @@ node over-approximates and docs/json-schema.md lists the case.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awrs.constraints.json_schema.number_lexer import NUMBER_START, feed_number, number_complete, number_value
 from awrs.constraints.json_schema.numbers import NumberSpec, prefix_viable
 from awrs.constraints.json_schema.string_lexer import CLOSED as STR_CLOSED
 from awrs.constraints.json_schema.string_lexer import feed_plain, feed_string, string_start
 from awrs.constraints.json_schema.strings import StringSpec
+
+if TYPE_CHECKING:  # they build on this module
+    from awrs.constraints.json_schema.arrays import ArraySpec
+    from awrs.constraints.json_schema.objects import ObjectSpec
 
 __all__ = ["ALL_KINDS", "WHITESPACE", "Layout", "NeverNode", "Node", "TypedNode"]
 
@@ -123,13 +127,25 @@ class TypedNode(Node):
 
     ``string``/``number``/``obj``/``arr`` are None when that type is not allowed;
     ``literals`` holds the allowed literal spellings among ``true``, ``false``, ``null``.
+
+    A state is ``(kind, sub)``, and :meth:`_dispatch` makes one of a kind only where that
+    kind's spec is set: the byte steps read the spec of their state's kind without testing it
+    for None, each such line marked ``# type: ignore`` (mypy cannot tie an attribute's type to
+    the kind of a state; a test per byte would cost time on every byte).
     """
 
-    def __init__(self, string=None, number=None, obj=None, arr=None, literals: frozenset[bytes] = frozenset()):
+    def __init__(
+        self,
+        string: StringSpec | None = None,
+        number: NumberSpec | None = None,
+        obj: ObjectSpec | None = None,
+        arr: ArraySpec | None = None,
+        literals: frozenset[bytes] = frozenset(),
+    ):
         self.string: StringSpec | None = None if string is None or string.empty else string
         self.number: NumberSpec | None = None if number is None or number.empty else number
-        self.obj = None if obj is None or obj.empty else obj
-        self.arr = None if arr is None or arr.empty else arr
+        self.obj: ObjectSpec | None = None if obj is None or obj.empty else obj
+        self.arr: ArraySpec | None = None if arr is None or arr.empty else arr
         self.literals = literals
         key = (literals, self.string is not None, self.number is not None, self.obj is not None, self.arr is not None)
         kinds = _KINDS.get(key)
@@ -151,16 +167,17 @@ class TypedNode(Node):
         if state is _PENDING:
             return self._dispatch(b)
         kind, sub = state
+        nxt: Any  # the kind's own state
         if kind == STRING:
-            nxt = feed_string(self.string, sub, b)
+            nxt = feed_string(self.string, sub, b)  # type: ignore[arg-type]
         elif kind == NUMBER:
             nxt = feed_number(sub, b)
-            if nxt is not None and not prefix_viable(nxt, self.number):
+            if nxt is not None and not prefix_viable(nxt, self.number):  # type: ignore[arg-type]
                 return None
         elif kind == OBJECT:
-            nxt = self.obj.feed(sub, b)
+            nxt = self.obj.feed(sub, b)  # type: ignore[union-attr]
         elif kind == ARRAY:
-            nxt = self.arr.feed(sub, b)
+            nxt = self.arr.feed(sub, b)  # type: ignore[union-attr]
         else:  # literal
             word, i = sub
             if i >= len(word) or word[i] != b:
@@ -174,26 +191,26 @@ class TypedNode(Node):
         kind, sub = state
         j, n = i, len(data)
         if kind == STRING:
-            spec = self.string
+            string: StringSpec = self.string  # type: ignore[assignment]
             while j < n:
-                sub, j = feed_plain(spec, sub, data, j)  # then data[j] is not plain, or is refused
+                sub, j = feed_plain(string, sub, data, j)  # then data[j] is not plain, or is refused
                 if j == n:
                     break
-                nxt = feed_string(spec, sub, data[j])
+                nxt = feed_string(string, sub, data[j])
                 if nxt is None or nxt.phase == STR_CLOSED:
                     break
                 sub, j = nxt, j + 1
         elif kind == NUMBER:
-            spec = self.number
+            number: NumberSpec = self.number  # type: ignore[assignment]
             while j < n:
-                nxt = feed_number(sub, data[j])
-                if nxt is None or not prefix_viable(nxt, spec):
+                digit = feed_number(sub, data[j])
+                if digit is None or not prefix_viable(digit, number):
                     break
-                sub, j = nxt, j + 1
+                sub, j = digit, j + 1
         elif kind == OBJECT:
-            sub, j = self.obj.feed_many(sub, data, i)
+            sub, j = self.obj.feed_many(sub, data, i)  # type: ignore[union-attr]
         elif kind == ARRAY:
-            sub, j = self.arr.feed_many(sub, data, i)
+            sub, j = self.arr.feed_many(sub, data, i)  # type: ignore[union-attr]
         return (state, i) if j == i else ((kind, sub), j)
 
     def _dispatch(self, b: int) -> Any | None:
@@ -201,8 +218,8 @@ class TypedNode(Node):
             st = feed_string(self.string, string_start(self.string), b)
             return None if st is None else (STRING, st)
         if b in _NUMBER_FIRST_BYTES and self.number is not None:
-            st = feed_number(NUMBER_START, b)
-            return (NUMBER, st) if st is not None and prefix_viable(st, self.number) else None
+            num = feed_number(NUMBER_START, b)
+            return (NUMBER, num) if num is not None and prefix_viable(num, self.number) else None
         if b == 0x7B and self.obj is not None:
             return (OBJECT, self.obj.feed(self.obj.start(), b))
         if b == 0x5B and self.arr is not None:
@@ -219,9 +236,9 @@ class TypedNode(Node):
         if kind == STRING:
             return sub.phase == STR_CLOSED
         if kind == OBJECT:
-            return self.obj.end(sub)
+            return self.obj.end(sub)  # type: ignore[union-attr]
         if kind == ARRAY:
-            return self.arr.end(sub)
+            return self.arr.end(sub)  # type: ignore[union-attr]
         if kind == LITERAL:
             return sub[1] == len(sub[0])
         return False
@@ -233,10 +250,10 @@ class TypedNode(Node):
         if kind == STRING:
             return sub.phase == STR_CLOSED
         if kind == NUMBER:
-            return number_complete(sub) and self.number.contains(number_value(sub))
+            return number_complete(sub) and self.number.contains(number_value(sub))  # type: ignore[union-attr]
         if kind == OBJECT:
-            return self.obj.end(sub)
+            return self.obj.end(sub)  # type: ignore[union-attr]
         if kind == ARRAY:
-            return self.arr.end(sub)
+            return self.arr.end(sub)  # type: ignore[union-attr]
         word, i = sub
         return i == len(word)

@@ -98,11 +98,11 @@ def _plain_viable(text: bytes, spec: NumberSpec) -> bool:
     if candidates is not None:
         return any(spec.contains(v) and v.denominator == 1 and _plain_reaches(digits, negative, v) for v in candidates)
     if not digits:  # only a sign or nothing: 0, or any positive or negative integer
-        base = NumberSpec(spec.lo, spec.lo_open, spec.hi, spec.hi_open, _integer_step(spec.step))
+        integers = NumberSpec(spec.lo, spec.lo_open, spec.hi, spec.hi_open, _integer_step(spec.step))
         return (
-            (not negative and base.contains(Fraction(0)))
-            or _signed_viable(base, -1 if negative else 1, None)
-            or (not text and _signed_viable(base, -1, None))
+            (not negative and integers.contains(Fraction(0)))
+            or _signed_viable(integers, -1 if negative else 1, None)
+            or (not text and _signed_viable(integers, -1, None))
         )
     sign = -1 if negative else 1
     base = int(digits)

@@ -32,7 +32,7 @@ class ObjectKeys:
         self,
         layout: Layout,
         properties: Mapping[str, Node],
-        patterns: Sequence[tuple[Any, Node]],
+        patterns: Sequence[tuple[Any, str, Node]],
         additional: Node,
         names: Node | None = None,
         required: frozenset[str] = frozenset(),

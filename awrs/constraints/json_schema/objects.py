@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from awrs.constraints.json_schema.nodes import WHITESPACE, Node
+from awrs.constraints.json_schema.nodes import WHITESPACE
 from awrs.constraints.json_schema.object_keys import ObjectKeys
 from awrs.constraints.json_schema.string_lexer import CLOSED as STR_CLOSED
 from awrs.constraints.json_schema.string_lexer import IN as STR_IN
@@ -35,7 +35,7 @@ class ObjState(NamedTuple):
     seen: frozenset
     key: Any  # the key's string state, while reading a key
     names: Any  # the propertyNames node's state for the key
-    child: Node | None  # the node of the value being read
+    child: Any  # the Node of the value being read (phases COLON to VALUE), else None
     value: Any  # its state
     deps: tuple  # states of the dependentSchemas nodes (None once dead)
     last: int  # index in schema order of the last declared property (fixed key order)
@@ -198,21 +198,21 @@ class ObjectSpec(ObjectKeys):
         key = feed_string(_KEY, st.key, b)
         if key is None:
             return None
+        text: str = key.text  # type: ignore[assignment]  # _KEY keeps the text: never None
         names = st.names
         if self.names is not None:
             names = self.names.feed(names, b)
             if names is None:
                 return None
         closed = key.phase == STR_CLOSED
-        if not self.key_viable(st.seen, st.last, key.text, closed, partial_bytes(key), _escape_of(key)):
+        if not self.key_viable(st.seen, st.last, text, closed, partial_bytes(key), _escape_of(key)):
             return None
         if not closed:
             return ObjState(st.phase, st.ws, st.seen, key, names, st.child, st.value, st.deps, st.last)
         if self.names is not None and not self.names.end(names):
             return None
-        name = key.text
-        last = self.order.get(name, st.last) if self.order is not None else st.last
-        return ObjState(COLON, 0, st.seen | {name}, None, None, self.node_for(name), st.value, st.deps, last)
+        last = self.order.get(text, st.last) if self.order is not None else st.last
+        return ObjState(COLON, 0, st.seen | {text}, None, None, self.node_for(text), st.value, st.deps, last)
 
 
 #: The step of each phase between tokens, indexed by phase (those of KEY and VALUE are never

@@ -232,10 +232,10 @@ def feed_plain(spec: StringSpec, st: StringState, data: bytes, i: int) -> tuple[
     if dfa is not None:
         rows, j = dfa.rows, i
         while j < end:
-            nxt = rows[state][data[j]]
-            if nxt < 0 or not spec.length_fits(nxt, length + j - i + 1):
+            target = rows[state][data[j]]
+            if target < 0 or not spec.length_fits(target, length + j - i + 1):
                 break
-            state, j = nxt, j + 1
+            state, j = target, j + 1
         end = j
     if end <= i:
         return st, i

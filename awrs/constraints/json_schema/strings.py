@@ -125,17 +125,18 @@ class StringSpec:
     @cached_property
     def _extent(self) -> tuple[int, int | None]:
         """The shortest and longest (None: unbounded) accepted lengths from the start, in code points."""
+        dfa = self._built_dfa
         succ = self._successors
         dist = {0: 0}
         frontier = [0]
-        shortest = 0 if self.dfa.final[0] else None
+        shortest = 0 if dfa.final[0] else None
         while frontier and shortest is None:
             nxt = []
             for s in frontier:
                 for t in succ[s]:
                     if t not in dist:
                         dist[t] = dist[s] + 1
-                        if self.dfa.final[t] and shortest is None:
+                        if dfa.final[t] and shortest is None:
                             shortest = dist[t]
                         nxt.append(t)
             frontier = nxt
@@ -146,7 +147,7 @@ class StringSpec:
         def deepest(s: int) -> int:  # the DFA is acyclic from here
             if s not in longest:
                 below = [deepest(t) + 1 for t in succ[s]]
-                best = max([b for b in below if b > 0] + ([0] if self.dfa.final[s] else []), default=-1)
+                best = max([b for b in below if b > 0] + ([0] if dfa.final[s] else []), default=-1)
                 longest[s] = best
             return longest[s]
 
@@ -166,9 +167,15 @@ class StringSpec:
             return True
         if need_hi is not None and need_hi <= cap:
             return False  # the whole window was in the table
-        if need_hi is None and cap == self.min_len + self.dfa.n_states + 1:
+        if need_hi is None and cap == self.min_len + self._built_dfa.n_states + 1:
             return False  # exact: a long enough completion implies one within n more characters
         return self._loops[state]  # past MAX_LENGTH_TABLE: assume viable when the DFA can loop
+
+    @cached_property
+    def _built_dfa(self) -> ByteDFA:
+        """``dfa``, for the questions only a spec with a DFA is asked (lengths, successors)."""
+        assert self.dfa is not None, "a question about the DFA of a spec without one"
+        return self.dfa
 
     @cached_property
     def _length_cap(self) -> int:
@@ -178,7 +185,8 @@ class StringSpec:
 
     @cached_property
     def _successors(self) -> list[set[int]]:
-        return [_char_successors(self.dfa, s) for s in range(self.dfa.n_states)]
+        dfa = self._built_dfa
+        return [_char_successors(dfa, s) for s in range(dfa.n_states)]
 
     def next_char_fits(self, state: int, length: int) -> bool:
         """Some character read from DFA state ``state`` leads where a string of ``length + 1``
@@ -197,7 +205,7 @@ class StringSpec:
         cache = self.__dict__.setdefault("_successors_cache", {})
         out = cache.get(state)
         if out is None:
-            out = cache[state] = _char_successors(self.dfa, state)
+            out = cache[state] = _char_successors(self._built_dfa, state)
         return out
 
     def chars_fit(self, state: int, length: int, ranges: tuple[tuple[int, int], ...]) -> bool:
@@ -242,7 +250,7 @@ class StringSpec:
         """Bit r of entry s: some string of exactly r code points leads from s to acceptance."""
         succ = self._successors
         mask = (1 << (self._length_cap + 1)) - 1
-        reach = [1 if f else 0 for f in self.dfa.final.tolist()]
+        reach = [1 if f else 0 for f in self._built_dfa.final.tolist()]
         changed = True
         while changed:
             changed = False

@@ -91,6 +91,7 @@ def _enum_node(c: Compiler, schema: Mapping, types: frozenset[str], where: Resol
     try:
         kept = [v for v in typed if others is None or accepts_value(others, v)]
     except Unresolved:  # the other keywords refer back to a schema still being compiled
+        assert others is not None, "only accepts_value(others, ...) raises Unresolved"
         return AllOfNode([value_node(typed, c.layout), others])  # checked when reading
     return value_node(kept, c.layout)
 
@@ -197,7 +198,7 @@ def _array_spec(c: Compiler, schema: Mapping, where: Resolved) -> ArraySpec:
         if items is not None:
             rest = c.child(where, "items")
     elif isinstance(items, list):  # draft 4-2019 tuple form
-        prefix = [c.child(where, "items", i) for i in range(len(items))]  # type: ignore[arg-type]
+        prefix = [c.child(where, "items", i) for i in range(len(items))]
         if "additionalItems" in schema:
             rest = c.child(where, "additionalItems")
     elif items is not None:
