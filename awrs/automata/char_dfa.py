@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from awrs.automata.utf8 import utf8_sequences
 from awrs.errors import ConstraintError, EmptyLanguageError
 
-__all__ = ["DEAD", "CharTransition", "DFATooLarge", "byte_table", "utf8_trie"]
+__all__ = ["DEAD", "CharAutomaton", "CharTransition", "DFATooLarge", "byte_table", "utf8_trie"]
 
 #: A missing transition: no string continues that way.
 DEAD = -1
 #: A character automaton's transition: (source state, inclusive code point ranges, target state).
 CharTransition = tuple[int, Sequence[tuple[int, int]], int]
+#: A character automaton, as ``build_byte_dfa`` takes it: (number of states, initial state,
+#: final states, transitions).
+CharAutomaton = tuple[int, int, tuple[int, ...], tuple[CharTransition, ...]]
 
 
 class DFATooLarge(ConstraintError):
@@ -108,7 +112,7 @@ def _determinise(out, initial: int, finals: frozenset[int], max_states: int):
     dfa_out: list[list[tuple[int, int]]] = []
     i = 0
     while i < len(order):
-        per_target: dict[frozenset[int], int] = {}
+        per_target: dict[int, int] = {}  # target state -> mask of the classes leading there
         for mask, targets in _partition(order[i], out):
             j = index.get(targets)
             if j is None:
@@ -262,6 +266,7 @@ def _expand(dfa_out, final, space: _CodeSpace, max_states: int) -> tuple[np.ndar
     runs: list[tuple[int, int, int, int]] = []  # (state, first byte, last byte, next state)
     for state, trie in enumerate(order):  # grows while rows reach new subtries
         for lo, hi, child in trie:
+            target: int | None
             if isinstance(child, int):
                 target = child
             else:
@@ -304,7 +309,7 @@ def _merge(a: tuple, b: tuple, interned: dict) -> tuple:
     ranges leading to the same child joined."""
     if not a:
         return b
-    merged: list[tuple[int, int, object]] = []
+    merged: list[tuple[int, int, Any]] = []  # (lo, hi, a subtrie or a target state)
     for lo, hi, child in sorted(a + b, key=lambda item: item[0]):
         if merged and merged[-1][0] == lo:  # the same lead range in both: one subtrie each
             merged[-1] = (lo, hi, _merge(merged[-1][2], child, interned))

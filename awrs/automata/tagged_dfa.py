@@ -37,7 +37,10 @@ class TaggedDFA:
 
     def __init__(self, fragments: Sequence[ByteNFA]):
         self._fragments = tuple(fragments)
-        offsets, start_edges, start_live, cuts = [], [], 0, set()
+        offsets: list[int] = []
+        start_edges: list[tuple[int, int, int]] = []  # (lo, hi, node)
+        start_live = 0
+        cuts: set[int] = set()
         offset = 1
         for k, f in enumerate(self._fragments):
             offsets.append(offset)

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from awrs.automata.nfa import ByteNFA
 from awrs.constraints.grammar import Grammar
 from awrs.constraints.grammar.compile import Lexemes, _class_bytes
@@ -176,7 +178,7 @@ def _name_lexemes(names: tuple[str, ...]) -> Lexemes:
     if not names:
         raise ConstraintError("the schema has no tables or no columns")
     bare, quoted = _name_forms(names)
-    branches = [(_words_nfa(bare), _class_bytes("[A-Za-z0-9_]"))] if bare else []
+    branches: list[tuple[ByteNFA, np.ndarray | None]] = [(_words_nfa(bare), _class_bytes("[A-Za-z0-9_]"))] if bare else []
     branches.append((_words_nfa(quoted), None))
     return Lexemes(tuple(branches))
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
 from awrs.constraints.base import Constraint
-from awrs.constraints.grammar.compile import CompiledGrammar, compile_grammar
+from awrs.constraints.grammar.compile import CompiledGrammar, Lexemes, compile_grammar
 from awrs.constraints.grammar.earley import Chart
 from awrs.constraints.grammar.terminals import NOTHING, Follow
 from awrs.errors import ConstraintError
@@ -52,7 +52,7 @@ class Grammar(Constraint):
     ``re.DOTALL``, ``re.MULTILINE``.
     """
 
-    def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str] | None = None, flags: int = 0):
+    def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0):
         if not isinstance(text, str):
             raise ConstraintError(f"a grammar must be Lark text (str), got {type(text).__name__}")
         if not isinstance(start, str):

@@ -46,7 +46,7 @@ class CompiledGrammar:
         """What a token of lexer automaton ``k`` ending in lexer state ``lex`` asks of the text
         after it (None: nothing)."""
         found = self.follow[k]
-        if type(found) is not dict:
+        if not isinstance(found, dict):
             return found
         key = (lex, k)
         try:

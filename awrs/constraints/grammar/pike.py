@@ -55,7 +55,7 @@ class Machine:
     def step_trackers(self, trackers: tuple[int, ...], b: int) -> tuple[int, ...]:
         looks = self.nfa.looks
         return tuple(
-            looks[i].dfa.rows[s][b] if looks[i].dfa is not None and s >= 0 else -1 for i, s in zip(self.trackers, trackers)
+            dfa.rows[s][b] if (dfa := looks[i].dfa) is not None and s >= 0 else -1 for i, s in zip(self.trackers, trackers)
         )
 
     def behind_holds(self, look_index: int, trackers: tuple[int, ...]) -> bool:
@@ -222,7 +222,7 @@ class OrderedLists:
                     rows.append(end_dfa.rows[end_s])
         looks = machine.nfa.looks
         for i, s in zip(machine.trackers, trackers):
-            rows.append(looks[i].dfa.rows[s] if looks[i].dfa is not None and s >= 0 else _DEAD_ROW)
+            rows.append(dfa.rows[s] if (dfa := looks[i].dfa) is not None and s >= 0 else _DEAD_ROW)
         return rows
 
     def _target(self, threads: tuple, trackers: tuple[int, ...], b: int) -> int:

@@ -7,7 +7,9 @@ terminal").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from awrs.automata.char_dfa import CharAutomaton
 from awrs.automata.dfa import ByteDFA, build_byte_dfa
 from awrs.automata.utf8 import complement_ranges
 from awrs.constraints.regex.automaton import remove_epsilons
@@ -163,7 +165,7 @@ def _anchor(kind: str, nfa: Nfa, word: Ranges, target: int) -> int:
     """Anchors as look-arounds of one character: see the module docstring."""
     any_char = ("set", ANY)
     word_set = ("set", word)
-    looks = {
+    looks: dict[str, list[tuple[str, Any]]] = {  # anchor -> its look-around (kind, tree)
         "^": [("<!", any_char)],
         "\\A": [("<!", any_char)],
         "$": [("!", ("alt", (("set", tuple(complement_ranges([(10, 10)]))), ("seq", (("set", ((10, 10),)), any_char)))))],
@@ -199,7 +201,7 @@ def _byte_dfa(tree, word: Ranges, what: str) -> ByteDFA | None:
         raise TerminalError(f"{what} is too large: {exc}") from None
 
 
-def _char_automaton(nfa: Nfa, start: int, match: int):
+def _char_automaton(nfa: Nfa, start: int, match: int) -> CharAutomaton:
     """The plain (unordered) automaton ``(n, initial, finals, transitions)``, epsilons removed:
     order, repeats and look-arounds read as plain epsilons (callers refuse look-arounds)."""
     eps = [c[1] if c[0] == EPS else [c[2]] if c[0] in (LOOK, ITER) else [] for c in nfa.nodes]

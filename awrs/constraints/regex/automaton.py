@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from awrs.automata.char_dfa import CharAutomaton
 from awrs.constraints.regex.classes import Ranges, merge
 from awrs.constraints.regex.syntax import Parsed, parse
 from awrs.constraints.regex.tree import Nested, UnsupportedSyntax, run_nested
@@ -55,7 +56,7 @@ class Reading:
     transitions ``(src, ranges, dst)`` over code points, ready for ``build_byte_dfa``.
     ``approximations`` lists what made it a superset; empty means exact."""
 
-    automaton: tuple
+    automaton: CharAutomaton
     approximations: list[str] = field(default_factory=list)
 
     @property
@@ -155,7 +156,7 @@ class _Builder:
         self.edges.append([])
         return len(self.eps) - 1
 
-    def automaton(self):
+    def automaton(self) -> CharAutomaton:
         start, end = run_nested(self.build(("cap", 0, self.root)))
         return remove_epsilons(self.eps, self.edges, start, end)
 
@@ -277,7 +278,7 @@ class _Builder:
         return out
 
 
-def remove_epsilons(eps, edges, start: int, end: int):
+def remove_epsilons(eps, edges, start: int, end: int) -> CharAutomaton:
     """An epsilon-free automaton over the states that begin a character or start it all."""
     closures: dict[int, list[int]] = {}
 

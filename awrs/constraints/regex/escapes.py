@@ -141,6 +141,7 @@ class CharReader:
             return _CONTROL[c]
         if c == "0":
             m = _OCTAL_TAIL.match(self.p, self.i)
+            assert m is not None, "[0-7]{0,2} matches the empty string too"
             self.i = m.end()
             return int("0" + m.group(0), 8)
         width = {"x": 2, "u": 4, "U": 8}.get(c)
@@ -226,6 +227,7 @@ class CharReader:
             return "char", 8
         if e.isdigit() and e not in "089":  # \1..\7: an octal escape of up to three digits
             m = _OCTAL_TAIL.match(self.p, self.i)
+            assert m is not None, "[0-7]{0,2} matches the empty string too"
             self.i = m.end()
             return "char", int(e + m.group(0), 8)
         return "char", self.char_escape(e)
