@@ -33,6 +33,8 @@ CharTransition = tuple[int, Sequence[tuple[int, int]], int]
 #: A character automaton, as ``build_byte_dfa`` takes it: (number of states, initial state,
 #: final states, transitions).
 CharAutomaton = tuple[int, int, tuple[int, ...], tuple[CharTransition, ...]]
+#: Per state, its (mask of code point classes, target state) edges.
+_Edges = list[list[tuple[int, int]]]
 
 
 class DFATooLarge(ConstraintError):
@@ -68,7 +70,7 @@ class _CodeSpace:
     """The code points cut into classes at every boundary of the automaton's ranges; a set of
     code points is an int whose bit k stands for class k."""
 
-    def __init__(self, transitions):
+    def __init__(self, transitions: Sequence[CharTransition]) -> None:
         cuts = {0}
         for _, ranges, _ in transitions:
             for lo, hi in ranges:
@@ -103,7 +105,7 @@ class _CodeSpace:
         return tuple(out)
 
 
-def _determinise(out, initial: int, finals: frozenset[int], max_states: int):
+def _determinise(out: _Edges, initial: int, finals: frozenset[int], max_states: int) -> tuple[_Edges, list[bool]]:
     """Subset construction over code point classes: per DFA state, ``(mask, target)`` pairs
     with disjoint masks."""
     start = frozenset([initial])
@@ -126,7 +128,7 @@ def _determinise(out, initial: int, finals: frozenset[int], max_states: int):
     return dfa_out, [not finals.isdisjoint(s) for s in order]
 
 
-def _partition(subset: frozenset[int], out) -> list[tuple[int, frozenset[int]]]:
+def _partition(subset: frozenset[int], out: _Edges) -> list[tuple[int, frozenset[int]]]:
     """The classes the subset's transitions cut: ``(mask, target states)`` blocks, disjoint.
     Targets reached on the same code points are refined as one group (a counted repeat's
     subsets hold hundreds of states that all move on the same character)."""
@@ -153,7 +155,7 @@ def _partition(subset: frozenset[int], out) -> list[tuple[int, frozenset[int]]]:
     return [(bm, frozenset(dst for key in keys for dst in groups[key])) for bm, keys in blocks]
 
 
-def _live(dfa_out, final):
+def _live(dfa_out: _Edges, final: list[bool]) -> tuple[_Edges, list[bool]]:
     """Only the states from which an accepting state is reachable (state 0 first)."""
     n = len(dfa_out)
     predecessors: list[list[int]] = [[] for _ in range(n)]
@@ -169,7 +171,7 @@ def _live(dfa_out, final):
                 stack.append(p)
     if not live[0]:
         raise EmptyLanguageError("the constraint's language is empty: no string satisfies it")
-    number = {}
+    number: dict[int, int] = {}  # live state -> its new number
     for s in range(n):
         if live[s]:
             number[s] = len(number)
@@ -177,7 +179,7 @@ def _live(dfa_out, final):
     return kept_out, [final[s] for s in number]
 
 
-def _minimise(dfa_out, final):
+def _minimise(dfa_out: _Edges, final: list[bool]) -> tuple[_Edges, list[bool]]:
     """Hopcroft's partition refinement over sets of code points: a block splits by the code
     points on which its states enter a splitter block; all parts but the largest become
     splitters (O(m log n) for m transitions). Each resulting class is numbered by its first
@@ -229,7 +231,7 @@ def _split(blocks: list[set[int]], block_of: list[int], b: int, groups) -> list[
     return new
 
 
-def _quotient(dfa_out, final, block_of: list[int]):
+def _quotient(dfa_out: _Edges, final: list[bool], block_of: list[int]) -> tuple[_Edges, list[bool]]:
     """The automaton of the blocks, each numbered by its first state (dicts keep insertion
     order), its edges joined per target block."""
     first: dict[int, int] = {}
@@ -250,7 +252,7 @@ def _by_class(edges, classes) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(joined.items()))
 
 
-def _expand(dfa_out, final, space: _CodeSpace, max_states: int) -> tuple[np.ndarray, list[bool]]:
+def _expand(dfa_out: _Edges, final: list[bool], space: _CodeSpace, max_states: int) -> tuple[np.ndarray, list[bool]]:
     """The byte table: each character state's outgoing sets as one UTF-8 trie whose leaves are
     character states; equal subtries (interned) are one byte state, numbered after the
     character states in the order rows first reach them."""

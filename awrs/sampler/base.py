@@ -54,7 +54,11 @@ class CountedAccept:
     other in one."""
 
     __slots__ = ()
-    calls: int
+
+    @property
+    def calls(self) -> int:
+        """The distinct candidates asked about so far (each subclass keeps or finds it)."""
+        raise NotImplementedError
 
     def __call__(self, i: int) -> bool:
         raise NotImplementedError
@@ -69,6 +73,7 @@ class _CountingAccept(CountedAccept):
     """Memoises ``accept`` within one step and counts the distinct checks made."""
 
     __slots__ = ("_accept", "_seen", "calls")
+    calls: int  # a slot, where the base class has a read-only property
 
     def __init__(self, accept: Accept):
         self._accept = accept

@@ -128,6 +128,7 @@ class TokenChecker(CountedAccept):
     it computes, and counts the distinct candidates checked (``calls``)."""
 
     __slots__ = ("_final", "_seen", "calls", "next_states", "space", "state")
+    calls: int  # a slot, where the base class has a read-only property
 
     def __init__(self, space: CandidateSpace, state: Any):
         self.space = space
@@ -223,8 +224,10 @@ class _CompactChecker(CountedAccept):
     __slots__ = ("checker", "positions")
 
     def __init__(self, checker: TokenChecker):
+        positions = checker.space.positions
+        assert positions is not None, "a compact view needs the compact layout"
         self.checker = checker
-        self.positions = checker.space.positions
+        self.positions: np.ndarray = positions
 
     @property
     def calls(self) -> int:

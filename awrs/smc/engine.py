@@ -33,7 +33,7 @@ from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
 from awrs.sampler.proposal import AwrsProposal, Proposal
 from awrs.sampler.space import CandidateSpace
-from awrs.smc.resampling import RESAMPLERS, effective_sample_size, resample
+from awrs.smc.resampling import RESAMPLERS, Resampling, effective_sample_size, resample
 from awrs.smc.weights import log_mean_exp
 
 __all__ = ["RunRecord", "SMCConfig", "StopReason", "Trajectory", "run_groups", "run_particles"]
@@ -59,7 +59,7 @@ class SMCConfig:
     proposal: Proposal = field(default_factory=AwrsProposal)
     n_particles: int = 1
     ess_threshold: float = 0.0
-    resampling: str = "systematic"
+    resampling: Resampling = "systematic"
     max_new_tokens: int = 256
     temperature: float = 1.0
     extra_eos_ids: tuple[int, ...] = ()
@@ -221,6 +221,7 @@ def _step_all(
     returns ``(row, token)`` for each particle that goes on. A particle leaves the batch when
     it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
     moves: list[tuple[int, int]] = []
+    twist = critic if config.twist else None  # run_groups refused twist=True without a critic
     for row, (g, i) in enumerate(live):
         group = groups[g]
         particle = group.particles[i]
@@ -233,7 +234,7 @@ def _step_all(
             _notify(on_token, i, token, space)
         if not particle.running:
             continue  # a stop string appeared: the particle ends with this token
-        if config.twist and not _retwist(particle, critic, space):
+        if twist is not None and not _retwist(particle, twist, space):
             continue  # the critic rules the text out: the particle leaves the batch
         moves.append((row, token))
     return moves
@@ -274,13 +275,13 @@ def _step(
     checker = space.checker(particle.state)
     if forced:  # the budget is spent: end here with weight p(EOS) * complete
         complete = checker(space.eos_index)
-        weighted = config.weighted and complete
-        token, log_w, spent = (
-            (space.eos_index if complete else None),
-            (space.candidates(logprobs)[space.eos_index] if weighted else 0.0),
-            1,
-        )
+        log_w = 0.0
+        if config.weighted and complete:
+            assert logprobs is not None, "the last step keeps the model's row where a weight reads it"
+            log_w = space.candidates(logprobs)[space.eos_index]
+        token, spent = (space.eos_index if complete else None), 1
     else:
+        assert logprobs is not None, "only the forced last step may go without the model's row"
         step = config.proposal.propose_row(logprobs, checker, rng)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
@@ -350,7 +351,7 @@ def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
         log_w = np.array([p.log_weight for p in group.particles])
         ess = effective_sample_size(log_w)
         group.ess_history.append(ess)
-        ancestors = range(n)
+        ancestors: range | np.ndarray = range(n)
         if ess < config.ess_threshold * n and np.isfinite(log_w.max()):
             ancestors = resample(log_w, rng, config.resampling)
             mean = log_mean_exp(log_w.tolist())

@@ -63,7 +63,7 @@ class Nfa:
     begins). ``choices[node] = (repeat, exit)`` for the nodes where a repeat chooses between
     one more iteration and going on (see :meth:`Machine.closure`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.nodes: list[list] = []
         self.looks: list[Look] = []
         self.choices: dict[int, tuple[int, int]] = {}
