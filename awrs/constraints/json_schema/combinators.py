@@ -196,7 +196,7 @@ class RefNode(Node):
         return (self.target,)
 
     @property
-    def kinds(self) -> frozenset[str]:  # type: ignore[override]
+    def kinds(self) -> frozenset[str]:  # type: ignore[override]  # Node.kinds is an attribute; a reference's are its target's
         return ALL_KINDS if self._target is None else self._target.kinds
 
     def __repr__(self) -> str:

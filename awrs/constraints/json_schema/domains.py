@@ -93,7 +93,8 @@ def _json_text(value: Any) -> str | None:
         return _number_text(value)
     if isinstance(value, list):
         parts = [_json_text(v) for v in value]
-        return None if None in parts else "[" + ",".join(parts) + "]"  # type: ignore[arg-type]
+        texts = [p for p in parts if p is not None]
+        return None if len(texts) < len(parts) else "[" + ",".join(texts) + "]"
     if isinstance(value, dict):
         parts = [_json_text(v) for v in value.values()]
         return None if None in parts else "{" + ",".join(f"{json.dumps(k)}:{p}" for k, p in zip(value, parts)) + "}"
