@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The checkout this script is in comes first, so that a run from a worktree measures that tree's
+# awrs and not the one an editable install points at.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import median, print_table, run_metadata, write_json
 
