@@ -88,12 +88,13 @@ class RandomOrder:
 
 class GreedyOrder:
     """Positions from the largest log-probability down; ties in position order; positions at
-    ``-inf`` (impossible or pruned) are never visited."""
+    ``-inf`` (impossible or pruned) or NaN are never visited (docs/algorithm.md §2.3)."""
 
     __slots__ = ("_size", "_visited", "_work")
 
     def __init__(self, logprobs: np.ndarray):
         self._work = np.array(logprobs, dtype=np.float64)
+        self._work[np.isnan(self._work)] = -np.inf  # np.argmax would return a NaN first
         self._visited: list[int] = []
         self._size = int(np.count_nonzero(self._work > -np.inf))
 

@@ -48,6 +48,7 @@ def walks(draw, max_size: int = 40):
     if draw(st.booleans()):
         lp = np.round(lp)  # ties: greedy steps take the lower position first
     lp[r.random(n) < draw(st.sampled_from([0.0, 0.2]))] = -np.inf
+    lp[r.random(n) < draw(st.sampled_from([0.0, 0.0, 0.1]))] = np.nan  # never kept, like -inf (§2.3)
     if draw(st.booleans()):  # one dominant candidate: a restart when it is refused
         lp[int(r.integers(n))] += 40.0
     allowed = r.random(n) < draw(st.sampled_from([0.0, 0.05, 0.3, 0.9]))  # 0: every candidate refused

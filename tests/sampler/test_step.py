@@ -257,6 +257,19 @@ def test_greedy_step_is_the_argmax_of_the_masked_distribution(seed, dtype):
         assert g.n_checks == int(ahead.sum()) + 1
 
 
+def test_greedy_step_never_chooses_a_nan_candidate_past_its_fast_checks():
+    # NaN log-probabilities are never kept (docs/algorithm.md §2.3). Past the argmax fast
+    # path (16 refusals) the walk went on in GreedyOrder, whose np.argmax returns NaN
+    # positions first: with NaN at 5 and 5 allowed, it chose 5.
+    logp = -np.arange(40, dtype=np.float64)
+    logp[5] = np.nan
+    allowed = np.zeros(40, dtype=np.bool_)
+    allowed[[5, 19]] = True
+    g = greedy_step(logp, allowed.__getitem__)
+    assert g.token == 19
+    assert g.n_checks == 19  # 0..19 but the NaN at 5
+
+
 def test_bad_shapes_are_clear_errors():
     logp = np.log([0.5, 0.5])
     with pytest.raises(GenerationError, match="prune must be a 1-D bool array over the 2 candidates"):
