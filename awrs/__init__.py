@@ -41,6 +41,7 @@ from awrs.structured import Stream, choice, json, regex, stream
 
 if TYPE_CHECKING:
     from awrs.lm.hf import HFModel
+    from awrs.lm.llama_cpp import LlamaCppModel
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -59,6 +60,7 @@ __all__ = [
     "InvalidTextError",
     "JsonSchema",
     "LanguageModel",
+    "LlamaCppModel",
     "MockLM",
     "ModelError",
     "Particle",
@@ -90,6 +92,10 @@ def __getattr__(name: str) -> Any:
         from awrs.lm.hf import HFModel
 
         return HFModel
+    if name == "LlamaCppModel":
+        from awrs.lm.llama_cpp import LlamaCppModel
+
+        return LlamaCppModel
     if name == "grammars":  # awrs.grammars.load / names: the shipped Lark grammars
         import importlib
 

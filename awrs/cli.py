@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from awrs._version import __version__
 from awrs.errors import AwrsError
+from awrs.lm.loading import BACKENDS
 from awrs.result import METHODS
 
 if TYPE_CHECKING:
@@ -135,8 +136,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="with --sql-schema: weight SMC particles by whether their query runs on the database (read-only)",
     )
-    gen.add_argument("--model", default=None, help="a Hugging Face id or local path (default: the embedded SmolLM2-135M)")
+    gen.add_argument(
+        "--model", default=None, help="a Hugging Face id, a local folder or a .gguf file (default: the embedded SmolLM2-135M)"
+    )
     gen.add_argument("--device", default=None)
+    gen.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: llama.cpp for a GGUF when installed")
     gen.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
     gen.add_argument("--json", action="store_true", help="print a JSON object with the output, weights and stats")
     gen.set_defaults(func=_generate)
@@ -160,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--model", default=None)
     demo.add_argument("--device", default=None)
+    demo.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: llama.cpp for a GGUF when installed")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
     demo.set_defaults(func=_demo)
     return parser
@@ -224,7 +229,7 @@ def _generate(args: argparse.Namespace) -> int:
     max_new_tokens = args.max_new_tokens
     if max_new_tokens is None:
         max_new_tokens = SQL_MAX_NEW_TOKENS if args.sql_schema is not None else DEFAULT_MAX_NEW_TOKENS
-    lm = load_model(args.model, device=args.device, verbose=args.verbose)
+    lm = load_model(args.model, backend=args.backend, device=args.device, verbose=args.verbose)
     prompt = _prompt(args, lm, text, constraint)
     progress = _progress(max_new_tokens * (args.particles if args.method == "smc" else 1))
 
@@ -394,7 +399,7 @@ def _demo(args: argparse.Namespace) -> int:
     from awrs.lm.loading import load_model
 
     started = time.perf_counter()
-    lm = load_model(args.model, device=args.device, verbose=args.verbose)
+    lm = load_model(args.model, backend=args.backend, device=args.device, verbose=args.verbose)
     print(f"model: {lm} (loaded in {time.perf_counter() - started:.1f} s)")
     constraint = Regex(DEMO_PATTERN)
     print(f"prompt: {DEMO_PROMPT[0]['content']}")

