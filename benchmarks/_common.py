@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path.cwd() / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared"
 
-_PACKAGES = ("awrs", "torch", "transformers", "numpy", "numba", "lark", "regex")
+_PACKAGES = ("awrs", "torch", "transformers", "numpy", "numba", "lark", "regex", "llama-cpp-python")
 
 
 def run_metadata(parameters: dict[str, Any]) -> dict[str, Any]:

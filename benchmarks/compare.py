@@ -705,6 +705,12 @@ def _parser() -> argparse.ArgumentParser:
         help="decode with these methods only (unconstrained always runs: the forward passes are pooled with it)",
     )
     parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--backend",
+        default="transformers",
+        choices=["transformers", "llama_cpp", "auto"],
+        help="the model every method decodes with; peers that need a transformers model (outlines, genlm-control) are unavailable on llama_cpp",
+    )
     parser.add_argument("--out", default=None)
     parser.add_argument("--compile-only", action="store_true", help="time every method's compile on every item, no decoding")
     return parser
@@ -836,9 +842,10 @@ def report(decoding: _Decoding, items: list[dict], peers, missing: dict, rows: l
 
 def main(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
-    lm = awrs.load_model(args.model)
-    peers, missing = load_peers(lm.model, lm.tokenizer, len(lm.vocab))
-    genlm, why = load_genlm(lm.model, lm.tokenizer)
+    lm = awrs.load_model(args.model, backend=args.backend)
+    hf_model = getattr(lm, "model", None)  # None on llama.cpp: the peers that need it say so
+    peers, missing = load_peers(hf_model, lm.tokenizer, len(lm.vocab))
+    genlm, why = load_genlm(hf_model, lm.tokenizer) if hf_model is not None else (None, "needs a transformers model")
     if genlm is None:
         missing["genlm-control"] = why
     for name, why in missing.items():

@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=24)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--backend", default="transformers", help="the records so far are of transformers float32")
     parser.add_argument("--compare", default=None, help="an earlier run's JSON: report every output that differs")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    lm = awrs.load_model(args.model)
+    lm = awrs.load_model(args.model, backend=args.backend)
     outputs, rows = [], []
     chosen = constraints()
     for constraint in chosen.values():  # warm-up: compiled kernels and caches, outside the timings
