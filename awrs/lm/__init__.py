@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from awrs.lm.base import ChatMessage, LanguageModel, Prompt, SequenceBatch
+from awrs.lm.base import ChatMessage, JoinableBatch, LanguageModel, Prompt, SequenceBatch
 from awrs.lm.loading import load_model
 from awrs.lm.mock import MockLM
 from awrs.lm.vocab import Vocabulary
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatMessage",
     "HFModel",
+    "JoinableBatch",
     "LanguageModel",
     "LlamaCppModel",
     "MockLM",

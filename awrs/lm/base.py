@@ -18,7 +18,7 @@ import numpy as np
 from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["ChatMessage", "LanguageModel", "Prompt", "SequenceBatch", "check_temperature"]
+__all__ = ["ChatMessage", "JoinableBatch", "LanguageModel", "Prompt", "SequenceBatch", "check_prompts", "check_temperature"]
 
 ChatMessage = Mapping[str, str]
 #: A plain string, or chat messages ``[{"role": ..., "content": ...}]`` (uses the chat template).
@@ -55,6 +55,17 @@ class SequenceBatch(Protocol):
 
 
 @runtime_checkable
+class JoinableBatch(SequenceBatch, Protocol):
+    """A batch that rows may join while it runs (what an engine with continuous batching
+    needs). Every backend awrs ships is one; a user's backend may be a plain SequenceBatch."""
+
+    def add(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> None:
+        """Append ``copies`` rows per prompt after the existing rows (grouped by prompt), each
+        prompt prefilled once; their next-token log-probabilities are then ready like the
+        others'. The existing rows are not recomputed."""
+
+
+@runtime_checkable
 class LanguageModel(Protocol):
     """Anything that gives next-token log-probabilities over byte-string tokens."""
 
@@ -74,6 +85,22 @@ class LanguageModel(Protocol):
 
         Rows are grouped by prompt: rows ``[k*copies, (k+1)*copies)`` hold prompt ``k``.
         """
+
+
+def check_prompts(prompts: Sequence[Sequence[int]], copies: int, max_length: int | None) -> None:
+    """Raise GenerationError for ``copies`` < 1 or an empty prompt, PromptTooLongError for a
+    prompt that fills the context window (what ``start`` and ``add`` refuse)."""
+    from awrs.errors import PromptTooLongError
+
+    if copies < 1:
+        raise GenerationError(f"copies must be at least 1, got {copies}")
+    if any(len(p) == 0 for p in prompts):
+        raise GenerationError("every prompt needs at least one token")
+    longest = max((len(p) for p in prompts), default=0)
+    if max_length is not None and longest >= max_length:
+        raise PromptTooLongError(
+            f"the prompt has {longest} tokens but the model's context window is {max_length}; shorten the prompt"
+        )
 
 
 def check_temperature(temperature: float) -> float:

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from awrs.errors import GenerationError, ModelError, PromptTooLongError
-from awrs.lm.base import Prompt, check_temperature
+from awrs.errors import GenerationError, ModelError
+from awrs.lm.base import Prompt, check_prompts, check_temperature
 from awrs.lm.prompts import encode_prompt
 from awrs.lm.token_bytes import vocabulary_from_tokenizer
 from awrs.lm.vocab import Vocabulary
@@ -133,15 +133,9 @@ class HFModel:
 
     def start(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> HFBatch:
         """Prefill the prompts in one forward pass, then copy each prompt's KV rows ``copies`` times."""
-        if copies < 1:
-            raise GenerationError(f"copies must be at least 1, got {copies}")
-        if not prompts or any(len(p) == 0 for p in prompts):
-            raise GenerationError("every prompt needs at least one token")
-        longest = max(len(p) for p in prompts)
-        if self._max_length is not None and longest >= self._max_length:
-            raise PromptTooLongError(
-                f"the prompt has {longest} tokens but the model's context window is {self._max_length}; shorten the prompt"
-            )
+        if not prompts:
+            raise GenerationError("start needs at least one prompt")
+        check_prompts(prompts, copies, self._max_length)
         return HFBatch(self, [list(p) for p in prompts], copies)
 
     @torch.inference_mode()
@@ -227,6 +221,41 @@ class HFBatch:
             g.append(int(t))
         self._logprob_memo = None
 
+    def add(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> None:
+        """Prefill the new prompts in one forward pass of their own, then join their KV rows to
+        the batch's: the shorter of the two caches is left-padded (masked positions, as a
+        prefill of prompts of different lengths pads) and the rows are concatenated."""
+        check_prompts(prompts, copies, self._lm.max_length)
+        if not prompts:
+            return
+        new = HFBatch(self._lm, [list(p) for p in prompts], copies)
+        if self.size == 0:
+            self.__dict__.update(new.__dict__)
+            return
+        layers = getattr(self._cache, "layers", None)
+        if layers is None or any(type(layer).__name__ != "DynamicLayer" for layer in [*layers, *new._cache.layers]):
+            raise GenerationError(
+                "rows cannot join this model's running batch: its KV cache is not a plain DynamicCache "
+                "(sliding-window or quantised caches are not supported for joining)"
+            )
+        ours, theirs = self._mask.shape[1], new._mask.shape[1]
+        width = max(ours, theirs)
+        for mine, other in zip(layers, new._cache.layers):
+            mine.keys = torch.cat([_left_pad(mine.keys, width - ours), _left_pad(other.keys, width - theirs)])
+            mine.values = torch.cat([_left_pad(mine.values, width - ours), _left_pad(other.values, width - theirs)])
+        pad = self._mask.new_zeros
+        self._mask = torch.cat(
+            [
+                torch.cat([pad((self.size, width - ours)), self._mask], 1),
+                torch.cat([pad((new.size, width - theirs)), new._mask], 1),
+            ]
+        )
+        self._padded = bool((self._mask == 0).any())
+        self._next_pos = torch.cat([self._next_pos, new._next_pos])
+        self._logits = torch.cat([self._logits, new._logits])
+        self._generated += new._generated
+        self._logprob_memo = None
+
     def select(self, rows: Sequence[int]) -> None:
         rows = [int(r) for r in rows]
         if rows == list(range(self.size)):
@@ -241,6 +270,13 @@ class HFBatch:
         self._logits = self._logits.index_select(0, index)
         self._generated = [list(self._generated[r]) for r in rows]
         self._logprob_memo = None
+
+
+def _left_pad(kv: torch.Tensor, n: int) -> torch.Tensor:
+    """``kv`` (rows, heads, positions, dim) with ``n`` zero positions in front."""
+    if n == 0:
+        return kv
+    return torch.cat([kv.new_zeros((kv.shape[0], kv.shape[1], n, kv.shape[3])), kv], dim=2)
 
 
 def _cache_argument_name(model: Any) -> str:

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from awrs._cache import cache_root
-from awrs.errors import GenerationError, ModelError, PromptTooLongError
-from awrs.lm.base import Prompt, check_temperature
+from awrs.errors import GenerationError, ModelError
+from awrs.lm.base import Prompt, check_prompts, check_temperature
 from awrs.lm.prompts import encode_prompt
 from awrs.lm.token_bytes import vocabulary_from_tokenizer
 from awrs.lm.vocab import Vocabulary
@@ -160,15 +160,9 @@ class LlamaCppModel:
     def start(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> LlamaCppBatch:
         """Prefill each prompt once (one multi-sequence decode) and copy its sequence to the
         ``copies`` rows that hold it."""
-        if copies < 1:
-            raise GenerationError(f"copies must be at least 1, got {copies}")
-        if not prompts or any(len(p) == 0 for p in prompts):
-            raise GenerationError("every prompt needs at least one token")
-        longest = max(len(p) for p in prompts)
-        if self._max_length is not None and longest >= self._max_length:
-            raise PromptTooLongError(
-                f"the prompt has {longest} tokens but the model's context window is {self._max_length}; shorten the prompt"
-            )
+        if not prompts:
+            raise GenerationError("start needs at least one prompt")
+        check_prompts(prompts, copies, self._max_length)
         if len(prompts) * copies > MAX_ROWS:
             raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {len(prompts) * copies} were asked for")
         return LlamaCppBatch(self, [[int(t) for t in p] for p in prompts], copies)
@@ -336,6 +330,36 @@ class LlamaCppBatch:
         except _OutOfCells:
             raise GenerationError(f"llama.cpp found no KV cells for a step of {len(tokens)} rows") from None
 
+    def add(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> None:
+        """Prefill the new prompts into free sequences (one decode; the existing rows are not
+        touched) and append their rows. A context without enough sequences is rebuilt with more
+        (see :meth:`_grow`); streams too short for a new prompt are grown first."""
+        check_prompts(prompts, copies, self._lm.max_length)
+        n = len(prompts) * copies
+        if n == 0:
+            return
+        if self.size + n > MAX_ROWS:
+            raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {self.size + n} were asked for")
+        assert self._ctx is not None
+        base, old = len(self._prompts), self.size
+        longest = max(len(p) for p in prompts)
+        if longest >= self._ctx.cells and old + n <= self._ctx.seqs:
+            self._grow(self._ctx.seqs, longest + _HEADROOM)
+        self._prompts += [[int(t) for t in p] for p in prompts]
+        self._prompt_of += [base + k for k in range(len(prompts)) for _ in range(copies)]
+        self._generated += [[] for _ in range(n)]
+        self._logprob_memo = None
+        if old + n > self._ctx.seqs:  # more sequences than the context has: rebuild with all rows
+            self._rebuild(old + n, max(self._ctx.cells, longest + _HEADROOM))
+            return
+        free = sorted(set(range(self._ctx.seqs)) - set(self._seqs))
+        self._seqs += free[:n]
+        try:
+            logits = self._prefill(list(range(old, old + n)))
+        except _OutOfCells:
+            raise GenerationError(f"llama.cpp found no KV cells for {n} new rows") from None
+        self._logits = np.concatenate([self._logits, np.stack([logits[r] for r in range(old, old + n)])])
+
     def select(self, rows: Sequence[int]) -> None:
         rows = [int(r) for r in rows]
         if rows == list(range(self.size)):
@@ -382,25 +406,12 @@ class LlamaCppBatch:
         if old is not None:
             self._lm._release(old)
         self._seqs = list(range(self.size))
-        first: dict[int, int] = {}
-        for r, k in enumerate(self._prompt_of):
-            first.setdefault(k, r)
-        tokens: list[int] = []
-        positions: list[int] = []
-        seqs_of: list[int] = []
-        outputs: list[bool] = []
-        for k, r in first.items():
-            p = self._prompts[k]
-            tokens += p
-            positions += range(len(p))
-            seqs_of += [r] * len(p)
-            outputs += [False] * (len(p) - 1) + [True]
         try:
-            prompt_logits = dict(zip(first, ctx.decode(tokens, positions, seqs_of, outputs)))
-            for r, k in enumerate(self._prompt_of):
-                if first[k] != r:
-                    ctx.copy(first[k], r)
-            tokens, positions, seqs_of, outputs = [], [], [], []
+            prompt_logits = self._prefill(list(range(self.size)))
+            tokens: list[int] = []
+            positions: list[int] = []
+            seqs_of: list[int] = []
+            outputs: list[bool] = []
             for r, (k, g) in enumerate(zip(self._prompt_of, self._generated)):
                 start = len(self._prompts[k])
                 tokens += g
@@ -410,8 +421,33 @@ class LlamaCppBatch:
             step_logits = iter(ctx.decode(tokens, positions, seqs_of, outputs))
         except _OutOfCells:
             raise GenerationError(f"llama.cpp found no KV cells for {self.size} rows of up to {self._longest()} tokens") from None
-        rows = [next(step_logits) if g else prompt_logits[k] for k, g in zip(self._prompt_of, self._generated)]
+        rows = [next(step_logits) if g else prompt_logits[r] for r, g in enumerate(self._generated)]
         self._logits = np.stack(rows) if rows else np.empty((0, self._lm.n_vocab), dtype=np.float32)
+
+    def _prefill(self, rows: list[int]) -> dict[int, np.ndarray]:
+        """Prefill the prompts of ``rows`` (whose sequences ``self._seqs[row]`` are empty): each
+        prompt once, in one decode, into the sequence of its first row, then copied to the
+        others. Returns each row's logits after its prompt."""
+        assert self._ctx is not None
+        first: dict[int, int] = {}
+        for r in rows:
+            first.setdefault(self._prompt_of[r], r)
+        tokens: list[int] = []
+        positions: list[int] = []
+        seqs_of: list[int] = []
+        outputs: list[bool] = []
+        for k, r in first.items():
+            p = self._prompts[k]
+            tokens += p
+            positions += range(len(p))
+            seqs_of += [self._seqs[r]] * len(p)
+            outputs += [False] * (len(p) - 1) + [True]
+        logits = dict(zip(first, self._ctx.decode(tokens, positions, seqs_of, outputs)))
+        for r in rows:
+            k = self._prompt_of[r]
+            if first[k] != r:
+                self._ctx.copy(self._seqs[first[k]], self._seqs[r])
+        return {r: logits[self._prompt_of[r]] for r in rows}
 
     def _grow(self, seqs: int, cells: int) -> None:
         """Move into a context of at least ``seqs`` sequences of ``cells`` cells. With as many

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from awrs.errors import ArgumentTypeError, GenerationError
-from awrs.lm.base import Prompt, check_temperature
+from awrs.lm.base import Prompt, check_prompts, check_temperature
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["MockBatch", "MockLM"]
@@ -112,6 +112,13 @@ class MockBatch:
             raise GenerationError(f"extend needs one token per row: {len(tokens)} tokens for {self.size} rows")
         self._contexts = [(*c, int(t)) for c, t in zip(self._contexts, tokens)]
         self._logits = self._forward(self._contexts)
+
+    def add(self, prompts: Sequence[Sequence[int]], copies: int = 1) -> None:
+        check_prompts(prompts, copies, None)
+        contexts = [tuple(int(t) for t in p) for p in prompts for _ in range(copies)]
+        self._contexts += contexts
+        self._prompt_lens += [len(c) for c in contexts]
+        self._logits = np.concatenate([self._logits, self._forward(contexts)]) if contexts else self._logits
 
     def select(self, rows: Sequence[int]) -> None:
         rows = list(rows)

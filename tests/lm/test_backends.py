@@ -92,6 +92,32 @@ def test_prompts_of_different_lengths_and_shrinking_selections(backend):
     batch.extend([])
 
 
+def test_rows_join_a_running_batch(backend):
+    """add() appends prefilled rows between steps (continuous batching): afterwards every row,
+    old and new, equals its own recomputation through further steps and resampling."""
+    name, lm = backend
+    short, long = lm.encode_prompt("Hi"), lm.encode_prompt("A much longer prompt about the weather in Paris, France")
+    batch = lm.start([short], copies=2)
+    batch.extend([11, 12])
+    batch.extend([21, 22])
+    batch.add([long, short], copies=2)  # longer than the running rows: the old rows are padded
+    assert batch.size == 6
+    assert batch.generated == [[11, 21], [12, 22], [], [], [], []]
+    batch.extend([31, 32, 33, 34, 35, 36])
+    batch.select([5, 0, 2, 2])
+    batch.add([lm.encode_prompt("Ok")])  # shorter than the running rows
+    batch.extend([41, 42, 43, 44, 45])
+    expected = [(short, [36, 41]), (short, [11, 21, 31, 42]), (long, [33, 43]), (long, [33, 44]), (lm.encode_prompt("Ok"), [45])]
+    assert batch.generated == [g for _, g in expected]
+    lp = batch.logprobs()
+    for r, (prompt, tokens) in enumerate(expected):
+        assert_close(name, lp[r], recompute(lm, prompt, tokens))
+    empty = lm.start([short])
+    empty.select([])
+    empty.add([long])
+    assert_close(name, empty.logprobs()[0], recompute(lm, long, []))
+
+
 def test_a_whole_prefill_agrees_with_steps_to_rounding(backend):
     """Prefilling a text at once and reaching it by steps use different kernels. transformers
     float32 agrees to ~1e-5 everywhere; llama.cpp agrees to the bit over short texts, then its

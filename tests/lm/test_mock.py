@@ -75,3 +75,16 @@ def test_bad_tokens_or_logits_are_typed_errors(tokens, logits, error, says):
 
     with pytest.raises(getattr(awrs, error), match=says):
         MockLM(tokens, logits)
+
+
+def test_rows_join_a_mock_batch():
+    lm = MockLM([b"a", b"b"], lambda ctx: np.array([len(ctx), 0.0, 1.0]))
+    batch = lm.start([[0]], copies=2)
+    batch.extend([1, 0])
+    batch.add([[0, 1, 1]], copies=2)
+    assert batch.size == 4 and batch.generated == [[1], [0], [], []]
+    lp = batch.logprobs()
+    assert np.allclose(lp[2], lp[3]) and not np.allclose(lp[0], lp[2])
+    assert np.allclose(lp[0], lm.start([[0, 1]]).logprobs()[0])
+    with pytest.raises(GenerationError):
+        batch.add([[]])
