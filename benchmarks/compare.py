@@ -629,18 +629,19 @@ def charge_matched_model_time(rows: list[dict]) -> None:
 
 class _StepClock:
     """The end of the prefill and of every forward pass after it, while a method decodes
-    (``HFModel.start`` and ``HFBatch.extend`` are wrapped for the duration): the differences
+    (the model's ``start`` and its batch's ``extend`` are wrapped for the duration: HFModel and
+    HFBatch by default, LlamaCppModel and LlamaCppBatch for a llama.cpp model): the differences
     are the decoding steps' times, model and token choice together, for every method that
     runs on awrs's model wrapper (awrs's engine and the peers' decode loop alike)."""
 
-    def __init__(self):
+    def __init__(self, lm: Any = None):
         self.marks: list[float] = []
         self.forwards: list[float] = []
+        self._classes = _model_classes(lm)
 
     def __enter__(self) -> _StepClock:
-        from awrs.lm.hf import HFBatch, HFModel
-
-        self._saved = (HFModel.start, HFBatch.extend)
+        model_class, batch_class = self._classes
+        self._saved = (model_class.start, batch_class.extend)
         start, extend = self._saved
         marks, forwards = self.marks, self.forwards
 
@@ -657,16 +658,26 @@ class _StepClock:
             marks.append(time.perf_counter())
             forwards.append(marks[-1] - started)
 
-        HFModel.start, HFBatch.extend = timed_start, timed_extend
+        model_class.start, batch_class.extend = timed_start, timed_extend
         return self
 
     def __exit__(self, *exc) -> None:
-        from awrs.lm.hf import HFBatch, HFModel
-
-        HFModel.start, HFBatch.extend = self._saved
+        model_class, batch_class = self._classes
+        model_class.start, batch_class.extend = self._saved
 
     def steps(self) -> list[float]:
         return np.diff(self.marks).tolist()
+
+
+def _model_classes(lm: Any) -> tuple[type, type]:
+    """The model class and batch class whose start/extend a _StepClock wraps for ``lm``."""
+    from awrs.lm.hf import HFBatch, HFModel
+
+    if type(lm).__name__ == "LlamaCppModel":
+        from awrs.lm.llama_cpp import LlamaCppBatch, LlamaCppModel
+
+        return LlamaCppModel, LlamaCppBatch
+    return HFModel, HFBatch
 
 
 def _ratio(a: float, b: float) -> float:
@@ -730,7 +741,7 @@ class _Decoding:
         args, lm = self.args, self.lm
         if name == "genlm-control":
             return run_genlm(lm, self.genlm, task, args, args.seed)
-        with _StepClock() as clock:
+        with _StepClock(lm) as clock:
             if name == "unconstrained":
                 out = run_unconstrained(lm, task, args, greedy, args.seed)
             elif name in ("awrs", "awrs-smc", "mask"):
