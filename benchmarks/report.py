@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS, ROOT, vs_unconstrained
+from _report_backends import render_backend_compare, render_lm_step
 from _report_headline import headline_rows, headline_table, noise_note, repeat_spread
 from _report_plots import plots
 from _report_tables import (
@@ -389,6 +390,12 @@ def main(argv: list[str] | None = None) -> Path:
         help="a pattern_matching.py result to add as a section (default: pattern_matching.json beside RESULT;"
         " skipped when missing)",
     )
+    parser.add_argument("--lm-step", default=None, help="an lm_step.py result (default: lm_step.json beside RESULT)")
+    parser.add_argument(
+        "--backend-compare",
+        default=None,
+        help="a compare.py --backend llama_cpp result (default: compare_llama_cpp.json beside RESULT)",
+    )
     args = parser.parse_args(argv)
     result = Path(args.result)
     data = json.loads(result.read_text())
@@ -403,6 +410,12 @@ def main(argv: list[str] | None = None) -> Path:
         sections.append(render_compile(compile_data))
     if patterns_path.is_file():
         sections.append(render_patterns(json.loads(patterns_path.read_text())))
+    lm_step_path = Path(args.lm_step or result.parent / "lm_step.json")
+    if lm_step_path.is_file():
+        sections.append(render_lm_step(json.loads(lm_step_path.read_text())))
+    backend_path = Path(args.backend_compare or result.parent / "compare_llama_cpp.json")
+    if backend_path.is_file():
+        sections.append(render_backend_compare(json.loads(backend_path.read_text())))
     text = render(data, images, "benchmarks", _shown(result), tuple(sections))
     page = docs / "benchmarks.md"
     page.write_text(text)

@@ -235,3 +235,36 @@ def test_the_page_opens_with_the_summary_and_ends_with_the_method_notes():
     assert page.index("![") < page.index("## How it was measured") < page.index("## Results by task")
     assert page.rstrip().splitlines()[-1].startswith("- *mem*")  # the method notes close the page
     assert "- peer, json: unsupported keyword" in page  # the first reason, its spaces collapsed
+
+
+def test_the_backend_sections_show_speed_fidelity_and_own_time_against_awrs():
+    load_benchmark("report")  # puts benchmarks/ on the path for its helpers
+    backends = load_benchmark("_report_backends")
+    render_backend_compare, render_lm_step = backends.render_backend_compare, backends.render_lm_step
+
+    meta = {"date": "2026-12-05", "commit": {"sha": "abc"}, "machine": {"cpu_count": 2, "torch_threads": 2}}
+    lm_rows = [
+        {
+            "config": c,
+            "batch": b,
+            "decode_ms": d,
+            "prefill_ms": 1.0,
+            "speedup_vs_float32": s,
+            "kl_mean": k,
+            "kl_max": k,
+            "argmax_differs": 0.0,
+        }
+        for c, b, d, s, k in [
+            ("transformers:float32", 1, 50.0, 1.0, 0.0),
+            ("llama_cpp:1", 1, 10.0, 5.0, 0.003),
+            ("llama_cpp:1", 8, 60.0, 1.5, 0.003),
+        ]
+    ]
+    params = {"tokens": 32, "repeats": 3, "fidelity_tokens": 32, "fidelity_prompts": ["a", "b"]}
+    text = render_lm_step({**meta, "parameters": params, "results": lm_rows})
+    assert "| llama_cpp:1 | 8 | 60 |" in text and "| llama_cpp:1 | 0.003 |" in text
+    assert text.count("| llama_cpp:1 |") == 3  # two speed rows, one fidelity row (batch 1 only)
+    summary = [summary_row("awrs", 12.0, 0.25, 1.0), summary_row("llguidance", 12.0, 0.5, 1.0, coverage=0.7)]
+    p = {"backend": "llama_cpp", "json": 10, "regex": 10, "sql": 10, "max_new_tokens": 128, "repeats": 2}
+    text = render_backend_compare({**meta, "parameters": p, "results": {"summary": summary}})
+    assert "| json | greedy | llguidance | 12 | 0.5 | 2 |" in text
