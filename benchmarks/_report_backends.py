@@ -3,13 +3,7 @@ backend and dtype, and a ``compare.py --backend llama_cpp`` run's own time per t
 
 from __future__ import annotations
 
-from _report_tables import fmt, table
-
-
-def _provenance(data: dict) -> str:
-    commit = data.get("commit") or {}
-    dirty = " (uncommitted changes)" if commit.get("dirty") else ""
-    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`{dirty}"
+from _report_tables import fmt, provenance_line, table
 
 
 def render_lm_step(data: dict) -> str:
@@ -19,7 +13,7 @@ def render_lm_step(data: dict) -> str:
     text = (
         f"Greedy decoding of {p['tokens']} tokens from one chat prompt copied to each batch's rows; the median of"
         f" {p['repeats']} repeats, configurations interleaved; {machine.get('cpu_count', '?')} CPUs, torch threads"
-        f" {machine.get('torch_threads', '?')}. {_provenance(data)}. *decode ms* is one step (forward pass and argmax) of"
+        f" {machine.get('torch_threads', '?')}. {provenance_line(data)}. *decode ms* is one step (forward pass and argmax) of"
         " the whole batch; *× float32* is transformers float32's decode time over this one's at the same batch;"
         " `llama_cpp:N` is llama.cpp with N threads; `generate` is transformers' own `model.generate`."
     )
@@ -54,7 +48,7 @@ def render_backend_compare(data: dict) -> str:
             r["own_vs_awrs"] = own / awrs["overhead_ms_per_token"]
     text = (
         f"`compare.py --backend {backend}` ({model}): JSON {p['json']}, regex {p['regex']}, SQL {p['sql']} items,"
-        f" max {p['max_new_tokens']} new tokens, {p['repeats']} repeats (each step's least time). {_provenance(data)}."
+        f" max {p['max_new_tokens']} new tokens, {p['repeats']} repeats (each step's least time). {provenance_line(data)}."
         " With the model 4-6× faster than transformers float32 at batch 1, the constraint's own time per token (*own"
         " ms/token*: the mask or the walk and the sampling, around the forward pass) is a larger share of the whole;"
         " *own ÷ awrs* is each method's own time over awrs's in the same cell (means over the items each ran: a peer"

@@ -194,3 +194,11 @@ def refusals(res: dict) -> list[dict]:
         if not r.get("supported") and r.get("reason"):
             first.setdefault((r["method"], r["task"]), " ".join(r["reason"].split()))
     return [{"method": m, "task": t, "reason": why} for (m, t), why in sorted(first.items())]
+
+
+def provenance_line(data: dict) -> str:
+    """When and at which commit a result file was made (dirty when the tree had changes)."""
+    commit = data.get("commit") or {}
+    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (
+        " (uncommitted changes)" if commit.get("dirty") else ""
+    )

@@ -27,6 +27,7 @@ from _report_plots import plots
 from _report_tables import (
     TARGET_COLUMNS,
     awrs_compile_p50_on_items_of,
+    provenance_line,
     refusals,
     rows_have,
     table,
@@ -309,13 +310,6 @@ def render(
     return "\n".join(lines + method_notes(data))
 
 
-def _provenance_line(data: dict) -> str:
-    commit = data.get("commit") or {}
-    return f"Run {data['date']}, commit `{commit.get('sha', '')[:10]}`" + (
-        " (uncommitted changes)" if commit.get("dirty") else ""
-    )
-
-
 def render_compile(data: dict) -> str:
     """The compare.py --compile-only run as a section, with awrs's p50 on each peer's items."""
     p, res = data["parameters"], data["results"]
@@ -331,7 +325,7 @@ def render_compile(data: dict) -> str:
     first = bool(res.get("first_calls"))
     text = (
         f"Cold compiles, no decoding: JSON {p['json']}, regex {p['regex']}, pattern {p['patterns']}, SQL {p['sql']} items;"
-        f" one process with every peer loaded; the methods' order rotates from item to item. {_provenance_line(data)}."
+        f" one process with every peer loaded; the methods' order rotates from item to item. {provenance_line(data)}."
         " *compiled* counts the items the method accepted (the p50/p95 are over those); *awrs p50 on these items* is"
         " awrs's p50 over the same items, the like-for-like comparison"
         + ("; *first call* is the method's untimed first compile of the task (below)." if first else ".")
@@ -354,7 +348,7 @@ def render_patterns(data: dict) -> str:
     p, summary = data["parameters"], data["results"]["summary"]
     text = (
         f"{p['n_patterns']} patterns, max {p['max_new_tokens']} new tokens, seed {p['seed']}, temperature {p['temperature']};"
-        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. {_provenance_line(data)}. *checks* are per token,"
+        f" masking on the first {p['mask_limit'] or p['n_patterns']} patterns. {provenance_line(data)}. *checks* are per token,"
         " median and p90 over patterns; *sampling* is the time per token spent outside the model (checks, pruning,"
         " drawing); the *mask / awrs* rows are ratios on the patterns both ran."
     )
