@@ -25,6 +25,7 @@ from awrs.sampler.base import Estimator
 from awrs.sampler.proposal import ProposalName, ProposalOptions, make_proposal
 from awrs.smc.engine import RunRecord, SMCConfig, TokenCallback, run_groups
 from awrs.smc.resampling import Resampling
+from awrs.smc.scheduler import Engine, Submission
 from awrs.smc.weights import normalized_weights
 
 if TYPE_CHECKING:
@@ -286,8 +287,18 @@ def prepare(
 
 
 def run(request: Request) -> list[Result]:
-    """Run a checked request: one result per prompt, in order."""
+    """Run a checked request: one result per prompt, in order. One prompt runs on the
+    step-scheduled :class:`~awrs.smc.scheduler.Engine` (the same tokens, weights and checks as
+    run_groups for a fixed seed: benchmarks/fixed_seeds.py compares them); several prompts run
+    as groups of one run_groups loop sharing one generator, as they always have."""
     rng = np.random.default_rng(request.seed)
+    if len(request.prompt_ids) == 1:
+        engine = Engine(request.lm)
+        handle = engine.submit(
+            Submission(request.prompt_ids[0], request.constraint, request.config, rng, request.critic, request.on_token)
+        )
+        engine.run()
+        return [_result(request, handle.result(), rng)]
     records = run_groups(
         request.lm, request.prompt_ids, request.constraint, request.config, rng, critic=request.critic, on_token=request.on_token
     )

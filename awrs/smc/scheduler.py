@@ -37,6 +37,7 @@ from awrs.smc.engine import (
     SMCConfig,
     TokenCallback,
     _apply_critic,
+    _budget_needs_model,
     _Group,
     _record,
     _resample_groups,
@@ -115,6 +116,7 @@ class _Running:
         self.prefill_seconds = 0.0
         self.sampling_seconds = 0.0
         self.forward_passes = 1
+        self.detached: list[tuple[int, int]] | None = None  # live particles stepped without the model
 
 
 class Engine:
@@ -170,6 +172,11 @@ class Engine:
             if not moves:
                 self._finish(run)
                 continue
+            if run.t == run.handle.submission.config.max_new_tokens and not _budget_needs_model(
+                [run.group], live, run.space, run.handle.submission.config
+            ):  # the forced last step needs no model row (run_groups skips the same forward)
+                run.detached = live
+                continue
             for (local, token), (_, j) in zip(moves, live):
                 select.append(mine[local])
                 tokens.append(token)
@@ -196,6 +203,7 @@ class Engine:
             except Exception as exc:  # a prompt too long, a bad configuration: this request only
                 handle.status, handle.error = "failed", exc
                 continue
+            run.started = started  # the prefill's clock, like run_groups', includes building the candidate space
             run.prefill_seconds = time.perf_counter() - started
             handle.status = "running"
             self._running.append(run)
@@ -233,8 +241,11 @@ class Engine:
         s = run.handle.submission
         config = s.config
         step_started = time.perf_counter()
-        live = [(0, i) for _, i in (self._rows[r] for r in mine)]
-        rows = logprobs[config.temperature][mine]
+        if run.detached is not None:  # its last, forced step, out of the batch
+            live, rows = run.detached, None
+        else:
+            live = [(0, i) for _, i in (self._rows[r] for r in mine)]
+            rows = logprobs[config.temperature][mine]
         forced = run.t == config.max_new_tokens
         moves = _step_all(
             [run.group], live, rows, run.space, config, run.handle.rng, forced, critic=s.critic, on_token=s.on_token

@@ -19,7 +19,8 @@ def alone(lm, s: Submission):
 
 
 def outcome(record):
-    return [(p.tokens, p.log_weight, p.stop_reason, p.checks) for p in record.particles], record.log_ml, record.n_resamples
+    particles = [(p.tokens, p.log_weight, p.stop_reason, p.checks) for p in record.particles]
+    return particles, record.log_ml, record.n_resamples, record.forward_passes, record.constraint_checks
 
 
 def submissions(lm):
