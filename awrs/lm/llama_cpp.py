@@ -387,7 +387,10 @@ class LlamaCppBatch:
                 s = self._seqs[r]
             seqs.append(s)
         self._seqs = seqs
-        self._prompt_of = [self._prompt_of[r] for r in rows]
+        kept_prompts = sorted({self._prompt_of[r] for r in rows})  # a long-running batch forgets the prompts it dropped
+        renumber = {k: i for i, k in enumerate(kept_prompts)}
+        self._prompts = [self._prompts[k] for k in kept_prompts]
+        self._prompt_of = [renumber[self._prompt_of[r]] for r in rows]
         self._generated = [list(self._generated[r]) for r in rows]
         self._logits = self._logits[rows]
         self._logprob_memo = None
