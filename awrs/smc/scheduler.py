@@ -18,6 +18,7 @@ callback raises fails alone with that error; the engine goes on with the others.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from awrs.smc.engine import (
     RunRecord,
     SMCConfig,
     TokenCallback,
+    Trajectory,
     _apply_critic,
     _budget_needs_model,
     _Group,
@@ -44,7 +46,7 @@ from awrs.smc.engine import (
     _step_all,
 )
 
-__all__ = ["Engine", "Handle", "Status", "Submission"]
+__all__ = ["Engine", "Handle", "Status", "Submission", "agreed_output"]
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -60,6 +62,9 @@ class Submission:
     seed: int | np.random.Generator | None = None
     critic: Critic | None = None
     on_token: TokenCallback | None = None
+    #: Keep :attr:`Handle.committed` up to date after every step (it costs a pass over the
+    #: particles' texts per step, so only streams ask for it).
+    stream: bool = False
 
 
 class Handle:
@@ -73,10 +78,27 @@ class Handle:
         self.record: RunRecord | None = None
         self.error: BaseException | None = None
         self.rng = submission.seed if isinstance(submission.seed, np.random.Generator) else np.random.default_rng(submission.seed)
+        #: The output so far that no later step can take back (see :func:`agreed_output`),
+        #: growing monotonically; what a stream may send. Kept only for ``stream=True``.
+        self.committed = b""
         self._cancelled = False
 
     def __repr__(self) -> str:
         return f"Handle({self.id}, {self.status!r})"
+
+    @property
+    def committed_text(self) -> str:
+        """:attr:`committed` decoded, up to its last complete UTF-8 character."""
+        data = self.committed
+        for back in range(1, min(4, len(data)) + 1):  # an incomplete character at the end waits
+            lead = data[-back]
+            if lead < 0x80:
+                break
+            if lead >= 0xC0:
+                if back < (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4):
+                    data = data[:-back]
+                break
+        return data.decode("utf-8", errors="replace")
 
     @property
     def done(self) -> bool:
@@ -169,6 +191,8 @@ class Engine:
             except Exception as exc:  # the request's own constraint, critic or callback raised
                 self._finish(run, error=exc)
                 continue
+            if run.handle.submission.stream:
+                self._commit(run)
             if not moves:
                 self._finish(run)
                 continue
@@ -258,6 +282,11 @@ class Engine:
         run.sampling_seconds += time.perf_counter() - step_started
         return moves, live
 
+    def _commit(self, run: _Running) -> None:
+        agreed = agreed_output(run.group.particles, run.space.vocab, run.handle.submission.config.stop_strings)
+        if agreed.startswith(run.handle.committed):
+            run.handle.committed = agreed
+
     def _finish(self, run: _Running, error: BaseException | None = None) -> None:
         self._running.remove(run)
         handle, s = run.handle, run.handle.submission
@@ -272,3 +301,29 @@ class Engine:
         seconds = time.perf_counter() - run.started
         handle.record = _record(run.group, run.forward_passes, seconds, run.prefill_seconds, run.sampling_seconds)
         handle.status = "done"
+
+
+def agreed_output(particles: Sequence[Trajectory], vocab: Any, stop_strings: Sequence[bytes] = ()) -> bytes:
+    """The longest output every particle still in the running shares and no later step can
+    change: what may be streamed. Particles with weight 0 (dead ends, the budget spent while
+    incomplete) are out. Resampling only copies particles that are in, and a particle only
+    appends, so the agreed output never shrinks; an unfinished particle's last
+    ``len(longest stop string) - 1`` bytes are held back, because a stop string completed by a
+    later token would cut them from the output."""
+    hold = max((len(s) for s in stop_strings), default=1) - 1
+    texts = []
+    for p in particles:
+        if p.log_weight == -math.inf:
+            continue
+        if p.finished or p.stop_reason is not None:
+            texts.append(p.output(vocab))
+        else:
+            data = vocab.decode(p.tokens)
+            texts.append(data[: max(0, len(data) - hold)])
+    if not texts:
+        return b""
+    first = min(texts, key=len)
+    n = len(first)
+    for t in texts:
+        n = min(n, next((i for i, (a, b) in enumerate(zip(first, t)) if a != b), n))
+    return first[:n]

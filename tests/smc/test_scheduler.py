@@ -126,3 +126,56 @@ def test_a_request_that_cannot_start_fails_alone(lm):
     with pytest.raises(GenerationError, match="critic"):
         bad.result()
     assert outcome(fine.result()) == outcome(alone(lm, subs[2]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_committed_output_only_grows_and_begins_every_valid_result(seed):
+    """What a stream may send: over SMC with resampling and a stop string spanning tokens, the
+    committed output is a prefix of itself at every later step and of the chosen output."""
+    tokens = [b"a", b"b", b"ab", b"</", b"s>", b"x", b"\xc3", b"\xa9"]
+    rng = np.random.default_rng(seed)
+    lm = awrs.MockLM(tokens, rng.normal(0, 1.5, (len(tokens) + 1, len(tokens) + 1)))
+    constraint = awrs.Regex(r"(a|b|\xe9)+(x|</s>)?")
+    config = SMCConfig(n_particles=6, ess_threshold=0.9, max_new_tokens=10, stop_strings=(b"</s>",))
+    engine = Engine(lm)
+    handle = engine.submit(Submission(lm.encode_prompt("a"), constraint, config, seed=seed, stream=True))
+    seen = [b""]
+    while engine.pending:
+        engine.step()
+        assert handle.committed.startswith(seen[-1])
+        seen.append(handle.committed)
+        handle.committed_text.encode()  # always decodable: an incomplete character waits
+    record = handle.result()
+    finite = [p for p in record.particles if np.isfinite(p.log_weight)]
+    assert all(p.output(lm.vocab).startswith(handle.committed) for p in finite)
+    if finite:  # at the end nothing is held back: all that the survivors share is committed
+        outputs = [p.output(lm.vocab) for p in finite]
+        shared = next((i for i in range(min(map(len, outputs))) if len({o[i] for o in outputs}) > 1), min(map(len, outputs)))
+        assert handle.committed == outputs[0][:shared]
+
+
+def test_agreed_output_holds_back_what_a_stop_string_could_cut():
+    from awrs.smc.engine import Trajectory
+    from awrs.smc.scheduler import agreed_output
+
+    vocab = awrs.MockLM([b"ab", b"</", b"s>"], [0.0] * 4).vocab
+    running = [Trajectory(None, tokens=[0, 1]), Trajectory(None, tokens=[0, 1, 0])]
+    assert agreed_output(running, vocab) == b"ab</"
+    assert agreed_output(running, vocab, [b"</s>"]) == b"a"  # "ab</" less 3 held back
+    dead = Trajectory(None, tokens=[2], log_weight=-np.inf)
+    assert agreed_output([*running, dead], vocab) == b"ab</"
+
+
+def test_committed_text_waits_for_a_whole_character():
+    from awrs.smc.scheduler import Handle
+
+    handle = Handle(0, Submission([0], awrs.Regex("a")))
+    for data, text in [
+        (b"ab\xc3", "ab"),
+        (b"ab\xc3\xa9", "abé"),
+        (b"\xe2\x82", ""),
+        (b"\xe2\x82\xac", "€"),
+        (b"x\xf0\x9f\x98", "x"),
+    ]:
+        handle.committed = data
+        assert handle.committed_text == text
