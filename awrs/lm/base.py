@@ -18,7 +18,16 @@ import numpy as np
 from awrs.errors import ArgumentTypeError, GenerationError
 from awrs.lm.vocab import Vocabulary
 
-__all__ = ["ChatMessage", "JoinableBatch", "LanguageModel", "Prompt", "SequenceBatch", "check_prompts", "check_temperature"]
+__all__ = [
+    "ChatMessage",
+    "JoinableBatch",
+    "LanguageModel",
+    "Prompt",
+    "SequenceBatch",
+    "check_prompts",
+    "check_temperature",
+    "log_softmax",
+]
 
 ChatMessage = Mapping[str, str]
 #: A plain string, or chat messages ``[{"role": ..., "content": ...}]`` (uses the chat template).
@@ -101,6 +110,16 @@ def check_prompts(prompts: Sequence[Sequence[int]], copies: int, max_length: int
         raise PromptTooLongError(
             f"the prompt has {longest} tokens but the model's context window is {max_length}; shorten the prompt"
         )
+
+
+def log_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Rows of ``logits`` (computed in their own dtype) divided by ``temperature`` and
+    normalised, as float32: what a numpy backend's ``logprobs`` returns."""
+    z = logits if temperature == 1.0 else logits / logits.dtype.type(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        out: np.ndarray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return out.astype(np.float32, copy=False)
 
 
 def check_temperature(temperature: float) -> float:

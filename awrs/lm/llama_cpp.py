@@ -37,7 +37,7 @@ import numpy as np
 
 from awrs._cache import cache_root
 from awrs.errors import GenerationError, ModelError
-from awrs.lm.base import Prompt, check_prompts, check_temperature
+from awrs.lm.base import Prompt, check_prompts, check_temperature, log_softmax
 from awrs.lm.prompts import encode_prompt
 from awrs.lm.token_bytes import vocabulary_from_tokenizer
 from awrs.lm.vocab import Vocabulary
@@ -302,10 +302,7 @@ class LlamaCppBatch:
         t = check_temperature(temperature)
         if self._logprob_memo is not None and self._logprob_memo[0] == t:
             return self._logprob_memo[1]
-        x = self._logits if t == 1.0 else self._logits / np.float32(t)
-        top = x.max(axis=1, keepdims=True)
-        shifted = x - top
-        out: np.ndarray = (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))).astype(np.float32, copy=False)
+        out = log_softmax(self._logits, t)
         self._logprob_memo = (t, out)
         return out
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from awrs.errors import ArgumentTypeError, GenerationError
-from awrs.lm.base import Prompt, check_prompts, check_temperature
+from awrs.lm.base import Prompt, check_prompts, check_temperature, log_softmax
 from awrs.lm.vocab import Vocabulary
 
 __all__ = ["MockBatch", "MockLM"]
@@ -100,12 +100,7 @@ class MockBatch:
         return [list(c[n:]) for c, n in zip(self._contexts, self._prompt_lens)]
 
     def logprobs(self, temperature: float = 1.0) -> np.ndarray:
-        t = check_temperature(temperature)
-        z = self._logits / t
-        z = z - z.max(axis=1, keepdims=True)
-        with np.errstate(divide="ignore"):
-            out: np.ndarray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return out.astype(np.float32)
+        return log_softmax(self._logits, check_temperature(temperature))
 
     def extend(self, tokens: Sequence[int]) -> None:
         if len(tokens) != self.size:
