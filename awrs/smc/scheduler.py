@@ -184,8 +184,11 @@ class Engine:
         select: list[int] = []
         tokens: list[int] = []
         rows: list[tuple[_Running, int]] = []
+        rows_of: dict[int, list[int]] = {}  # id of a request -> its batch rows, in order (one pass)
+        for r, (owner, _) in enumerate(self._rows):
+            rows_of.setdefault(id(owner), []).append(r)
         for run in list(self._running):
-            mine = [r for r, (owner, _) in enumerate(self._rows) if owner is run]
+            mine = rows_of.get(id(run), [])
             try:
                 moves, live = self._advance(run, mine, logprobs)
             except Exception as exc:  # the request's own constraint, critic or callback raised
