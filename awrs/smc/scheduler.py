@@ -17,6 +17,7 @@ callback raises fails alone with that error; the engine goes on with the others.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import math
 import time
@@ -88,17 +89,9 @@ class Handle:
 
     @property
     def committed_text(self) -> str:
-        """:attr:`committed` decoded, up to its last complete UTF-8 character."""
-        data = self.committed
-        for back in range(1, min(4, len(data)) + 1):  # an incomplete character at the end waits
-            lead = data[-back]
-            if lead < 0x80:
-                break
-            if lead >= 0xC0:
-                if back < (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4):
-                    data = data[:-back]
-                break
-        return data.decode("utf-8", errors="replace")
+        """:attr:`committed` decoded, up to its last complete UTF-8 character (an incremental
+        decoder holds an unfinished one back)."""
+        return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(self.committed)
 
     @property
     def done(self) -> bool:
