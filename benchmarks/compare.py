@@ -629,28 +629,39 @@ def charge_matched_model_time(rows: list[dict]) -> None:
 
 class _StepClock:
     """The end of the prefill and of every forward pass after it, while a method decodes
-    (the model's ``start`` and its batch's ``extend`` are wrapped for the duration: HFModel and
-    HFBatch by default, LlamaCppModel and LlamaCppBatch for a llama.cpp model): the differences
-    are the decoding steps' times, model and token choice together, for every method that
-    runs on awrs's model wrapper (awrs's engine and the peers' decode loop alike)."""
+    (the model class's ``start`` is wrapped for the duration, and the ``extend`` of the batch
+    class it returns; HFModel when no model is given): the differences are the decoding steps'
+    times, model and token choice together, for every method that runs on awrs's model wrapper
+    (awrs's engine and the peers' decode loop alike), on any backend."""
 
     def __init__(self, lm: Any = None):
+        from awrs.lm.hf import HFModel
+
         self.marks: list[float] = []
         self.forwards: list[float] = []
-        self._classes = _model_classes(lm)
+        self._model_class = HFModel if lm is None else type(lm)
+        self._saved: list[tuple[type, str, Any]] = []
 
     def __enter__(self) -> _StepClock:
-        model_class, batch_class = self._classes
-        self._saved = (model_class.start, batch_class.extend)
-        start, extend = self._saved
+        start = self._model_class.start
         marks, forwards = self.marks, self.forwards
 
         def timed_start(lm, *args, **kwargs):
             batch = start(lm, *args, **kwargs)
+            self._wrap_extend(type(batch))
             marks.clear()
             forwards.clear()
             marks.append(time.perf_counter())
             return batch
+
+        self._replace(self._model_class, "start", timed_start)
+        return self
+
+    def _wrap_extend(self, batch_class: type) -> None:
+        if any(owner is batch_class for owner, _, _ in self._saved):
+            return
+        extend = batch_class.extend
+        marks, forwards = self.marks, self.forwards
 
         def timed_extend(batch, tokens):
             started = time.perf_counter()
@@ -658,26 +669,19 @@ class _StepClock:
             marks.append(time.perf_counter())
             forwards.append(marks[-1] - started)
 
-        model_class.start, batch_class.extend = timed_start, timed_extend
-        return self
+        self._replace(batch_class, "extend", timed_extend)
+
+    def _replace(self, owner: type, name: str, value: Any) -> None:
+        self._saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
 
     def __exit__(self, *exc) -> None:
-        model_class, batch_class = self._classes
-        model_class.start, batch_class.extend = self._saved
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
 
     def steps(self) -> list[float]:
         return np.diff(self.marks).tolist()
-
-
-def _model_classes(lm: Any) -> tuple[type, type]:
-    """The model class and batch class whose start/extend a _StepClock wraps for ``lm``."""
-    from awrs.lm.hf import HFBatch, HFModel
-
-    if type(lm).__name__ == "LlamaCppModel":
-        from awrs.lm.llama_cpp import LlamaCppBatch, LlamaCppModel
-
-        return LlamaCppModel, LlamaCppBatch
-    return HFModel, HFBatch
 
 
 def _ratio(a: float, b: float) -> float:
