@@ -148,29 +148,25 @@ def _load_transformers(
 
 def _load_gguf(path: Path, torch_dtype: Any) -> tuple[Any, Any]:
     """A GGUF file de-quantised by transformers (slow: prefer the llama.cpp backend)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     if not path.is_file():
         raise ModelError(f"no GGUF file at {path}; give the path of a .gguf model file")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch_dtype)
-    except Exception as exc:  # transformers and gguf raise many types
-        raise ModelError(f"could not load {path}: {_first_line(exc)}") from exc
-    return model, tokenizer
+    return _load(str(path.parent), torch_dtype, trust_remote_code=False, gguf_file=path.name)
 
 
-def _load(source: str, torch_dtype: Any, trust_remote_code: bool) -> tuple[Any, Any]:
-    """The tokenizer and model of ``source``; any failure to read them is a ModelError."""
+def _load(source: str, torch_dtype: Any, trust_remote_code: bool, gguf_file: str | None = None) -> tuple[Any, Any]:
+    """The tokenizer and model of ``source`` (the folder of ``gguf_file`` when given); any
+    failure to read them is a ModelError."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    gguf = {"gguf_file": gguf_file} if gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **gguf)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, trust_remote_code=trust_remote_code, **gguf)
     except Exception as exc:  # transformers, tokenizers and safetensors raise many types, some plain Exception
+        name = str(Path(source) / gguf_file) if gguf_file else source
         raise ModelError(
-            f"could not load model {source!r}: {_first_line(exc)}. Give a Hugging Face model id, a local folder with "
-            "config.json, tokenizer and weights, or nothing for the embedded default model"
+            f"could not load model {name!r}: {_first_line(exc)}. Give a Hugging Face model id, a local folder with "
+            "config.json, tokenizer and weights, a .gguf file, or nothing for the embedded default model"
         ) from exc
     return model, tokenizer
 
