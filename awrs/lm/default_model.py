@@ -111,29 +111,32 @@ def _convert(gguf: Path, target: Path) -> None:
     write_atomically(target, lambda folder: _save_plain_checkpoint(gguf, folder))
 
 
-def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(folder)`` on a new temporary folder beside ``target``, check that it holds an
-    intact checkpoint, then rename it to ``target`` (replacing what was there). If ``write``
-    fails or is interrupted the folder is removed; one left by a killed process is removed by
-    a later conversion. Raises ModelError when the folder cannot be written."""
+def write_atomically(
+    target: Path, write: Callable[[Path], object], *, intact: Callable[[Path], bool] = is_intact, what: str = "the default model"
+) -> None:
+    """Call ``write(folder)`` on a new temporary folder beside ``target``, check that it is
+    ``intact`` (by default: holds an intact checkpoint), then rename it to ``target`` (replacing
+    what was there). If ``write`` fails or is interrupted the folder is removed; one left by a
+    killed process is removed by a later conversion. Raises ModelError when the folder cannot be
+    written; ``what`` names the contents in its message."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_conversions(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         write(tmp)
-        if not is_intact(tmp):
-            raise ModelError(f"the conversion of the default model into {target} wrote an incomplete checkpoint")
+        if not intact(tmp):
+            raise ModelError(f"the conversion of {what} into {target} wrote an incomplete checkpoint")
         if target.exists():
             shutil.rmtree(target)
         try:
             tmp.rename(target)
         except OSError:
-            if not is_intact(target):  # else another process finished the same conversion first
+            if not intact(target):  # else another process finished the same conversion first
                 raise
     except OSError as exc:
         raise ModelError(
-            f"could not write the converted default model to {target}: {exc}; check that the folder "
-            f"is writable and has about 600 MB free (or set ${CACHE_ENV} to another folder)"
+            f"could not write the conversion of {what} to {target}: {exc}; check that the folder is writable "
+            f"and has room (the default model takes about 600 MB), or set ${CACHE_ENV} to another folder"
         ) from exc
     finally:
         if tmp.exists():

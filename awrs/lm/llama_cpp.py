@@ -26,8 +26,6 @@ import ctypes
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 from awrs._cache import cache_root
 from awrs.errors import GenerationError, ModelError
 from awrs.lm.base import Prompt, check_prompts, check_temperature, log_softmax
+from awrs.lm.default_model import write_atomically
 from awrs.lm.prompts import encode_prompt
 from awrs.lm.token_bytes import vocabulary_from_tokenizer
 from awrs.lm.vocab import Vocabulary
@@ -492,12 +491,12 @@ def gguf_tokenizer(path: Path, cache_dir: str | os.PathLike[str] | None = None) 
     except Exception as exc:  # transformers raises many types for an unreadable GGUF
         raise ModelError(f"could not read the tokenizer of {path}: {exc}; pass tokenizer= explicitly") from exc
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=folder.parent))
-        tokenizer.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except OSError as exc:  # the cache is an optimisation: a read-only one costs time, not correctness
-        logger.warning("could not cache the tokenizer of %s in %s: %s", path.name, folder, exc)
+        write_atomically(
+            folder,
+            tokenizer.save_pretrained,
+            intact=lambda f: (f / "tokenizer_config.json").is_file(),
+            what=f"the tokenizer of {path.name}",
+        )
+    except ModelError as exc:  # the cache is an optimisation: a read-only one costs time, not correctness
+        logger.warning("could not cache the tokenizer of %s: %s", path.name, exc)
     return tokenizer
