@@ -125,7 +125,7 @@ class LlamaCppModel:
         self._idle: list[_Context] = []
         # One finalizer frees the idle contexts before the model they were made from.
         weakref.finalize(self, _free_model, ll, self._model, self._idle)
-        llama_vocab = ll.llama_model_get_vocab(self._model)
+        self._llama_vocab = llama_vocab = ll.llama_model_get_vocab(self._model)
         self.n_vocab = int(ll.llama_vocab_n_tokens(llama_vocab))
         self.tokenizer = tokenizer if tokenizer is not None else gguf_tokenizer(self.path, cache_dir)
         end_ids = [i for i in range(self.n_vocab) if ll.llama_vocab_is_eog(llama_vocab, i)]
@@ -146,10 +146,10 @@ class LlamaCppModel:
     def token_piece(self, token: int) -> bytes:
         """llama.cpp's own bytes for ``token`` (special tokens rendered), for cross-checks."""
         buf = ctypes.create_string_buffer(256)
-        n = self._ll.llama_token_to_piece(self._ll.llama_model_get_vocab(self._model), token, buf, len(buf), 0, True)
-        if n < 0:
+        n = self._ll.llama_token_to_piece(self._llama_vocab, token, buf, len(buf), 0, True)
+        if n < 0:  # the piece is longer: -n bytes
             buf = ctypes.create_string_buffer(-n)
-            n = self._ll.llama_token_to_piece(self._ll.llama_model_get_vocab(self._model), token, buf, len(buf), 0, True)
+            n = self._ll.llama_token_to_piece(self._llama_vocab, token, buf, len(buf), 0, True)
         return buf.raw[:n]
 
     def encode_prompt(self, prompt: Prompt) -> list[int]:
