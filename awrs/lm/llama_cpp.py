@@ -162,8 +162,7 @@ class LlamaCppModel:
         if not prompts:
             raise GenerationError("start needs at least one prompt")
         check_prompts(prompts, copies, self._max_length)
-        if len(prompts) * copies > MAX_ROWS:
-            raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {len(prompts) * copies} were asked for")
+        _check_rows(len(prompts) * copies)
         return LlamaCppBatch(self, [[int(t) for t in p] for p in prompts], copies)
 
     def _context(self, seqs: int, cells: int) -> _Context:
@@ -182,6 +181,11 @@ class LlamaCppModel:
         self._idle.sort(key=lambda c: c.seqs * c.cells)
         while len(self._idle) > 1:
             self._idle.pop(0).close()
+
+
+def _check_rows(n: int) -> None:
+    if n > MAX_ROWS:
+        raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {n} were asked for")
 
 
 def _free_model(ll: Any, model: Any, idle: list[_Context]) -> None:
@@ -334,8 +338,7 @@ class LlamaCppBatch:
         n = len(prompts) * copies
         if n == 0:
             return
-        if self.size + n > MAX_ROWS:
-            raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {self.size + n} were asked for")
+        _check_rows(self.size + n)
         assert self._ctx is not None
         base, old = len(self._prompts), self.size
         longest = max(len(p) for p in prompts)
@@ -362,8 +365,7 @@ class LlamaCppBatch:
             return
         if any(not 0 <= r < self.size for r in rows):
             raise GenerationError(f"select takes row indices in [0, {self.size}), got {rows}")
-        if len(rows) > MAX_ROWS:
-            raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {len(rows)} were asked for")
+        _check_rows(len(rows))
         assert self._ctx is not None
         if len(rows) > self._ctx.seqs:  # more sequences than the context has
             self._grow(len(rows), self._ctx.cells)
