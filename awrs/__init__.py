@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from awrs import sql
 from awrs._version import __version__
+from awrs.aio import AsyncStream, agenerate, astream
 from awrs.constraints import (
     SQL,
     Choice,
@@ -48,6 +49,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "SQL",
     "ArgumentTypeError",
+    "AsyncStream",
     "AwrsError",
     "Choice",
     "Constraint",
@@ -76,6 +78,8 @@ __all__ = [
     "UnsupportedSchemaError",
     "Vocabulary",
     "__version__",
+    "agenerate",
+    "astream",
     "choice",
     "generate",
     "generate_batch",

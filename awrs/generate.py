@@ -31,7 +31,7 @@ from awrs.smc.weights import normalized_weights
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["GenerateOptions", "Method", "PromptInput", "Request", "generate", "generate_batch", "prepare", "run"]
+__all__ = ["GenerateOptions", "Method", "PromptInput", "Request", "finish", "generate", "generate_batch", "prepare", "run"]
 
 #: One prompt as :func:`generate` takes it: text (bytes are read as UTF-8), chat messages
 #: (through the model's chat template), or token ids (a 1-D NumPy array or tensor works too).
@@ -298,11 +298,11 @@ def run(request: Request) -> list[Result]:
             Submission(request.prompt_ids[0], request.constraint, request.config, rng, request.critic, request.on_token)
         )
         engine.run()
-        return [_result(request, handle.result(), rng)]
+        return [finish(request, handle.result(), rng)]
     records = run_groups(
         request.lm, request.prompt_ids, request.constraint, request.config, rng, critic=request.critic, on_token=request.on_token
     )
-    return [_result(request, record, rng) for record in records]
+    return [finish(request, record, rng) for record in records]
 
 
 def _check_combination(method: str, options: ProposalOptions, weighted: bool, critic: Any, twist: bool) -> None:
@@ -326,8 +326,8 @@ def _check_combination(method: str, options: ProposalOptions, weighted: bool, cr
         raise GenerationError("twist=True applies the critic to unfinished text: give critic=...")
 
 
-def _result(request: Request, record: RunRecord, rng: np.random.Generator) -> Result:
-    """The particles as a Result. Where the method carries no weights (lcd, greedy,
+def finish(request: Request, record: RunRecord, rng: np.random.Generator) -> Result:
+    """A finished run's particles as a Result (``rng`` chooses the output among them). Where the method carries no weights (lcd, greedy,
     estimator='none'), log weights and ``log_ml`` are None rather than numbers that mean
     nothing."""
     vocab = request.lm.vocab

@@ -96,7 +96,7 @@ def test_leaving_a_stream_early_stops_its_generation():
     stream = awrs.stream(model, "a", awrs.Regex("[ab]*"), max_new_tokens=200, seed=0)
     for _ in stream:
         break
-    assert not stream._thread.is_alive() and stream.result is None  # stopped, and waited for
+    assert stream.job.done and stream.job.status == "cancelled" and stream.result is None  # stopped, and waited for
     calls = model.forward_calls
     after = awrs.generate(model, "a", awrs.Regex("[ab]+c?"), method="awrs", max_new_tokens=6, seed=4)
     assert model.forward_calls > calls and after.particles == reference(slow_lm(), method="awrs").particles
@@ -105,7 +105,7 @@ def test_leaving_a_stream_early_stops_its_generation():
 def test_a_stream_closes_on_leaving_its_with_block():
     with awrs.stream(slow_lm(), "a", awrs.Regex("[ab]*"), max_new_tokens=200, seed=0) as stream:
         pass
-    assert not stream._thread.is_alive() and stream.result is None
+    assert stream.job.done and stream.job.status == "cancelled" and stream.result is None
 
 
 @pytest.mark.model

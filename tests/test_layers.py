@@ -31,6 +31,8 @@ RANKS = {
     "arguments": 7,
     "generate": 7,
     "structured": 8,
+    "service": 8,
+    "aio": 8,
     "sql": 9,
     "transformers": 9,
     "testing": 9,

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from awrs.constraints.base import Constraint
-from awrs.constraints.stop import StopAt
+from awrs.constraints.stop import StopAt, held_back
 from awrs.errors import GenerationError
 from awrs.lm.base import JoinableBatch, LanguageModel
 from awrs.sampler.space import CandidateSpace
@@ -83,6 +83,18 @@ class Handle:
         #: growing monotonically; what a stream may send. Kept only for ``stream=True``.
         self.committed = b""
         self._cancelled = False
+        self._group: _Group | None = None  # its particles once it runs
+
+    @property
+    def particles(self) -> list[Trajectory]:
+        """The request's particles as they stand (empty before it starts): read them between
+        steps, from the thread that steps the engine."""
+        return [] if self._group is None else self._group.particles
+
+    @property
+    def n_resamples(self) -> int:
+        """How many times the request's particles have been resampled so far."""
+        return 0 if self._group is None else self._group.n_resamples
 
     def __repr__(self) -> str:
         return f"Handle({self.id}, {self.status!r})"
@@ -126,6 +138,7 @@ class _Running:
         self.handle = handle
         self.space = CandidateSpace(lm.vocab, constraint, s.config.extra_eos_ids)
         self.group = _Group(constraint, s.config.n_particles)
+        handle._group = self.group
         self.t = 0
         self.started = time.perf_counter()
         self.prefill_seconds = 0.0
@@ -152,9 +165,17 @@ class Engine:
         self._ids = itertools.count()
 
     def submit(self, submission: Submission) -> Handle:
+        """Queue a request: it joins the batch at the next step."""
         handle = Handle(next(self._ids), submission)
         self._queue.append(handle)
         return handle
+
+    def enqueue(self, handle: Handle) -> None:
+        """Queue a request through a handle made by the caller (a service that numbers its
+        requests itself)."""
+        if handle.status != "queued" or handle._group is not None:
+            raise GenerationError(f"request {handle.id} was queued before ({handle.status})")
+        self._queue.append(handle)
 
     @property
     def pending(self) -> int:
@@ -303,10 +324,9 @@ def agreed_output(particles: Sequence[Trajectory], vocab: Any, stop_strings: Seq
     """The longest output every particle still in the running shares and no later step can
     change: what may be streamed. Particles with weight 0 (dead ends, the budget spent while
     incomplete) are out. Resampling only copies particles that are in, and a particle only
-    appends, so the agreed output never shrinks; an unfinished particle's last
-    ``len(longest stop string) - 1`` bytes are held back, because a stop string completed by a
-    later token would cut them from the output."""
-    hold = max((len(s) for s in stop_strings), default=1) - 1
+    appends, so the agreed output never shrinks; an unfinished particle's text is held back by
+    the longest end of it that could still begin a stop string (a later token completing the
+    stop string would cut it from the output; :func:`~awrs.constraints.stop.held_back`)."""
     texts = []
     for p in particles:
         if p.log_weight == -math.inf:
@@ -315,7 +335,7 @@ def agreed_output(particles: Sequence[Trajectory], vocab: Any, stop_strings: Seq
             texts.append(p.output(vocab))
         else:
             data = vocab.decode(p.tokens)
-            texts.append(data[: max(0, len(data) - hold)])
+            texts.append(data[: len(data) - held_back(data, stop_strings)] if stop_strings else data)
     if not texts:
         return b""
     first = min(texts, key=len)

@@ -161,7 +161,9 @@ def test_agreed_output_holds_back_what_a_stop_string_could_cut():
     vocab = awrs.MockLM([b"ab", b"</", b"s>"], [0.0] * 4).vocab
     running = [Trajectory(None, tokens=[0, 1]), Trajectory(None, tokens=[0, 1, 0])]
     assert agreed_output(running, vocab) == b"ab</"
-    assert agreed_output(running, vocab, [b"</s>"]) == b"a"  # "ab</" less 3 held back
+    assert agreed_output(running, vocab, [b"</s>"]) == b"ab"  # "ab</" less the "</" that may begin "</s>"
+    assert agreed_output(running, vocab, [b"b</s>"]) == b"a"  # "ab</" less "b</"
+    assert agreed_output(running, vocab, [b"xyz"]) == b"ab</"  # nothing here can begin "xyz"
     dead = Trajectory(None, tokens=[2], log_weight=-np.inf)
     assert agreed_output([*running, dead], vocab) == b"ab</"
 
