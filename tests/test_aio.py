@@ -32,7 +32,11 @@ def mock(seed: int = 0, delay: float = 0.0) -> awrs.MockLM:
 
 REQUESTS = [
     ("Give me an email.", awrs.Regex(r"[a-z]+@[a-z]+\.(com|org)"), dict(method="smc", n_particles=4)),
-    ("JSON?", awrs.JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}), dict(method="awrs")),
+    (
+        "JSON?",
+        awrs.JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}),
+        dict(method="awrs"),
+    ),
     ("Yes or no?", awrs.Choice(["yes", "no"]), dict(method="lcd")),
     ("SQL?", awrs.Grammar('start: "SELECT " NAME\nNAME: /[a-z]+/'), dict(method="smc", n_particles=3)),
     ("Mask?", awrs.Regex(r"(ab|@)+"), dict(method="mask")),
