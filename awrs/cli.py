@@ -158,6 +158,41 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     bench.set_defaults(func=_bench)
 
+    serve = commands.add_parser(
+        "serve",
+        help="an OpenAI-compatible server with a playground page (needs: pip install 'awrs[server]')",
+        description="Serve one model with the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models, "
+        "/health) and a playground page at /. Requests from all clients share one batch (continuous batching). "
+        "Constraints: response_format (json_schema, json_object), guided_json, guided_regex, guided_choice, "
+        "guided_grammar, structured_outputs, sql_database; awrs's own fields method, n_particles, ess_threshold. "
+        "docs/serving.md has the details and client examples.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--model", default=None, help="a Hugging Face model id or path, or a .gguf file (default: the embedded model)"
+    )
+    serve.add_argument("--model-name", default=None, help="the id clients name in 'model' (default: the model's name)")
+    serve.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: llama.cpp for a GGUF when installed")
+    serve.add_argument("--device", default=None)
+    serve.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: half the cores)")
+    serve.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' on /v1/* (default: $AWRS_API_KEY if set, else none)"
+    )
+    serve.add_argument("--max-tokens", type=int, default=512, help="the default and largest max_tokens a request may ask for")
+    serve.add_argument("--max-particles", type=int, default=64, help="the largest n_particles a request may ask for")
+    serve.add_argument("--max-pending", type=int, default=256, help="choices held at once (queued and running); more get 503")
+    serve.add_argument(
+        "--sql-db",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a SQLite database requests may name in sql_database (repeatable)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
+    serve.set_defaults(func=_serve)
+
     demo = commands.add_parser("demo", help="constrained generation on the embedded default model")
     demo.add_argument("--max-new-tokens", type=int, default=24)
     demo.add_argument("--particles", type=int, default=4)
@@ -390,6 +425,41 @@ def _benchmarks_folder() -> Path:
 def _is_script(path: Path) -> bool:
     """A benchmark script, not a helper module (peers.py, _common.py)."""
     return not path.stem.startswith("_") and 'if __name__ == "__main__":' in path.read_text()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from awrs import server
+    from awrs.lm.default_model import DEFAULT_MODEL
+    from awrs.lm.loading import load_model
+
+    server._require()  # before minutes of loading, say what is missing
+    databases = {}
+    for item in args.sql_db:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise AwrsError(f"--sql-db takes NAME=PATH with an existing SQLite file, got {item!r}")
+        databases[name] = path
+    lm = load_model(args.model, backend=args.backend, device=args.device, n_threads=args.threads, verbose=args.verbose)
+    name = args.model_name or (Path(args.model).name if args.model else DEFAULT_MODEL)
+    api_key = args.api_key or os.environ.get("AWRS_API_KEY") or None
+    print(
+        f"awrs {__version__}: serving {name} ({type(lm).__name__}) on http://{args.host}:{args.port}/",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.serve(
+        lm,
+        model_name=name,
+        host=args.host,
+        port=args.port,
+        api_key=api_key,
+        max_pending=args.max_pending,
+        databases=databases,
+        log_level=args.log_level,
+        max_tokens=args.max_tokens,
+        max_particles=args.max_particles,
+    )
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ RANKS = {
     # The package itself (awrs/__init__.py), and the command line, which is written on it.
     "": 10,
     "cli": 10,
+    "server": 10,
     "__main__": 10,
 }
 
