@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,12 +240,33 @@ def constraint_of(body: Mapping[str, Any], limits: Limits) -> Constraint | None:
     if not found:
         return None
     name, value = found[0]
+    try:  # the database's file, not only its name, is part of what sql_database compiles
+        key = (name, json.dumps(value, sort_keys=True), str(limits.databases.get(value, "")) if name == "sql_database" else "")
+    except (TypeError, ValueError):
+        key = None
+    with _COMPILED_LOCK:
+        if key is not None and key in _COMPILED:  # an app sends the same schema again and again
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key]
     try:
-        return _READERS[name](value, limits)
+        constraint = _READERS[name](value, limits)
     except ApiError:
         raise
     except AwrsError as exc:
         raise ApiError(400, f"{name}: {exc}", param=name, code=type(exc).__name__) from exc
+    if key is not None:
+        with _COMPILED_LOCK:
+            _COMPILED[key] = constraint
+            while len(_COMPILED) > _COMPILED_SIZE:
+                _COMPILED.popitem(last=False)
+    return constraint
+
+
+#: Compiled constraints by their request field, most recently used last: compiling a schema or
+#: grammar takes milliseconds to seconds, and constraints are immutable, so requests share them.
+_COMPILED: OrderedDict[tuple[str, str, str], Constraint] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_SIZE = 128
 
 
 def _response_format(value: Any, limits: Limits) -> Constraint:

@@ -47,11 +47,13 @@ class Server:
         return self.log.read()[-4000:]
 
     def wait_until_up(self, timeout: float = 120) -> None:
+        """Return once /health answers; RuntimeError with the server's output if it exits or
+        does not answer within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 self.stop()
-                pytest.fail(f"awrs serve exited with {self.process.returncode} before answering /health:\n{self.output()}")
+                raise RuntimeError(f"awrs serve exited with {self.process.returncode} before answering /health:\n{self.output()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
                     if json.load(answer).get("status") == "ok":
@@ -60,7 +62,7 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"awrs serve did not answer /health within {timeout} s:\n{self.output()}")
+                raise RuntimeError(f"awrs serve did not answer /health within {timeout} s:\n{self.output()}")
             time.sleep(0.25)
 
     def stop(self) -> None:
