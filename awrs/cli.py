@@ -177,7 +177,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", default=None)
     serve.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: half the cores)")
     serve.add_argument(
-        "--api-key", default=None, help="require 'Authorization: Bearer KEY' on /v1/* (default: $AWRS_API_KEY if set, else none)"
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' on /v1/* (default: $AWRS_API_KEY if set, else none; "
+        "prefer the variable: other users of the machine can read command lines)",
     )
     serve.add_argument("--max-tokens", type=int, default=512, help="the default and largest max_tokens a request may ask for")
     serve.add_argument("--max-particles", type=int, default=64, help="the largest n_particles a request may ask for")
