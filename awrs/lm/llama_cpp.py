@@ -168,6 +168,9 @@ class LlamaCppModel:
     def _context(self, seqs: int, cells: int) -> _Context:
         """An idle context with at least ``seqs`` sequences of ``cells`` KV cells each (its memory
         cleared), or a new one."""
+        # A context collected with its batch in a reference cycle may have been closed after
+        # the batch's __del__ returned it here (the collector finalizes both): never reuse it.
+        self._idle[:] = [c for c in self._idle if not c._closed]
         for ctx in self._idle:
             if ctx.seqs >= seqs and ctx.cells >= cells:
                 self._idle.remove(ctx)
@@ -177,6 +180,8 @@ class LlamaCppModel:
 
     def _release(self, ctx: _Context) -> None:
         """Keep the largest context idle for the next batch; free the others."""
+        if ctx._closed:
+            return
         self._idle.append(ctx)
         self._idle.sort(key=lambda c: c.seqs * c.cells)
         while len(self._idle) > 1:
@@ -186,6 +191,13 @@ class LlamaCppModel:
 def _check_rows(n: int) -> None:
     if n > MAX_ROWS:
         raise GenerationError(f"llama.cpp holds at most {MAX_ROWS} rows in one batch, {n} were asked for")
+
+
+def _more_seqs(have: int, need: int) -> int:
+    """How many sequences a context rebuilt for ``need`` rows gets: at least twice as many as
+    it had (up to MAX_ROWS), so that rows joining one by one (a server's requests) rebuild
+    O(log n) times, not once per request."""
+    return min(MAX_ROWS, max(need, 2 * have))
 
 
 def _free_model(ll: Any, model: Any, idle: list[_Context]) -> None:
@@ -349,7 +361,7 @@ class LlamaCppBatch:
         self._generated += [[] for _ in range(n)]
         self._logprob_memo = None
         if old + n > self._ctx.seqs:  # more sequences than the context has: rebuild with all rows
-            self._rebuild(old + n, max(self._ctx.cells, longest + _HEADROOM))
+            self._rebuild(_more_seqs(self._ctx.seqs, old + n), max(self._ctx.cells, longest + _HEADROOM))
             return
         free = sorted(set(range(self._ctx.seqs)) - set(self._seqs))
         self._seqs += free[:n]
@@ -368,7 +380,7 @@ class LlamaCppBatch:
         _check_rows(len(rows))
         assert self._ctx is not None
         if len(rows) > self._ctx.seqs:  # more sequences than the context has
-            self._grow(len(rows), self._ctx.cells)
+            self._grow(_more_seqs(self._ctx.seqs, len(rows)), self._ctx.cells)
         kept = set(rows)
         free = [s for r, s in enumerate(self._seqs) if r not in kept]
         for s in free:

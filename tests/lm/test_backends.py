@@ -239,3 +239,20 @@ def test_int8_is_dynamic_quantisation_of_the_transformers_model(default_lm):
     # Lossy on this small model (benchmarks/lm_step.py reports KL ~0.3-0.8 nats from float32),
     # but still a language model: its top token is among float32's top five here.
     assert int(np.argmax(lp)) in np.argsort(-default_lm.start([prompt]).logprobs()[0])[:5]
+
+
+def test_a_llama_batch_collected_in_a_reference_cycle_leaves_no_closed_context_to_reuse(llama_lm):
+    """The collector finalizes a batch and its context together; the batch's __del__ returning
+    the context to the idle pool must not leave a closed one there (it crashed the next start)."""
+    import gc
+
+    prompt = llama_lm.encode_prompt("Hello")
+    batch = llama_lm.start([prompt], copies=2)
+    cycle: list = [batch]
+    cycle.append(cycle)
+    del batch, cycle
+    gc.collect()
+    again = llama_lm.start([prompt], copies=2)
+    assert not again._ctx._closed and not any(ctx._closed for ctx in llama_lm._idle)
+    again.extend([0, 1])
+    assert np.isfinite(again.logprobs()).any(axis=1).all()
