@@ -231,36 +231,63 @@ class Engine:
     # --- internals -------------------------------------------------------------------------
 
     def _admit(self) -> None:
+        """Start every queued request: prefill all their prompts together (one add per particle
+        count, so one forward pass for a crowd that arrived at once), then append their rows."""
+        arrived: list[_Running] = []
         while self._queue:
             handle = self._queue.popleft()
             if handle._cancelled:
                 handle.status = "cancelled"
                 continue
-            s = handle.submission
             started = time.perf_counter()
             try:
                 run = _Running(handle, self.lm)
-                self._join(s.prompt_ids, s.config.n_particles)
-            except Exception as exc:  # a prompt too long, a bad configuration: this request only
+            except Exception as exc:  # a bad configuration: this request only
                 handle.status, handle.error = "failed", exc
                 continue
             run.started = started  # the prefill's clock, like run_groups', includes building the candidate space
-            run.prefill_seconds = time.perf_counter() - started
-            handle.status = "running"
-            self._running.append(run)
-            self._rows += [(run, i) for i in range(s.config.n_particles)]
+            arrived.append(run)
+        groups: dict[int, list[_Running]] = {}
+        for run in arrived:
+            groups.setdefault(run.handle.submission.config.n_particles, []).append(run)
+        for copies, runs in groups.items():
+            try:
+                self._join([r.handle.submission.prompt_ids for r in runs], copies)
+            except Exception:  # one prompt the model refuses: join them one by one, so it fails alone
+                for run in runs:
+                    self._start([run], copies)
+                continue
+            self._started(runs, copies)
 
-    def _join(self, prompt_ids: Sequence[int], copies: int) -> None:
-        """Append ``copies`` rows of the prompt to the batch (a new batch when there is none)."""
+    def _start(self, runs: list[_Running], copies: int) -> None:
+        try:
+            self._join([r.handle.submission.prompt_ids for r in runs], copies)
+        except Exception as exc:  # a prompt too long for the model: this request only
+            for run in runs:
+                run.handle.status, run.handle.error = "failed", exc
+            return
+        self._started(runs, copies)
+
+    def _started(self, runs: list[_Running], copies: int) -> None:
+        now = time.perf_counter()
+        for run in runs:
+            run.prefill_seconds = now - run.started
+            run.handle.status = "running"
+            self._running.append(run)
+            self._rows += [(run, i) for i in range(copies)]
+
+    def _join(self, prompts: list[Sequence[int]], copies: int) -> None:
+        """Append ``copies`` rows of each prompt to the batch (a new batch when there is none)."""
+        prompts = [list(p) for p in prompts]
         if self._batch is None or (self._batch.size == 0 and not isinstance(self._batch, JoinableBatch)):
-            self._batch = self.lm.start([list(prompt_ids)], copies=copies)
+            self._batch = self.lm.start(prompts, copies=copies)
             return
         if not isinstance(self._batch, JoinableBatch):
             raise GenerationError(
                 f"{type(self._batch).__name__} cannot take rows while it runs (it has no add()); "
                 "requests on this model run one batch at a time"
             )
-        self._batch.add([list(prompt_ids)], copies=copies)
+        self._batch.add(prompts, copies=copies)
 
     def _drop_cancelled(self) -> None:
         for run in [r for r in self._running if r.handle._cancelled]:
