@@ -38,11 +38,11 @@ from tests.server.conftest import Server
 
 MODEL = "SmolLM2-135M-Instruct"
 REGEXES = [
-    ("When did it happen? Answer with a date.", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    ("When did it happen? Answer with a timestamp.", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"),
     ("What is the phone number?", r"\([0-9]{3}\) [0-9]{3}-[0-9]{4}"),
-    ("What time is it?", r"[0-2][0-9]:[0-5][0-9]"),
-    ("Give a US zip code.", r"[0-9]{5}"),
-    ("Give an email address.", r"[a-z]{3,8}@[a-z]{3,8}\.(com|org|net)"),
+    ("Describe the weather in one sentence.", r"[A-Z][a-z]+( [a-z]+){4,10}\."),
+    ("Give a postal address.", r"[0-9]{1,4} [A-Z][a-z]+ (Street|Road|Avenue), [A-Z][a-z]+"),
+    ("Give an email address.", r"[a-z]{3,8}\.[a-z]{3,8}@[a-z]{3,8}\.(com|org|net)"),
 ]
 CHOICES = [
     ("Is the sky blue?", ["yes", "no"]),
@@ -62,13 +62,15 @@ def requests(count: int, max_tokens: int) -> list[dict[str, Any]]:
             schema = {
                 "type": "object",
                 "properties": {
-                    "name": {"type": "string", "maxLength": 6 + i % 7},
+                    "name": {"type": "string", "maxLength": 8 + i % 7},
                     "age": {"type": "integer", "minimum": 0, "maximum": 100 + i},
+                    "city": {"type": "string", "maxLength": 16},
+                    "occupation": {"type": "string", "maxLength": 16},
                 },
-                "required": ["name", "age"],
+                "required": ["name", "age", "city", "occupation"],
                 "additionalProperties": False,
             }
-            prompt = "Describe a person as JSON with a name and an age."
+            prompt = "Describe a person as JSON: name, age, city and occupation."
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": f"person{i}", "schema": schema}}
             check = lambda text, schema=schema: _validates(text, schema)
         elif kind == "regex":
@@ -185,7 +187,7 @@ def main() -> None:
     parser.add_argument("--backend", default="auto", choices=["auto", "transformers", "llama_cpp"])
     parser.add_argument("--clients", default="1,4,16,32", help="concurrency levels, comma-separated")
     parser.add_argument("--requests", type=int, default=48, help="requests per level (the same set at every level)")
-    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a level may take")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
