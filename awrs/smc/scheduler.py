@@ -313,7 +313,11 @@ class Engine:
             live, rows = run.detached, None
         else:
             live = [(0, i) for _, i in (self._rows[r] for r in mine)]
-            rows = logprobs[config.temperature][mine]
+            block = logprobs[config.temperature]
+            # A request's rows are consecutive (admitted together, kept in order): a view, not a
+            # copy of N x 49,153 floats per step.
+            contiguous = bool(mine) and mine[-1] - mine[0] == len(mine) - 1
+            rows = block[mine[0] : mine[-1] + 1] if contiguous else block[mine]
         forced = run.t == config.max_new_tokens
         moves = _step_all(
             [run.group], live, rows, run.space, config, run.handle.rng, forced, critic=s.critic, on_token=s.on_token

@@ -1,0 +1,195 @@
+"""awrs's own time per SMC step at N = 1 … 256 particles, the model taken out.
+
+A synthetic model returns fixed, realistic log-probability rows at no cost: rows recorded once
+from the default model (SmolLM2-135M-Instruct, its 49,152-token vocabulary) while it writes a
+JSON object, cached in the awrs cache directory, and handed out as views — each particle a
+different recorded row each step. So the numbers measure awrs alone: the sampler's steps (the
+kept distribution, the without-replacement draws, the constraint checks), resampling, and the
+engine's bookkeeping. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar) and
+N: sampler milliseconds per step and particle-steps per second.
+
+    python benchmarks/particle_throughput.py [--particles 1 4 16 64 256] [--tokens 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from _common import print_table, run_metadata, write_json
+
+import awrs
+from awrs._cache import cache_root
+from awrs.lm.base import log_softmax
+
+RECORD_TOKENS = 64
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "city": {"type": "string"}},
+    "required": ["name", "age", "city"],
+}
+#: What each kind of row is recorded from: a prompt and the constraint the model answers under.
+RECORDINGS = {
+    "json": (
+        [{"role": "user", "content": "Describe three people as a JSON list of objects with a name, an age and a city."}],
+        lambda: awrs.JsonSchema({"type": "array", "items": PERSON}),
+    ),
+    "sql": (
+        None,  # awrs.sql.prompt over Spider's concert_singer tables
+        lambda: awrs.SQL(),
+    ),
+}
+
+
+def recorded_rows(kind: str, refresh: bool = False) -> tuple[np.ndarray, awrs.Vocabulary]:
+    """[RECORD_TOKENS, V] float32 log-probabilities of the default model along its greedy answer
+    under the ``kind`` recording, recorded once and cached; and the model's vocabulary."""
+    lm = awrs.load_model(backend="llama_cpp" if _has_llama() else "transformers")
+    path = cache_root() / "benchmarks" / f"rows-{kind}-{len(lm.vocab)}-{RECORD_TOKENS}.npy"
+    if path.exists() and not refresh:
+        return np.load(path), lm.vocab
+    prompt, make = RECORDINGS[kind]
+    if prompt is None:
+        prompt = awrs.sql.prompt(
+            {"singer": ["singer_id", "name", "country", "age"], "concert": ["concert_id", "theme", "year"]},
+            "How many singers are older than 30?",
+        )
+    result = awrs.generate(lm, prompt, make(), method="lcd", greedy=True, max_new_tokens=RECORD_TOKENS)
+    tokens = list(result.particles[0].token_ids) or [lm.vocab.eos_ids[0]]
+    batch = lm.start([lm.encode_prompt(prompt)])
+    rows = []
+    for t in (tokens + [tokens[-1]] * RECORD_TOKENS)[:RECORD_TOKENS]:
+        rows.append(batch.logprobs()[0].astype(np.float32))
+        batch.extend([t])
+    out = np.stack(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out, lm.vocab
+
+
+def _has_llama() -> bool:
+    from awrs.lm.llama_cpp import is_available
+
+    return is_available()
+
+
+class FixedRows:
+    """A language model over ``vocab`` whose rows are recorded ones (no forward pass): at step
+    t every row is recorded row t (the model's distribution after t tokens of its own answer,
+    as particles that follow it see), handed out as a broadcast view."""
+
+    def __init__(self, rows: np.ndarray, vocab: awrs.Vocabulary):
+        self._vocab = vocab
+        self._rows = rows
+
+    @property
+    def vocab(self) -> awrs.Vocabulary:
+        return self._vocab
+
+    @property
+    def max_length(self) -> int | None:
+        return None
+
+    def encode_prompt(self, prompt) -> list[int]:  # the prompt is never read: rows are fixed
+        return [0]
+
+    def start(self, prompts, copies: int = 1) -> _FixedBatch:
+        return _FixedBatch(self, len(prompts) * copies)
+
+
+class _FixedBatch:
+    def __init__(self, lm: FixedRows, size: int):
+        self._lm = lm
+        self._generated: list[list[int]] = [[] for _ in range(size)]
+        self._t = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._generated)
+
+    @property
+    def generated(self) -> list[list[int]]:
+        return [list(g) for g in self._generated]
+
+    def logprobs(self, temperature: float = 1.0) -> np.ndarray:
+        row = self._lm._rows[min(self._t, len(self._lm._rows) - 1)]
+        rows = np.broadcast_to(row, (self.size, len(row)))
+        return rows if temperature == 1.0 else log_softmax(rows, temperature)
+
+    def select(self, rows) -> None:
+        self._generated = [list(self._generated[r]) for r in rows]
+
+    def extend(self, tokens) -> None:
+        for g, t in zip(self._generated, tokens):
+            g.append(int(t))
+        self._t += 1
+
+
+def constraints() -> dict[str, tuple[str, awrs.Constraint]]:
+    """Each measured constraint and the rows it runs on."""
+    return {
+        "json": ("json", awrs.JsonSchema({"type": "array", "items": PERSON, "minItems": 3})),
+        "regex": (
+            "json",
+            awrs.Regex(r'\[\s*(\{\s*"name": "[A-Za-z ]+",\s*"age": [0-9]+,\s*"city": "[A-Za-z ]+"\s*\},?\s*){3,}\]'),
+        ),
+        "sql": ("sql", awrs.SQL()),
+    }
+
+
+def measure(lm: FixedRows, constraint: awrs.Constraint, n: int, tokens: int, seed: int) -> dict[str, float]:
+    result = awrs.generate(lm, "x", constraint, method="smc", n_particles=n, max_new_tokens=tokens, seed=seed)
+    s = result.stats
+    steps = max(s.steps // max(n, 1), 1)
+    return {
+        "sampler_ms_per_step": 1000 * s.sampling_seconds / max(s.forward_passes - 1, 1),
+        "particle_steps_per_s": s.steps / s.sampling_seconds if s.sampling_seconds else float("nan"),
+        "checks_per_token": s.checks_per_token,
+        "particle_steps": s.steps,
+        "steps": steps,
+        "resamples": s.n_resamples,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--particles", type=int, nargs="+", default=[1, 4, 16, 64, 256])
+    parser.add_argument("--tokens", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the least time is kept")
+    parser.add_argument("--only", nargs="+", default=None, help="constraints to run (json, regex, sql)")
+    parser.add_argument("--refresh", action="store_true", help="record the model's rows again")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    found = []
+    recorded = {}
+    for name, (kind, constraint) in constraints().items():
+        if args.only and name not in args.only:
+            continue
+        if kind not in recorded:
+            recorded[kind] = recorded_rows(kind, args.refresh)
+        rows, vocab = recorded[kind]
+        lm = FixedRows(rows, vocab)
+        measure(lm, constraint, 16, args.tokens, 99)  # warm-up: compile the kernels, fill the memo tables
+        for n in args.particles:
+            started = time.perf_counter()
+            runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
+            best = min(runs, key=lambda r: r["sampler_ms_per_step"])
+            found.append({"constraint": name, "particles": n, **best, "wall_s": time.perf_counter() - started})
+            print(f"{name} N={n}: {best['sampler_ms_per_step']:.2f} ms/step", file=sys.stderr, flush=True)
+    columns = ["constraint", "particles", "sampler_ms_per_step", "particle_steps_per_s", "checks_per_token", "steps", "resamples"]
+    print_table(found, columns)
+    parameters = {
+        **vars(args),
+        "recorded_rows": RECORD_TOKENS,
+        "recordings": {k: v[1]().__class__.__name__ for k, v in RECORDINGS.items()},
+    }
+    print(f"\nwrote {write_json('particle_throughput', run_metadata(parameters), found, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
