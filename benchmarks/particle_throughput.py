@@ -6,7 +6,9 @@ JSON object, cached in the awrs cache directory, and handed out as views — eac
 different recorded row each step. So the numbers measure awrs alone: the sampler's steps (the
 kept distribution, the without-replacement draws, the constraint checks), resampling, and the
 engine's bookkeeping. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar) and
-N: sampler milliseconds per step and particle-steps per second.
+N: sampler milliseconds per step and particle-steps per second, for the steps made one particle
+at a time (as before issue 26) and for the batched path (``Proposal.propose_rows``: every row's
+kept distribution first, in threads), in one run.
 
     python benchmarks/particle_throughput.py [--particles 1 4 16 64 256] [--tokens 24]
 """
@@ -26,6 +28,7 @@ from _common import print_table, run_metadata, write_json
 import awrs
 from awrs._cache import cache_root
 from awrs.lm.base import log_softmax
+from awrs.sampler import proposal
 
 RECORD_TOKENS = 64
 PERSON = {
@@ -177,11 +180,21 @@ def main() -> None:
         measure(lm, constraint, 16, args.tokens, 99)  # warm-up: compile the kernels, fill the memo tables
         for n in args.particles:
             started = time.perf_counter()
-            runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
-            best = min(runs, key=lambda r: r["sampler_ms_per_step"])
-            found.append({"constraint": name, "particles": n, **best, "wall_s": time.perf_counter() - started})
-            print(f"{name} N={n}: {best['sampler_ms_per_step']:.2f} ms/step", file=sys.stderr, flush=True)
-    columns = ["constraint", "particles", "sampler_ms_per_step", "particle_steps_per_s", "checks_per_token", "steps", "resamples"]
+            best = {}
+            for path, parallel_rows in (("one_by_one", 10**9), ("batched", proposal.PARALLEL_ROWS)):
+                default, proposal.PARALLEL_ROWS = proposal.PARALLEL_ROWS, parallel_rows
+                try:
+                    runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
+                finally:
+                    proposal.PARALLEL_ROWS = default
+                best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
+            row = {"constraint": name, "particles": n, **best["batched"]}
+            row["one_by_one_ms_per_step"] = best["one_by_one"]["sampler_ms_per_step"]
+            row["speedup"] = row["one_by_one_ms_per_step"] / row["sampler_ms_per_step"]
+            found.append({**row, "wall_s": time.perf_counter() - started})
+            print(f"{name} N={n}: {row['sampler_ms_per_step']:.2f} ms/step ({row['speedup']:.2f}x)", file=sys.stderr, flush=True)
+    columns = ["constraint", "particles", "one_by_one_ms_per_step", "sampler_ms_per_step", "speedup", "particle_steps_per_s"]
+    columns += ["checks_per_token", "steps", "resamples"]
     print_table(found, columns)
     parameters = {
         **vars(args),

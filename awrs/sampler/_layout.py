@@ -146,12 +146,15 @@ class CandidateLayout:
             at = n
         return at
 
-    def kept(self, lp: np.ndarray, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, float, int] | None:
+    def kept(
+        self, lp: np.ndarray, prune: np.ndarray, out: np.ndarray | None = None, sums: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int, float, float, int] | None:
         """``(q, sums, count, total, top, at)`` of the candidates in float64: ``at`` the most
         likely one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q``, ``sums``,
         ``count`` and ``total`` as :func:`kept_weights` gives them for
         ``self.candidates(lp)``; None when every candidate is pruned or -inf. The full layout
-        reads the row in one kernel call (after NumPy's vectorised argmax), EOS appended."""
+        reads the row in one kernel call (after NumPy's vectorised argmax), EOS appended, into
+        ``out`` and ``sums`` when given (buffers a caller reuses; the compact layout ignores them)."""
         if self.ids is not None:
             at = self.greedy(lp, prune)
             if at < 0:
@@ -161,8 +164,9 @@ class CandidateLayout:
         self._row(lp)
         if prune.shape != (self.size,) or prune.dtype != np.bool_:
             raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
-        out = np.empty(self.size, dtype=np.float64)
-        sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
+        if out is None or sums is None:  # else the caller's buffers (float64, of the right sizes)
+            out = np.empty(self.size, dtype=np.float64)
+            sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
         at, top, count, total = _full_kept(lp, int(lp.argmax()), self.eos, prune, out, sums, BLOCK)
         if at < 0:
             return None

@@ -75,9 +75,12 @@ def keep(logprobs: np.ndarray, prune: np.ndarray | None) -> Kept | None:
     return _make_kept(weights, sums, count, total, top, at)
 
 
-def keep_on_row(layout: CandidateLayout, row: np.ndarray, prune: np.ndarray) -> Kept | None:
-    """:func:`keep` of ``layout.candidates(row)`` (float64), without laying them out."""
-    found = layout.kept(row, prune)
+def keep_on_row(
+    layout: CandidateLayout, row: np.ndarray, prune: np.ndarray, out: np.ndarray | None = None, sums: np.ndarray | None = None
+) -> Kept | None:
+    """:func:`keep` of ``layout.candidates(row)`` (float64), without laying them out (into the
+    buffers ``out`` and ``sums`` when given: see :meth:`CandidateLayout.kept`)."""
+    found = layout.kept(row, prune, out, sums)
     return None if found is None else _make_kept(*found)
 
 

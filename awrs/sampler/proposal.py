@@ -14,16 +14,21 @@ every forward pass.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from awrs.errors import GenerationError
+from awrs.sampler._kernels import BLOCK
+from awrs.sampler._layout import CandidateLayout
 from awrs.sampler.base import Estimator, Step, check_walk
-from awrs.sampler.kept import keep_on_row, rest_on_row
+from awrs.sampler.kept import Kept, keep_on_row, rest_on_row
 from awrs.sampler.space import TokenChecker
 from awrs.sampler.step import awrs_step, greedy_step, mask_step
 from awrs.sampler.walk import walk
@@ -83,6 +88,15 @@ class Proposal(ABC):
         before the candidates are laid out: the same step (token, weight and checks), made
         with as little work as the proposal allows."""
 
+    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
+        """:meth:`propose_row` for row ``i`` of ``rows`` with ``checkers[i]``, in order, from one
+        generator: the same steps as that loop (tokens, weights, checks and the random stream).
+        Yields each step before the next is made, so a caller may act on it first (a particle
+        takes its token before the next one walks). The AWRS walks make every row's kept
+        distribution first, in threads (docs/sampler.md, "Many particles")."""
+        for row, checker in zip(rows, checkers):
+            yield self.propose_row(row, checker, rng)
+
 
 @dataclass(frozen=True, slots=True)
 class AwrsProposal(Proposal):
@@ -106,6 +120,9 @@ class AwrsProposal(Proposal):
     def propose_row(self, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator) -> Step:
         return _walk_row(logprobs, checker, rng, self.estimator, self.max_rejects)
 
+    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
+        return _walk_rows(rows, checkers, rng, self.estimator, self.max_rejects)
+
 
 @dataclass(frozen=True, slots=True)
 class LcdProposal(Proposal):
@@ -127,6 +144,9 @@ class LcdProposal(Proposal):
     def propose_row(self, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator) -> Step:
         return _walk_row(logprobs, checker, rng, "none", self.max_rejects)
 
+    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
+        return _walk_rows(rows, checkers, rng, "none", self.max_rejects)
+
 
 def _walk_row(
     logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator, estimator: Estimator, max_rejects: int | None
@@ -138,6 +158,65 @@ def _walk_row(
     row = space.row(logprobs)
     step = walk(keep_on_row(layout, row, prune), view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
     return space.to_full(step)
+
+
+#: Rows from which :meth:`Proposal.propose_rows` makes the kept distributions in threads.
+PARALLEL_ROWS = 32
+
+
+def _walk_rows(
+    rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, estimator: Estimator, max_rejects: int | None
+) -> Iterator[Step]:
+    """:func:`_walk_row` for each row in order. The kept distributions (the one pass over each
+    row, in a kernel that releases the GIL) are made first, in threads when there are many
+    rows; they draw nothing, so the walks then use the generator exactly as one by one."""
+    laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
+    kept = _in_threads([(layout, row, prune) for _, layout, prune, row in laid]) if len(laid) >= PARALLEL_ROWS else None
+    for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
+        found = keep_on_row(layout, row, prune) if kept is None else kept[i]
+        step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+        yield checker.space.to_full(step)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _in_threads(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> list[Kept | None]:
+    """``keep_on_row`` of each item, split over one thread per core."""
+    global _POOL
+    workers = max(os.cpu_count() or 1, 1)
+    if workers == 1:
+        return [keep_on_row(*item) for item in work]
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="awrs-kept")
+    weights, sums = _buffers(len(work), work[0][0].size)
+    size = -(-len(work) // workers)
+    chunks = [range(k, min(k + size, len(work))) for k in range(0, len(work), size)]
+
+    def chunk(rows: range) -> list[Kept | None]:
+        return [keep_on_row(*work[i], weights[i], sums[i]) for i in rows]
+
+    out: list[Kept | None] = []
+    for part in _POOL.map(chunk, chunks):
+        out += part
+    return out
+
+
+_LOCAL = threading.local()
+
+
+def _buffers(rows: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's reused buffers for ``rows`` rows of kept weights and block sums: a step's
+    kept distributions live until its walks are done, and a fresh 400 KB array per row per
+    step would cost a page fault per 4 KB."""
+    weights = getattr(_LOCAL, "weights", None)
+    if weights is None or weights.shape[0] < rows or weights.shape[1] != size:
+        had = 0 if weights is None or weights.shape[1] != size else weights.shape[0]  # same vocabulary: room to spare
+        weights = _LOCAL.weights = np.empty((max(rows, 2 * had), size))
+        _LOCAL.sums = np.empty((weights.shape[0], -(-size // BLOCK)))
+    return weights, _LOCAL.sums
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,8 +31,9 @@ from awrs.constraints.base import Constraint
 from awrs.constraints.stop import StopAt
 from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
+from awrs.sampler.base import Step
 from awrs.sampler.proposal import AwrsProposal, Proposal
-from awrs.sampler.space import CandidateSpace
+from awrs.sampler.space import CandidateSpace, TokenChecker
 from awrs.smc.resampling import RESAMPLERS, Resampling, effective_sample_size, resample
 from awrs.smc.weights import log_mean_exp
 
@@ -222,10 +223,19 @@ def _step_all(
     it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
     moves: list[tuple[int, int]] = []
     twist = critic if config.twist else None  # run_groups refused twist=True without a critic
+    steps: Iterator[tuple[TokenChecker, Step]] | None = None
+    if not forced:  # every particle's proposal from one call (kept distributions in threads)
+        assert logprobs is not None, "only the forced last step may go without the model's row"
+        checkers = [space.checker(groups[g].particles[i].state) for g, i in live]
+        steps = zip(checkers, config.proposal.propose_rows(logprobs, checkers, rng))
     for row, (g, i) in enumerate(live):
         group = groups[g]
         particle = group.particles[i]
-        token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
+        if steps is None:
+            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
+        else:
+            checker, step = next(steps)
+            token, spent = _take(particle, checker, step.token, step.log_weight, step.n_checks, space, forced)
         group.checks += spent
         group.proposals += 1
         if token is None:
@@ -284,6 +294,13 @@ def _step(
         assert logprobs is not None, "only the forced last step may go without the model's row"
         step = config.proposal.propose_row(logprobs, checker, rng)
         token, log_w, spent = step.token, step.log_weight, step.n_checks
+    return _take(particle, checker, token, log_w, spent, space, forced)
+
+
+def _take(
+    particle: Trajectory, checker: TokenChecker, token: int | None, log_w: float, spent: int, space: CandidateSpace, forced: bool
+) -> tuple[int | None, int]:
+    """The particle takes a step's token (or ends, or dies); as :func:`_step` returns."""
     particle.checks += spent
     if token is None:
         particle.log_weight = -math.inf

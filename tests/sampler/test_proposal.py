@@ -237,3 +237,31 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         got = row_step(space.full_layout, row, space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         want = awrs_step(space.candidates(row), space.checker(0), np.random.default_rng(seed), estimator, max_rejects, prune)
         assert got == want, seed
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("proposal", [AwrsProposal(), AwrsProposal("two-loop"), LcdProposal(), AwrsProposal(max_rejects=2)])
+@pytest.mark.parametrize("n_rows", [3, 40])  # one by one, and (>= PARALLEL_ROWS) kept distributions in threads
+def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compact, n_rows):
+    """Same tokens, weights and checks, from the same random stream: the batched path only
+    makes the kept distributions first (they draw nothing)."""
+    from awrs.sampler.proposal import PARALLEL_ROWS
+
+    assert (n_rows >= PARALLEL_ROWS) == (n_rows == 40)
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        vocab, _, allowed, complete = _case(seed)
+        rows = rng.normal(-3.0, 2.0, size=(n_rows, len(vocab))).astype(rng.choice([np.float32, np.float64]))
+        rows[rng.random(rows.shape) < 0.1] = -np.inf
+        outcomes = []
+        for batched in (True, False):
+            c = TokenSet(allowed, complete)
+            space = CandidateSpace(vocab, c, compact=compact)
+            checkers = [space.checker(c.initial()) for _ in range(n_rows)]
+            draws = np.random.default_rng(1000 + seed)
+            if batched:
+                steps = list(proposal.propose_rows(rows, checkers, draws))
+            else:
+                steps = [proposal.propose_row(row, checker, draws) for row, checker in zip(rows, checkers)]
+            outcomes.append(([(s.token, s.log_weight, s.n_checks) for s in steps], c.calls, draws.random()))
+        assert outcomes[0] == outcomes[1], seed
