@@ -16,6 +16,7 @@ function is saved.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -54,12 +55,26 @@ class _AwrsCacheLocator(_UserWideLocator):
         super().__init__(py_func, py_file)
         self._cache_path = str(cache_root() / "numba" / self.get_suitable_cache_subpath(py_file))
 
+    def get_source_stamp(self) -> Any:
+        """The source file's stamp, as numba's, and the stamp of every other file of the
+        package: numba checks only the file that defines a function, so a kernel that calls
+        one from another module (``_layout`` calls ``_kernels``) would otherwise keep running
+        the old callee's code after that module changes."""
+        return (super().get_source_stamp(), _package_stamp())
+
     @classmethod
     def from_function(cls, py_func: Callable, py_file: str) -> _AwrsCacheLocator | None:
         if not os.path.exists(py_file):
             return None
         self = cls(py_func, py_file)
         return self if _could_write(Path(self._cache_path)) else None
+
+
+@functools.cache
+def _package_stamp() -> tuple[tuple[str, int, int], ...]:
+    """(path, modification time, size) of every Python file of awrs, read once per process."""
+    root = Path(__file__).resolve().parent
+    return tuple(sorted((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*.py")))
 
 
 def _could_write(folder: Path) -> bool:

@@ -66,3 +66,25 @@ def test_an_unwritable_awrs_cache_falls_back_to_numbas_user_cache(tmp_path):
     awrs_package = ROOT / "awrs"
     for path in result["paths"]:
         assert not Path(path).is_relative_to(awrs_package) and Path(path).is_relative_to(home), path
+
+
+def test_a_cached_kernel_is_stale_once_another_awrs_file_changes():
+    """numba compares only the stamp of the file that defines a function, and _layout's
+    kernels inline _kernels' code: after _kernels.py changes they must compile again (a stale
+    cache once ran the old block sums, 60% slower)."""
+    import os
+
+    from awrs import _numba
+    from awrs.sampler import _kernels, _layout
+
+    locator = _numba._AwrsCacheLocator(_layout._full_kept.py_func, _layout.__file__)
+    before = locator.get_source_stamp()
+    stat = os.stat(_kernels.__file__)
+    try:
+        os.utime(_kernels.__file__, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        _numba._package_stamp.cache_clear()
+        assert locator.get_source_stamp() != before
+    finally:
+        os.utime(_kernels.__file__, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        _numba._package_stamp.cache_clear()
+    assert locator.get_source_stamp() == before

@@ -132,16 +132,33 @@ def _block_sum(q, taken, b, block):  # pragma: no cover - compiled
     return s
 
 
-# Reassociation lets the sums vectorise; any order is as exact as float64 sums go.
-@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@njit(cache=True, nogil=True)
 def _block_sums(q, block, sums):  # pragma: no cover - compiled
+    # Each block summed by a call on its slice: LLVM vectorises that loop, not the same loop
+    # nested in the loop over blocks (24 us against 4 us over 49,153 entries).
+    n = q.shape[0]
     count = 0
     for b in range(sums.shape[0]):
-        s = 0.0
-        for i in range(b * block, min((b + 1) * block, q.shape[0])):
-            s += q[i]
-            count += q[i] > 0.0
-        sums[b] = s
+        part = q[b * block : min((b + 1) * block, n)]
+        sums[b] = _sum(part)
+        count += _positive(part)
+    return count
+
+
+# Reassociation lets the sums vectorise; any order is as exact as float64 sums go.
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _sum(q):  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(q.shape[0]):
+        s += q[i]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _positive(q):  # pragma: no cover - compiled
+    count = 0
+    for i in range(q.shape[0]):
+        count += q[i] > 0.0
     return count
 
 
