@@ -178,6 +178,9 @@ def _walk_rows(
         yield checker.space.to_full(step)
 
 
+#: Threads for the kept distributions: the cores this process may use, at most 8 (each takes a
+#: chunk of rows; more threads than that only add hand-offs at these sizes).
+_WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -185,7 +188,7 @@ _POOL_LOCK = threading.Lock()
 def _in_threads(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> list[Kept | None]:
     """``keep_on_row`` of each item, split over one thread per core."""
     global _POOL
-    workers = max(os.cpu_count() or 1, 1)
+    workers = _WORKERS
     if workers == 1:
         return [keep_on_row(*item) for item in work]
     with _POOL_LOCK:

@@ -265,3 +265,20 @@ def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compac
                 steps = [proposal.propose_row(row, checker, draws) for row, checker in zip(rows, checkers)]
             outcomes.append(([(s.token, s.log_weight, s.n_checks) for s in steps], c.calls, draws.random()))
         assert outcomes[0] == outcomes[1], seed
+
+
+def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkeypatch):
+    """Through the engine: 40 particles (the batched path) give the result of the one-by-one
+    path, particles, weights, checks and all, for a fixed seed."""
+    import awrs
+    from awrs.sampler import proposal
+
+    rng = np.random.default_rng(0)
+    tokens = [bytes([c]) for c in range(97, 123)] + [b"ab", b"@", b".com"]
+    lm = awrs.MockLM(tokens, rng.normal(0, 2, (len(tokens) + 1, len(tokens) + 1)))
+    constraint = awrs.Regex(r"[a-z]{2,8}@[a-z]{2,8}\.com")
+    batched = awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=3)
+    monkeypatch.setattr(proposal, "PARALLEL_ROWS", 10**9)
+    one_by_one = awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=3)
+    assert batched.particles == one_by_one.particles and batched.text == one_by_one.text
+    assert batched.stats.constraint_checks == one_by_one.stats.constraint_checks
