@@ -181,8 +181,11 @@ def main() -> None:
         for n in args.particles:
             started = time.perf_counter()
             best = {}
-            for path, parallel_rows in (("one_by_one", 10**9), ("batched", proposal.PARALLEL_ROWS)):
-                default, proposal.PARALLEL_ROWS = proposal.PARALLEL_ROWS, parallel_rows
+            for path, parallel_rows in (("one_by_one", 10**9), ("batched", getattr(proposal, "PARALLEL_ROWS", None))):
+                if parallel_rows is None:  # an awrs from before propose_rows (PYTHONPATH=<older checkout>): one path
+                    best[path] = best["one_by_one"]
+                    continue
+                default, proposal.PARALLEL_ROWS = getattr(proposal, "PARALLEL_ROWS", None), parallel_rows
                 try:
                     runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
                 finally:
