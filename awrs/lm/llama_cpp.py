@@ -168,9 +168,6 @@ class LlamaCppModel:
     def _context(self, seqs: int, cells: int) -> _Context:
         """An idle context with at least ``seqs`` sequences of ``cells`` KV cells each (its memory
         cleared), or a new one."""
-        # A context collected with its batch in a reference cycle may have been closed after
-        # the batch's __del__ returned it here (the collector finalizes both): never reuse it.
-        self._idle[:] = [c for c in self._idle if not c._closed]
         for ctx in self._idle:
             if ctx.seqs >= seqs and ctx.cells >= cells:
                 self._idle.remove(ctx)
@@ -180,8 +177,6 @@ class LlamaCppModel:
 
     def _release(self, ctx: _Context) -> None:
         """Keep the largest context idle for the next batch; free the others."""
-        if ctx._closed:
-            return
         self._idle.append(ctx)
         self._idle.sort(key=lambda c: c.seqs * c.cells)
         while len(self._idle) > 1:
@@ -209,7 +204,13 @@ def _free_model(ll: Any, model: Any, idle: list[_Context]) -> None:
 
 class _Context:
     """One llama.cpp context: ``seqs`` sequences, each with a KV stream of ``cells`` cells, and a
-    token batch to fill."""
+    token batch to fill.
+
+    Its owner closes it: the batch that holds it returns it to the model's pool (from ``__del__``
+    too), and the pool closes the contexts it does not keep, and the rest with the model. It has
+    no ``__del__`` of its own: when a batch and its context are collected together in a
+    reference cycle, the collector would finalize the context after the batch's ``__del__`` had
+    put it back in the pool, leaving a freed context there for the next batch."""
 
     def __init__(self, lm: LlamaCppModel, seqs: int, cells: int):
         ll = self._ll = lm._ll
@@ -244,9 +245,6 @@ class _Context:
             self._closed = True
             self._ll.llama_batch_free(self.batch)
             self._ll.llama_free(self.ptr)
-
-    def __del__(self) -> None:
-        self.close()
 
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seqs: Sequence[int], outputs: Sequence[bool]) -> np.ndarray:
         """Feed the tokens (token i at ``positions[i]`` of sequence ``seqs[i]``) in batches of
