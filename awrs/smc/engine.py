@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -223,19 +223,18 @@ def _step_all(
     it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
     moves: list[tuple[int, int]] = []
     twist = critic if config.twist else None  # run_groups refused twist=True without a critic
-    steps: Iterator[tuple[TokenChecker, Step]] | None = None
-    if not forced:  # every particle's proposal from one call (kept distributions in threads)
+    checkers = [space.checker(groups[g].particles[i].state) for g, i in live]
+    if forced:
+        steps: Iterable[Step] = (
+            _forced_step(c, None if logprobs is None else logprobs[row], space, config) for row, c in enumerate(checkers)
+        )
+    else:  # every particle's proposal from one call (kept distributions in threads)
         assert logprobs is not None, "only the forced last step may go without the model's row"
-        checkers = [space.checker(groups[g].particles[i].state) for g, i in live]
-        steps = zip(checkers, config.proposal.propose_rows(logprobs, checkers, rng))
-    for row, (g, i) in enumerate(live):
+        steps = config.proposal.propose_rows(logprobs, checkers, rng)
+    for row, ((g, i), checker, step) in enumerate(zip(live, checkers, steps)):
         group = groups[g]
         particle = group.particles[i]
-        if steps is None:
-            token, spent = _step(particle, None if logprobs is None else logprobs[row], space, config, rng, forced)
-        else:
-            checker, step = next(steps)
-            token, spent = _take(particle, checker, step.token, step.log_weight, step.n_checks, space, forced)
+        token, spent = _take(particle, checker, step, space, forced)
         group.checks += spent
         group.proposals += 1
         if token is None:
@@ -271,36 +270,22 @@ def _budget_needs_model(groups: list[_Group], live, space: CandidateSpace, confi
     return config.weighted and any(space.constraint.is_complete(groups[g].particles[i].state) for g, i in live)
 
 
-def _step(
-    particle: Trajectory,
-    logprobs: np.ndarray | None,
-    space: CandidateSpace,
-    config: SMCConfig,
-    rng,
-    forced: bool,
-) -> tuple[int | None, int]:
-    """Advance one particle by one token; returns (the text token it took or None, checks).
-    A token that makes a stop string appear ends the particle (``running`` is then False).
-    ``logprobs`` may be None at the forced last step when no weight needs it."""
-    checker = space.checker(particle.state)
-    if forced:  # the budget is spent: end here with weight p(EOS) * complete
-        complete = checker(space.eos_index)
-        log_w = 0.0
-        if config.weighted and complete:
-            assert logprobs is not None, "the last step keeps the model's row where a weight reads it"
-            log_w = space.candidates(logprobs)[space.eos_index]
-        token, spent = (space.eos_index if complete else None), 1
-    else:
-        assert logprobs is not None, "only the forced last step may go without the model's row"
-        step = config.proposal.propose_row(logprobs, checker, rng)
-        token, log_w, spent = step.token, step.log_weight, step.n_checks
-    return _take(particle, checker, token, log_w, spent, space, forced)
+def _forced_step(checker: TokenChecker, logprobs: np.ndarray | None, space: CandidateSpace, config: SMCConfig) -> Step:
+    """The step of a particle whose budget is spent: EOS with weight p(EOS) if its text is
+    complete, else nothing. ``logprobs`` may be None when no weight needs it."""
+    complete = checker(space.eos_index)
+    log_w = 0.0
+    if config.weighted and complete:
+        assert logprobs is not None, "the last step keeps the model's row where a weight reads it"
+        log_w = space.candidates(logprobs)[space.eos_index]
+    return Step(space.eos_index if complete else None, log_w, 1)
 
 
-def _take(
-    particle: Trajectory, checker: TokenChecker, token: int | None, log_w: float, spent: int, space: CandidateSpace, forced: bool
-) -> tuple[int | None, int]:
-    """The particle takes a step's token (or ends, or dies); as :func:`_step` returns."""
+def _take(particle: Trajectory, checker: TokenChecker, step: Step, space: CandidateSpace, forced: bool) -> tuple[int | None, int]:
+    """The particle takes a step's token (or ends, or dies); returns (the text token it took
+    or None, checks). A token that makes a stop string appear ends the particle (``running``
+    is then False)."""
+    token, log_w, spent = step.token, step.log_weight, step.n_checks
     particle.checks += spent
     if token is None:
         particle.log_weight = -math.inf
