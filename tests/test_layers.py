@@ -21,6 +21,7 @@ RANKS = {
     "_cache": 0,
     "_version": 0,
     "_numba": 0,
+    "_platform": 0,
     "grammars": 0,
     "lm": 1,
     "automata": 2,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from awrs._cache import cache_root
+from awrs._platform import available_cores
 from awrs.errors import GenerationError, ModelError
 from awrs.lm.base import Prompt, check_prompts, check_temperature, log_softmax
 from awrs.lm.default_model import write_atomically
@@ -66,8 +67,7 @@ def default_threads() -> int:
     """Threads for llama.cpp: half the cores this process may use, at least one. llama.cpp's
     threads spin while they wait, so taking every core makes it many times slower as soon as
     anything else runs (measured on 2 cores: 50-200x); ``n_threads`` overrides."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // 2)
+    return max(1, available_cores() // 2)
 
 
 def _llama() -> Any:

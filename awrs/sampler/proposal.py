@@ -14,16 +14,16 @@ every forward pass.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler._kernels import BLOCK
 from awrs.sampler._layout import CandidateLayout
@@ -153,11 +153,7 @@ def _walk_row(
 ) -> Step:
     """:func:`~awrs.sampler.step.row_step` on the space's layout, without its argument checks
     (the proposal checked them when it was made); the token as a candidate id."""
-    space = checker.space
-    view, layout, prune = checker.in_layout()
-    row = space.row(logprobs)
-    step = walk(keep_on_row(layout, row, prune), view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
-    return space.to_full(step)
+    return next(_walk_rows((logprobs,), [checker], rng, estimator, max_rejects))
 
 
 #: Rows from which :meth:`Proposal.propose_rows` makes the kept distributions in threads.
@@ -165,13 +161,18 @@ PARALLEL_ROWS = 32
 
 
 def _walk_rows(
-    rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, estimator: Estimator, max_rejects: int | None
+    rows: np.ndarray | Sequence[np.ndarray],
+    checkers: list[TokenChecker],
+    rng: np.random.Generator,
+    estimator: Estimator,
+    max_rejects: int | None,
 ) -> Iterator[Step]:
     """:func:`_walk_row` for each row in order. The kept distributions (the one pass over each
     row, in a kernel that releases the GIL) are made first, in threads when there are many
     rows; they draw nothing, so the walks then use the generator exactly as one by one."""
     laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
-    kept = _in_threads([(layout, row, prune) for _, layout, prune, row in laid]) if len(laid) >= PARALLEL_ROWS else None
+    threads = len(laid) >= PARALLEL_ROWS and _WORKERS > 1
+    kept = _in_threads([(layout, row, prune) for _, layout, prune, row in laid]) if threads else None
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
         found = keep_on_row(layout, row, prune) if kept is None else kept[i]
         step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
@@ -180,22 +181,19 @@ def _walk_rows(
 
 #: Threads for the kept distributions: the cores this process may use, at most 8 (each takes a
 #: chunk of rows; more threads than that only add hand-offs at these sizes).
-_WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
+_WORKERS = min(available_cores(), 8)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
 def _in_threads(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> list[Kept | None]:
-    """``keep_on_row`` of each item, split over one thread per core."""
+    """``keep_on_row`` of each item, split over ``_WORKERS`` threads."""
     global _POOL
-    workers = _WORKERS
-    if workers == 1:
-        return [keep_on_row(*item) for item in work]
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="awrs-kept")
+            _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="awrs-kept")
     weights, sums = _buffers(len(work), work[0][0].size)
-    size = -(-len(work) // workers)
+    size = -(-len(work) // _WORKERS)
     chunks = [range(k, min(k + size, len(work))) for k in range(0, len(work), size)]
 
     def chunk(rows: range) -> list[Kept | None]:
