@@ -251,30 +251,27 @@ class Engine:
         for run in arrived:
             groups.setdefault(run.handle.submission.config.n_particles, []).append(run)
         for copies, runs in groups.items():
-            try:
-                self._join([r.handle.submission.prompt_ids for r in runs], copies)
-            except Exception:  # one prompt the model refuses: join them one by one, so it fails alone
-                for run in runs:
-                    self._start([run], copies)
+            error = self._start(runs, copies)
+            if error is None:
                 continue
-            self._started(runs, copies)
+            for run in runs:  # one prompt the model refuses: each joins alone, so it fails alone with its own error
+                failed = error if len(runs) == 1 else self._start([run], copies)
+                if failed is not None:
+                    run.handle.status, run.handle.error = "failed", failed
 
-    def _start(self, runs: list[_Running], copies: int) -> None:
+    def _start(self, runs: list[_Running], copies: int) -> Exception | None:
+        """Join the runs' prompts to the batch and start them; the model's error if it refused."""
         try:
             self._join([r.handle.submission.prompt_ids for r in runs], copies)
-        except Exception as exc:  # a prompt too long for the model: this request only
-            for run in runs:
-                run.handle.status, run.handle.error = "failed", exc
-            return
-        self._started(runs, copies)
-
-    def _started(self, runs: list[_Running], copies: int) -> None:
+        except Exception as exc:  # a prompt too long for the model, say
+            return exc
         now = time.perf_counter()
         for run in runs:
             run.prefill_seconds = now - run.started
             run.handle.status = "running"
             self._running.append(run)
             self._rows += [(run, i) for i in range(copies)]
+        return None
 
     def _join(self, prompts: list[Sequence[int]], copies: int) -> None:
         """Append ``copies`` rows of each prompt to the batch (a new batch when there is none)."""
