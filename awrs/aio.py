@@ -41,15 +41,24 @@ async def agenerate(
     request = prepare(lm, prompt, constraint, **options)
     if request.batched:
         raise GenerationError("agenerate takes one prompt: gather one call per prompt (they run in one batch)")
-    stream = AsyncStream(shared(request.lm), request)
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[Update] = loop.create_future()
+
+    def deliver(update: Update) -> None:  # on the service's thread, once: the final update
+        loop.call_soon_threadsafe(_settle, ended, update)
+
+    job = shared(request.lm).submit(request, listener=deliver, stream=False)
     try:
-        async for _ in stream:
-            pass
+        update = await ended
     except asyncio.CancelledError:
-        stream.job.cancel()
+        job.cancel()
         raise
-    assert stream.result is not None
-    return stream.result
+    return update.outcome()
+
+
+def _settle(future: asyncio.Future[Update], update: Update) -> None:
+    if not future.done():  # a task cancelled meanwhile has cancelled its future
+        future.set_result(update)
 
 
 class AsyncStream:
@@ -81,9 +90,7 @@ class AsyncStream:
                     yield update.text
                 if update.done:
                     self._ended = True
-                    if update.error is not None:
-                        raise update.error
-                    self.result = update.result
+                    self.result = update.outcome()
                     return
         finally:
             if not self._ended:

@@ -9,7 +9,8 @@ awrs.agenerate(...)`` calls, streams and server requests on one model share each
 
 A job reports to its ``listener`` from the service's thread: an :class:`Update` after every
 step that added committed text (and, with ``detail=True``, after every step, with the
-particles as they stand), then a final one with the result or the error. Committed text is
+particles as they stand), then a final one with the result or the error; with
+``stream=False`` only the final one. Committed text is
 what no later step can take back (:func:`~awrs.smc.scheduler.agreed_output`): every token of
 a single-sequence method as it is drawn, and for SMC the text every live particle agrees on.
 
@@ -73,6 +74,13 @@ class Update:
     result: Result | None = None
     error: BaseException | None = None
 
+    def outcome(self) -> Result:
+        """The final update's result; the job's error (or that it was cancelled) raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None, "only the final update has an outcome"
+        return self.result
+
 
 Listener = Callable[[Update], None]
 
@@ -85,14 +93,14 @@ class Job:
     leaves the committed text where it was; its (invalid) result then need not extend it.
     """
 
-    def __init__(self, service: Service, job_id: int, request: Request, listener: Listener | None, detail: bool):
+    def __init__(self, service: Service, job_id: int, request: Request, listener: Listener | None, stream: bool, detail: bool):
         self.service = service
         self.request = request
         self.id = job_id
         self._listener = listener
+        self._stream = stream = listener is not None and (stream or detail)
         self._detail = detail
         self._rng = np.random.default_rng(request.seed)
-        stream = listener is not None
         self.handle = Handle(
             job_id,
             Submission(
@@ -146,7 +154,7 @@ class Job:
         if self.handle.done:
             self._end()
             return
-        if self._listener is None:
+        if not self._stream:
             return
         committed = self.handle.committed
         text = self._decoder.decode(committed[self._sent_bytes :]) if len(committed) > self._sent_bytes else ""
@@ -230,11 +238,12 @@ class Service:
         with self._lock:
             return len(self._inbox) + len(self._jobs)
 
-    def submit(self, request: Request, *, listener: Listener | None = None, detail: bool = False) -> Job:
+    def submit(self, request: Request, *, listener: Listener | None = None, stream: bool = True, detail: bool = False) -> Job:
         """Queue one checked request (:func:`awrs.generate.prepare`, one prompt) and return its
         :class:`Job`. ``listener(update)`` is called on the service's thread after each step
-        that commits text (every step with ``detail=True``) and once at the end; it should
-        return quickly (hand the update to a queue)."""
+        that commits text (every step with ``detail=True``) and once at the end; with
+        ``stream=False``, only at the end (what waits for a whole result: no committed text is
+        worked out after every step). It should return quickly (hand the update to a queue)."""
         if len(request.prompt_ids) != 1:
             raise GenerationError(f"a service request has one prompt, got {len(request.prompt_ids)}: submit one per prompt")
         if request.lm is not self.lm:
@@ -244,7 +253,7 @@ class Service:
                 raise GenerationError("the service is closed")
             if self.max_pending is not None and len(self._inbox) + len(self._jobs) >= self.max_pending:
                 raise QueueFullError(f"the service already holds {self.max_pending} requests (max_pending): try again shortly")
-            job = Job(self, next(self._ids), request, listener, detail)
+            job = Job(self, next(self._ids), request, listener, stream, detail)
             self._inbox.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=f"awrs-service-{id(self):x}", daemon=True)

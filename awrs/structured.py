@@ -109,9 +109,7 @@ class Stream:
                     yield update.text
                 if update.done:
                     ended = True
-                    if update.error is not None:
-                        raise update.error
-                    self.result = update.result
+                    self.result = update.outcome()
                     return
         finally:
             if not ended:

@@ -119,7 +119,9 @@ class _Handlers:
 
         jobs: list[Job] = []
         try:
-            jobs.extend(self.service.submit(r, listener=deliver, detail=parsed.detail) for r in parsed.requests)
+            jobs.extend(
+                self.service.submit(r, listener=deliver, stream=parsed.stream, detail=parsed.detail) for r in parsed.requests
+            )
         except QueueFullError as exc:
             for job in jobs:
                 job.cancel()
