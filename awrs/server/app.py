@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import math
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -28,7 +27,19 @@ from awrs._version import __version__
 from awrs.errors import AwrsError
 from awrs.lm.base import LanguageModel
 from awrs.result import Result
-from awrs.server.protocol import ApiError, Limits, Parsed, chunk, extras, finish_reason, new_id, read, response, usage
+from awrs.server.protocol import (
+    ApiError,
+    Limits,
+    Parsed,
+    chunk,
+    extras,
+    finish_reason,
+    new_id,
+    particles_detail,
+    read,
+    response,
+    usage_chunk,
+)
 from awrs.service import Job, QueueFullError, Service, Update
 
 __all__ = ["create_app"]
@@ -202,7 +213,7 @@ async def _events(parsed: Parsed, request_id: str, jobs: list[Job], updates: asy
             if update.done and update.error is not None:
                 yield _sse(_failure(update.error).body())
                 break
-            detail = _detail(update) if update.particles is not None else None
+            detail = particles_detail(update.step, update.resampled, update.particles) if update.particles is not None else None
             if update.done:
                 assert update.result is not None
                 results[i] = update.result
@@ -222,38 +233,12 @@ async def _events(parsed: Parsed, request_id: str, jobs: list[Job], updates: asy
                 yield _sse(chunk(parsed, request_id, created, i, update.text or None, awrs=detail))
         else:
             if parsed.include_usage:
-                done = [r for r in results if r is not None]
-                yield _sse(
-                    {
-                        "id": request_id,
-                        "object": "chat.completion.chunk" if parsed.kind == "chat" else "text_completion",
-                        "created": created,
-                        "model": parsed.model,
-                        "choices": [],
-                        "usage": usage(parsed, done),
-                    }
-                )
+                yield _sse(usage_chunk(parsed, request_id, created, [r for r in results if r is not None]))
         yield "data: [DONE]\n\n"
     finally:
         for job in jobs:
             job.cancel()
 
 
-def _detail(update: Update) -> dict[str, Any]:
-    assert update.particles is not None
-    return {
-        "step": update.step,
-        "resampled": update.resampled,
-        "particles": [
-            {"text": p.text, "log_weight": _finite(p.log_weight), "finished": p.finished, "stop_reason": p.stop_reason}
-            for p in update.particles
-        ],
-    }
-
-
 def _sse(obj: dict[str, Any]) -> str:
     return f"data: {json.dumps(obj, allow_nan=False)}\n\n"
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None

@@ -15,13 +15,12 @@ was started with). awrs's own fields: ``method``, ``n_particles``, ``ess_thresho
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from awrs.errors import AwrsError
 from awrs.generate import Request, prepare
 from awrs.lm.base import LanguageModel
 from awrs.result import METHODS, Result
+from awrs.service import ParticleView
 
 __all__ = ["ApiError", "Parsed", "read"]
 
@@ -240,36 +240,24 @@ def constraint_of(body: Mapping[str, Any], limits: Limits) -> Constraint | None:
     if not found:
         return None
     name, value = found[0]
-    try:  # the database's file, not only its name, is part of what sql_database compiles
-        key = (name, json.dumps(value, sort_keys=True), str(limits.databases.get(value, "")) if name == "sql_database" else "")
-    except (TypeError, ValueError):
-        key = None
-    with _COMPILED_LOCK:
-        if key is not None and key in _COMPILED:  # an app sends the same schema again and again
-            _COMPILED.move_to_end(key)
-            return _COMPILED[key]
+    if name == "sql_database":  # the server's name for a database: compiled from its file
+        value = _database(value, limits)
     try:
-        constraint = _READERS[name](value, limits)
-    except ApiError:
-        raise
+        return _compiled(name, json.dumps(value))
     except AwrsError as exc:
         raise ApiError(400, f"{name}: {exc}", param=name, code=type(exc).__name__) from exc
-    if key is not None:
-        with _COMPILED_LOCK:
-            _COMPILED[key] = constraint
-            while len(_COMPILED) > _COMPILED_SIZE:
-                _COMPILED.popitem(last=False)
-    return constraint
 
 
-#: Compiled constraints by their request field, most recently used last: compiling a schema or
-#: grammar takes milliseconds to seconds, and constraints are immutable, so requests share them.
-_COMPILED: OrderedDict[tuple[str, str, str], Constraint] = OrderedDict()
-_COMPILED_LOCK = threading.Lock()
-_COMPILED_SIZE = 128
+@functools.lru_cache(maxsize=128)
+def _compiled(name: str, value: str) -> Constraint:
+    """The constraint of a field's JSON text. Compiling a schema or grammar takes milliseconds
+    to seconds and constraints are immutable, so the requests of an app that sends the same
+    one again and again share it (the text keeps the key order: two schemas that differ only
+    in it are two constraints)."""
+    return _READERS[name](json.loads(value))
 
 
-def _response_format(value: Any, limits: Limits) -> Constraint:
+def _response_format(value: Any) -> Constraint:
     if not isinstance(value, dict) or "type" not in value:
         raise ApiError(
             400, "response_format must be an object with a type: json_schema, json_object or text", param="response_format"
@@ -285,13 +273,13 @@ def _response_format(value: Any, limits: Limits) -> Constraint:
                 'response_format json_schema needs {"json_schema": {"name": ..., "schema": {...}}}',
                 param="response_format.json_schema",
             )
-        return _json(spec["schema"], limits)
+        return _json(spec["schema"])
     raise ApiError(
         400, f"response_format type {kind!r} is not supported: use json_schema, json_object or text", param="response_format.type"
     )
 
 
-def _json(value: Any, limits: Limits) -> Constraint:
+def _json(value: Any) -> Constraint:
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -300,25 +288,25 @@ def _json(value: Any, limits: Limits) -> Constraint:
     return JsonSchema(value)
 
 
-def _regex(value: Any, limits: Limits) -> Constraint:
+def _regex(value: Any) -> Constraint:
     if not isinstance(value, str):
         raise ApiError(400, f"a regex must be a string, got {type(value).__name__}", param="guided_regex")
     return Regex(value)
 
 
-def _choice(value: Any, limits: Limits) -> Constraint:
+def _choice(value: Any) -> Constraint:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError(400, "guided_choice must be a list of strings", param="guided_choice")
     return Choice(value)
 
 
-def _grammar(value: Any, limits: Limits) -> Constraint:
+def _grammar(value: Any) -> Constraint:
     if not isinstance(value, str):
         raise ApiError(400, "a grammar must be a string (Lark syntax, with a start rule)", param="guided_grammar")
     return Grammar(value)
 
 
-def _structured(value: Any, limits: Limits) -> Constraint:
+def _structured(value: Any) -> Constraint:
     if not isinstance(value, dict):
         raise ApiError(
             400,
@@ -344,24 +332,25 @@ def _structured(value: Any, limits: Limits) -> Constraint:
     ((key, v),) = given.items()
     if key == "json_object":
         return JsonSchema({"type": "object"})
-    return readers[key](v, limits)
+    return readers[key](v)
 
 
-def _sql(value: Any, limits: Limits) -> Constraint:
+def _database(value: Any, limits: Limits) -> str:
+    """The file of the database a request names in sql_database."""
     if not isinstance(value, str) or value not in limits.databases:
         names = ", ".join(sorted(limits.databases)) or "none (start the server with --sql-db NAME=PATH)"
         raise ApiError(400, f"sql_database {value!r} is not one of this server's databases: {names}", param="sql_database")
-    return SQL(limits.databases[value])
+    return str(limits.databases[value])
 
 
-_READERS: dict[str, Callable[[Any, Limits], Constraint]] = {
+_READERS: dict[str, Callable[[Any], Constraint]] = {
     "response_format": _response_format,
     "guided_json": _json,
     "guided_regex": _regex,
     "guided_choice": _choice,
     "guided_grammar": _grammar,
     "structured_outputs": _structured,
-    "sql_database": _sql,
+    "sql_database": SQL,  # the database's file (_database)
 }
 
 
@@ -528,5 +517,23 @@ def chunk(
         choice["text"] = text or ""
     if awrs is not None:
         choice["awrs"] = awrs
+    return _chunk_of(parsed, request_id, created, [choice])
+
+
+def usage_chunk(parsed: Parsed, request_id: str, created: int, results: list[Result]) -> dict[str, Any]:
+    """The last event of a stream that asked for ``stream_options.include_usage``."""
+    return {**_chunk_of(parsed, request_id, created, []), "usage": usage(parsed, results)}
+
+
+def particles_detail(step: int, resampled: bool, particles: Sequence[ParticleView]) -> dict[str, Any]:
+    """The ``awrs`` field of a chunk with ``awrs_detail``: the step's particles as they stand."""
+    shown = [
+        {"text": p.text, "log_weight": _finite(p.log_weight), "finished": p.finished, "stop_reason": p.stop_reason}
+        for p in particles
+    ]
+    return {"step": step, "resampled": resampled, "particles": shown}
+
+
+def _chunk_of(parsed: Parsed, request_id: str, created: int, choices: list[dict[str, Any]]) -> dict[str, Any]:
     obj = "chat.completion.chunk" if parsed.kind == "chat" else "text_completion"
-    return {"id": request_id, "object": obj, "created": created, "model": parsed.model, "choices": [choice]}
+    return {"id": request_id, "object": obj, "created": created, "model": parsed.model, "choices": choices}
