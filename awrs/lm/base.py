@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from awrs.errors import ArgumentTypeError, GenerationError
+from awrs.errors import ArgumentTypeError, GenerationError, PromptTooLongError
 from awrs.lm.vocab import Vocabulary
 
 __all__ = [
@@ -99,8 +99,6 @@ class LanguageModel(Protocol):
 def check_prompts(prompts: Sequence[Sequence[int]], copies: int, max_length: int | None) -> None:
     """Raise GenerationError for ``copies`` < 1 or an empty prompt, PromptTooLongError for a
     prompt that fills the context window (what ``start`` and ``add`` refuse)."""
-    from awrs.errors import PromptTooLongError
-
     if copies < 1:
         raise GenerationError(f"copies must be at least 1, got {copies}")
     if any(len(p) == 0 for p in prompts):
