@@ -3,7 +3,7 @@ backend and dtype, and a ``compare.py --backend llama_cpp`` run's own time per t
 
 from __future__ import annotations
 
-from _report_tables import fmt, provenance_line, table
+from _report_tables import fmt, provenance_line, section, table
 
 
 def render_lm_step(data: dict) -> str:
@@ -28,7 +28,7 @@ def render_lm_step(data: dict) -> str:
     )
     quality = [("config", "backend"), ("kl_mean", "KL mean"), ("kl_max", "KL max"), ("argmax_differs", "argmax differs")]
     title = "Language-model backends (`benchmarks/lm_step.py`)"
-    return "\n".join([f"## {title}", "", text, "", table(rows, speed), "", fidelity_text, "", table(fidelity_rows, quality), ""])
+    return section(title, text, table(rows, speed), fidelity_text, table(fidelity_rows, quality))
 
 
 def render_backend_compare(data: dict) -> str:
@@ -58,7 +58,7 @@ def render_backend_compare(data: dict) -> str:
     columns = [("task", "task"), ("mode", "mode"), ("method", "method"), ("ms_per_token", "ms/token")]
     columns += [("overhead_ms_per_token", "own ms/token"), ("own_vs_awrs", "own ÷ awrs"), ("validity", "valid")]
     title = f"awrs and the peers on the {backend} backend"
-    return "\n".join([f"## {title}", "", text, "", table(rows, columns), ""])
+    return section(title, text, table(rows, columns))
 
 
 __all__ = ["fmt", "render_backend_compare", "render_lm_step"]

@@ -33,6 +33,11 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     return "\n".join([head, rule, *body])
 
 
+def section(title: str, *parts: str) -> str:
+    """A page section: its heading, then each part (paragraphs, tables) as its own block."""
+    return "\n".join([f"## {title}", "", *(line for part in parts for line in (part, ""))])
+
+
 def rows_have(res: dict, key: str) -> bool:
     """Whether the run recorded ``key`` for any decoded row (older runs lack newer fields). A
     result whose rows were not kept lists the fields they had under ``row_keys``."""

@@ -30,6 +30,7 @@ from _report_tables import (
     provenance_line,
     refusals,
     rows_have,
+    section,
     table,
     targets,
     task_section,
@@ -340,7 +341,7 @@ def render_compile(data: dict) -> str:
         ("awrs_same_p50_ms", "awrs p50 on these items"),
     ] + ([("first_call_ms", "first call ms")] if first else [])
     title = "Compile time, every method on every item (`compare.py --compile-only`)"
-    return "\n".join([f"## {title}", "", text, "", table(summary, columns), ""])
+    return section(title, text, table(summary, columns))
 
 
 def render_patterns(data: dict) -> str:
@@ -357,7 +358,7 @@ def render_patterns(data: dict) -> str:
     cost = [("patterns", "patterns"), ("method", "method"), ("checks_med", "checks med"), ("checks_p90", "checks p90")]
     cost += [("ms_per_token", "ms/token"), ("sampling_ms", "sampling ms/token"), ("vs_unconstrained", "vs unconstrained")]
     title = "Pattern matching: the AWRS paper's pattern set (`benchmarks/pattern_matching.py`)"
-    return "\n".join([f"## {title}", "", text, "", table(summary, outputs), "", table(summary, cost), ""])
+    return section(title, text, table(summary, outputs), table(summary, cost))
 
 
 def _shown(path: Path) -> str:
