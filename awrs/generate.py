@@ -222,6 +222,10 @@ class Request:
     critic: Callable[[str], float] | None
     on_token: TokenCallback | None
 
+    def submission(self, rng: np.random.Generator, *, stream: bool = False) -> Submission:
+        """The engine's submission of this (one-prompt) request, drawing from ``rng``."""
+        return Submission(self.prompt_ids[0], self.constraint, self.config, rng, self.critic, self.on_token, stream)
+
 
 def prepare(
     lm: Any,
@@ -294,9 +298,7 @@ def run(request: Request) -> list[Result]:
     rng = np.random.default_rng(request.seed)
     if len(request.prompt_ids) == 1:
         engine = Engine(request.lm)
-        handle = engine.submit(
-            Submission(request.prompt_ids[0], request.constraint, request.config, rng, request.critic, request.on_token)
-        )
+        handle = engine.submit(request.submission(rng))
         engine.run()
         return [finish(request, handle.result(), rng)]
     records = run_groups(

@@ -33,7 +33,7 @@ from awrs.errors import GenerationError
 from awrs.generate import Request, finish
 from awrs.lm.base import LanguageModel
 from awrs.result import Result
-from awrs.smc.scheduler import Engine, Handle, Submission
+from awrs.smc.scheduler import Engine, Handle
 
 __all__ = ["Job", "ParticleView", "QueueFullError", "Service", "Update", "shared"]
 
@@ -101,12 +101,7 @@ class Job:
         self._stream = stream = listener is not None and (stream or detail)
         self._detail = detail
         self._rng = np.random.default_rng(request.seed)
-        self.handle = Handle(
-            job_id,
-            Submission(
-                request.prompt_ids[0], request.constraint, request.config, self._rng, request.critic, request.on_token, stream
-            ),
-        )
+        self.handle = Handle(job_id, request.submission(self._rng, stream=stream))
         self._done = threading.Event()
         self._result: Result | None = None
         self._error: BaseException | None = None
