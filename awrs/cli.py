@@ -445,6 +445,8 @@ def _serve(args: argparse.Namespace) -> int:
     lm = load_model(args.model, backend=args.backend, device=args.device, n_threads=args.threads, verbose=args.verbose)
     name = args.model_name or (Path(args.model).name if args.model else DEFAULT_MODEL)
     api_key = args.api_key or os.environ.get("AWRS_API_KEY") or None
+    if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"awrs: warning: serving on {args.host} with no API key: anyone who can reach it can use it", file=sys.stderr)
     print(
         f"awrs {__version__}: serving {name} ({type(lm).__name__}) on http://{args.host}:{args.port}/",
         file=sys.stderr,

@@ -315,3 +315,19 @@ def test_sql_with_the_default_model_and_the_critic(default_checkpoint, db):
     assert record["valid"] and record["stats"]["tokens"] <= 5 * cli.SQL_MAX_NEW_TOKENS
     assert awrs.sql.executes(db)(record["text"]) == 0.0
     assert "Loading weights" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "key", "warned"), [("0.0.0.0", None, True), ("0.0.0.0", "k", False), ("127.0.0.1", None, False)]
+)
+def test_serve_warns_on_a_public_address_without_a_key(monkeypatch, capsys, host, key, warned):
+    from awrs import server
+    from awrs.lm import loading
+
+    served = {}
+    monkeypatch.delenv("AWRS_API_KEY", raising=False)
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: awrs.MockLM([b"a"], [0.0, 0.0]))
+    monkeypatch.setattr(server, "serve", lambda lm, **kwargs: served.update(kwargs))
+    assert cli.main(["serve", "--host", host, *(["--api-key", key] if key else [])]) == 0
+    assert served["host"] == host and served["api_key"] == key
+    assert ("with no API key" in capsys.readouterr().err) == warned
