@@ -167,7 +167,7 @@ class Engine:
     def submit(self, submission: Submission) -> Handle:
         """Queue a request: it joins the batch at the next step."""
         handle = Handle(next(self._ids), submission)
-        self._queue.append(handle)
+        self.enqueue(handle)
         return handle
 
     def enqueue(self, handle: Handle) -> None:
