@@ -2,13 +2,17 @@
 
 A synthetic model returns fixed, realistic log-probability rows at no cost: rows recorded once
 from the default model (SmolLM2-135M-Instruct, its 49,152-token vocabulary) while it writes a
-JSON object, cached in the awrs cache directory, and handed out as views — each particle a
-different recorded row each step. So the numbers measure awrs alone: the sampler's steps (the
-kept distribution, the without-replacement draws, the constraint checks), resampling, and the
-engine's bookkeeping. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar) and
-N: sampler milliseconds per step and particle-steps per second, for the steps made one particle
-at a time (as before issue 26) and for the batched path (``Proposal.propose_rows``: every row's
-kept distribution first, in threads), in one run.
+JSON object, cached in the awrs cache directory, and handed out as views: at step t every
+particle sees recorded row t. So the numbers measure awrs alone: the sampler's steps (the kept
+distribution, the without-replacement draws, the constraint checks), resampling, and the
+engine's bookkeeping. A particle that leaves the model's own answer still sees rows of that
+answer, which fit its text worse than a real model's would: more rejections, narrowings and
+restarts than real runs (pessimistic for the checks). Twins (particles with the same text,
+docs/sampler.md "Twins") share their work as they would on a real model; the table gives the
+distinct texts per step. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar)
+and N: sampler milliseconds per step and particle-steps per second, for the steps made one
+particle at a time (as before issue 26) and for the batched path (``Proposal.propose_rows``:
+every row's kept distribution first, in threads), in one run.
 
     python benchmarks/particle_throughput.py [--particles 1 4 16 64 256] [--tokens 24]
 """
@@ -16,6 +20,7 @@ kept distribution first, in threads), in one run.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -146,7 +151,19 @@ def constraints() -> dict[str, tuple[str, awrs.Constraint]]:
 
 
 def measure(lm: FixedRows, constraint: awrs.Constraint, n: int, tokens: int, seed: int) -> dict[str, float]:
-    result = awrs.generate(lm, "x", constraint, method="smc", n_particles=n, max_new_tokens=tokens, seed=seed)
+    families: list[int] = []
+    propose_rows = proposal.AwrsProposal.propose_rows
+    takes_twins = "twins" in inspect.signature(propose_rows).parameters  # an awrs from before twins has none
+
+    def counted(self, rows, checkers, rng, twins=None):
+        families.append(len(checkers) if twins is None else len(set(twins)))
+        return propose_rows(self, rows, checkers, rng, twins) if takes_twins else propose_rows(self, rows, checkers, rng)
+
+    proposal.AwrsProposal.propose_rows = counted
+    try:
+        result = awrs.generate(lm, "x", constraint, method="smc", n_particles=n, max_new_tokens=tokens, seed=seed)
+    finally:
+        proposal.AwrsProposal.propose_rows = propose_rows
     s = result.stats
     steps = max(s.steps // max(n, 1), 1)
     return {
@@ -156,6 +173,7 @@ def measure(lm: FixedRows, constraint: awrs.Constraint, n: int, tokens: int, see
         "particle_steps": s.steps,
         "steps": steps,
         "resamples": s.n_resamples,
+        "distinct_texts_per_step": float(np.mean(families)) if families else float("nan"),
     }
 
 
@@ -197,7 +215,7 @@ def main() -> None:
             found.append({**row, "wall_s": time.perf_counter() - started})
             print(f"{name} N={n}: {row['sampler_ms_per_step']:.2f} ms/step ({row['speedup']:.2f}x)", file=sys.stderr, flush=True)
     columns = ["constraint", "particles", "one_by_one_ms_per_step", "sampler_ms_per_step", "speedup", "particle_steps_per_s"]
-    columns += ["checks_per_token", "steps", "resamples"]
+    columns += ["distinct_texts_per_step", "checks_per_token", "steps", "resamples"]
     print_table(found, columns)
     parameters = {
         **vars(args),

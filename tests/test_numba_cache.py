@@ -78,6 +78,7 @@ def test_a_cached_kernel_is_stale_once_another_awrs_file_changes():
     from awrs.sampler import _kernels, _layout
 
     locator = _numba._AwrsCacheLocator(_layout._full_kept.py_func, _layout.__file__)
+    _numba._package_stamp.cache_clear()  # the files as they are now (the stamp is read once per process)
     before = locator.get_source_stamp()
     stat = os.stat(_kernels.__file__)
     try:

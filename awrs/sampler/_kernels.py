@@ -46,6 +46,7 @@ __all__ = [
     "exp_shifted_python",
     "kept_weights",
     "masked_argmax",
+    "unvisited_allowed",
 ]
 
 BLOCK = 256
@@ -192,6 +193,23 @@ def _draw_many(q, sums, taken, us, block, out):  # pragma: no cover - compiled
     # One draw per uniform, in order: what len(us) calls of _draw give, in one call.
     for j in range(us.shape[0]):
         out[j] = _draw(q, sums, taken, us[j], block)
+
+
+@njit(cache=True, nogil=True)
+def _unvisited_allowed(q, refused, visited, out):  # pragma: no cover - compiled
+    # q where neither refused nor visited, else 0 (what a narrowing walk goes on with).
+    for i in range(q.shape[0]):
+        out[i] = 0.0 if refused[i] else q[i]
+    for v in visited:
+        out[v] = 0.0
+
+
+def unvisited_allowed(q: np.ndarray, refused: np.ndarray, visited: list[int]) -> np.ndarray:
+    """``q`` with the ``refused`` positions and the ``visited`` ones set to 0, in one pass."""
+    _check(q, refused)
+    out = np.empty_like(q)
+    _unvisited_allowed(q, refused, np.asarray(visited, dtype=np.int64), out)
+    return out
 
 
 def _check(q: np.ndarray, flags: np.ndarray, also=None) -> None:

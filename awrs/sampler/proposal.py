@@ -88,12 +88,19 @@ class Proposal(ABC):
         before the candidates are laid out: the same step (token, weight and checks), made
         with as little work as the proposal allows."""
 
-    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
+    def propose_rows(
+        self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, twins: Sequence[int] | None = None
+    ) -> Iterator[Step]:
         """:meth:`propose_row` for row ``i`` of ``rows`` with ``checkers[i]``, in order, from one
         generator: the same steps as that loop (tokens, weights, checks and the random stream).
         Yields each step before the next is made, so a caller may act on it first (a particle
         takes its token before the next one walks). The AWRS walks make every row's kept
-        distribution first, in threads (docs/sampler.md, "Many particles")."""
+        distribution first, in threads (docs/sampler.md, "Many particles").
+
+        ``twins[i] = j`` (``j <= i``) says that row ``i`` is row ``j``'s twin: the same text, so
+        the same distribution and constraint state (``checkers[i]`` made with ``twin=``
+        ``checkers[j]``); twins share the work that does not draw (docs/sampler.md, "Twins").
+        A caller that says so must mean it: the steps are those of row ``j``'s values."""
         for row, checker in zip(rows, checkers):
             yield self.propose_row(row, checker, rng)
 
@@ -120,8 +127,10 @@ class AwrsProposal(Proposal):
     def propose_row(self, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator) -> Step:
         return _walk_row(logprobs, checker, rng, self.estimator, self.max_rejects)
 
-    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
-        return _walk_rows(rows, checkers, rng, self.estimator, self.max_rejects)
+    def propose_rows(
+        self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, twins: Sequence[int] | None = None
+    ) -> Iterator[Step]:
+        return _walk_rows(rows, checkers, rng, self.estimator, self.max_rejects, twins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +153,10 @@ class LcdProposal(Proposal):
     def propose_row(self, logprobs: np.ndarray, checker: TokenChecker, rng: np.random.Generator) -> Step:
         return _walk_row(logprobs, checker, rng, "none", self.max_rejects)
 
-    def propose_rows(self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator) -> Iterator[Step]:
-        return _walk_rows(rows, checkers, rng, "none", self.max_rejects)
+    def propose_rows(
+        self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, twins: Sequence[int] | None = None
+    ) -> Iterator[Step]:
+        return _walk_rows(rows, checkers, rng, "none", self.max_rejects, twins)
 
 
 def _walk_row(
@@ -166,15 +177,24 @@ def _walk_rows(
     rng: np.random.Generator,
     estimator: Estimator,
     max_rejects: int | None,
+    twins: Sequence[int] | None = None,
 ) -> Iterator[Step]:
     """:func:`_walk_row` for each row in order. The kept distributions (the one pass over each
-    row, in a kernel that releases the GIL) are made first, in threads when there are many
-    rows; they draw nothing, so the walks then use the generator exactly as one by one."""
+    row, in a kernel that releases the GIL) are made first, once per row that is not a twin of
+    an earlier one, in threads when there are many; they draw nothing, so the walks then use
+    the generator exactly as one by one. A twin's walk reads its first's kept distribution
+    (read-only: each walk's order keeps its own taken marks)."""
+    firsts = range(len(checkers)) if twins is None else twins
     laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
-    threads = len(laid) >= PARALLEL_ROWS and _WORKERS > 1
-    kept = _in_threads([(layout, row, prune) for _, layout, prune, row in laid]) if threads else None
+    kept: dict[int, Kept | None] = {}
+    distinct = [i for i, j in enumerate(firsts) if i == j]
+    if len(distinct) >= PARALLEL_ROWS and _WORKERS > 1:
+        kept = dict(zip(distinct, _in_threads([(laid[i][1], laid[i][3], laid[i][2]) for i in distinct])))
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
-        found = keep_on_row(layout, row, prune) if kept is None else kept[i]
+        j = firsts[i]
+        found = kept[j] if j in kept else keep_on_row(layout, row, prune)
+        if j == i and twins is not None:
+            kept[i] = found
         step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
         yield checker.space.to_full(step)
 

@@ -21,11 +21,15 @@ from awrs.lm.vocab import Vocabulary
 from awrs.sampler._layout import F32, F64, CandidateLayout
 from awrs.sampler.base import CountedAccept, Step
 
-__all__ = ["COMPACT_SHARE", "CandidateSpace", "TokenChecker"]
+__all__ = ["COMPACT_SHARE", "KNOWN_STATES", "CandidateSpace", "TokenChecker"]
 
 #: A space whose constraint can use at most this share of the vocabulary's tokens (by the
 #: bytes it ever produces) lays its steps out compactly: those tokens and EOS only.
 COMPACT_SHARE = 1 / 8
+
+#: The most constraint states a space remembers the answers of (docs/sampler.md, "Twins"); it
+#: forgets them all when full.
+KNOWN_STATES = 16384
 
 
 class CandidateSpace:
@@ -49,6 +53,8 @@ class CandidateSpace:
         self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
         self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)
+        self._known: dict[Any, _Known] = {}
+        self._refused: dict[bytes, np.ndarray] = {}
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
         prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
         prune[: self.eos_index] = ~vocab.text_mask
@@ -112,8 +118,40 @@ class CandidateSpace:
             )
         return lp
 
-    def checker(self, state: Any) -> TokenChecker:
-        return TokenChecker(self, state)
+    def refused_by(self, next_bytes: np.ndarray) -> np.ndarray:
+        """The candidates whose first byte ``next_bytes`` (256 bools) refuses: read-only, and
+        made once per distinct set (a handful per generation, each a pass over the
+        vocabulary)."""
+        allowed = np.asarray(next_bytes, dtype=np.bool_)
+        key = allowed.tobytes()
+        out = self._refused.get(key)
+        if out is None:
+            first = self.vocab.first_byte
+            out = np.zeros(self.eos_index + 1, dtype=np.bool_)
+            out[: self.eos_index] = ~allowed[first] & (first >= 0)
+            out.flags.writeable = False
+            if len(self._refused) >= 256:
+                self._refused.clear()
+            self._refused[key] = out
+        return out
+
+    def checker(self, state: Any, twin: TokenChecker | None = None) -> TokenChecker:
+        """The checker of one step from ``state``; ``twin``: a checker of the same step from
+        the same state (a particle's twin, docs/sampler.md "Twins") whose answers it shares.
+        Checkers from equal (hashable) states share what the constraint said, across the
+        generation's particles and steps (:data:`KNOWN_STATES` states at a time)."""
+        if twin is not None:
+            return TokenChecker(self, state, twin._answers)
+        known = None
+        try:
+            known = self._known.get(state)
+        except TypeError:  # an unhashable state: its checkers learn alone
+            return TokenChecker(self, state, _Answers(_Known()))
+        if known is None:
+            if len(self._known) >= KNOWN_STATES:
+                self._known.clear()
+            known = self._known[state] = _Known()
+        return TokenChecker(self, state, _Answers(known))
 
     def to_full(self, step: Step) -> Step:
         """A step taken in :attr:`layout`, its token as a candidate id (the same step in the
@@ -123,27 +161,56 @@ class CandidateSpace:
         return Step(int(self.positions[step.token]), step.log_weight, step.n_checks)
 
 
+class _Known:
+    """What the constraint has said from one state: the candidates checked, the states they
+    lead to, and whether the state is final. A state is a value (docs/constraints.md), so
+    this holds for every particle in that state, at every step of the generation."""
+
+    __slots__ = ("allowed", "final", "next_states")
+
+    def __init__(self) -> None:
+        self.allowed: dict[int, bool] = {}
+        self.next_states: dict[int, Any] = {}
+        self.final: bool | None = None
+
+
+class _Answers:
+    """What one step's checkers from one state share: what is known of the state, and its
+    pruned and refused candidates once asked (arrays over the candidates, kept for the step
+    only)."""
+
+    __slots__ = ("known", "pruned", "refused")
+
+    def __init__(self, known: _Known) -> None:
+        self.known = known
+        self.pruned: np.ndarray | None = None
+        self.refused: np.ndarray | bool | None = False  # False: not asked yet
+
+
 class TokenChecker(CountedAccept):
     """``checker(i)``: may candidate ``i`` come next? Remembers its answers and the states
-    it computes, and counts the distinct candidates checked (``calls``)."""
+    it computes, and counts the distinct candidates it was asked about (``calls``). Checkers
+    from the same state (:meth:`CandidateSpace.checker`) share what the constraint answered,
+    and each counts its own walk's checks, as if it had asked alone."""
 
-    __slots__ = ("_final", "_seen", "calls", "next_states", "space", "state")
+    __slots__ = ("_answers", "_seen", "calls", "next_states", "space", "state")
     calls: int  # a slot, where the base class has a read-only property
 
-    def __init__(self, space: CandidateSpace, state: Any):
+    def __init__(self, space: CandidateSpace, state: Any, answers: _Answers | None = None):
         self.space = space
         self.state = state
-        self.next_states: dict[int, Any] = {}
+        self._answers = _Answers(_Known()) if answers is None else answers
+        self.next_states: dict[int, Any] = self._answers.known.next_states
         self.calls = 0
         self._seen: dict[int, bool] = {}
-        self._final: bool | None = None
 
     def final(self) -> bool:
         """The state is final (:meth:`Constraint.is_final`): EOS is the only candidate."""
-        if self._final is None:
+        known = self._answers.known
+        if known.final is None:
             is_final = self.space._is_final
-            self._final = is_final is not None and bool(is_final(self.state))
-        return self._final
+            known.final = is_final is not None and bool(is_final(self.state))
+        return known.final
 
     def __call__(self, i: int) -> bool:
         seen = self._seen
@@ -151,16 +218,20 @@ class TokenChecker(CountedAccept):
         if hit is not None:
             return hit
         self.calls += 1
-        space = self.space
-        if i == space.eos_index:
-            hit = bool(space.constraint.is_complete(self.state))
-        elif self._final or (self._final is None and self.final()):
-            hit = False
-        else:
-            nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
-            hit = nxt is not None
-            if hit:
-                self.next_states[i] = nxt
+        allowed = self._answers.known.allowed
+        hit = allowed.get(i)
+        if hit is None:
+            space = self.space
+            if i == space.eos_index:
+                hit = bool(space.constraint.is_complete(self.state))
+            elif self.final():
+                hit = False
+            else:
+                nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
+                hit = nxt is not None
+                if hit:
+                    self.next_states[i] = nxt
+            allowed[i] = hit
         seen[i] = hit
         return hit
 
@@ -174,29 +245,35 @@ class TokenChecker(CountedAccept):
         the tokens the constraint rules out by its cheap check
         (:meth:`Constraint.impossible_tokens`); EOS is never among them. From a final state,
         every candidate but EOS."""
+        answers = self._answers
+        if answers.pruned is not None:
+            return answers.pruned
         space = self.space
         if self.final():
-            return space.final_prune
-        impossible = space._impossible
-        refused = None if impossible is None else impossible(self.state, space.vocab)
-        if refused is None:
-            return space.prune
-        out = space.prune.copy()
-        out[: space.eos_index] |= refused
+            out = space.final_prune
+        else:
+            impossible = space._impossible
+            refused = None if impossible is None else impossible(self.state, space.vocab)
+            if refused is None:
+                out = space.prune
+            else:
+                out = space.prune.copy()
+                out[: space.eos_index] |= refused
+                out.flags.writeable = False
+        answers.pruned = out
         return out
 
     def refused(self) -> np.ndarray | None:
         """Candidates whose first byte the constraint refuses from this state
         (:meth:`Constraint.next_bytes`), or None when it does not say. What a long walk prunes
         (``awrs_step``'s ``narrow``); EOS and tokens without bytes are never among them."""
+        answers = self._answers
+        if answers.refused is not False:
+            return answers.refused  # type: ignore[return-value]
         space = self.space
         allowed = space.constraint.next_bytes(self.state)
-        if allowed is None:
-            return None
-        first = space.vocab.first_byte
-        out = np.zeros(space.eos_index + 1, dtype=np.bool_)
-        out[: space.eos_index] = ~np.asarray(allowed, dtype=np.bool_)[first] & (first >= 0)
-        return out
+        answers.refused = None if allowed is None else space.refused_by(allowed)
+        return answers.refused
 
     def mask(self) -> np.ndarray:
         """Every candidate checked at once (the masking baseline)."""

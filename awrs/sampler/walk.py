@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from awrs.sampler import _kernels
 from awrs.sampler.base import Accept, CountedAccept, Estimator, Narrow, Step, counted
 from awrs.sampler.kept import Kept, Rest
 from awrs.sampler.order import RandomOrder
@@ -144,9 +145,7 @@ def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng, vis
     if refused is None:
         return None
     visits.refused = np.asarray(refused, dtype=np.bool_)
-    left = weights.copy()
-    left[[order.position(j) for j in range(visited)]] = 0.0
-    kept_left = np.where(visits.refused, 0.0, left)
+    kept_left = _kernels.unvisited_allowed(weights, visits.refused, [order.position(j) for j in range(visited)])
     return _random_order(kept_left, rng), kept_left, float(kept_left.sum())
 
 

@@ -133,10 +133,15 @@ class RunRecord:
 
 
 class _Group:
-    """The particles of one prompt."""
+    """The particles of one prompt. ``families[i]`` names particle ``i``'s text: particles
+    with the same family are twins (the same tokens, so the same row and constraint state;
+    docs/sampler.md, "Twins"). All start as one; resampling copies the family with the
+    particle, and a step gives each (family, token) a new one."""
 
     def __init__(self, constraint: Constraint, n: int):
         self.particles = [Trajectory(constraint.initial()) for _ in range(n)]
+        self.families = [0] * n
+        self.named_families = 1
         self.ess_history: list[float] = []
         self.n_resamples = 0
         self.checks = 0
@@ -223,14 +228,21 @@ def _step_all(
     it ends (EOS, a stop string, the budget), dies, or the critic rules its text out."""
     moves: list[tuple[int, int]] = []
     twist = critic if config.twist else None  # run_groups refused twist=True without a critic
-    checkers = [space.checker(groups[g].particles[i].state) for g, i in live]
+    checkers: list[TokenChecker] = []
+    twins: list[int] = []  # twins[row]: the first row of its family
+    first_of: dict[tuple[int, int], int] = {}
+    for row, (g, i) in enumerate(live):
+        j = first_of.setdefault((g, groups[g].families[i]), row)
+        twins.append(j)
+        checkers.append(space.checker(groups[g].particles[i].state, None if j == row else checkers[j]))
     if forced:
         steps: Iterable[Step] = (
             _forced_step(c, None if logprobs is None else logprobs[row], space, config) for row, c in enumerate(checkers)
         )
     else:  # every particle's proposal from one call (kept distributions in threads)
         assert logprobs is not None, "only the forced last step may go without the model's row"
-        steps = config.proposal.propose_rows(logprobs, checkers, rng)
+        steps = config.proposal.propose_rows(logprobs, checkers, rng, twins)
+    born: dict[tuple[int, int, int], int] = {}  # (group, family, token) -> the family it makes
     for row, ((g, i), checker, step) in enumerate(zip(live, checkers, steps)):
         group = groups[g]
         particle = group.particles[i]
@@ -239,6 +251,11 @@ def _step_all(
         group.proposals += 1
         if token is None:
             continue
+        family = born.get((g, group.families[i], token))
+        if family is None:
+            family = born[g, group.families[i], token] = group.named_families
+            group.named_families += 1
+        group.families[i] = family
         if on_token is not None:
             _notify(on_token, i, token, space)
         if not particle.running:
@@ -358,6 +375,7 @@ def _resample_groups(groups: list[_Group], moves, live, config: SMCConfig, rng):
             ancestors = resample(log_w, rng, config.resampling)
             mean = log_mean_exp(log_w.tolist())
             group.particles = [group.particles[a].copy(mean) for a in ancestors]
+            group.families = [group.families[a] for a in ancestors]
             group.n_resamples += 1
         for j, a in enumerate(ancestors):
             move = move_of.get((g, a))

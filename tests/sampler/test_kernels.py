@@ -139,3 +139,16 @@ def test_kept_weights_are_the_exponentials_and_their_block_sums_in_one_pass(dtyp
     np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)
     assert count == want_count
     assert total == pytest.approx(want.sum(), rel=1e-14)
+
+
+def test_unvisited_allowed_is_the_weights_less_the_refused_and_the_visited():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        q = rng.random(1000) * (rng.random(1000) < 0.7)
+        refused = rng.random(1000) < 0.3
+        visited = rng.choice(1000, size=int(rng.integers(0, 50)), replace=False).tolist()
+        want = np.where(refused, 0.0, q)
+        want[visited] = 0.0
+        got = _kernels.unvisited_allowed(q, refused, visited)
+        assert np.array_equal(got, want) and got is not q
+        assert float(got.sum()) == float(want.sum())

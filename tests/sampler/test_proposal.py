@@ -282,3 +282,113 @@ def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkey
     one_by_one = awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=3)
     assert batched.particles == one_by_one.particles and batched.text == one_by_one.text
     assert batched.stats.constraint_checks == one_by_one.stats.constraint_checks
+
+
+class Unhashable(TokenSet):
+    """TokenSet with list states: nothing is shared between checkers unless they are twins."""
+
+    def initial(self):
+        return [0]
+
+    def advance(self, state, data):
+        return None if super().advance(state, data) is None else [1]
+
+    def is_complete(self, state):
+        return super().is_complete(state[0])
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("proposal", [AwrsProposal(), AwrsProposal("two-loop"), LcdProposal()])
+@pytest.mark.parametrize("n_rows", [7, 40])
+def test_twins_share_their_kept_distribution_and_answers_and_step_as_alone(proposal, compact, n_rows, monkeypatch):
+    """Rows said to be twins (the same row, the same state) give the steps they give when
+    nobody says so (tokens, weights, checks, the random stream); their kept distribution is
+    made once per family and the constraint is asked once per family and candidate."""
+    from awrs.sampler import proposal as module
+
+    made = []
+    keep = module.keep_on_row
+    monkeypatch.setattr(module, "keep_on_row", lambda *a: made.append(1) or keep(*a))
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        vocab, _, allowed, complete = _case(seed)
+        twins = [0]
+        for i in range(1, n_rows):  # each row a twin of an earlier first, or a first itself
+            twins.append(i if rng.random() < 0.3 else twins[int(rng.integers(i))])
+        rows = rng.normal(-3.0, 2.0, size=(n_rows, len(vocab))).astype(rng.choice([np.float32, np.float64]))
+        rows[rng.random(rows.shape) < 0.1] = -np.inf
+        rows = rows[twins]  # a twin's row is its first's
+        outcomes = []
+        for said in (True, False):
+            c = Unhashable(allowed, complete)
+            space = CandidateSpace(vocab, c, compact=compact)
+            checkers = []
+            for i, j in enumerate(twins):
+                checkers.append(space.checker(c.initial(), checkers[j] if said and j != i else None))
+            draws = np.random.default_rng(1000 + seed)
+            made.clear()
+            steps = list(proposal.propose_rows(rows, checkers, draws, twins if said else None))
+            assert len(made) == (len(set(twins)) if said else n_rows)
+            asked = [set(ch._seen) for ch in checkers]
+            outcomes.append(([(s.token, s.log_weight, s.n_checks) for s in steps], draws.random(), c.calls, asked))
+        (steps_said, after_said, calls_said, asked), (steps_alone, after_alone, calls_alone, _) = outcomes
+        assert steps_said == steps_alone and after_said == after_alone, seed
+        # The constraint was asked once per family and candidate, each walk counting its own checks.
+        assert calls_alone == sum(len(a) for a in asked) == sum(s[2] for s in steps_alone)
+        families = {j: set() for j in twins}
+        for i, j in enumerate(twins):
+            families[j] |= asked[i]
+        assert calls_said == sum(len(f) for f in families.values()), seed
+
+
+def test_checkers_from_equal_states_share_what_the_constraint_said_and_count_their_own_checks():
+    vocab, _, allowed, complete = _case(3)
+    c = TokenSet(allowed, complete)
+    space = CandidateSpace(vocab, c)
+    first, second = space.checker(0), space.checker(0)
+    answers = [first(i) for i in range(len(vocab) + 1)]
+    asked = c.calls
+    assert [second(i) for i in range(len(vocab) + 1)] == answers
+    assert c.calls == asked  # answered from what the first learned
+    assert first.calls == second.calls == len(vocab) + 1  # each counts the checks its walk made
+    other = space.checker(1)  # another state learns for itself
+    other(0)
+    assert c.calls == asked + 1
+
+
+def test_a_space_forgets_the_states_it_knows_when_it_holds_too_many(monkeypatch):
+    from awrs.sampler import space as module
+
+    monkeypatch.setattr(module, "KNOWN_STATES", 4)
+    vocab, _, allowed, complete = _case(3)
+    c = TokenSet(allowed, complete)
+    space = CandidateSpace(vocab, c)
+    for state in range(10):
+        space.checker(state)(0)
+        assert len(space._known) <= 4
+    calls = c.calls
+    space.checker(9)(0)  # still known
+    assert c.calls == calls
+    space.checker(0)(0)  # forgotten: asked again
+    assert c.calls == calls + 1
+
+
+def test_twins_through_the_engine_change_nothing(monkeypatch):
+    """An SMC run whose particles share their families' work (the default) is the run where
+    each particle works alone: particles, weights and checks, for fixed seeds."""
+    import awrs
+    from awrs.sampler import proposal as module
+
+    rng = np.random.default_rng(0)
+    tokens = [bytes([c]) for c in range(97, 123)] + [b"ab", b"@", b".com"]
+    lm = awrs.MockLM(tokens, rng.normal(0, 2, (len(tokens) + 1, len(tokens) + 1)))
+    constraint = awrs.Regex(r"[a-z]{2,8}@[a-z]{2,8}\.com")
+    together = [awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=s) for s in range(3)]
+    walk_rows = module._walk_rows
+    said = []
+    monkeypatch.setattr(module, "_walk_rows", lambda *a: said.append(len(set(a[5]))) or walk_rows(*a[:5]))
+    alone = [awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=s) for s in range(3)]
+    assert min(said) < 40  # there were twins
+    for a, b in zip(together, alone):
+        assert a.particles == b.particles and a.text == b.text
+        assert a.stats.constraint_checks == b.stats.constraint_checks
