@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: llama.cpp for a GGUF when installed")
     gen.add_argument("-v", "--verbose", action="store_true", help="show the model's loading progress and messages")
     gen.add_argument("--json", action="store_true", help="print a JSON object with the output, weights and stats")
+    gen.add_argument(
+        "--think",
+        action="store_true",
+        help="the model reasons first, between its reasoning tags, then answers under the constraint "
+        "(the reasoning goes to standard error, or into --json's record)",
+    )
+    gen.add_argument("--max-think-bytes", type=int, default=None, help="with --think: the most bytes of reasoning")
     gen.set_defaults(func=_generate)
 
     check = commands.add_parser("check", help="does a text satisfy a constraint? (exit status 0 if so, 1 if not)")
@@ -222,6 +229,11 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
         "and the prompt, a question, is sent with the tables and an example",
     )
     group.add_argument("--choice", nargs="+", metavar="OPTION", help="the output is one of these strings")
+    group.add_argument(
+        "--tools",
+        metavar="FILE",
+        help="tools (OpenAI format, a JSON list; a file or inline): free text with tool calls that match them",
+    )
     p.add_argument("--start", default="start", help="the grammar's start rule (with --grammar)")
 
 
@@ -242,6 +254,13 @@ def _constraint(args: argparse.Namespace) -> Constraint | None:
         return awrs.SQL(args.sql_schema)
     if args.choice is not None:
         return awrs.Choice(args.choice)
+    if getattr(args, "tools", None) is not None:
+        text = args.tools
+        try:
+            tools = json.loads(text if text.lstrip().startswith("[") else Path(text).read_text())
+        except ValueError as exc:
+            raise AwrsError(f"--tools: not a JSON list of tools: {exc}") from None
+        return awrs.ToolCalls(tools)
     return None
 
 
@@ -269,6 +288,11 @@ def _generate(args: argparse.Namespace) -> int:
         max_new_tokens = SQL_MAX_NEW_TOKENS if args.sql_schema is not None else DEFAULT_MAX_NEW_TOKENS
     lm = load_model(args.model, backend=args.backend, device=args.device, verbose=args.verbose)
     prompt = _prompt(args, lm, text, constraint)
+    if args.think or args.max_think_bytes is not None:
+        from awrs.constraints import Unconstrained
+        from awrs.structured import thinking
+
+        constraint = thinking(lm, prompt, constraint or Unconstrained(), True, args.max_think_bytes)
     progress = _progress(max_new_tokens * (args.particles if args.method == "smc" else 1))
 
     def count(particle: int, token: int) -> None:
@@ -295,6 +319,8 @@ def _generate(args: argparse.Namespace) -> int:
     if args.json:
         print(_dumps(_record(result)))
     else:
+        if result.reasoning is not None:
+            print(f"awrs: reasoning: {result.reasoning}", file=sys.stderr)
         print(result.text)
         if not result.valid:
             print(f"awrs: warning: the output is not valid ({result.stop_reason})", file=sys.stderr)
@@ -336,6 +362,8 @@ def _record(result: Result) -> dict[str, Any]:
         "log_ml": result.log_ml,
         "posterior": result.posterior,
         "method": result.method,
+        "reasoning": result.reasoning,
+        "tool_calls": result.tool_calls,
         "particles": [{"text": p.text, "log_weight": p.log_weight, "valid": p.valid} for p in result.particles],
         "stats": {
             "tokens": s.tokens,

@@ -347,8 +347,13 @@ def finish(request: Request, record: RunRecord, rng: np.random.Generator) -> Res
     ]
     posterior = _posterior(particles)
     chosen = _choose(particles, posterior, rng)
+    text, extra = chosen.text, {}
+    sections = request.constraint.sections(text) if chosen.valid else None
+    sections = sections or {}
+    if "answer" in sections:  # Think: the answer is the text, the reasoning apart
+        text, extra = sections["answer"], {"generated": chosen.text}
     return Result(
-        text=chosen.text,
+        text=text,
         value=request.constraint.parse(chosen.text) if chosen.valid else None,
         valid=chosen.valid,
         stop_reason=chosen.stop_reason,
@@ -357,6 +362,9 @@ def finish(request: Request, record: RunRecord, rng: np.random.Generator) -> Res
         log_ml=record.log_ml if weighted else None,
         stats=_stats(particles, record),
         method=request.method,
+        extra=extra,
+        reasoning=sections.get("reasoning"),
+        tool_calls=sections.get("tool_calls"),
     )
 
 

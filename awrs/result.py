@@ -76,6 +76,11 @@ class Result:
     None when the text is not valid. ``log_ml`` estimates the log probability that the model
     produces a valid string; it is None for a method that carries no weights (``"lcd"``,
     ``greedy=True``, ``estimator="none"``), where no such estimate exists.
+
+    With :class:`~awrs.Think` (``think=True``), ``reasoning`` is the model's reasoning and
+    ``text`` the answer after it (the whole generated text is ``extra["generated"]`` and the
+    particles'); with :class:`~awrs.ToolCalls`, ``tool_calls`` lists the parsed calls
+    (``{"name", "arguments"}``). Both are None otherwise, and when the text is not valid.
     """
 
     text: str
@@ -88,6 +93,8 @@ class Result:
     stats: Stats
     method: Method
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
     @property
     def weight(self) -> float | None:

@@ -17,6 +17,7 @@ import queue
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from awrs.constraints.agents import Think, reasoning_tags
 from awrs.constraints.base import Constraint
 from awrs.constraints.choice import Choice
 from awrs.constraints.json_schema import JsonSchema
@@ -30,7 +31,7 @@ from awrs.service import Update, shared
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Stream", "choice", "json", "regex", "stream", "value_of"]
+__all__ = ["Stream", "ThinkOption", "choice", "json", "regex", "stream", "thinking", "value_of"]
 
 
 def value_of(result: Result) -> Any:
@@ -44,22 +45,75 @@ def value_of(result: Result) -> Any:
     return result.value
 
 
-def json(lm: LanguageModel, prompt: PromptInput, schema: Any, **kwargs: Unpack[GenerateOptions]) -> Any:
+#: ``think=``: False, True (the model's own reasoning tags: :func:`~awrs.constraints.agents.reasoning_tags`),
+#: or an (open, close) pair of tags.
+ThinkOption = bool | tuple[str, str]
+
+
+def thinking(
+    lm: LanguageModel, prompt: PromptInput, answer: Constraint, think: ThinkOption, max_think_bytes: int | None = None
+) -> Constraint:
+    """``answer``, after the model's reasoning when ``think`` says so (:class:`~awrs.Think`): with
+    the model's own tags (``think=True``) or the given (open, close) pair, the reasoning at most
+    ``max_think_bytes`` bytes. When the rendered prompt already ends with the open tag (chat
+    templates that open the reasoning for the model), the text starts inside it."""
+    if think is False:
+        if max_think_bytes is not None:
+            raise GenerationError("max_think_bytes bounds the reasoning of think=True; it means nothing without it")
+        return answer
+    if think is True:
+        open_, close = reasoning_tags(lm)
+    elif isinstance(think, tuple) and len(think) == 2 and all(isinstance(t, str) for t in think):
+        open_, close = think
+    else:
+        raise GenerationError(f"think must be True, False or an (open, close) pair of tags, got {think!r}")
+    ids = prompt if isinstance(prompt, list) and all(isinstance(t, int) for t in prompt) else lm.encode_prompt(prompt)  # type: ignore[arg-type]
+    tail = lm.vocab.decode([int(t) for t in ids[-16:]]).decode("utf-8", errors="replace")
+    return Think(answer, open_, close, max_bytes=max_think_bytes, opened=tail.rstrip().endswith(open_))
+
+
+def json(
+    lm: LanguageModel,
+    prompt: PromptInput,
+    schema: Any,
+    *,
+    think: ThinkOption = False,
+    max_think_bytes: int | None = None,
+    **kwargs: Unpack[GenerateOptions],
+) -> Any:
     """A JSON value (or pydantic model instance) valid under ``schema``: a dict, a JSON string,
-    a pydantic model class, or a compiled :class:`~awrs.JsonSchema`."""
+    a pydantic model class, or a compiled :class:`~awrs.JsonSchema`. ``think=True``: the model
+    reasons first (:func:`thinking`); the value is the answer's."""
     constraint = schema if isinstance(schema, JsonSchema) else JsonSchema(schema)
-    return value_of(generate(lm, prompt, constraint, **kwargs))
+    return value_of(generate(lm, prompt, thinking(lm, prompt, constraint, think, max_think_bytes), **kwargs))
 
 
-def choice(lm: LanguageModel, prompt: PromptInput, options: Sequence[str], **kwargs: Unpack[GenerateOptions]) -> str:
-    """One of ``options``."""
-    text: str = value_of(generate(lm, prompt, Choice(options), **kwargs))  # a Choice's value is its text
+def choice(
+    lm: LanguageModel,
+    prompt: PromptInput,
+    options: Sequence[str],
+    *,
+    think: ThinkOption = False,
+    max_think_bytes: int | None = None,
+    **kwargs: Unpack[GenerateOptions],
+) -> str:
+    """One of ``options`` (after reasoning, with ``think=True``)."""
+    constraint = thinking(lm, prompt, Choice(options), think, max_think_bytes)
+    text: str = value_of(generate(lm, prompt, constraint, **kwargs))  # a Choice's value is its text
     return text
 
 
-def regex(lm: LanguageModel, prompt: PromptInput, pattern: str | Regex, **kwargs: Unpack[GenerateOptions]) -> str:
-    """A string that fully matches ``pattern``."""
-    constraint = pattern if isinstance(pattern, Regex) else Regex(pattern)
+def regex(
+    lm: LanguageModel,
+    prompt: PromptInput,
+    pattern: str | Regex,
+    *,
+    think: ThinkOption = False,
+    max_think_bytes: int | None = None,
+    **kwargs: Unpack[GenerateOptions],
+) -> str:
+    """A string that fully matches ``pattern`` (after reasoning, with ``think=True``)."""
+    constraint = thinking(lm, prompt, pattern if isinstance(pattern, Regex) else Regex(pattern), think, max_think_bytes)
     text: str = value_of(generate(lm, prompt, constraint, **kwargs))  # a Regex's value is its text
     return text
 
@@ -75,7 +129,8 @@ class Stream:
     tokens comes whole; text that could begin a stop string waits until it is known not to);
     for SMC the text every live particle agrees on as it grows, then the rest of the chosen
     particle at the end (docs/serving.md). The pieces concatenate to ``result.text`` whenever
-    the result is valid. An error in generation is raised by the iterator. Leaving the
+    the result is valid (with :class:`~awrs.Think`, to the whole text generated,
+    ``result.extra["generated"]``: the reasoning and the answer). An error in generation is raised by the iterator. Leaving the
     iteration early (``break``), or :meth:`close`, cancels the request and waits until its
     rows are freed; ``with awrs.stream(...) as s:`` closes it on exit.
     """

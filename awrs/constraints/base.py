@@ -125,6 +125,33 @@ class Constraint(ABC):
         """The value a valid text stands for (``result.value``); the text itself by default."""
         return text
 
+    def sections(self, text: str) -> dict[str, Any] | None:
+        """The named parts of a valid text that generation reports apart, or None (the
+        default): ``"reasoning"`` and ``"answer"`` (``result.reasoning``, and the answer as
+        ``result.text``: :class:`~awrs.Think`), ``"tool_calls"`` (``result.tool_calls``:
+        :class:`~awrs.ToolCalls`)."""
+        return None
+
+    # --- composition (awrs.constraints.compose; docs/composition.md) ----------------------
+
+    def __add__(self, other: object) -> Constraint:
+        """``a + b``: a text of ``a`` followed by a text of ``b`` (:class:`~awrs.Sequence`)."""
+        from awrs.constraints.compose import Sequence
+
+        return Sequence([self, other]) if isinstance(other, Constraint) else NotImplemented
+
+    def __or__(self, other: object) -> Constraint:
+        """``a | b``: a text of ``a`` or of ``b`` (:class:`~awrs.constraints.compose.Union`)."""
+        from awrs.constraints.compose import Union
+
+        return Union([self, other]) if isinstance(other, Constraint) else NotImplemented
+
+    def __and__(self, other: object) -> Constraint:
+        """``a & b``: a text of both (:class:`~awrs.constraints.compose.Intersection`)."""
+        from awrs.constraints.compose import Intersection
+
+        return Intersection([self, other]) if isinstance(other, Constraint) else NotImplemented
+
     # --- conveniences built on the protocol ---------------------------------------------
     # ``text`` is a str (checked as its UTF-8 bytes) or bytes; anything else raises
     # ArgumentTypeError, and a str with a lone surrogate InvalidTextError (see to_bytes).

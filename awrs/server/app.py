@@ -224,13 +224,14 @@ async def _events(parsed: Parsed, request_id: str, jobs: list[Job], updates: asy
                         request_id,
                         created,
                         i,
-                        update.text or None,
+                        None if parsed.whole else update.text or None,
                         finish=finish_reason(update.result),
                         awrs={**(detail or {}), **extras(update.result)},
+                        whole=update.result if parsed.whole else None,
                     )
                 )
-            elif update.text or detail:
-                yield _sse(chunk(parsed, request_id, created, i, update.text or None, awrs=detail))
+            elif (update.text and not parsed.whole) or detail:
+                yield _sse(chunk(parsed, request_id, created, i, None if parsed.whole else update.text or None, awrs=detail))
         else:
             if parsed.include_usage:
                 yield _sse(usage_chunk(parsed, request_id, created, [r for r in results if r is not None]))

@@ -24,12 +24,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from awrs.constraints import SQL, Choice, Constraint, Grammar, JsonSchema, Regex
+from awrs.constraints import SQL, Choice, Constraint, Grammar, JsonSchema, Regex, ToolCalls, Unconstrained
+from awrs.constraints.agents import tool_call_tags
 from awrs.errors import AwrsError
 from awrs.generate import Request, prepare
 from awrs.lm.base import LanguageModel
 from awrs.result import METHODS, Result
 from awrs.service import ParticleView
+from awrs.structured import thinking
 
 __all__ = ["ApiError", "Parsed", "read"]
 
@@ -68,8 +70,6 @@ IGNORED = frozenset(
 #: Fields awrs does not implement, and why: a request that sets them gets a 400 saying so
 #: rather than an answer that quietly ignores them.
 UNSUPPORTED = {
-    "tools": "tool calling is not served yet: constrain the answer with response_format or guided_json instead",
-    "tool_choice": "tool calling is not served yet: constrain the answer with response_format or guided_json instead",
     "functions": "function calling is not served: constrain the answer with response_format or guided_json instead",
     "function_call": "function calling is not served: constrain the answer with response_format or guided_json instead",
     "logit_bias": "awrs samples the model's own distribution under the constraint; a logit bias would change it",
@@ -106,6 +106,9 @@ _CHAT_FIELDS = {
     "temperature",
     "seed",
     "stop",
+    "tools",
+    "tool_choice",
+    "think",
 }
 _COMPLETION_FIELDS = {"model", "prompt", "max_tokens", "n", "stream", "stream_options", "temperature", "seed", "stop"}
 _CONSTRAINT_FIELDS = {
@@ -142,6 +145,7 @@ class Parsed:
     include_usage: bool
     detail: bool
     model: str
+    whole: bool = False  # a stream sends each choice's message whole at its end (tools, think)
 
 
 def read(kind: str, body: Any, lm: LanguageModel, limits: Limits) -> Parsed:
@@ -170,20 +174,101 @@ def read(kind: str, body: Any, lm: LanguageModel, limits: Limits) -> Parsed:
     if not isinstance(options, dict):
         raise ApiError(400, 'stream_options must be an object like {"include_usage": true}', param="stream_options")
     constraint = constraint_of(body, limits)
+    tools = _tool_calls(body, lm) if kind == "chat" else None
+    if tools is not None:
+        if constraint is not None:
+            raise ApiError(
+                400, "give tools or a response constraint, not both: a tool call's arguments follow its schema", param="tools"
+            )
+        constraint = tools
+        prompts = [_with_tools(prompt, body["tools"], tools) for prompt in prompts]
+    think = kind == "chat" and _flag(body, "think")
     settings = _settings(body, limits, max_tokens)
     requests, prompt_tokens = [], []
     for p, prompt in enumerate(prompts):
+        constraint_p = constraint
+        if think:
+            try:
+                constraint_p = thinking(lm, prompt, constraint or Unconstrained(), True)
+            except AwrsError as exc:
+                raise ApiError(400, str(exc), code=type(exc).__name__) from exc
         for i in range(n):
             choice_seed = None if seed is None else (seed + p * n + i) % 2**63
             try:
-                request = prepare(lm, prompt, constraint, seed=choice_seed, **settings)
+                request = prepare(lm, prompt, constraint_p, seed=choice_seed, **settings)
             except AwrsError as exc:
                 raise ApiError(400, str(exc), code=type(exc).__name__) from exc
             requests.append(request)
             prompt_tokens.append(len(request.prompt_ids[0]))
     return Parsed(
-        kind, requests, prompt_tokens, stream, bool(options.get("include_usage")), _flag(body, "awrs_detail"), limits.model_name
+        kind,
+        requests,
+        prompt_tokens,
+        stream,
+        bool(options.get("include_usage")),
+        _flag(body, "awrs_detail"),
+        limits.model_name,
+        whole=tools is not None or think,
     )
+
+
+def _tool_calls(body: Mapping[str, Any], lm: LanguageModel) -> Constraint | None:
+    """The ToolCalls constraint of a chat body's ``tools`` and ``tool_choice`` (None without
+    tools, or with tool_choice "none"), in the model's own tool-call tags."""
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if tools in (None, []):
+        if choice not in (None, "none", "auto"):
+            raise ApiError(400, "tool_choice asks for a tool call, but no tools were given", param="tool_choice")
+        return None
+    if not isinstance(tools, list):
+        raise ApiError(400, 'tools must be a list of {"type": "function", "function": {...}} objects', param="tools")
+    required = False
+    if choice == "none":
+        return None
+    if choice == "required":
+        required = True
+    elif isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        tools = [
+            t for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name") == name
+        ]
+        if not tools:
+            raise ApiError(400, f"tool_choice names {name!r}, which is not among the tools", param="tool_choice")
+        required = True
+    elif choice not in (None, "auto"):
+        raise ApiError(
+            400,
+            'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}',
+            param="tool_choice",
+        )
+    open_, close = tool_call_tags(lm)
+    try:
+        return _compiled("tools", json.dumps({"tools": tools, "required": required, "open": open_, "close": close}))
+    except AwrsError as exc:
+        raise ApiError(400, f"tools: {exc}", param="tools", code=type(exc).__name__) from exc
+
+
+def _tools(value: dict[str, Any]) -> Constraint:
+    """ "required" (or a named tool): calls and nothing else, as OpenAI's API answers them."""
+    required = value["required"]
+    return ToolCalls(value["tools"], value["open"], value["close"], required=required, max_content_bytes=0 if required else None)
+
+
+def _with_tools(messages: list[dict[str, str]], tools: list[Any], constraint: Constraint) -> list[dict[str, str]]:
+    """The messages with the tools described in the system message (the first, or a new one):
+    how to call one, and each tool's name, description and parameter schema."""
+    assert isinstance(constraint, ToolCalls)
+    lines = [
+        f"You can call these tools. To call one, write {constraint.open}"
+        '{"name": <tool name>, "arguments": <its arguments as JSON>}' + constraint.close + "."
+    ]
+    for tool in tools:
+        fn = tool.get("function", tool) if isinstance(tool, dict) else {}
+        lines.append(json.dumps({k: fn[k] for k in ("name", "description", "parameters") if k in fn}))
+    described = "\n".join(lines)
+    if messages and messages[0]["role"] == "system":
+        return [{"role": "system", "content": messages[0]["content"] + "\n\n" + described}, *messages[1:]]
+    return [{"role": "system", "content": described}, *messages]
 
 
 def _settings(body: Mapping[str, Any], limits: Limits, max_tokens: int) -> dict[str, Any]:
@@ -351,6 +436,7 @@ _READERS: dict[str, Callable[[Any], Constraint]] = {
     "guided_grammar": _grammar,
     "structured_outputs": _structured,
     "sql_database": SQL,  # the database's file (_database)
+    "tools": _tools,  # {"tools", "required", "open", "close"} (_tool_calls)
 }
 
 
@@ -437,14 +523,44 @@ def new_id(kind: str) -> str:
 
 def finish_reason(result: Result) -> str:
     """``stop`` for an output that ended as the constraint allows (end of sequence or a stop
-    string), ``length`` for one cut by max_tokens (its ``awrs.valid`` is false)."""
-    return "stop" if result.valid else "length"
+    string), ``tool_calls`` for one that called tools, ``length`` for one cut by max_tokens
+    (its ``awrs.valid`` is false)."""
+    if not result.valid:
+        return "length"
+    return "tool_calls" if result.tool_calls else "stop"
+
+
+def _generated(result: Result) -> str:
+    """The whole text generated (with Think, ``result.text`` is the answer alone)."""
+    generated: str = result.extra.get("generated", result.text)
+    return generated
+
+
+def message(result: Result) -> dict[str, Any]:
+    """A chat choice's message: the content, with the reasoning (``reasoning_content``, as
+    vLLM names it) and the tool calls apart when there are."""
+    out: dict[str, Any] = {"role": "assistant", "content": result.text}
+    if result.reasoning is not None:
+        out["reasoning_content"] = result.reasoning
+    if result.tool_calls is not None:
+        value = result.value
+        content = value.get("content") if isinstance(value, dict) else None
+        out["content"] = content or None
+        out["tool_calls"] = [
+            {
+                "id": "call_" + uuid.uuid4().hex[:24],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+            }
+            for call in result.tool_calls
+        ]
+    return out
 
 
 def extras(result: Result) -> dict[str, Any]:
     """The ``awrs`` field of a choice: whether the output satisfies the constraint, why it
     stopped, the chosen particle's AWRS log weight, log_ml and the posterior over outputs."""
-    chosen = next((p for p in result.particles if p.text == result.text), None)
+    chosen = next((p for p in result.particles if p.text == _generated(result)), None)
     return {
         "valid": result.valid,
         "stop_reason": result.stop_reason,
@@ -474,7 +590,7 @@ def response(parsed: Parsed, request_id: str, results: list[Result]) -> dict[str
             "awrs": extras(result),
         }
         if parsed.kind == "chat":
-            choice["message"] = {"role": "assistant", "content": result.text}
+            choice["message"] = message(result)
         else:
             choice["text"] = result.text
         choices.append(choice)
@@ -491,7 +607,7 @@ def response(parsed: Parsed, request_id: str, results: list[Result]) -> dict[str
 
 def usage(parsed: Parsed, results: list[Result]) -> dict[str, int]:
     prompt = sum(parsed.prompt_tokens)
-    completion = sum(len(next((p.token_ids for p in r.particles if p.text == r.text), ())) for r in results)
+    completion = sum(len(next((p.token_ids for p in r.particles if p.text == _generated(r)), ())) for r in results)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -505,12 +621,18 @@ def chunk(
     role: bool = False,
     finish: str | None = None,
     awrs: dict[str, Any] | None = None,
+    whole: Result | None = None,
 ) -> dict[str, Any]:
-    """One server-sent event's body in the OpenAI chunk format."""
+    """One server-sent event's body in the OpenAI chunk format; ``whole``: the choice's whole
+    message at its end (a stream with tools or think sends the message in one delta)."""
     choice: dict[str, Any] = {"index": index, "finish_reason": finish, "logprobs": None}
     if parsed.kind == "chat":
         delta: dict[str, Any] = {"role": "assistant"} if role else {}
-        if text is not None:
+        if whole is not None:
+            delta.update({k: v for k, v in message(whole).items() if k != "role"})
+            for i, call in enumerate(delta.get("tool_calls") or []):
+                call["index"] = i
+        elif text is not None:
             delta["content"] = text
         choice["delta"] = delta
     else:

@@ -331,3 +331,35 @@ def test_serve_warns_on_a_public_address_without_a_key(monkeypatch, capsys, host
     assert cli.main(["serve", "--host", host, *(["--api-key", key] if key else [])]) == 0
     assert served["host"] == host and served["api_key"] == key
     assert ("with no API key" in capsys.readouterr().err) == warned
+
+
+def test_think_wraps_the_constraint_in_the_models_reasoning(recorded):
+    with pytest.raises(Recorded):
+        cli.main(["--traceback", "generate", "--regex", "[0-9]+", "--think", "--max-think-bytes", "40", "a"])
+    c = recorded[-1]["constraint"]
+    assert isinstance(c, awrs.Think) and c.accepts("<think>hm</think>42") and not c.accepts("42")
+    assert not c.accepts_prefix("<think>" + "a" * 40)  # bounded
+    with pytest.raises(Recorded):
+        cli.main(["--traceback", "generate", "--think", "a"])  # no constraint: free answer
+    assert recorded[-1]["constraint"].accepts("<think>a</think>anything")
+
+
+def test_tools_check_and_generate_tool_calls(tmp_path, recorded, capsys):
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "add", "parameters": {"type": "object", "properties": {"a": {"type": "number"}}}},
+        }
+    ]
+    path = tmp_path / "tools.json"
+    path.write_text(json.dumps(tools))
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text('Sure. <tool_call>{"name": "add", "arguments": {"a": 1}}</tool_call>')
+    bad.write_text('<tool_call>{"name": "add", "arguments": {"a": "x"}}</tool_call>')
+    assert main(capsys, "check", "--tools", str(path), str(good))[0] == 0
+    assert main(capsys, "check", "--tools", json.dumps(tools), str(bad))[0] == 1
+    code, _out, err = main(capsys, "check", "--tools", "[not json", str(good))
+    assert code == 2 and "--tools" in err
+    with pytest.raises(Recorded):
+        cli.main(["--traceback", "generate", "--tools", str(path), "a"])
+    assert isinstance(recorded[-1]["constraint"], awrs.ToolCalls)

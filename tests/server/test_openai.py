@@ -138,8 +138,8 @@ def test_unsupported_and_unknown_parameters_say_why(client):
         ask(client, "x", top_p=0.5)
     with pytest.raises(openai.BadRequestError, match="logit_bias is not supported"):
         ask(client, "x", logit_bias={"1": 5})
-    with pytest.raises(openai.BadRequestError, match="tools is not supported"):
-        ask(client, "x", tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    with pytest.raises(openai.BadRequestError, match="functions is not supported"):
+        ask(client, "x", functions=[{"name": "f", "parameters": {}}])
     with pytest.raises(openai.BadRequestError, match="unknown field 'guided_regexp'"):
         ask(client, "x", extra_body={"guided_regexp": "a"})
     with pytest.raises(openai.BadRequestError, match="n_particles applies to method 'smc'"):
@@ -241,3 +241,75 @@ def test_concurrent_clients_each_get_their_own_answer(client):
     for t in threads:
         t.join()
     assert together == alone
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 20}, "unit": {"enum": ["celsius", "fahrenheit"]}},
+            "required": ["city", "unit"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_give_tool_calls_that_validate(client, stream):
+    """tool_choice "required": every valid choice calls get_weather with arguments that
+    validate; a stream sends the message whole at its end (the same as the whole response)."""
+    kwargs = dict(tools=[WEATHER], tool_choice="required", max_tokens=96, seed=3, n=2, extra_body={"n_particles": 4})
+    if not stream:
+        r = ask(client, "What is the weather in Paris?", **kwargs)
+        choices = [(c.finish_reason, c.message.content, c.message.tool_calls) for c in r.choices]
+    else:
+        deltas: dict[int, list] = {0: [], 1: []}
+        for event in ask(client, "What is the weather in Paris?", stream=True, **kwargs):
+            for c in event.choices:
+                deltas[c.index].append(c)
+        choices = []
+        for i in (0, 1):
+            last = deltas[i][-1]
+            assert all(not d.delta.content and not d.delta.tool_calls for d in deltas[i][:-1])  # nothing before the end
+            choices.append((last.finish_reason, last.delta.content, last.delta.tool_calls))
+    assert any(reason == "tool_calls" for reason, _, _ in choices), choices
+    for reason, _content, calls in choices:
+        if reason != "tool_calls":
+            assert reason == "length" and not calls
+            continue
+        for call in calls:
+            assert call.type == "function" and call.function.name == "get_weather" and call.id.startswith("call_")
+            jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
+
+
+def test_tool_choice_none_a_named_tool_and_bad_tools(client):
+    r = ask(client, "Say yes.", tools=[WEATHER], tool_choice="none", max_tokens=4, extra_body={"guided_choice": ["yes"]})
+    assert r.choices[0].message.content == "yes" and not r.choices[0].message.tool_calls
+    with pytest.raises(openai.BadRequestError, match="'nope', which is not among the tools"):
+        ask(client, "x", tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "nope"}})
+    with pytest.raises(openai.BadRequestError, match="not both"):
+        ask(client, "x", tools=[WEATHER], extra_body={"guided_regex": "a"})
+    with pytest.raises(openai.BadRequestError, match=r"tools: .*parameters of tool 'f'"):
+        ask(client, "x", tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "strnig"}}}])
+    with pytest.raises(openai.BadRequestError, match="no tools were given"):
+        ask(client, "x", tool_choice="required")
+
+
+def test_think_returns_the_reasoning_apart_from_the_answer(client):
+    response_format = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}}
+    kwargs = dict(response_format=response_format, max_tokens=160, seed=0, extra_body={"think": True, "n_particles": 4})
+    r = ask(client, "Think briefly, then describe a person as JSON.", **kwargs)
+    choice = r.choices[0]
+    if choice.finish_reason == "stop":
+        jsonschema.validate(json.loads(choice.message.content), PERSON)
+        reasoning = choice.message.model_extra["reasoning_content"]
+        assert isinstance(reasoning, str) and "<think>" not in reasoning and "</think>" not in reasoning
+    else:
+        assert choice.finish_reason == "length" and not choice.model_extra["awrs"]["valid"]
+    events = list(ask(client, "Think briefly, then describe a person as JSON.", stream=True, **kwargs))
+    last = [e for e in events if e.choices][-1].choices[0]
+    assert last.finish_reason == choice.finish_reason and last.delta.content == choice.message.content
