@@ -194,6 +194,18 @@ class HFBatch:
         """Positions held in the KV cache (padding included)."""
         return int(self._mask.shape[1])
 
+    @property
+    def device(self) -> torch.device:
+        """Where the batch's logits are."""
+        return self._mask.device
+
+    def logprobs_tensor(self, temperature: float = 1.0) -> torch.Tensor:
+        """:meth:`logprobs` left on the model's device, as a float32 tensor (the device path,
+        awrs.sampler.device)."""
+        t = check_temperature(temperature)
+        logits = self._logits if t == 1.0 else self._logits / t
+        return torch.log_softmax(logits.float(), dim=-1)
+
     def logprobs(self, temperature: float = 1.0) -> np.ndarray:
         t = check_temperature(temperature)
         if self._logprob_memo is not None and self._logprob_memo[0] == t:

@@ -28,6 +28,7 @@ from awrs.errors import GenerationError
 from awrs.sampler._kernels import BLOCK
 from awrs.sampler._layout import CandidateLayout
 from awrs.sampler.base import Estimator, Step, check_walk
+from awrs.sampler.device import as_host, device_steps, use_device
 from awrs.sampler.kept import Kept, keep_on_row, rest_on_row
 from awrs.sampler.space import TokenChecker
 from awrs.sampler.step import awrs_step, greedy_step, mask_step
@@ -100,8 +101,11 @@ class Proposal(ABC):
         ``twins[i] = j`` (``j <= i``) says that row ``i`` is row ``j``'s twin: the same text, so
         the same distribution and constraint state (``checkers[i]`` made with ``twin=``
         ``checkers[j]``); twins share the work that does not draw (docs/sampler.md, "Twins").
-        A caller that says so must mean it: the steps are those of row ``j``'s values."""
-        for row, checker in zip(rows, checkers):
+        A caller that says so must mean it: the steps are those of row ``j``'s values.
+
+        ``rows`` may be a torch tensor on the model's device: the AWRS and LCD walks then draw
+        their first candidates there (:mod:`awrs.sampler.device`); other proposals copy it."""
+        for row, checker in zip(as_host(rows), checkers):
             yield self.propose_row(row, checker, rng)
 
 
@@ -130,7 +134,9 @@ class AwrsProposal(Proposal):
     def propose_rows(
         self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, twins: Sequence[int] | None = None
     ) -> Iterator[Step]:
-        return _walk_rows(rows, checkers, rng, self.estimator, self.max_rejects, twins)
+        if use_device(rows) and self.estimator != "two-loop":
+            return device_steps(rows, checkers, rng, self.estimator == "recursive", self.max_rejects)
+        return _walk_rows(as_host(rows), checkers, rng, self.estimator, self.max_rejects, twins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,9 @@ class LcdProposal(Proposal):
     def propose_rows(
         self, rows: np.ndarray, checkers: list[TokenChecker], rng: np.random.Generator, twins: Sequence[int] | None = None
     ) -> Iterator[Step]:
-        return _walk_rows(rows, checkers, rng, "none", self.max_rejects, twins)
+        if use_device(rows):
+            return device_steps(rows, checkers, rng, False, self.max_rejects)
+        return _walk_rows(as_host(rows), checkers, rng, "none", self.max_rejects, twins)
 
 
 def _walk_row(

@@ -21,7 +21,7 @@ from awrs.sampler.base import Accept, CountedAccept, Estimator, Narrow, Step, co
 from awrs.sampler.kept import Kept, Rest
 from awrs.sampler.order import RandomOrder
 
-__all__ = ["NARROW_AFTER", "RESTART_SHARE", "walk"]
+__all__ = ["NARROW_AFTER", "RESTART_SHARE", "walk", "walk_on"]
 
 #: Rejections after which a walk given ``narrow`` asks for it (once per step).
 NARROW_AFTER = 32
@@ -70,17 +70,46 @@ class _Visits:
         return out
 
 
+def walk_on(
+    level: Kept | None,
+    accept: CountedAccept,
+    rng,
+    weighted: bool,
+    max_rejects: int | None,
+    narrow: Narrow | None,
+    rest: Rest,
+    rejected: list[int],
+) -> tuple[int | None, float]:
+    """The rest of a one-loop walk (recursive or none) whose first candidates, ``rejected``,
+    were visited and refused elsewhere (the device path, docs/sampler.md): ``level`` is the
+    kept distribution of the candidates not visited (``rest(excluded)``), where the walk goes
+    on as it would after a restart — the same walk in law, and the weight telescopes to the
+    level's. Returns ``(position, absolute log weight)``."""
+    if level is None:
+        return None, -math.inf
+    visits = _Visits(len(level.weights))
+    visits.rejected = list(rejected)
+    return _one_loop(level, accept, rng, weighted, max_rejects, narrow, rest, visits)
+
+
 def _one_loop(
-    kept: Kept, accept: CountedAccept, rng, weighted: bool, max_rejects: int | None, narrow: Narrow | None, rest: Rest
+    kept: Kept,
+    accept: CountedAccept,
+    rng,
+    weighted: bool,
+    max_rejects: int | None,
+    narrow: Narrow | None,
+    rest: Rest,
+    visits: _Visits | None = None,
 ) -> tuple[int | None, float]:
     """The recursive estimator (``weighted``) or plain LCD: one walk until a candidate is
     accepted, restarted over the unvisited candidates when they hold too little of a level's
     mass (:data:`RESTART_SHARE`). A restarted walk is the same walk in law (the order goes on
     drawing from what is left), and the recursive weight telescopes (docs/sampler.md, "Small masses"), so
     the weight is the last level's alone. Returns ``(position, absolute log weight)``."""
-    visits = _Visits(len(kept.weights))
+    again = visits is not None  # going on from candidates visited elsewhere: a restart
+    visits = _Visits(len(kept.weights)) if visits is None else visits
     level: Kept | None = kept
-    again = False
     while level is not None:
         outcome = _level_walk(level, accept, rng, weighted, max_rejects, narrow, visits, again)
         if outcome is not _RESTART:

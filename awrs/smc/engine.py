@@ -32,6 +32,7 @@ from awrs.constraints.stop import StopAt
 from awrs.errors import GenerationError, add_note
 from awrs.lm.base import LanguageModel
 from awrs.sampler.base import Step
+from awrs.sampler.device import as_host, wants_device
 from awrs.sampler.proposal import AwrsProposal, Proposal
 from awrs.sampler.space import CandidateSpace, TokenChecker
 from awrs.smc.resampling import RESAMPLERS, Resampling, effective_sample_size, resample
@@ -189,7 +190,7 @@ def run_groups(
     for t in range(config.max_new_tokens + 1):
         if not live:
             break
-        logprobs = batch.logprobs(config.temperature) if logits_current else None
+        logprobs = rows_of(batch, config.temperature) if logits_current else None
         step_started = time.perf_counter()
         forced = t == config.max_new_tokens
         moves = _step_all(groups, live, logprobs, space, config, rng, forced, critic=critic, on_token=on_token)
@@ -266,6 +267,15 @@ def _step_all(
     return moves
 
 
+def rows_of(batch: Any, temperature: float) -> Any:
+    """The batch's log-probabilities for a step: a torch tensor left on the model's device
+    when the device path takes them (:func:`awrs.sampler.device.wants_device`), else the
+    host array."""
+    if wants_device(batch):
+        return batch.logprobs_tensor(temperature)
+    return batch.logprobs(temperature)
+
+
 def _record(group: _Group, forward_passes: int, seconds: float, prefill_seconds: float, sampling_seconds: float) -> RunRecord:
     return RunRecord(
         particles=group.particles,
@@ -294,7 +304,7 @@ def _forced_step(checker: TokenChecker, logprobs: np.ndarray | None, space: Cand
     log_w = 0.0
     if config.weighted and complete:
         assert logprobs is not None, "the last step keeps the model's row where a weight reads it"
-        log_w = space.candidates(logprobs)[space.eos_index]
+        log_w = space.candidates(as_host(logprobs))[space.eos_index]
     return Step(space.eos_index if complete else None, log_w, 1)
 
 

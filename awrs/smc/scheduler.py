@@ -45,6 +45,7 @@ from awrs.smc.engine import (
     _record,
     _resample_groups,
     _step_all,
+    rows_of,
 )
 
 __all__ = ["Engine", "Handle", "Status", "Submission", "agreed_output"]
@@ -298,7 +299,7 @@ class Engine:
     def _logprobs(self) -> dict[float, np.ndarray]:
         """The batch's log-probabilities at every temperature a running request asks for."""
         temperatures = {run.handle.submission.config.temperature for run in self._running}
-        return {t: self._batch.logprobs(t) for t in temperatures}
+        return {t: rows_of(self._batch, t) for t in temperatures}
 
     def _advance(self, run: _Running, mine: list[int], logprobs: dict[float, np.ndarray]):
         """One step of one request, as run_groups steps one prompt: returns its moves (local

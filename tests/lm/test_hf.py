@@ -98,3 +98,25 @@ def test_missing_model_is_a_model_error(tmp_path):
 
     with pytest.raises(ModelError, match="could not load"):
         awrs.load_model(str(tmp_path / "no-such-model"))
+
+
+def test_logprobs_tensor_is_logprobs_left_on_the_device(default_lm):
+    batch = default_lm.start([default_lm.encode_prompt("Hello")], copies=2)
+    for t in (1.0, 0.7):
+        assert np.array_equal(batch.logprobs_tensor(t).cpu().numpy(), batch.logprobs(t))
+    assert batch.device.type == "cpu"
+
+
+def test_generation_through_the_device_path_on_cpu_tensors(default_lm, monkeypatch):
+    """With device.MODE "always" an SMC run on the HF backend draws its candidates from the
+    batch's tensors (k = 2, so the host continuation runs too): valid outputs, finite weights."""
+    import awrs
+    from awrs.sampler import device
+
+    monkeypatch.setattr(device, "MODE", "always")
+    monkeypatch.setattr(device, "DEFAULT_K", 2)
+    drawn = []
+    draw = device.draw_candidates
+    monkeypatch.setattr(device, "draw_candidates", lambda *a, **k: drawn.append(1) or draw(*a, **k))
+    result = awrs.generate(default_lm, "The year is", awrs.Regex(r" [0-9]{4}\."), n_particles=4, max_new_tokens=8, seed=0)
+    assert drawn and result.valid and all(np.isfinite(p.log_weight) for p in result.particles if p.valid)
