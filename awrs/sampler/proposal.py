@@ -25,6 +25,7 @@ import numpy as np
 
 from awrs._platform import available_cores
 from awrs.errors import GenerationError
+from awrs.sampler import _dfa_walks
 from awrs.sampler._kernels import BLOCK
 from awrs.sampler._layout import CandidateLayout
 from awrs.sampler.base import Estimator, Step, check_walk
@@ -194,8 +195,25 @@ def _walk_rows(
     (read-only: each walk's order keeps its own taken marks)."""
     firsts = range(len(checkers)) if twins is None else twins
     laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
-    kept: dict[int, Kept | None] = {}
     distinct = [i for i, j in enumerate(firsts) if i == j]
+    dfa = _dfa_walks.supports(checkers, estimator, rng) if len(checkers) >= _dfa_walks.KERNEL_ROWS else None
+    if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
+        work = [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
+        weights, sums, made = _kept_rows(work, len(distinct) >= PARALLEL_ROWS and _WORKERS > 1)
+        index = {i: d for d, i in enumerate(distinct)}
+
+        def alone(p: int) -> Step:
+            view, layout, prune, row = laid[p]
+            return walk(made[index[firsts[p]]], view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+
+        family = [index[j] for j in firsts]
+        weighted = estimator == "recursive"
+        for i, step in enumerate(
+            _dfa_walks.dfa_walks(dfa, weights, sums, made, family, checkers, rng, weighted, max_rejects, alone)
+        ):
+            yield checkers[i].space.to_full(step)
+        return
+    kept: dict[int, Kept | None] = {}
     if len(distinct) >= PARALLEL_ROWS and _WORKERS > 1:
         kept = dict(zip(distinct, _in_threads([(laid[i][1], laid[i][3], laid[i][2]) for i in distinct])))
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
@@ -205,6 +223,22 @@ def _walk_rows(
             kept[i] = found
         step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
         yield checker.space.to_full(step)
+
+
+def _kept_rows(
+    work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]], threads: bool
+) -> tuple[np.ndarray, np.ndarray, list[Kept | None]]:
+    """``keep_on_row`` of each item, every kept distribution's weights and block sums in a row
+    of this thread's two buffers (which it returns): in threads when ``threads``."""
+    size = work[0][0].size
+    weights, sums = _buffers(len(work), size)
+    made = _in_threads(work) if threads else [keep_on_row(*item, weights[i], sums[i]) for i, item in enumerate(work)]
+    for i, found in enumerate(made):  # the compact layout makes its own arrays: copied in (they are short)
+        if found is not None and not np.may_share_memory(found.weights, weights[i]):
+            weights[i] = found.weights
+            sums[i] = found.blocks[0]
+            made[i] = found._replace(weights=weights[i], blocks=(sums[i], found.blocks[1]))
+    return weights, sums, made
 
 
 #: Threads for the kept distributions: the cores this process may use, at most 8 (each takes a

@@ -53,6 +53,11 @@ class CandidateSpace:
         self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
         self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)
+        from awrs.constraints.compose import as_dfa
+
+        #: The byte DFA that makes every check, when the constraint is one (its walks can run
+        #: in one kernel call: awrs.sampler._dfa_walks), else None.
+        self.dfa = as_dfa(constraint)
         self._known: dict[Any, _Known] = {}
         self._refused: dict[bytes, np.ndarray] = {}
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)

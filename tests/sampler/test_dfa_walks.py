@@ -1,0 +1,113 @@
+"""The walks of a DFA constraint in one kernel call (awrs/sampler/_dfa_walks.py) are the Python
+walks: the same tokens, weights, checks, next states and generator state, row after row, with
+hand-backs (restarts over small masses, narrowing, uniforms running out) in between."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import awrs
+from awrs.lm.vocab import Vocabulary
+from awrs.sampler import _dfa_walks
+from awrs.sampler.proposal import AwrsProposal, LcdProposal
+from awrs.sampler.space import CandidateSpace
+
+LETTERS = [bytes([c]) for c in b"abcdefghij"]
+TOKENS = [*LETTERS, b"ab", b"abc", b"ba", b"cab", b"0", b"1", b"12", b"-", b" ", b"j0", b"<x>", b"\x00"]
+
+
+def _vocab():
+    return Vocabulary.from_tokens(TOKENS, eos_ids=[len(TOKENS) - 1], special_ids=[])
+
+
+PATTERNS = [r"[a-c]+-[0-9]{1,3}", r"(ab|ba)*c?", r"j0|1|<x>", r"[a-j]{3,5}", r"x*"]
+
+
+RAN: list[int] = []
+
+
+def _steps(proposal, rows, space, states, seed, kernel: bool, monkeypatch):
+    if not kernel:
+        monkeypatch.setattr(_dfa_walks, "supports", lambda *a: None)
+    else:
+        walks = _dfa_walks._walks
+        monkeypatch.setattr(_dfa_walks, "_walks", lambda *a: RAN.append(1) or walks(*a))
+    rng = np.random.default_rng(seed)
+    checkers = [space.checker(s) for s in states]
+    steps = list(proposal.propose_rows(rows, checkers, rng))
+    nexts = [None if s.token is None or s.token == space.eos_index else c.next_state(s.token) for s, c in zip(steps, checkers)]
+    monkeypatch.undo()
+    return [(s.token, s.log_weight, s.n_checks) for s in steps], nexts, rng.random()
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("proposal", [AwrsProposal(), LcdProposal(), AwrsProposal(max_rejects=2)])
+def test_the_kernel_walks_are_the_python_walks(proposal, compact, monkeypatch):
+    vocab = _vocab()
+    for k, pattern in enumerate(PATTERNS):
+        c = awrs.Regex(pattern)
+        space = CandidateSpace(vocab, c, compact=compact)
+        assert space.dfa is not None
+        # States along some accepted texts, and the initial one.
+        states = {c.initial()}
+        for text in ("abc-1", "ab", "abab", "j0", "abcd", ""):
+            s = c.initial()
+            for ch in text.encode():
+                s = c.advance(s, bytes([ch])) if s is not None else None
+                if s is not None:
+                    states.add(s)
+        states = sorted(states)
+        for seed in range(12):
+            rng = np.random.default_rng(100 * k + seed)
+            n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+            rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, len(vocab))).astype(np.float32)
+            rows[rng.random(rows.shape) < 0.1] = -np.inf
+            row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
+            want = _steps(proposal, rows, space, row_states, seed, False, monkeypatch)
+            RAN.clear()
+            got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
+            assert got == want, (pattern, seed)
+            assert RAN  # the kernel made these steps
+
+
+def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypatch):
+    """Rows whose allowed mass is tiny (restarts, narrowing) and a uniform budget of 1 per row
+    (every weighted walk needs 2): hand-backs everywhere, the same steps."""
+    vocab = _vocab()
+    c = awrs.Regex(r"<x>")
+    space = CandidateSpace(vocab, c, compact=False)
+    rng = np.random.default_rng(0)
+    rows = rng.normal(0, 1, size=(30, len(vocab))).astype(np.float32)
+    rows[:, TOKENS.index(b"<x>")] = -40.0  # the one allowed token, 2**-57 of the mass: restarts
+    handed = []
+    kernel = _dfa_walks._walks
+
+    def counting(*args):
+        out = kernel(*args)
+        handed.append(out[0] < len(args[5]))
+        return out
+
+    for budget in (1, _dfa_walks.UNIFORMS_PER_ROW):
+        monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
+        want = _steps(AwrsProposal(), rows, space, [0] * 30, 3, False, monkeypatch)
+        monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
+        monkeypatch.setattr(_dfa_walks, "_walks", counting)
+        got = _steps(AwrsProposal(), rows, space, [0] * 30, 3, True, monkeypatch)
+        monkeypatch.undo()
+        assert got == want
+        assert all(t == TOKENS.index(b"<x>") for t, _, _ in got[0])
+    assert any(handed)
+
+
+def test_the_kernel_takes_dfa_constraints_only():
+    vocab = _vocab()
+    checkers = [CandidateSpace(vocab, awrs.Regex("a+")).checker(0)]
+    rng = np.random.default_rng(0)
+    assert _dfa_walks.supports(checkers, "recursive", rng) is not None
+    assert _dfa_walks.supports(checkers, "two-loop", rng) is None
+    assert _dfa_walks.supports(checkers, "recursive", np.random.Generator(np.random.MT19937(0))) is None  # no advance
+    json = CandidateSpace(vocab, awrs.JsonSchema({"type": "integer"}))
+    assert _dfa_walks.supports([json.checker(json.constraint.initial())], "recursive", rng) is None
+    both = awrs.Regex("[a-c]+") & awrs.Regex("a.*")  # an intersection of DFAs is one
+    assert CandidateSpace(vocab, both).dfa is not None
