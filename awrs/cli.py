@@ -158,6 +158,41 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(func=_check)
 
+    batch = commands.add_parser(
+        "batch",
+        help="constrained generation over a JSONL dataset, resumable; in-process or on a Ray cluster (docs/batch.md)",
+        description="Each input line: {id, prompt, and one of json_schema, regex, grammar, choice, sql, constraint}, "
+        "with optional method, n_particles, seed, max_tokens, temperature, stop. Each output line: the id, text, "
+        "value, valid, stop_reason, log_weight, log_ml, stats, error. A re-run with the same output skips the ids "
+        "already there.",
+    )
+    batch.add_argument("input", help="the items, one JSON object per line")
+    batch.add_argument("output", help="the records, one JSON object per line (appended; existing ids are skipped)")
+    batch.add_argument("--constraints", metavar="FILE", help="named constraints: {name: {json_schema|regex|...: ...}}")
+    batch.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Ray cluster (ADDRESS, e.g. ray://host:10001 or auto; none: a local one); needs awrs[ray]",
+    )
+    batch.add_argument("--replicas", type=int, default=2, help="with --ray: model replicas (actors), default 2")
+    batch.add_argument("--gpus-per-replica", type=float, default=0.0, help="with --ray: GPUs each replica takes")
+    batch.add_argument(
+        "--cpus-per-replica", type=int, default=None, help="with --ray: CPUs each replica takes (default: shared out)"
+    )
+    batch.add_argument("--max-batch", type=int, default=16, help="items that run in one batch (default 16)")
+    batch.add_argument("--method", choices=METHODS, default="smc", help="the default method (an item may set its own)")
+    batch.add_argument("--particles", type=int, default=4, help="SMC particles by default (default 4)")
+    batch.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="the default token budget")
+    batch.add_argument("--posterior", action="store_true", help="write each item's posterior over outputs too")
+    batch.add_argument("--model", default=None, help="a Hugging Face id, a local folder or a .gguf file (default: SmolLM2)")
+    batch.add_argument("--device", default=None)
+    batch.add_argument("--backend", default="auto", choices=BACKENDS, help="auto: llama.cpp for a GGUF when installed")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(func=_batch)
+
     bench = commands.add_parser(
         "bench", help="run a benchmark by name (in a checkout of awrs; results under ./benchmarks/results)"
     )
@@ -325,6 +360,47 @@ def _generate(args: argparse.Namespace) -> int:
         if not result.valid:
             print(f"awrs: warning: the output is not valid ({result.stop_reason})", file=sys.stderr)
     return 0 if result.valid else 1
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from awrs import batch
+
+    if args.max_batch < 1 or args.replicas < 1 or args.particles < 1:
+        raise AwrsError("--max-batch, --replicas and --particles must be positive")
+    named = None
+    if args.constraints is not None:
+        try:
+            named = json.loads(Path(args.constraints).read_text())
+        except ValueError as exc:
+            raise AwrsError(f"--constraints: {args.constraints} is not JSON: {exc}") from None
+        if not isinstance(named, dict):
+            raise AwrsError("--constraints must hold a JSON object {name: {json_schema|regex|grammar|choice|sql: ...}}")
+    if not Path(args.input).is_file():
+        raise AwrsError(f"no such input file: {args.input}")
+    defaults = {"method": args.method, "n_particles": args.particles, "max_new_tokens": args.max_new_tokens}
+    items = batch.read_items(args.input)
+    options = {"max_batch": args.max_batch, "named": named, "defaults": defaults, "posterior": args.posterior}
+    load = {"backend": args.backend, "device": args.device}
+    if args.ray is not None:
+        summary = batch.run_ray(
+            args.model,
+            items,
+            args.output,
+            address=args.ray or None,
+            replicas=args.replicas,
+            gpus_per_replica=args.gpus_per_replica,
+            cpus_per_replica=args.cpus_per_replica,
+            load=load,
+            progress=not args.quiet,
+            **options,
+        )
+    else:
+        from awrs.lm.loading import load_model
+
+        lm = load_model(args.model, **load)
+        summary = batch.run_local(lm, items, args.output, progress=not args.quiet, **options)
+    print(f"awrs batch: {summary.line()}", file=sys.stderr)
+    return 0
 
 
 def _critic(args: argparse.Namespace) -> Callable[[str], float] | None:

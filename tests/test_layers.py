@@ -35,6 +35,7 @@ RANKS = {
     "service": 8,
     "aio": 8,
     "sql": 9,
+    "batch": 9,
     "transformers": 9,
     "testing": 9,
     # The package itself (awrs/__init__.py), and the command line, which is written on it.

@@ -56,6 +56,21 @@ def _check(pos, state, positions, eos_index, table, final, buf, offsets):  # pra
 
 
 @njit(cache=True, nogil=True)
+def _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n):  # pragma: no cover - compiled
+    # RandomOrder.position(i) with ``seen`` positions drawn: a block of max(ahead, i + 1 - seen)
+    # draws (at most what is left), the next block twice as long (up to MAX_AHEAD). Returns
+    # (u, seen, ahead); ``seen`` unchanged when the uniforms or the room run out.
+    k = min(max(ahead, i + 1 - seen), n - seen)
+    if u + k > us.shape[0] or seen + k > visited.shape[0]:
+        return u, seen, ahead
+    for _ in range(k):
+        visited[seen] = _draw(q, sums, taken, us[u], 256)
+        u += 1
+        seen += 1
+    return u, seen, min(2 * ahead, 16)
+
+
+@njit(cache=True, nogil=True)
 def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level_walk line by line
     weights,
     block_sums,
@@ -110,15 +125,10 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                 back = True
                 break
             if seen <= i:  # position(i): a block of draws (RandomOrder.position)
-                k = min(max(ahead, i + 1 - seen), n - seen)
-                ahead = min(2 * ahead, 16)
-                if u + k > us.shape[0] or seen + k > visited.shape[0]:
+                u, seen, ahead = _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n)
+                if seen <= i:  # out of uniforms or of room
                     back = True
                     break
-                for _ in range(k):
-                    visited[seen] = _draw(q, sums, taken, us[u], 256)
-                    u += 1
-                    seen += 1
             pos = visited[i]
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
             ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
@@ -130,15 +140,10 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     break
                 if i + 1 < n and not capped:
                     if seen <= i + 1:  # position(i + 1): one more draw (or more, ahead)
-                        k = min(max(ahead, i + 2 - seen), n - seen)
-                        ahead = min(2 * ahead, 16)
-                        if u + k > us.shape[0] or seen + k > visited.shape[0]:
+                        u, seen, ahead = _draw_block(q, sums, taken, us, u, visited, seen, ahead, i + 1, n)
+                        if seen <= i + 1:
                             back = True
                             break
-                        for _ in range(k):
-                            visited[seen] = _draw(q, sums, taken, us[u], 256)
-                            u += 1
-                            seen += 1
                     ok2, _s2 = _check(visited[i + 1], state, positions, eos_index, table, final, buf, offsets)
                     checks += 1
                     if not ok2:

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import awrs
+from tests.constraints.test_agents_model import WEATHER
 from tests.server.conftest import API_KEY, start_server
 
 openai = pytest.importorskip("openai")
@@ -241,21 +242,6 @@ def test_concurrent_clients_each_get_their_own_answer(client):
     for t in threads:
         t.join()
     assert together == alone
-
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "maxLength": 20}, "unit": {"enum": ["celsius", "fahrenheit"]}},
-            "required": ["city", "unit"],
-            "additionalProperties": False,
-        },
-    },
-}
 
 
 @pytest.mark.parametrize("stream", [False, True])
