@@ -17,9 +17,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from awrs.constraints.base import Constraint, to_bytes
+from awrs.constraints.base import Constraint
 from awrs.constraints.choice import Choice
-from awrs.constraints.compose import Free, _Avoiding, _Chain
+from awrs.constraints.compose import Free, _Avoiding, _Chain, in_order
 from awrs.constraints.json_schema import JsonSchema
 from awrs.constraints.regex import Regex
 from awrs.errors import ConstraintError, UnsupportedSchemaError, add_note
@@ -95,26 +95,24 @@ class Think(_Chain):
         parts: list[Constraint] = [] if opened else [Choice([self.open])]
         parts += [Free(until=self.close, max_bytes=max_bytes), Regex(r"[ \t\r\n]*"), answer]
         self._answer_at = len(parts) - 1
-        super().__init__(parts, [0], [[k + 1] if k + 1 < len(parts) else [] for k in range(len(parts))], [self._answer_at])
+        super().__init__(parts, [0], in_order(len(parts)), [self._answer_at])
 
     def __repr__(self) -> str:
         return f"Think({self.answer!r}, open={self.open!r}, close={self.close!r})"
 
     def sections(self, text: str) -> dict[str, Any] | None:
         pieces = self.pieces(text)
-        if pieces is None:
-            return None
+        return None if pieces is None else self._split(pieces)
+
+    def parse(self, text: str) -> Any:
+        return self.answer.parse(self._split(self.whole(text))["answer"])
+
+    def _split(self, pieces: list[tuple[int, bytes]]) -> dict[str, Any]:
         by_part = {k: piece.decode("utf-8") for k, piece in pieces}
         free, answer = by_part[self._answer_at - 2], by_part[self._answer_at]
         if answer != answer.lstrip(" \t\r\n") and self.answer.accepts(answer.lstrip(" \t\r\n")):
             answer = answer.lstrip(" \t\r\n")  # the whitespace between is not the answer's
         return {"reasoning": free[: len(free) - len(self.close)], "answer": answer}
-
-    def parse(self, text: str) -> Any:
-        found = self.sections(text)
-        if found is None:
-            raise ConstraintError(f"{text[:80]!r} is not a complete text of {self!r}")
-        return self.answer.parse(found["answer"])
 
 
 def _tools(tools: object) -> list[tuple[str, dict[str, Any]]]:
@@ -197,22 +195,20 @@ class ToolCalls(_Chain):
 
     def sections(self, text: str) -> dict[str, Any] | None:
         pieces = self.pieces(text)
-        if pieces is None:
-            return None
+        return None if pieces is None else self._split(pieces)
+
+    def parse(self, text: str) -> Any:
+        return self._split(self.whole(text))
+
+    def _split(self, pieces: list[tuple[int, bytes]]) -> dict[str, Any]:
         content: list[str] = []
         calls: list[dict[str, Any]] = []
         for k, piece in pieces:
             if k == 0:
-                content.append(piece[: len(piece) - len(to_bytes(self.open))].decode("utf-8"))
+                content.append(piece[: len(piece) - len(self.open.encode())].decode("utf-8"))
             elif k == 1:
                 call = json.loads(piece)
                 calls.append({"name": call["name"], "arguments": call["arguments"]})
             elif k == 3:
                 content.append(piece.decode("utf-8"))
         return {"content": "".join(content), "tool_calls": calls}
-
-    def parse(self, text: str) -> Any:
-        found = self.sections(text)
-        if found is None:
-            raise ConstraintError(f"{text[:80]!r} is not a complete text of {self!r}")
-        return found

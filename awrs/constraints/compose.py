@@ -23,6 +23,7 @@ engine, the CLI and the server take it as they take its parts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from typing import Any
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from awrs.automata.char_dfa import DFATooLarge
-from awrs.automata.dfa import MAX_DFA_STATES, ByteDFA, build_byte_dfa
+from awrs.automata.dfa import ByteDFA, build_byte_dfa
+from awrs.automata.product import intersect
 from awrs.automata.utf8 import complement_ranges, without_surrogates
 from awrs.constraints.base import Constraint, Delegating, State, probe_next_bytes, to_bytes
 from awrs.constraints.dfa import DFAConstraint
@@ -43,14 +45,19 @@ __all__ = ["Free", "Intersection", "Sequence", "Union", "as_dfa"]
 Config = tuple[int, Any]
 
 
-def _parts(parts: Iterable[Constraint], what: str) -> tuple[Constraint, ...]:
-    out = tuple(parts)
-    if len(out) < 1:
+def _parts(parts: Iterable[Constraint], kind: type) -> tuple[Constraint, ...]:
+    """The parts of a ``kind`` composition, checked, with those that are themselves ``kind``
+    compositions opened: ``(a + b) + c`` is one sequence of three."""
+    given = tuple(parts)
+    what = kind.__name__
+    if len(given) < 1:
         raise ConstraintError(f"{what} needs at least one constraint")
-    for p in out:
+    out: list[Constraint] = []
+    for p in given:
         if not isinstance(p, Constraint):
             raise ConstraintError(f"{what} takes constraints (awrs.Regex, awrs.JsonSchema, ...), got {type(p).__name__}")
-    return out
+        out.extend(p.parts if type(p) is kind else (p,))  # type: ignore[attr-defined]
+    return tuple(out)
 
 
 def _dedupe(configs: list[Config]) -> tuple[Config, ...]:
@@ -63,6 +70,22 @@ def _dedupe(configs: list[Config]) -> tuple[Config, ...]:
             if c not in out:
                 out.append(c)
         return tuple(out)
+
+
+def in_order(n: int) -> list[list[int]]:
+    """A chain's ``after`` for ``n`` parts one after the other."""
+    return [[k + 1] if k + 1 < n else [] for k in range(n)]
+
+
+def _any_allowed(parts: Iterable[Constraint]) -> np.ndarray | None:
+    """The bytes some part can use (None when a part does not say)."""
+    out = np.zeros(256, dtype=np.bool_)
+    for p in parts:
+        allowed = p.allowed_bytes()
+        if allowed is None:
+            return None
+        out |= allowed
+    return out
 
 
 def _first_bytes(part: Constraint, state: State) -> np.ndarray:
@@ -170,13 +193,7 @@ class _Chain(Constraint):
         return out
 
     def allowed_bytes(self) -> np.ndarray | None:
-        out = np.zeros(256, dtype=np.bool_)
-        for p in self._parts:
-            allowed = p.allowed_bytes()
-            if allowed is None:
-                return None
-            out |= allowed
-        return out
+        return _any_allowed(self._parts)
 
     def pieces(self, text: str | bytes) -> list[tuple[int, bytes]] | None:
         """One way ``text`` splits among the parts, as (part index, its bytes), or None when
@@ -199,6 +216,13 @@ class _Chain(Constraint):
                 bounds = [start for _, start in path] + [len(data)]
                 return [(part, data[bounds[n] : bounds[n + 1]]) for n, (part, _) in enumerate(path)]
         return None
+
+    def whole(self, text: str | bytes) -> list[tuple[int, bytes]]:
+        """:meth:`pieces` of a complete text; ConstraintError for any other."""
+        pieces = self.pieces(text)
+        if pieces is None:
+            raise ConstraintError(f"{text[:80]!r} is not a complete text of {self!r}")
+        return pieces
 
     def _handed(self, readings: list, at: int) -> list:
         """``readings`` and those that hand on to the next parts at byte ``at``, each (part,
@@ -230,20 +254,14 @@ class Sequence(_Chain):
     one value itself when one is left."""
 
     def __init__(self, parts: Iterable[Constraint]):
-        flat: list[Constraint] = []
-        for p in _parts(parts, "Sequence"):
-            flat.extend(p.parts if type(p) is Sequence else (p,))  # (a + b) + c is one sequence of three
-        self.parts: tuple[Constraint, ...] = tuple(flat)
-        n = len(flat)
-        super().__init__(flat, [0], [[k + 1] if k + 1 < n else [] for k in range(n)], [n - 1])
+        self.parts: tuple[Constraint, ...] = _parts(parts, Sequence)
+        super().__init__(self.parts, [0], in_order(len(self.parts)), [len(self.parts) - 1])
 
     def __repr__(self) -> str:
         return " + ".join(repr(p) for p in self.parts)
 
     def parse(self, text: str) -> Any:
-        pieces = self.pieces(text)
-        if pieces is None:
-            raise ConstraintError(f"{text[:80]!r} is not a complete text of {self!r}")
+        pieces = self.whole(text)
         values = [self.parts[k].parse(piece.decode("utf-8")) for k, piece in pieces if not isinstance(self.parts[k], Free)]
         return values[0] if len(values) == 1 else values
 
@@ -253,10 +271,7 @@ class Union(Constraint):
     the text."""
 
     def __init__(self, parts: Iterable[Constraint]):
-        flat: list[Constraint] = []
-        for p in _parts(parts, "Union"):
-            flat.extend(p.parts if type(p) is Union else (p,))
-        self.parts: tuple[Constraint, ...] = tuple(flat)
+        self.parts: tuple[Constraint, ...] = _parts(parts, Union)
 
     def __repr__(self) -> str:
         return "(" + " | ".join(repr(p) for p in self.parts) + ")"
@@ -294,13 +309,7 @@ class Union(Constraint):
         return out
 
     def allowed_bytes(self) -> np.ndarray | None:
-        out = np.zeros(256, dtype=np.bool_)
-        for p in self.parts:
-            allowed = p.allowed_bytes()
-            if allowed is None:
-                return None
-            out |= allowed
-        return out
+        return _any_allowed(self.parts)
 
     def parse(self, text: str) -> Any:
         for p in self.parts:
@@ -316,11 +325,8 @@ class Intersection(Delegating):
     (module doc: exact for complete texts; prefixes over-approximated)."""
 
     def __init__(self, parts: Iterable[Constraint]):
-        flat: list[Constraint] = []
-        for p in _parts(parts, "Intersection"):
-            flat.extend(p.parts if type(p) is Intersection else (p,))
-        self.parts: tuple[Constraint, ...] = tuple(flat)
-        dfas = [as_dfa(p) for p in flat]
+        self.parts: tuple[Constraint, ...] = _parts(parts, Intersection)
+        dfas = [as_dfa(p) for p in self.parts]
         product = None
         if all(d is not None for d in dfas):
             product = _product([d for d in dfas if d is not None])
@@ -409,46 +415,15 @@ def as_dfa(constraint: Constraint) -> ByteDFA | None:
 
 
 def _product(dfas: list[ByteDFA]) -> ByteDFA | None:
-    """The DFA of the intersection of ``dfas``, live states only (EmptyLanguageError when
-    there is none); None past MAX_DFA_STATES states (then the parts check in turn)."""
-    tables = [d.table for d in dfas]
-    index: dict[tuple[int, ...], int] = {(0,) * len(dfas): 0}
-    order = [(0,) * len(dfas)]
-    rows: list[np.ndarray] = []
-    i = 0
-    while i < len(order):
-        states = order[i]
-        nxt = np.stack([t[s] for t, s in zip(tables, states)])  # [parts, 256]
-        dead = (nxt < 0).any(axis=0)
-        row = np.full(256, -1, dtype=np.int64)
-        for b in np.flatnonzero(~dead):
-            key = tuple(int(v) for v in nxt[:, b])
-            j = index.get(key)
-            if j is None:
-                if len(order) >= MAX_DFA_STATES:
-                    return None
-                j = index[key] = len(order)
-                order.append(key)
-            row[b] = j
-        rows.append(row)
-        i += 1
-    final = np.array([all(d.final[s] for d, s in zip(dfas, states)) for states in order], dtype=np.bool_)
-    table = np.stack(rows)
-    # Live states: those from which a final state can be reached.
-    live = final.copy()
-    changed = True
-    while changed:
-        reach = np.array([live[r[r >= 0]].any() if (r >= 0).any() else False for r in table])
-        grown = live | reach
-        changed = bool((grown != live).any())
-        live = grown
-    if not live[0]:
-        raise EmptyLanguageError("the intersection accepts no text: its parts have no text in common")
-    renumber = np.cumsum(live) - 1
-    kept = table[live]
-    out = np.where(kept >= 0, np.where(live[np.maximum(kept, 0)], renumber[np.maximum(kept, 0)], -1), -1).astype(np.int32)
-    out = np.ascontiguousarray(out)
-    return ByteDFA(table=out, final=final[live], rows=out.tolist())
+    """The DFA of the intersection of ``dfas`` (:func:`~awrs.automata.product.intersect`, two at
+    a time: live states only, minimised when small); EmptyLanguageError when there is none;
+    None past MAX_DFA_STATES states (then the parts check in turn)."""
+    try:
+        return functools.reduce(intersect, dfas)
+    except DFATooLarge:
+        return None
+    except EmptyLanguageError:
+        raise EmptyLanguageError("the intersection accepts no text: its parts have no text in common") from None
 
 
 class Free(Delegating):
