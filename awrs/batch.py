@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from awrs.errors import AwrsError
+from awrs.result import json_ready
 
 __all__ = ["CONSTRAINT_FIELDS", "Output", "Summary", "chunks", "read_items", "run_chunk", "run_local", "run_ray"]
 
@@ -147,7 +147,7 @@ def _settings(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
 
 
 def _record(item_id: str, result: Any, posterior: bool) -> dict[str, Any]:
-    chosen = next((p for p in result.particles if p.text == result.extra.get("generated", result.text)), None)
+    chosen = result.chosen
     value = result.value
     if value is not None and hasattr(value, "model_dump"):  # a pydantic instance
         value = value.model_dump(mode="json")
@@ -158,8 +158,8 @@ def _record(item_id: str, result: Any, posterior: bool) -> dict[str, Any]:
         "value": value,
         "valid": result.valid,
         "stop_reason": result.stop_reason,
-        "log_weight": _finite(chosen.log_weight if chosen is not None else None),
-        "log_ml": _finite(result.log_ml),
+        "log_weight": chosen.log_weight if chosen is not None else None,
+        "log_ml": result.log_ml,
         "stats": {"tokens": s.tokens, "constraint_checks": s.constraint_checks, "seconds": round(s.seconds, 6)},
         "error": None,
     }
@@ -170,10 +170,6 @@ def _record(item_id: str, result: Any, posterior: bool) -> dict[str, Any]:
     if posterior:
         out["posterior"] = result.posterior
     return out
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 def _error(item_id: str, exc: BaseException | str) -> dict[str, Any]:
@@ -263,7 +259,7 @@ class Output:
         """Append ``record`` unless its id is already there; whether it was written."""
         if record["id"] in self.done:
             return False
-        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        line = (json.dumps(json_ready(record), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         written = os.write(self._fd, line)
         while written < len(line):  # a short write (a signal, a full disk): finish the line
             written += os.write(self._fd, line[written:])

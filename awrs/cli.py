@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
-import math
 import os
 import re
 import runpy
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from awrs._version import __version__
 from awrs.errors import AwrsError
 from awrs.lm.loading import BACKENDS
-from awrs.result import METHODS
+from awrs.result import METHODS, json_ready
 
 if TYPE_CHECKING:
     from awrs.constraints.base import Constraint
@@ -86,17 +85,7 @@ def _fail(args: argparse.Namespace, message: str) -> int:
 
 def _dumps(record: Any) -> str:
     """Strict JSON (RFC 8259): non-finite floats (a weight of -inf) become null."""
-    return json.dumps(_finite(record), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(json_ready(record), allow_nan=False)
 
 
 def _parser() -> argparse.ArgumentParser:

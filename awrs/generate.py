@@ -365,6 +365,7 @@ def finish(request: Request, record: RunRecord, rng: np.random.Generator) -> Res
         extra=extra,
         reasoning=sections.get("reasoning"),
         tool_calls=sections.get("tool_calls"),
+        chosen=chosen,
     )
 
 

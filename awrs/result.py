@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 from awrs.smc.engine import StopReason
 
-__all__ = ["METHODS", "Method", "Particle", "Result", "Stats", "StopReason"]
+__all__ = ["METHODS", "Method", "Particle", "Result", "Stats", "StopReason", "json_ready"]
 
 #: How a result was generated (``awrs.generate``'s ``method``): "smc" (a weighted population,
 #: resampled), "awrs" (one weighted sequence), "lcd" (one sequence, no weight) or "mask" (the
@@ -95,6 +95,8 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     reasoning: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    #: The particle the output was drawn from (one of ``particles``).
+    chosen: Particle | None = field(default=None, repr=False, compare=False)
 
     @property
     def weight(self) -> float | None:
@@ -106,3 +108,15 @@ class Result:
 
     def __str__(self) -> str:
         return self.text
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` for strict JSON (RFC 8259): non-finite floats (a weight of -inf) become None,
+    in dicts, lists and tuples too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value

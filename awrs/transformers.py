@@ -265,7 +265,8 @@ def _outputs(input_ids: Any, k: int, results: Sequence[Result], eos: int, pad: i
     ids = ids.repeat_interleave(k, dim=0)
     new = []
     for r in results:
-        particle = r.particles[0] if len(r.particles) == 1 else next(p for p in r.particles if p.text == r.text)
+        particle = r.chosen
+        assert particle is not None, "generate's results know the particle they were drawn from"
         ended_by_eos = particle.finished and particle.stop_reason != "stop"  # a stop string's tokens end the row
         new.append(list(particle.token_ids) + ([eos] if ended_by_eos else []))
     width = max((len(n) for n in new), default=0)

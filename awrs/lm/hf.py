@@ -203,15 +203,14 @@ class HFBatch:
         """:meth:`logprobs` left on the model's device, as a float32 tensor (the device path,
         awrs.sampler.device)."""
         t = check_temperature(temperature)
-        logits = self._logits if t == 1.0 else self._logits / t
-        return torch.log_softmax(logits.float(), dim=-1)
+        logits = self._logits if t == 1.0 else self._logits / t  # float32 (forward makes them so)
+        return torch.log_softmax(logits, dim=-1)
 
     def logprobs(self, temperature: float = 1.0) -> np.ndarray:
         t = check_temperature(temperature)
         if self._logprob_memo is not None and self._logprob_memo[0] == t:
             return self._logprob_memo[1]
-        logits = self._logits if t == 1.0 else self._logits / t
-        out = torch.log_softmax(logits, dim=-1).cpu().numpy()
+        out = self.logprobs_tensor(t).cpu().numpy()
         self._logprob_memo = (t, out)
         return out
 

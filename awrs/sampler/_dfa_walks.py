@@ -238,15 +238,14 @@ def dfa_walks(
 
 
 def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int) -> Step:
-    """The kernel's step for ``checker``'s row, its checker told what it checked: the calls and
-    the state the token leads to (as if it had checked them itself)."""
-    checker.calls += checks
+    """The kernel's step for ``checker``'s row, its checker told what the kernel checked (as if
+    it had checked them itself)."""
     if token < 0:
+        checker.took(checks)
         return Step(None, -math.inf, checks)
-    space = checker.space
-    full = token if space.positions is None else int(space.positions[token])
-    checker.next_states[full] = next_state
-    return Step(token, log_w, checks)
+    step = Step(token, log_w, checks)
+    checker.took(checks, checker.space.to_full(step).token, next_state)
+    return step
 
 
 assert RESTART_SHARE == 2.0**-20 and NARROW_AFTER == 32 and MAX_AHEAD == 16 and BLOCK == 256, "the kernel's constants"

@@ -31,6 +31,7 @@ import numpy as np
 
 from awrs.sampler.base import Step
 from awrs.sampler.kept import keep_on_row, rest_on_row
+from awrs.sampler.order import RandomOrder
 from awrs.sampler.space import CandidateSpace, TokenChecker
 from awrs.sampler.walk import NARROW_AFTER, RESTART_SHARE, walk_on
 
@@ -218,8 +219,6 @@ def _on_host(
     level = keep_on_row(layout, row, prune | excluded)  # what could come after it
     if level is None:
         return Step(pos, lp, checker.calls - before)  # nothing follows: the weight is its mass
-    from awrs.sampler.order import RandomOrder
-
     nxt = RandomOrder(level.weights, rng, blocks=level.blocks).position(0)
     log_left = float(np.logaddexp(level.log_kept, lp))  # the unvisited mass, it included
     return Step(pos, log_left if checker(nxt) else lp, checker.calls - before)

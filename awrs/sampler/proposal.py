@@ -196,10 +196,11 @@ def _walk_rows(
     firsts = range(len(checkers)) if twins is None else twins
     laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
     distinct = [i for i, j in enumerate(firsts) if i == j]
+    work = [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
+    threads = len(distinct) >= PARALLEL_ROWS and _WORKERS > 1
     dfa = _dfa_walks.supports(checkers, estimator, rng) if len(checkers) >= _dfa_walks.KERNEL_ROWS else None
     if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
-        work = [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
-        weights, sums, made = _kept_rows(work, len(distinct) >= PARALLEL_ROWS and _WORKERS > 1)
+        weights, sums, made = _kept_rows(work, threads)
         index = {i: d for d, i in enumerate(distinct)}
 
         def alone(p: int) -> Step:
@@ -214,8 +215,8 @@ def _walk_rows(
             yield checkers[i].space.to_full(step)
         return
     kept: dict[int, Kept | None] = {}
-    if len(distinct) >= PARALLEL_ROWS and _WORKERS > 1:
-        kept = dict(zip(distinct, _in_threads([(laid[i][1], laid[i][3], laid[i][2]) for i in distinct])))
+    if threads:
+        kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
         j = firsts[i]
         found = kept[j] if j in kept else keep_on_row(layout, row, prune)
@@ -230,9 +231,10 @@ def _kept_rows(
 ) -> tuple[np.ndarray, np.ndarray, list[Kept | None]]:
     """``keep_on_row`` of each item, every kept distribution's weights and block sums in a row
     of this thread's two buffers (which it returns): in threads when ``threads``."""
-    size = work[0][0].size
-    weights, sums = _buffers(len(work), size)
-    made = _in_threads(work) if threads else [keep_on_row(*item, weights[i], sums[i]) for i, item in enumerate(work)]
+    weights, sums = _buffers(len(work), work[0][0].size)
+    made = (
+        _in_threads(work, weights, sums) if threads else [keep_on_row(*item, weights[i], sums[i]) for i, item in enumerate(work)]
+    )
     for i, found in enumerate(made):  # the compact layout makes its own arrays: copied in (they are short)
         if found is not None and not np.may_share_memory(found.weights, weights[i]):
             weights[i] = found.weights
@@ -248,13 +250,15 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def _in_threads(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> list[Kept | None]:
-    """``keep_on_row`` of each item, split over ``_WORKERS`` threads."""
+def _in_threads(
+    work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]], weights: np.ndarray, sums: np.ndarray
+) -> list[Kept | None]:
+    """``keep_on_row`` of each item into row ``i`` of the buffers (the calling thread's:
+    :func:`_buffers`), split over ``_WORKERS`` threads."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="awrs-kept")
-    weights, sums = _buffers(len(work), work[0][0].size)
     size = -(-len(work) // _WORKERS)
     chunks = [range(k, min(k + size, len(work))) for k in range(0, len(work), size)]
 

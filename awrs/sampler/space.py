@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from awrs.constraints.base import Constraint
+from awrs.constraints.compose import as_dfa
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler._layout import F32, F64, CandidateLayout
@@ -53,8 +54,6 @@ class CandidateSpace:
         self._is_final = None if kind.is_final is Constraint.is_final else constraint.is_final
         self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)
-        from awrs.constraints.compose import as_dfa
-
         #: The byte DFA that makes every check, when the constraint is one (its walks can run
         #: in one kernel call: awrs.sampler._dfa_walks), else None.
         self.dfa = as_dfa(constraint)
@@ -147,11 +146,10 @@ class CandidateSpace:
         generation's particles and steps (:data:`KNOWN_STATES` states at a time)."""
         if twin is not None:
             return TokenChecker(self, state, twin._answers)
-        known = None
         try:
             known = self._known.get(state)
         except TypeError:  # an unhashable state: its checkers learn alone
-            return TokenChecker(self, state, _Answers(_Known()))
+            return TokenChecker(self, state)
         if known is None:
             if len(self._known) >= KNOWN_STATES:
                 self._known.clear()
@@ -239,6 +237,14 @@ class TokenChecker(CountedAccept):
             allowed[i] = hit
         seen[i] = hit
         return hit
+
+    def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:
+        """What checks made elsewhere found (the kernel walks of awrs.sampler._dfa_walks):
+        ``checks`` more candidates asked, and candidate ``i`` (when one was taken) leads to
+        ``next_state``."""
+        self.calls += checks
+        if i is not None:
+            self.next_states[i] = next_state
 
     def next_state(self, i: int) -> Any:
         if i not in self.next_states and not self(i):

@@ -29,7 +29,7 @@ from awrs.constraints.agents import tool_call_tags
 from awrs.errors import AwrsError
 from awrs.generate import Request, prepare
 from awrs.lm.base import LanguageModel
-from awrs.result import METHODS, Result
+from awrs.result import METHODS, Result, json_ready
 from awrs.service import ParticleView
 from awrs.structured import thinking
 
@@ -530,12 +530,6 @@ def finish_reason(result: Result) -> str:
     return "tool_calls" if result.tool_calls else "stop"
 
 
-def _generated(result: Result) -> str:
-    """The whole text generated (with Think, ``result.text`` is the answer alone)."""
-    generated: str = result.extra.get("generated", result.text)
-    return generated
-
-
 def message(result: Result) -> dict[str, Any]:
     """A chat choice's message: the content, with the reasoning (``reasoning_content``, as
     vLLM names it) and the tool calls apart when there are."""
@@ -560,22 +554,18 @@ def message(result: Result) -> dict[str, Any]:
 def extras(result: Result) -> dict[str, Any]:
     """The ``awrs`` field of a choice: whether the output satisfies the constraint, why it
     stopped, the chosen particle's AWRS log weight, log_ml and the posterior over outputs."""
-    chosen = next((p for p in result.particles if p.text == _generated(result)), None)
+    chosen = result.chosen
     return {
         "valid": result.valid,
         "stop_reason": result.stop_reason,
         "method": result.method,
-        "log_weight": _finite(chosen.log_weight if chosen else None),
-        "log_ml": _finite(result.log_ml),
+        "log_weight": json_ready(chosen.log_weight if chosen else None),
+        "log_ml": json_ready(result.log_ml),
         "posterior": [{"text": t, "probability": p} for t, p in result.posterior.items()],
         "n_particles": len(result.particles),
         "n_resamples": result.stats.n_resamples,
         "constraint_checks": result.stats.constraint_checks,
     }
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 def response(parsed: Parsed, request_id: str, results: list[Result]) -> dict[str, Any]:
@@ -607,7 +597,7 @@ def response(parsed: Parsed, request_id: str, results: list[Result]) -> dict[str
 
 def usage(parsed: Parsed, results: list[Result]) -> dict[str, int]:
     prompt = sum(parsed.prompt_tokens)
-    completion = sum(len(next((p.token_ids for p in r.particles if p.text == _generated(r)), ())) for r in results)
+    completion = sum(len(r.chosen.token_ids) for r in results if r.chosen is not None)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -650,7 +640,7 @@ def usage_chunk(parsed: Parsed, request_id: str, created: int, results: list[Res
 def particles_detail(step: int, resampled: bool, particles: Sequence[ParticleView]) -> dict[str, Any]:
     """The ``awrs`` field of a chunk with ``awrs_detail``: the step's particles as they stand."""
     shown = [
-        {"text": p.text, "log_weight": _finite(p.log_weight), "finished": p.finished, "stop_reason": p.stop_reason}
+        {"text": p.text, "log_weight": json_ready(p.log_weight), "finished": p.finished, "stop_reason": p.stop_reason}
         for p in particles
     ]
     return {"step": step, "resampled": resampled, "particles": shown}
