@@ -372,36 +372,26 @@ class _Both(Constraint):
         return self.is_complete(state) and any(p.is_final(s) for p, s in zip(self.parts, state))
 
     def next_bytes(self, state: tuple[Any, ...]) -> np.ndarray | None:
-        out = None
-        for p, s in zip(self.parts, state):
-            found = p.next_bytes(s)
-            if found is not None:
-                out = np.asarray(found, dtype=np.bool_) if out is None else out & found
-        return out
+        return _combined((p.next_bytes(s) for p, s in zip(self.parts, state)), np.logical_and)
 
     def impossible_tokens(self, state: tuple[Any, ...], vocab: Vocabulary) -> np.ndarray | None:
-        out = None
-        for p, s in zip(self.parts, state):
-            found = p.impossible_tokens(s, vocab)
-            if found is not None:
-                out = found.copy() if out is None else out | found
-        return out
+        return _combined((p.impossible_tokens(s, vocab) for p, s in zip(self.parts, state)), np.logical_or)
 
     def allowed_bytes(self) -> np.ndarray | None:
-        out = None
-        for p in self.parts:
-            found = p.allowed_bytes()
-            if found is not None:
-                out = found.copy() if out is None else out & found
-        return out
+        return _combined((p.allowed_bytes() for p in self.parts), np.logical_and)
 
     def never_tokens(self, vocab: Vocabulary) -> np.ndarray | None:
-        out = None
-        for p in self.parts:
-            found = p.never_tokens(vocab)
-            if found is not None:
-                out = found.copy() if out is None else out | found
-        return out
+        return _combined((p.never_tokens(vocab) for p in self.parts), np.logical_or)
+
+
+def _combined(found: Iterable[np.ndarray | None], op: Any) -> np.ndarray | None:
+    """The parts' answers that say something (not None), combined with ``op`` (and for what
+    all allow, or for what any refuses); None when no part says."""
+    out = None
+    for f in found:
+        if f is not None:
+            out = np.array(f, dtype=np.bool_) if out is None else op(out, f)
+    return out
 
 
 def as_dfa(constraint: Constraint) -> ByteDFA | None:
