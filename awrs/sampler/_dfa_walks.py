@@ -8,22 +8,27 @@ weight — in one call, in row order, reading the uniforms the Python walks woul
 the generator, in the order they would have drawn them: one block of uniforms is drawn, and the
 generator is then set to where the walks left it (``bit_generator.advance``; PCG64, NumPy's
 default). So the steps are those of :func:`~awrs.sampler.walk.walk` row by row — tokens,
-weights, checks and the generator's state (tests/sampler/test_dfa_walks.py). A walk that needs
-what the kernel does not do (a restart over a small remaining mass, narrowing after
-``NARROW_AFTER`` rejections, more uniforms than were drawn) is handed back: the generator is set
-to where that walk began and Python walks it, then the kernel goes on with the next row.
+weights, checks and the generator's state (tests/sampler/test_dfa_walks.py). Long walks too:
+narrowing after ``NARROW_AFTER`` rejections (a candidate is refused when its first byte has no
+transition from the state) and restarts over a small remaining mass (the kept pass again, from
+the particle's own row of the model's array). A walk that needs what the kernel does not do (a
+restart in the compact layout or on rows it cannot read, more uniforms than were drawn, more
+than 64 draws in one order or 1,024 rejections) is handed back: the generator is set to where
+that walk began and Python walks it, then the kernel goes on with the next row.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from awrs._numba import njit
-from awrs.sampler._kernels import BLOCK, _draw
+from awrs.sampler._kernels import BLOCK, _block_sums, _draw, _total
+from awrs.sampler._layout import _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
 from awrs.sampler.order import MAX_AHEAD
@@ -71,6 +76,19 @@ def _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n):  # pragma: n
 
 
 @njit(cache=True, nogil=True)
+def _refused(state, table, first, out):  # pragma: no cover - compiled
+    # out[pos]: narrowing drops candidate ``pos``, whose first byte (``first[pos]``; -1 for EOS
+    # and tokens without bytes, which never are) has no transition from ``state``
+    # (TokenChecker.refused: DFAConstraint.next_bytes is the table's row).
+    closed = np.empty(257, dtype=np.bool_)
+    closed[256] = False  # index -1 (no first byte) reads it
+    for b in range(256):
+        closed[b] = table[state, b] < 0
+    for pos in range(out.shape[0]):
+        out[pos] = closed[first[pos]]
+
+
+@njit(cache=True, nogil=True)
 def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level_walk line by line
     weights,
     block_sums,
@@ -97,9 +115,25 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     taken,
     sums,
     visited,
+    first,
+    rows,
+    restarts,
+    eos_ids,
+    prunes,
+    prune_of,
+    narrowq,
+    levelq,
+    levelsums,
+    excluded,
+    rejected,
+    row,
 ):  # pragma: no cover - compiled
     # Rows p0.. in order; returns (the row handed back or the number of rows, the uniforms used
-    # before it). A family f < 0 has nothing kept.
+    # before it). A family f < 0 has nothing kept. A walk narrows after 32 rejections (into
+    # ``narrowq``) and restarts over what it has not visited (from row p of ``rows``, into
+    # ``levelq``) as walk._level_walk and walk._one_loop do; without ``restarts`` (the compact
+    # layout, or rows the kernel cannot read) a restart is handed back.
+    size = weights.shape[1]
     for p in range(p0, family.shape[0]):
         f = family[p]
         if f < 0:
@@ -108,6 +142,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         start = u
         q = weights[f]
         total = totals[f]
+        lk = log_kept[f]
         n = counts[f]
         for b in range(block_sums.shape[1]):
             sums[b] = block_sums[f, b]
@@ -116,14 +151,42 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         ahead = 2 if weighted else 1
         left = total
         rejects = 0
+        narrowed = False
         checks = 0
         i = 0
         token, logw, nxt_state = -1, -np.inf, -1
         back = False
         while True:
-            if i >= n or left <= total * 2.0**-20:  # RESTART_SHARE: a restart, in Python
-                back = True
-                break
+            if i >= n or left <= total * 2.0**-20:  # RESTART_SHARE: over the candidates not visited
+                if not restarts:
+                    back = True
+                    break
+                for j in range(seen):
+                    taken[visited[j]] = False
+                seen = 0
+                prune = prunes[prune_of[p]]
+                if narrowed:
+                    _refused(state, table, first, excluded)
+                    for c in range(size):
+                        excluded[c] |= prune[c]
+                else:
+                    excluded[:] = prune
+                for j in range(rejects):
+                    excluded[rejected[j]] = True
+                row[:] = rows[p]  # contiguous, as the kept pass reads a row (rows may be a broadcast view)
+                at, top, count, level_total = _full_kept(row, row.argmax(), eos_ids, excluded, levelq, levelsums, 256)
+                if at < 0:  # nothing is left: no token, weight 0
+                    break
+                q = levelq
+                for b in range(sums.shape[0]):
+                    sums[b] = levelsums[b]
+                total = level_total
+                lk = top + np.log(level_total)
+                n = count
+                left = total
+                ahead = 2 if weighted else 1
+                i = 0
+                continue
             if seen <= i:  # position(i): a block of draws (RandomOrder.position)
                 u, seen, ahead = _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n)
                 if seen <= i:  # out of uniforms or of room
@@ -148,17 +211,33 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     checks += 1
                     if not ok2:
                         left = q[pos]
-                logw = np.log(left / total) + log_kept[f]
+                logw = np.log(left / total) + lk
                 break
             if capped:
                 token, logw, nxt_state = -1, -np.inf, -1
                 break
+            if rejects == rejected.shape[0]:  # out of room for what it rejected
+                back = True
+                break
+            rejected[rejects] = pos
             rejects += 1
             left -= q[pos]
             i += 1
-            if rejects == 32:  # NARROW_AFTER: narrowing, in Python
-                back = True
-                break
+            if rejects == 32 and not narrowed:  # NARROW_AFTER: the candidates not visited nor refused
+                narrowed = True
+                _refused(state, table, first, excluded)
+                for c in range(size):
+                    narrowq[c] = 0.0 if excluded[c] else q[c]
+                for j in range(i):
+                    narrowq[visited[j]] = 0.0
+                for j in range(seen):
+                    taken[visited[j]] = False
+                seen = 0
+                q = narrowq
+                n = _block_sums(q, 256, sums)
+                left = _total(sums)
+                ahead = 1
+                i = 0
         for j in range(seen):
             taken[visited[j]] = False
         if back:
@@ -190,11 +269,14 @@ def dfa_walks(
     weighted: bool,
     max_rejects: int | None,
     python_walk: Callable[[int], Step],
+    rows: np.ndarray | None = None,
+    prunes: Sequence[np.ndarray] = (),
 ) -> Iterator[Step]:
     """The steps of rows ``0..len(checkers)-1`` (row ``p`` walks ``kept[family[p]]``, whose
     weights and block sums are row ``family[p]`` of ``weights`` and ``block_sums``), tokens in
     the space's layout (as ``walk`` gives them); ``python_walk(p)`` walks a handed-back row with
-    ``rng`` where that row's walk begins."""
+    ``rng`` where that row's walk begins. A walk restarts in the kernel from row ``p`` of the
+    model's ``rows`` with ``prunes[p]`` pruned (the full layout; else restarts are handed back)."""
     space = checkers[0].space
     d = len(kept)
     size = weights.shape[1]
@@ -218,6 +300,10 @@ def dfa_walks(
     taken = np.zeros(size, dtype=np.bool_)
     sums = np.empty(block_sums.shape[1])
     visited = np.empty(_VISITED, dtype=np.int64)
+    restarts = rows is not None and space.positions is None
+    model_rows, prune_of, pruned = _restart_rows(rows if restarts else None, prunes, n, size)
+    narrowq, levelq, levelsums, excluded, rejected = _scratch(size, block_sums.shape[1])
+    row = _row_scratch(model_rows)
     bits = rng.bit_generator
     p = 0
     while p < n:
@@ -226,7 +312,8 @@ def dfa_walks(
         stop, used = _walks(
             weights, block_sums, counts, totals, log_kept, fam, states, dfa.table, dfa.final, buf, offsets, positions,
             space.eos_index, us, 0, weighted, -1 if max_rejects is None else max_rejects, p, out_token, out_logw, out_checks, out_next, taken, sums,
-            visited,
+            visited, space.first_bytes, model_rows, restarts, space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums,
+            excluded, rejected, row,
         )  # fmt: skip
         bits.state = before
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
@@ -235,6 +322,55 @@ def dfa_walks(
         if stop < n:
             yield python_walk(stop)
         p = stop + 1
+
+
+_LOCAL = threading.local()
+
+#: The most rejections a kernel walk keeps (for the restarts' exclusions); a walk that rejects more is handed back.
+_REJECTED = 1024
+
+
+def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's arrays for the narrowed weights, a restart's weights, its block sums, the
+    excluded candidates and the rejected ones (reused: fresh ones would fault a page per 4 KB)."""
+    found = getattr(_LOCAL, "scratch", None)
+    if found is None or len(found[0]) != size:
+        found = _LOCAL.scratch = (
+            np.empty(size),
+            np.empty(size),
+            np.empty(blocks),
+            np.empty(size, dtype=np.bool_),
+            np.empty(_REJECTED, dtype=np.int64),
+        )
+    return found
+
+
+def _restart_rows(
+    rows: np.ndarray | None, prunes: Sequence[np.ndarray], n: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, prune_of, pruned)`` for the kernel's restarts: row ``p`` restarts from
+    ``rows[p]`` with ``pruned[prune_of[p]]`` pruned (the rows' pruned candidates are a handful
+    of distinct arrays, each stacked once); placeholders when ``rows`` is None (no restarts)."""
+    if rows is None:
+        return np.zeros((1, 1), dtype=np.float32), np.zeros(n, dtype=np.int64), np.zeros((1, size), dtype=np.bool_)
+    index: dict[int, int] = {}
+    unique: list[np.ndarray] = []
+    prune_of = np.empty(n, dtype=np.int64)
+    for r, mask in enumerate(prunes):
+        k = index.get(id(mask))
+        if k is None:
+            k = index[id(mask)] = len(unique)
+            unique.append(mask)
+        prune_of[r] = k
+    return rows, prune_of, np.stack(unique)
+
+
+def _row_scratch(rows: np.ndarray) -> np.ndarray:
+    """This thread's contiguous copy of a row of ``rows`` (a restart's kept pass reads it)."""
+    found = getattr(_LOCAL, "row", None)
+    if found is None or found.shape[0] != rows.shape[1] or found.dtype != rows.dtype:
+        found = _LOCAL.row = np.empty(rows.shape[1], dtype=rows.dtype)
+    return found
 
 
 def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int) -> Step:

@@ -46,6 +46,7 @@ __all__ = [
     "exp_shifted_python",
     "kept_weights",
     "masked_argmax",
+    "total",
     "unvisited_allowed",
 ]
 
@@ -118,10 +119,17 @@ def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover 
         _exp_shifted(np.array([extra]), prune[n:], top, tail)
         out[n] = tail[0]
     count = _block_sums(out, block, sums)
+    return count, _total(sums)
+
+
+@njit(cache=True, nogil=True)
+def _total(sums):  # pragma: no cover - compiled
+    # The mass of a distribution from its block sums, added in order (every walk's total and
+    # narrowed mass is this sum, in Python and in the kernel walks alike).
     total = 0.0
     for b in range(sums.shape[0]):
         total += sums[b]
-    return count, total
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -264,6 +272,11 @@ def block_sums(q: np.ndarray) -> tuple[np.ndarray, int]:
     sums = np.empty(-(-len(q) // BLOCK), dtype=np.float64)
     count = _block_sums(q, BLOCK, sums)
     return sums, int(count)
+
+
+def total(sums: np.ndarray) -> float:
+    """The sum of block sums ``sums``, added in order (what ``kept_weights`` gives as the total)."""
+    return float(_total(np.ascontiguousarray(sums, dtype=np.float64)))
 
 
 def block_sum(q: np.ndarray, taken: np.ndarray, b: int) -> float:

@@ -27,7 +27,7 @@ from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler import _dfa_walks
 from awrs.sampler._kernels import BLOCK
-from awrs.sampler._layout import CandidateLayout
+from awrs.sampler._layout import F32, F64, CandidateLayout
 from awrs.sampler.base import Estimator, Step, check_walk
 from awrs.sampler.device import as_host, device_steps, use_device
 from awrs.sampler.kept import Kept, keep_on_row, rest_on_row
@@ -210,7 +210,20 @@ def _walk_rows(
         family = [index[j] for j in firsts]
         weighted = estimator == "recursive"
         for i, step in enumerate(
-            _dfa_walks.dfa_walks(dfa, weights, sums, made, family, checkers, rng, weighted, max_rejects, alone)
+            _dfa_walks.dfa_walks(
+                dfa,
+                weights,
+                sums,
+                made,
+                family,
+                checkers,
+                rng,
+                weighted,
+                max_rejects,
+                alone,
+                _rows_2d(rows, checkers),
+                [x[2] for x in laid],
+            )
         ):
             yield checkers[i].space.to_full(step)
         return
@@ -224,6 +237,14 @@ def _walk_rows(
             kept[i] = found
         step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
         yield checker.space.to_full(step)
+
+
+def _rows_2d(rows: np.ndarray | Sequence[np.ndarray], checkers: list[TokenChecker]) -> np.ndarray | None:
+    """``rows`` when the kernel walks can read row ``p`` as ``rows[p]`` (the model's [N, V]
+    float32 or float64 array, as ``CandidateSpace.row`` reads it), else None."""
+    if isinstance(rows, np.ndarray) and rows.dtype in (F32, F64) and rows.shape == (len(checkers), checkers[0].space.eos_index):
+        return rows
+    return None
 
 
 def _kept_rows(

@@ -11,6 +11,7 @@ step's checks from one constraint state.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,15 @@ class CandidateSpace:
             raise GenerationError("this candidate space has the full layout (compact=False)")
         lp = self.row(logprobs)
         return self.layout.candidates(lp, np.float64 if lp.dtype == np.float64 else dtype)
+
+    @cached_property
+    def first_bytes(self) -> np.ndarray:
+        """Each candidate's first byte in :attr:`layout` (int64; -1 for EOS and for tokens
+        without bytes): what :meth:`TokenChecker.refused` reads, for the kernel walks."""
+        first = np.append(self.vocab.first_byte.astype(np.int64), -1)  # the EOS candidate last
+        out = first if self.positions is None else first[self.positions]
+        out.flags.writeable = False
+        return out
 
     def row(self, logprobs: np.ndarray) -> np.ndarray:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others

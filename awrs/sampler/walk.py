@@ -169,13 +169,16 @@ def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng, vis
     positions of ``order``: the unvisited candidates less those ``narrow()`` refuses (recorded
     in ``visits``), in a fresh order, and their mass; None when ``narrow`` does not say. The
     walk's ``left`` becomes that mass: the refused candidates leave ``mult`` with the kept
-    share of the unvisited mass as a factor, exactly (docs/algorithm.md §2)."""
+    share of the unvisited mass as a factor, exactly (docs/algorithm.md §2). That mass is the
+    sum of its block sums in order, as a level's total is (and as the kernel walks of
+    :mod:`awrs.sampler._dfa_walks` make it)."""
     refused = narrow()
     if refused is None:
         return None
     visits.refused = np.asarray(refused, dtype=np.bool_)
     kept_left = _kernels.unvisited_allowed(weights, visits.refused, [order.position(j) for j in range(visited)])
-    return _random_order(kept_left, rng), kept_left, float(kept_left.sum())
+    blocks = _kernels.block_sums(kept_left)
+    return _random_order(kept_left, rng, blocks=blocks), kept_left, _kernels.total(blocks[0])
 
 
 def _two_loop(kept: Kept, accept: CountedAccept, rng, max_rejects: int | None, rest: Rest) -> tuple[int | None, float]:

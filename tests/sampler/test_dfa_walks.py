@@ -101,38 +101,43 @@ def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypa
 
 
 @pytest.mark.parametrize("depth", [-6.0, -20.0])
-@pytest.mark.parametrize("proposal", [AwrsProposal(), LcdProposal()])
-def test_walks_that_narrow_are_handed_back_and_walked_in_python_in_their_place(proposal, depth, monkeypatch):
+@pytest.mark.parametrize("proposal", [AwrsProposal(), LcdProposal(), AwrsProposal(max_rejects=40)])
+def test_walks_that_narrow_and_restart_in_the_kernel_are_the_python_walks(proposal, depth, monkeypatch):
     """A vocabulary with room for NARROW_AFTER = 32 rejections: the rows put their mass on 64
     tokens the first state refuses by their first byte (their bytes come later in the
-    language, so they are not pruned), so walks narrow after 32 rejections (the kernel hands
-    them back) and, with the one allowed token 20 nats down, restart too; the same steps as
-    the Python walks."""
+    language, so they are not pruned), so walks narrow after 32 rejections and, with the one
+    allowed token 20 nats down, restart too. With uniforms enough the kernel walks them all
+    (nothing handed back); with the default budget some are handed back; the same steps as
+    the Python walks either way."""
     pairs = [bytes([a, b]) for a in b"abcdefgh" for b in b"abcdefgh"]
     tokens = [*pairs, b"y", b"\x00"]
     vocab = Vocabulary.from_tokens(tokens, eos_ids=[len(tokens) - 1], special_ids=[])
     c = awrs.Regex(r"y[a-h]+")
-    space = CandidateSpace(vocab, c, compact=False)
     states = [c.initial(), c.advance(c.initial(), b"y")]
-    handed = []
     kernel = _dfa_walks._walks
+    for compact in (False, True):
+        space = CandidateSpace(vocab, c, compact=compact)
+        for budget in (_dfa_walks.UNIFORMS_PER_ROW, 200):
+            for seed in range(4):
+                rng = np.random.default_rng(seed)
+                rows = rng.normal(0.0, 0.5, size=(24, len(vocab))).astype(np.float32)
+                rows[:, tokens.index(b"y")] = depth
+                row_states = [states[int(i)] for i in rng.integers(0, 2, len(rows))]
+                want = _steps(proposal, rows, space, row_states, seed, False, monkeypatch)
+                handed: list[bool] = []
 
-    def counting(*args):
-        out = kernel(*args)
-        handed.append(out[0] < len(args[5]))
-        return out
+                def counting(*args, handed=handed):
+                    out = kernel(*args)
+                    handed.append(out[0] < len(args[5]))
+                    return out
 
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        rows = rng.normal(0.0, 0.5, size=(24, len(vocab))).astype(np.float32)
-        rows[:, tokens.index(b"y")] = depth
-        row_states = [states[int(i)] for i in rng.integers(0, 2, len(rows))]
-        want = _steps(proposal, rows, space, row_states, seed, False, monkeypatch)
-        monkeypatch.setattr(_dfa_walks, "_walks", counting)
-        got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
-        assert got == want, seed
-        assert max(checks for _, _, checks in got[0]) > _dfa_walks.NARROW_AFTER  # walks that narrowed
-    assert any(handed)
+                monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
+                monkeypatch.setattr(_dfa_walks, "_walks", counting)
+                got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
+                assert got == want, (compact, budget, seed)
+                assert max(checks for _, _, checks in got[0]) > _dfa_walks.NARROW_AFTER  # walks that narrowed
+                if budget == 200 and not compact:  # the compact layout hands restarts back
+                    assert not any(handed), seed
 
 
 def test_the_kernel_takes_dfa_constraints_only():
