@@ -11,10 +11,12 @@ default). So the steps are those of :func:`~awrs.sampler.walk.walk` row by row â
 weights, checks and the generator's state (tests/sampler/test_dfa_walks.py). Long walks too:
 narrowing after ``NARROW_AFTER`` rejections (a candidate is refused when its first byte has no
 transition from the state) and restarts over a small remaining mass (the kept pass again, from
-the particle's own row of the model's array). A walk that needs what the kernel does not do (a
-restart in the compact layout or on rows it cannot read, more uniforms than were drawn, more
-than 64 draws in one order or 1,024 rejections) is handed back: the generator is set to where
-that walk began and Python walks it, then the kernel goes on with the next row.
+the particle's own row of the model's array). A walk that runs out of the uniforms drawn is
+handed back and walked again in the kernel with ``RETRY_UNIFORMS`` more (the same uniforms
+first: the same walk). A walk that needs what the kernel does not do (a restart in the compact
+layout or on rows it cannot read, running out again, more than 4,096 draws in one order or
+4,096 rejections) is handed back: the generator is set to where that walk began and Python
+walks it, then the kernel goes on with the next row.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ __all__ = ["dfa_walks", "supports"]
 KERNEL_ROWS = 4
 
 #: Uniforms drawn per row and call (a walk of 2-7 checks takes 2-6); a row that needs more is
-#: walked in Python.
+#: walked again with :data:`RETRY_UNIFORMS` more.
 UNIFORMS_PER_ROW = 24
-_VISITED = 64
+#: Uniforms added for a row handed back for want of them, walked again in the kernel (the walk
+#: reads the same uniforms, so it is the same walk); a row that runs out again is walked in Python.
+RETRY_UNIFORMS = 1024
+_VISITED = 4096
 
 
 @njit(cache=True, nogil=True)
@@ -129,7 +134,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     row,
 ):  # pragma: no cover - compiled
     # Rows p0.. in order; returns (the row handed back or the number of rows, the uniforms used
-    # before it). A family f < 0 has nothing kept. A walk narrows after 32 rejections (into
+    # before it, whether it was handed back for want of uniforms). A family f < 0 has nothing kept. A walk narrows after 32 rejections (into
     # ``narrowq``) and restarts over what it has not visited (from row p of ``rows``, into
     # ``levelq``) as walk._level_walk and walk._one_loop do; without ``restarts`` (the compact
     # layout, or rows the kernel cannot read) a restart is handed back.
@@ -156,6 +161,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         i = 0
         token, logw, nxt_state = -1, -np.inf, -1
         back = False
+        short = False  # handed back for want of uniforms (or of room for draws)
         while True:
             if i >= n or left <= total * 2.0**-20:  # RESTART_SHARE: over the candidates not visited
                 if not restarts:
@@ -190,7 +196,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
             if seen <= i:  # position(i): a block of draws (RandomOrder.position)
                 u, seen, ahead = _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n)
                 if seen <= i:  # out of uniforms or of room
-                    back = True
+                    back, short = True, True
                     break
             pos = visited[i]
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
@@ -205,7 +211,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     if seen <= i + 1:  # position(i + 1): one more draw (or more, ahead)
                         u, seen, ahead = _draw_block(q, sums, taken, us, u, visited, seen, ahead, i + 1, n)
                         if seen <= i + 1:
-                            back = True
+                            back, short = True, True
                             break
                     ok2, _s2 = _check(visited[i + 1], state, positions, eos_index, table, final, buf, offsets)
                     checks += 1
@@ -241,9 +247,9 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         for j in range(seen):
             taken[visited[j]] = False
         if back:
-            return p, start
+            return p, start, short
         out_token[p], out_logw[p], out_checks[p], out_next[p] = token, logw, checks, nxt_state
-    return family.shape[0], u
+    return family.shape[0], u, False
 
 
 def supports(checkers: Sequence[Any], estimator: Estimator, rng: Any) -> Any:
@@ -306,10 +312,11 @@ def dfa_walks(
     row = _row_scratch(model_rows)
     bits = rng.bit_generator
     p = 0
+    retried = -1  # the row last handed back for want of uniforms, walked again with more
     while p < n:
         before = bits.state
-        us = rng.random(UNIFORMS_PER_ROW * (n - p))
-        stop, used = _walks(
+        us = rng.random(UNIFORMS_PER_ROW * (n - p) + (RETRY_UNIFORMS if retried == p else 0))
+        stop, used, short = _walks(
             weights, block_sums, counts, totals, log_kept, fam, states, dfa.table, dfa.final, buf, offsets, positions,
             space.eos_index, us, 0, weighted, -1 if max_rejects is None else max_rejects, p, out_token, out_logw, out_checks, out_next, taken, sums,
             visited, space.first_bytes, model_rows, restarts, space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums,
@@ -319,6 +326,9 @@ def dfa_walks(
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
         for r in range(p, stop):
             yield _step(checkers[r], int(out_token[r]), float(out_logw[r]), int(out_checks[r]), int(out_next[r]))
+        if stop < n and short and retried != stop:  # a long walk: the kernel again, with more uniforms
+            p = retried = stop
+            continue
         if stop < n:
             yield python_walk(stop)
         p = stop + 1
@@ -327,7 +337,7 @@ def dfa_walks(
 _LOCAL = threading.local()
 
 #: The most rejections a kernel walk keeps (for the restarts' exclusions); a walk that rejects more is handed back.
-_REJECTED = 1024
+_REJECTED = 4096
 
 
 def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -72,8 +72,9 @@ def test_the_kernel_walks_are_the_python_walks(proposal, compact, monkeypatch):
 
 
 def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypatch):
-    """Rows whose allowed mass is tiny (restarts, narrowing) and a uniform budget of 1 per row
-    (every weighted walk needs 2): hand-backs everywhere, the same steps."""
+    """Rows whose allowed mass is tiny (restarts) and a uniform budget of 1 per row (every
+    weighted walk needs 2): hand-backs everywhere, walked again in the kernel with more
+    uniforms or, with none more, in Python; the same steps."""
     vocab = _vocab()
     c = awrs.Regex(r"<x>")
     space = CandidateSpace(vocab, c, compact=False)
@@ -88,10 +89,12 @@ def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypa
         handed.append(out[0] < len(args[5]))
         return out
 
-    for budget in (1, _dfa_walks.UNIFORMS_PER_ROW):
+    # (uniforms per row, more for a row that ran out): with none more, it is walked in Python
+    for budget, retry in ((1, 0), (1, _dfa_walks.RETRY_UNIFORMS), (_dfa_walks.UNIFORMS_PER_ROW, _dfa_walks.RETRY_UNIFORMS)):
         monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
         want = _steps(AwrsProposal(), rows, space, [0] * 30, 3, False, monkeypatch)
         monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
+        monkeypatch.setattr(_dfa_walks, "RETRY_UNIFORMS", retry)
         monkeypatch.setattr(_dfa_walks, "_walks", counting)
         got = _steps(AwrsProposal(), rows, space, [0] * 30, 3, True, monkeypatch)
         monkeypatch.undo()
