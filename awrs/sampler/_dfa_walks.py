@@ -132,6 +132,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     excluded,
     rejected,
     row,
+    refused,
 ):  # pragma: no cover - compiled
     # Rows p0.. in order; returns (the row handed back or the number of rows, the uniforms used
     # before it, whether it was handed back for want of uniforms). A family f < 0 has nothing kept. A walk narrows after 32 rejections (into
@@ -172,9 +173,8 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                 seen = 0
                 prune = prunes[prune_of[p]]
                 if narrowed:
-                    _refused(state, table, first, excluded)
                     for c in range(size):
-                        excluded[c] |= prune[c]
+                        excluded[c] = prune[c] or refused[c]
                 else:
                     excluded[:] = prune
                 for j in range(rejects):
@@ -231,9 +231,9 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
             i += 1
             if rejects == 32 and not narrowed:  # NARROW_AFTER: the candidates not visited nor refused
                 narrowed = True
-                _refused(state, table, first, excluded)
+                _refused(state, table, first, refused)
                 for c in range(size):
-                    narrowq[c] = 0.0 if excluded[c] else q[c]
+                    narrowq[c] = 0.0 if refused[c] else q[c]
                 for j in range(i):
                     narrowq[visited[j]] = 0.0
                 for j in range(seen):
@@ -308,7 +308,7 @@ def dfa_walks(
     visited = np.empty(_VISITED, dtype=np.int64)
     restarts = rows is not None and space.positions is None
     model_rows, prune_of, pruned = _restart_rows(rows if restarts else None, prunes, n, size)
-    narrowq, levelq, levelsums, excluded, rejected = _scratch(size, block_sums.shape[1])
+    narrowq, levelq, levelsums, excluded, rejected, refused = _scratch(size, block_sums.shape[1])
     row = _row_scratch(model_rows)
     bits = rng.bit_generator
     p = 0
@@ -320,7 +320,7 @@ def dfa_walks(
             weights, block_sums, counts, totals, log_kept, fam, states, dfa.table, dfa.final, buf, offsets, positions,
             space.eos_index, us, 0, weighted, -1 if max_rejects is None else max_rejects, p, out_token, out_logw, out_checks, out_next, taken, sums,
             visited, space.first_bytes, model_rows, restarts, space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums,
-            excluded, rejected, row,
+            excluded, rejected, row, refused,
         )  # fmt: skip
         bits.state = before
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
@@ -340,9 +340,10 @@ _LOCAL = threading.local()
 _REJECTED = 4096
 
 
-def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """This thread's arrays for the narrowed weights, a restart's weights, its block sums, the
-    excluded candidates and the rejected ones (reused: fresh ones would fault a page per 4 KB)."""
+    excluded candidates, the rejected ones and the refused ones (reused: fresh ones would fault
+    a page per 4 KB)."""
     found = getattr(_LOCAL, "scratch", None)
     if found is None or len(found[0]) != size:
         found = _LOCAL.scratch = (
@@ -351,6 +352,7 @@ def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.empty(blocks),
             np.empty(size, dtype=np.bool_),
             np.empty(_REJECTED, dtype=np.int64),
+            np.empty(size, dtype=np.bool_),
         )
     return found
 

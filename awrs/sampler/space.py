@@ -111,9 +111,9 @@ class CandidateSpace:
 
     @cached_property
     def first_bytes(self) -> np.ndarray:
-        """Each candidate's first byte in :attr:`layout` (int64; -1 for EOS and for tokens
+        """Each candidate's first byte in :attr:`layout` (int16; -1 for EOS and for tokens
         without bytes): what :meth:`TokenChecker.refused` reads, for the kernel walks."""
-        first = np.append(self.vocab.first_byte.astype(np.int64), -1)  # the EOS candidate last
+        first = np.append(self.vocab.first_byte, np.int16(-1))  # the EOS candidate last
         out = first if self.positions is None else first[self.positions]
         out.flags.writeable = False
         return out
