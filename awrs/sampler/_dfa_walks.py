@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from awrs._numba import njit
-from awrs.sampler._kernels import BLOCK, _block_sums, _draw, _total
+from awrs.sampler._kernels import BLOCK, _block_sums, _draw, _total, _unvisited_allowed
 from awrs.sampler._layout import _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
@@ -232,10 +232,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
             if rejects == 32 and not narrowed:  # NARROW_AFTER: the candidates not visited nor refused
                 narrowed = True
                 _refused(state, table, first, refused)
-                for c in range(size):
-                    narrowq[c] = 0.0 if refused[c] else q[c]
-                for j in range(i):
-                    narrowq[visited[j]] = 0.0
+                _unvisited_allowed(q, refused, visited[:i], narrowq)
                 for j in range(seen):
                     taken[visited[j]] = False
                 seen = 0
