@@ -12,6 +12,7 @@ same for one call (each checks its arguments anew).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from awrs._numba import njit
@@ -38,6 +39,58 @@ def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - comp
         return -1, top, 0, 0.0
     count, total = _kept_weights(lp, eos_lp, prune, top, out, sums, block)
     return at, top, count, total
+
+
+def _fence_python() -> None:
+    """Nothing: without the JIT the kernels run as Python, under the GIL."""
+
+
+if getattr(numba.config, "DISABLE_JIT", False):
+    _fence = _fence_python
+else:
+
+    @numba.extending.intrinsic
+    def _fence(typingctx):  # pragma: no cover - compiled
+        # A sequentially consistent fence: the memory writes before it are seen by other
+        # threads before those after it, and reads after it are not made before it (on every
+        # CPU: x86 keeps stores in order anyway, Arm does not).
+        def codegen(context, builder, signature, args):
+            builder.fence("seq_cst")
+            return context.get_dummy_value()
+
+        return numba.types.void(), codegen
+
+
+@njit(cache=True, nogil=True)
+def _kept_many(rows, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
+    # _full_kept of rows[which[d]] (at = ats[d], its argmax) with prunes[prune_of[d]] pruned,
+    # for d in order, into out[d] and sums[d], and meta[d] = (at, top, count, total); then
+    # done[d] = 1, after a fence (a thread that sees it, then fences, sees the row's results:
+    # _is_done). Stops before row d when done[n] != 0 (n rows). ``copy``: copy each row into
+    # ``row`` first (rows that are not C-contiguous, a broadcast view, are read unvectorised).
+    n = which.shape[0]
+    for d in range(n):
+        if done[n] != 0:
+            return
+        if copy:
+            row[:] = rows[which[d]]
+            at, top, count, total = _full_kept(row, ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+        else:
+            at, top, count, total = _full_kept(rows[which[d]], ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+        meta[d, 0] = at
+        meta[d, 1] = top
+        meta[d, 2] = count
+        meta[d, 3] = total
+        _fence()
+        done[d] = 1
+
+
+@njit(cache=True, nogil=True)
+def _is_done(done, d):  # pragma: no cover - compiled
+    # done[d] != 0, read before what the thread that set it wrote before it (_kept_many).
+    ready = done[d] != 0
+    _fence()
+    return ready
 
 
 @njit(cache=True, nogil=True)

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,10 +27,10 @@ from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler import _dfa_walks
 from awrs.sampler._kernels import BLOCK
-from awrs.sampler._layout import F32, F64, CandidateLayout
+from awrs.sampler._layout import F32, F64, CandidateLayout, _is_done, _kept_many
 from awrs.sampler.base import Estimator, Step, check_walk
 from awrs.sampler.device import as_host, device_steps, use_device
-from awrs.sampler.kept import Kept, keep_on_row, rest_on_row
+from awrs.sampler.kept import Kept, _make_kept, keep_on_row, rest_on_row
 from awrs.sampler.space import TokenChecker
 from awrs.sampler.step import awrs_step, greedy_step, mask_step
 from awrs.sampler.walk import walk
@@ -227,9 +227,19 @@ def _walk_rows(
         ):
             yield checkers[i].space.to_full(step)
         return
+    rows_2d = _rows_2d(rows, checkers) if len(distinct) >= AHEAD_ROWS and _WORKERS > 1 else None
+    if rows_2d is not None and checkers[0].space.positions is None:  # the kept distributions made beside the walks
+        ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1])
+        index = {i: d for d, i in enumerate(distinct)}
+        try:
+            for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
+                found = ahead.get(index[firsts[i]])
+                step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+                yield checker.space.to_full(step)
+        finally:
+            ahead.close()
+        return
     kept: dict[int, Kept | None] = {}
-    if threads:
-        kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
         j = firsts[i]
         found = kept[j] if j in kept else keep_on_row(layout, row, prune)
@@ -276,10 +286,6 @@ def _in_threads(
 ) -> list[Kept | None]:
     """``keep_on_row`` of each item into row ``i`` of the buffers (the calling thread's:
     :func:`_buffers`), split over ``_WORKERS`` threads."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="awrs-kept")
     size = -(-len(work) // _WORKERS)
     chunks = [range(k, min(k + size, len(work))) for k in range(0, len(work), size)]
 
@@ -287,9 +293,76 @@ def _in_threads(
         return [keep_on_row(*work[i], weights[i], sums[i]) for i in rows]
 
     out: list[Kept | None] = []
-    for part in _POOL.map(chunk, chunks):
+    for part in _pool().map(chunk, chunks):
         out += part
     return out
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that make kept distributions (``_WORKERS`` of them, made on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="awrs-kept")
+    return _POOL
+
+
+#: Distinct rows from which the walks in Python run while a thread makes the kept
+#: distributions ahead of them (:class:`_KeptAhead`).
+AHEAD_ROWS = 2
+
+
+class _KeptAhead:
+    """The kept distributions of a step's distinct rows (``which``: rows of the model's [N, V]
+    array ``rows``, the full layout), made in one kernel call (``_layout._kept_many``, which
+    releases the GIL) on a thread of the pool while the calling thread walks: a walk in Python
+    holds the GIL for its checks, so the kept passes run beside the walks, on another core,
+    in row order. Into the calling thread's buffers (:func:`_buffers`); :meth:`close` waits
+    until the kernel is done with them (and tells it to stop early)."""
+
+    def __init__(self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout):
+        n = len(which)
+        self.weights, self.sums = _buffers(n, layout.size)
+        self.meta = np.empty((n, 4))
+        self.done = np.zeros(n + 1, dtype=np.uint8)  # done[n]: stop
+        index = np.asarray(which, dtype=np.int64)
+        ats = np.fromiter((rows[p].argmax() for p in which), dtype=np.int64, count=n)  # NumPy's argmax is vectorised
+        _, prune_of, pruned = _dfa_walks._restart_rows(rows, prunes, n, layout.size)
+        copy = not rows.flags.c_contiguous
+        row = _dfa_walks._row_scratch(rows) if copy else np.empty(0, dtype=rows.dtype)
+        args: tuple[Any, ...] = (
+            rows,
+            index,
+            ats,
+            layout.eos,
+            pruned,
+            prune_of,
+            copy,
+            self.weights,
+            self.sums,
+            self.meta,
+            self.done,
+            row,
+        )
+        self.future = _pool().submit(_kept_many, *args)
+
+    def get(self, d: int) -> Kept | None:
+        """Row ``d``'s kept distribution, waiting for it. The wait spins: a row takes ~50 µs,
+        and sleeping, even ``time.sleep(0)``, costs as much again (the system's timer slack);
+        each check releases the GIL (a kernel without it), so the kernel's thread can start."""
+        done, future = self.done, self.future
+        while not _is_done(done, d):
+            if future.done() and not _is_done(done, d):
+                future.result()  # raises what the kernel raised
+                raise AssertionError(f"the kept distributions' kernel ended before row {d}")
+        at, top, count, total = self.meta[d]
+        if at < 0:
+            return None
+        return _make_kept(self.weights[d], self.sums[d], int(count), float(total), float(top), int(at))
+
+    def close(self) -> None:
+        self.done[-1] = 1
+        self.future.result()
 
 
 _LOCAL = threading.local()

@@ -239,20 +239,39 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         assert got == want, seed
 
 
+def _view(rows: np.ndarray, view: str) -> np.ndarray:
+    """``rows`` as the model's array, or as the same values in an array that is not
+    C-contiguous: the first columns of a wider one, or one row broadcast to all."""
+    if view == "columns":
+        wide = np.zeros((rows.shape[0], rows.shape[1] + 3), dtype=rows.dtype)
+        wide[:, : rows.shape[1]] = rows
+        return wide[:, : rows.shape[1]]
+    if view == "broadcast":
+        return np.broadcast_to(rows[0], rows.shape)
+    return rows
+
+
+@pytest.mark.parametrize("view", ["array", "columns", "broadcast"])
 @pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("proposal", [AwrsProposal(), AwrsProposal("two-loop"), LcdProposal(), AwrsProposal(max_rejects=2)])
 @pytest.mark.parametrize("n_rows", [3, 40])  # one by one, and (>= PARALLEL_ROWS) kept distributions in threads
-def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compact, n_rows):
+def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compact, n_rows, view, monkeypatch):
     """Same tokens, weights and checks, from the same random stream: the batched path only
-    makes the kept distributions first (they draw nothing)."""
+    makes the kept distributions first, or beside the walks (they draw nothing). The rows are
+    the model's array or arrays that are not C-contiguous (the kernel copies those rows)."""
+    from awrs.sampler import proposal as module
     from awrs.sampler.proposal import PARALLEL_ROWS
 
     assert (n_rows >= PARALLEL_ROWS) == (n_rows == 40)
+    beside = []
+    kernel = module._kept_many
+    monkeypatch.setattr(module, "_kept_many", lambda *a: beside.append(1) or kernel(*a))
     for seed in range(40):
         rng = np.random.default_rng(seed)
         vocab, _, allowed, complete = _case(seed)
         rows = rng.normal(-3.0, 2.0, size=(n_rows, len(vocab))).astype(rng.choice([np.float32, np.float64]))
         rows[rng.random(rows.shape) < 0.1] = -np.inf
+        rows = _view(rows, view)
         outcomes = []
         for batched in (True, False):
             c = TokenSet(allowed, complete)
@@ -265,6 +284,8 @@ def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compac
                 steps = [proposal.propose_row(row, checker, draws) for row, checker in zip(rows, checkers)]
             outcomes.append(([(s.token, s.log_weight, s.n_checks) for s in steps], c.calls, draws.random()))
         assert outcomes[0] == outcomes[1], seed
+    # The walks in Python on the full layout make the kept distributions beside them, with 2 cores or more.
+    assert bool(beside) == (not compact and module._WORKERS > 1), beside
 
 
 def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkeypatch):
@@ -282,6 +303,60 @@ def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkey
     one_by_one = awrs.generate(lm, "a", constraint, n_particles=40, max_new_tokens=20, seed=3)
     assert batched.particles == one_by_one.particles and batched.text == one_by_one.text
     assert batched.stats.constraint_checks == one_by_one.stats.constraint_checks
+
+
+def _ahead_case(n_rows: int = 12):
+    vocab, _, allowed, complete = _case(5)
+    rows = np.random.default_rng(5).normal(-3.0, 2.0, size=(n_rows, len(vocab)))
+    c = TokenSet(allowed, complete)
+    space = CandidateSpace(vocab, c)
+    return rows, [space.checker(c.initial()) for _ in range(n_rows)]
+
+
+def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monkeypatch):
+    """A caller that stops taking steps (an on_token callback that raised) closes the walks:
+    the kernel making the kept distributions beside them is told to stop and waited for before
+    anything else runs (its buffers are this thread's, reused by the next step), and the next
+    step is what it would have been."""
+    from awrs.sampler import proposal as module
+
+    if module._WORKERS < 2:
+        pytest.skip("the kept distributions are made beside the walks with 2 cores or more")
+    calls = []
+    kernel = module._kept_many
+
+    def watched(*args):
+        calls.append(args[10])  # the done flags, the last one: stop
+        kernel(*args)
+        calls.append("returned")
+
+    monkeypatch.setattr(module, "_kept_many", watched)
+    rows, checkers = _ahead_case()
+    steps = AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0))
+    next(steps)
+    steps.close()
+    assert calls[-1] == "returned" and calls[0][-1] == 1
+    rows, checkers = _ahead_case()
+    got = [(s.token, s.log_weight, s.n_checks) for s in AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(1))]
+    rows, alone = _ahead_case()
+    draws = np.random.default_rng(1)
+    want = [AwrsProposal().propose_row(row, checker, draws) for row, checker in zip(rows, alone)]
+    assert got == [(s.token, s.log_weight, s.n_checks) for s in want]
+
+
+def test_an_error_making_the_kept_distributions_beside_the_walks_reaches_the_caller(monkeypatch):
+    from awrs.sampler import proposal as module
+
+    if module._WORKERS < 2:
+        pytest.skip("the kept distributions are made beside the walks with 2 cores or more")
+
+    def broken(*args):
+        raise MemoryError("no room for the kept weights")
+
+    monkeypatch.setattr(module, "_kept_many", broken)
+    rows, checkers = _ahead_case()
+    with pytest.raises(MemoryError, match="no room"):
+        list(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0)))
 
 
 class Unhashable(TokenSet):
@@ -306,9 +381,10 @@ def test_twins_share_their_kept_distribution_and_answers_and_step_as_alone(propo
     made once per family and the constraint is asked once per family and candidate."""
     from awrs.sampler import proposal as module
 
-    made = []
-    keep = module.keep_on_row
+    made = []  # a 1 per kept distribution made, one at a time or by the kernel beside the walks
+    keep, kernel = module.keep_on_row, module._kept_many
     monkeypatch.setattr(module, "keep_on_row", lambda *a: made.append(1) or keep(*a))
+    monkeypatch.setattr(module, "_kept_many", lambda *a: made.extend([1] * len(a[1])) or kernel(*a))
     for seed in range(30):
         rng = np.random.default_rng(seed)
         vocab, _, allowed, complete = _case(seed)
