@@ -57,6 +57,13 @@ def to_bytes(text: str | bytes, name: str = "text") -> bytes:
 class Constraint(ABC):
     """A set of valid byte strings, checked incrementally."""
 
+    #: ``advance`` reads the bytes one at a time, so when it refuses a byte ``b`` alone it
+    #: refuses every ``data`` that starts with ``b``. The sampler then learns from one refused
+    #: token that every token starting with the same refused byte is refused, without checking
+    #: them (docs/sampler.md, "Refused first bytes"). False (the default) for constraints that
+    #: judge whole texts (a user's predicate).
+    bytewise: bool = False
+
     @abstractmethod
     def initial(self) -> State:
         """The state of the empty text."""

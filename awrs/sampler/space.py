@@ -58,6 +58,9 @@ class CandidateSpace:
         #: The byte DFA that makes every check, when the constraint is one (its walks can run
         #: in one kernel call: awrs.sampler._dfa_walks), else None.
         self.dfa = as_dfa(constraint)
+        #: The constraint reads bytes one at a time (:attr:`Constraint.bytewise`): a first byte
+        #: it refuses alone is refused for every token that starts with it.
+        self.bytewise = bool(getattr(constraint, "bytewise", False))
         self._known: dict[Any, _Known] = {}
         self._refused: dict[bytes, np.ndarray] = {}
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
@@ -176,15 +179,17 @@ class CandidateSpace:
 
 class _Known:
     """What the constraint has said from one state: the candidates checked, the states they
-    lead to, and whether the state is final. A state is a value (docs/constraints.md), so
-    this holds for every particle in that state, at every step of the generation."""
+    lead to, whether the state is final, and (a bytewise constraint) which first bytes it
+    takes alone. A state is a value (docs/constraints.md), so this holds for every particle in
+    that state, at every step of the generation."""
 
-    __slots__ = ("allowed", "final", "next_states")
+    __slots__ = ("allowed", "final", "first", "next_states")
 
     def __init__(self) -> None:
         self.allowed: dict[int, bool] = {}
         self.next_states: dict[int, Any] = {}
         self.final: bool | None = None
+        self.first: dict[int, bool] = {}
 
 
 class _Answers:
@@ -239,14 +244,35 @@ class TokenChecker(CountedAccept):
                 hit = bool(space.constraint.is_complete(self.state))
             elif self.final():
                 hit = False
-            else:
+            elif not space.bytewise:
                 nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
                 hit = nxt is not None
                 if hit:
                     self.next_states[i] = nxt
+            else:
+                hit = self._bytewise(i)
             allowed[i] = hit
         seen[i] = hit
         return hit
+
+    def _bytewise(self, i: int) -> bool:
+        """Candidate ``i`` checked by a bytewise constraint. A token whose first byte the state
+        refuses alone is refused without a check; a token refused whole has its first byte
+        tried alone once per state and byte (docs/sampler.md, "Refused first bytes")."""
+        token = self.space.vocab.tokens[i]
+        first = self._answers.known.first
+        b = token[0] if token else -1
+        if first.get(b) is False:
+            return False
+        constraint = self.space.constraint
+        nxt = constraint.advance(self.state, token)
+        if nxt is not None:
+            self.next_states[i] = nxt
+            first[b] = True
+            return True
+        if b >= 0 and b not in first:
+            first[b] = len(token) > 1 and constraint.advance(self.state, token[:1]) is not None
+        return False
 
     def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:
         """What checks made elsewhere found (the kernel walks of awrs.sampler._dfa_walks):

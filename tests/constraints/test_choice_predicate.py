@@ -124,6 +124,16 @@ def test_the_contract_kit_catches_broken_constraints():
         check_constraint(Mutating(), valid=["hi!"])
     with pytest.raises(ContractViolation, match="invalid example"):
         check_constraint(Choice(["a"]), valid=["a"], invalid=["a"])
+    with pytest.raises(ContractViolation, match="says it is bytewise"):
+        check_constraint(Unbytewise(lambda t: not t.endswith("x")), valid=["ab"])
+    check_constraint(Predicate(lambda t: not t.endswith("x")), valid=["ab"])  # not bytewise: fine
+
+
+class Unbytewise(Predicate):
+    """A predicate on whole texts that says it reads bytes one at a time: "x" is refused
+    alone, "xa" is not."""
+
+    bytewise = True
 
 
 def test_default_mask_matches_advance():

@@ -79,3 +79,70 @@ def test_a_long_walk_narrows_and_stops_checking_refused_tokens(monkeypatch):
         assert r.text.startswith('{"a":')
     per_token = [sum(r.stats.constraint_checks for r in rs) / sum(r.stats.steps for r in rs) for rs in (wide, narrow)]
     assert per_token[0] > 30 and per_token[1] < 12
+
+
+class Counted(Constraint):
+    """``inner``'s language, counting the texts ``advance`` is asked about."""
+
+    def __init__(self, inner: Constraint, bytewise: bool):
+        self.inner, self.bytewise, self.asked = inner, bytewise, []
+
+    def initial(self):
+        return self.inner.initial()
+
+    def advance(self, state, data):
+        self.asked.append(data)
+        return self.inner.advance(state, data)
+
+    def is_complete(self, state):
+        return self.inner.is_complete(state)
+
+
+BYTEWISE = {
+    "json": lambda: CONSTRAINTS["json"](),
+    "grammar": lambda: awrs.Grammar('start: "(" NUM ")" | "{" NUM "}"\nNUM: /[0-9]+/'),
+    "sql": lambda: awrs.SQL({"singer": ["name", "age"]}),
+}
+BYTEWISE_TEXTS = {"json": TEXTS["json"], "grammar": b"(12", "sql": b"SELECT name FROM singer WHERE age > 3"}
+
+
+@pytest.mark.parametrize("name", sorted(BYTEWISE))
+def test_a_bytewise_constraints_checker_answers_as_advance_asking_less(name):
+    """JSON Schema and the grammars read bytes one at a time: their checkers learn which first
+    bytes a state refuses (one byte alone, once per state and byte) and refuse the tokens
+    that start with one without asking; every answer is still advance's, in any order."""
+    assert BYTEWISE[name]().bytewise and not awrs.Predicate(str.isdigit).bytewise
+    rng = np.random.default_rng(0)
+    alphabet = list(b' "(){},:;0123456789abcdexyzAEFGLMNORSTWnmg')
+    tokens = sorted({bytes(rng.choice(alphabet, size=int(rng.integers(1, 5))).tolist()) for _ in range(400)})
+    lm = MockLM(tokens, np.zeros(len(tokens) + 1))
+    text = BYTEWISE_TEXTS[name]
+    for cut in range(0, len(text) + 1, 3):
+        counted = Counted(BYTEWISE[name](), bytewise=True)
+        state = counted.walk(text[:cut])
+        space = CandidateSpace(lm.vocab, counted)
+        checker = space.checker(state)
+        counted.asked.clear()
+        order = rng.permutation(len(tokens))
+        got = [checker(int(i)) for i in order]
+        assert got == [counted.inner.advance(state, tokens[i]) is not None for i in order]
+        # A token is asked about once, and its first byte alone at most once per byte, except
+        # the tokens whose first byte is refused: asked about until one is, and then never.
+        firsts = {t[0] for t in tokens}
+        refused = {b for b in firsts if counted.inner.advance(state, bytes((b,))) is None}
+        assert len(counted.asked) <= sum(t[0] not in refused for t in tokens) + len(firsts) + len(refused)
+        assert not refused or len(counted.asked) < len(tokens)
+        for i in order:
+            if checker(int(i)):
+                assert counted.inner.advance(state, tokens[i]) == checker.next_state(int(i))
+
+
+def test_a_constraint_that_is_not_bytewise_is_asked_about_every_token():
+    """A predicate may take "ab" and refuse "a": nothing is learnt from first bytes."""
+    tokens = [b"a", b"ab", b"ac", b"b"]
+    lm = MockLM(tokens, np.zeros(len(tokens) + 1))
+    for bytewise in (False, True):
+        c = Counted(awrs.Predicate(lambda t: t != "a" and not t.startswith("ac")), bytewise)
+        checker = CandidateSpace(lm.vocab, c).checker(c.initial())
+        got = [checker(i) for i in (2, 1, 0, 3)]  # "ac" refused first: "a" is tried alone, and refused
+        assert got == [False, not bytewise, False, True]

@@ -52,6 +52,8 @@ class Grammar(Constraint):
     ``re.DOTALL``, ``re.MULTILINE``.
     """
 
+    bytewise = True  # advance reads byte by byte (awrs.SQL's whole-text check at ";" refuses what follows too)
+
     def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0):
         if not isinstance(text, str):
             raise ConstraintError(f"a grammar must be Lark text (str), got {type(text).__name__}")

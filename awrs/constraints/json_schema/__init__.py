@@ -66,6 +66,8 @@ class JsonSchema(Constraint):
     document is accepted but never generated (:meth:`is_final`).
     """
 
+    bytewise = True  # advance reads byte by byte (next_bytes probes it so)
+
     def __init__(
         self,
         schema: Any,
