@@ -3,6 +3,8 @@ prune every token whose first byte is refused (sampler/step.py, ``narrow``)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,39 @@ def test_a_constraint_that_is_not_bytewise_is_asked_about_every_token():
         checker = CandidateSpace(lm.vocab, c).checker(c.initial())
         got = [checker(i) for i in (2, 1, 0, 3)]  # "ac" refused first: "a" is tried alone, and refused
         assert got == [False, not bytewise, False, True]
+
+
+PROBED = [
+    (
+        {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "string"}, "a": {"type": "integer"}}}},
+        '[ {"n": "x\\"y", "a": -12}, {} ]  ',
+    ),
+    ({"anyOf": [{"type": "number", "minimum": 3}, {"enum": ["a", None, True]}]}, "  4.5e1 "),
+    ({"type": "string", "pattern": "^[a-c]+$", "maxLength": 4}, '"abca"'),
+    ({}, '{"k": [1, {"z": null}], "q": "\\u00e9"}'),
+    ({}, "[" * 128 + "]" * 128),  # the deepest document MAX_DEPTH allows: one more "[" is refused
+]
+
+
+@pytest.mark.parametrize(
+    "case, whitespace",
+    # the deepest document has no whitespace to take out: compact only (5 s)
+    [(k, w) for k in range(len(PROBED)) for w in ("flexible", "compact") if len(PROBED[k][1]) < 200 or w == "compact"],
+)
+def test_json_schemas_next_bytes_is_the_256_one_byte_advances(case, whitespace):
+    """JsonSchema.next_bytes writes out what advance does with one byte; it gives what the 256
+    advances give at every prefix of valid documents (every phase: before, inside and after
+    the value, inside strings and escapes, at the depth limit)."""
+    from awrs.constraints.base import probe_next_bytes
+
+    schema, text = PROBED[case]
+    if whitespace == "compact":
+        text = json.dumps(json.loads(text), separators=(",", ":"))
+    c = awrs.JsonSchema(schema, whitespace=whitespace, max_whitespace=2)
+    data = text.encode()
+    # Every prefix; of the deepest document (a byte there costs ~1 ms per level), two at the limit.
+    cuts = range(len(data) + 1) if len(data) < 200 else [128, 129]
+    for i in cuts:
+        state = c.walk(data[:i])
+        assert state is not None
+        np.testing.assert_array_equal(c._probe(state), probe_next_bytes(c, state), err_msg=f"after {data[:i]!r}")

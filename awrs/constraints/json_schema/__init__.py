@@ -24,6 +24,7 @@ __all__ = ["JsonSchema", "UnenforcedKeywordWarning"]
 
 LEAD, VALUE, TRAIL = range(3)
 _SIGNIFICANT = tuple(b for b in range(256) if b not in WHITESPACE)  # bytes that could extend a value
+_WHITESPACE = sorted(WHITESPACE)
 
 
 class DocState(NamedTuple):
@@ -168,11 +169,34 @@ class JsonSchema(Constraint):
         except TypeError:  # a state holding something unhashable
             return probe_next_bytes(self, state)
         if found is None:
-            found = probe_next_bytes(self, state)
+            found = self._probe(state)
             found.flags.writeable = False
             if len(memo) < _NEXT_BYTES_MEMO:
                 memo[state] = found
         return found
+
+    def _probe(self, state: DocState) -> np.ndarray:
+        """``probe_next_bytes(self, state)`` (256 one-byte advances) without advance's
+        overhead per byte: what ``advance(state, bytes((b,)))`` does with one byte, written out
+        (tests/constraints/test_next_bytes.py compares the two)."""
+        phase, ws, value, nest = state
+        max_ws = self._max_ws
+        if phase != VALUE:
+            out = np.zeros(256, dtype=np.bool_)
+            if ws < max_ws:
+                out[_WHITESPACE] = True
+            if phase == LEAD:
+                feed = self._root.feed
+                for b in _SIGNIFICANT:
+                    out[b] = feed(value, b) is not None
+        else:
+            feed = self._root.feed
+            out = np.fromiter((feed(value, b) is not None for b in range(256)), dtype=np.bool_, count=256)
+            if max_ws > 0 and self._root.end(value):
+                out[_WHITESPACE] = True
+        if nest & 3 == 0 and nest >> 2 >= MAX_DEPTH:  # outside strings, at the deepest level
+            out[[0x5B, 0x7B]] = False
+        return out
 
     def is_complete(self, state: DocState) -> bool:
         return state.phase == TRAIL or (state.phase == VALUE and self._root.end(state.value))
