@@ -61,33 +61,68 @@ else:
         return numba.types.void(), codegen
 
 
+#: The slots of ``ctl`` when the kept passes are made from both ends (_kept_from_back,
+#: _kept_claim): the highest row the walking thread claimed, the lowest the other thread
+#: claimed, stop, and the other thread has ended.
+MINE, THEIRS, STOP, ENDED = range(4)
+
+
 @njit(cache=True, nogil=True)
-def _kept_many(rows, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
+def _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
     # _full_kept of rows[which[d]] (at = ats[d], its argmax) with prunes[prune_of[d]] pruned,
-    # for d in order, into out[d] and sums[d], and meta[d] = (at, top, count, total); then
-    # done[d] = 1, after a fence (a thread that sees it, then fences, sees the row's results:
-    # _is_done). Stops before row d when done[n] != 0 (n rows). ``copy``: copy each row into
-    # ``row`` first (rows that are not C-contiguous, a broadcast view, are read unvectorised).
-    n = which.shape[0]
-    for d in range(n):
-        if done[n] != 0:
-            return
-        if copy:
-            row[:] = rows[which[d]]
-            at, top, count, total = _full_kept(row, ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
-        else:
-            at, top, count, total = _full_kept(rows[which[d]], ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
-        meta[d, 0] = at
-        meta[d, 1] = top
-        meta[d, 2] = count
-        meta[d, 3] = total
+    # into out[d] and sums[d], and meta[d] = (at, top, count, total); then done[d] += 1, after a
+    # fence (a thread that sees it, then fences, sees the row's results: _is_done). ``copy``:
+    # copy the row into ``row`` first (rows that are not C-contiguous, a broadcast view, are
+    # read unvectorised).
+    if copy:
+        row[:] = rows[which[d]]
+        at, top, count, total = _full_kept(row, ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+    else:
+        at, top, count, total = _full_kept(rows[which[d]], ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+    meta[d, 0] = at
+    meta[d, 1] = top
+    meta[d, 2] = count
+    meta[d, 3] = total
+    _fence()
+    done[d] += 1  # 1: made once (the tests check that no row is made twice)
+
+
+@njit(cache=True, nogil=True)
+def _kept_from_back(
+    rows, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl
+):  # pragma: no cover - compiled
+    # The kept passes from the last row down (a thread beside the walks): row b is claimed by
+    # writing ctl[THEIRS] = b, then (after a fence) reading that the walking thread's claim,
+    # ctl[MINE], is below b (_kept_claim). Each side writes its claim before it reads the
+    # other's, with a sequentially consistent fence between (Dekker's protocol), so they
+    # never both make a row. Stops there, or when ctl[STOP] is set; ctl[ENDED] = 1 once it
+    # makes no more rows.
+    for b in range(which.shape[0] - 1, -1, -1):
+        ctl[THEIRS] = b
         _fence()
-        done[d] = 1
+        if ctl[MINE] >= b or ctl[STOP] != 0:
+            break
+        _kept_row(rows, b, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+    _fence()
+    ctl[ENDED] = 1
+
+
+@njit(cache=True, nogil=True)
+def _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
+    # The walking thread's side: claims row d (ctl[MINE] = d, a fence, and the other thread's
+    # claim ctl[THEIRS] above d) and makes it. False when the other thread has claimed it
+    # (it makes it, or has stopped short of it: ctl[ENDED]).
+    ctl[MINE] = d
+    _fence()
+    if ctl[THEIRS] <= d:
+        return False
+    _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+    return True
 
 
 @njit(cache=True, nogil=True)
 def _is_done(done, d):  # pragma: no cover - compiled
-    # done[d] != 0, read before what the thread that set it wrote before it (_kept_many).
+    # done[d] != 0, read before what the thread that set it wrote before it (_kept_row).
     ready = done[d] != 0
     _fence()
     return ready

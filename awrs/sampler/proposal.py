@@ -13,6 +13,7 @@ every forward pass.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from abc import ABC, abstractmethod
@@ -27,7 +28,7 @@ from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler import _dfa_walks
 from awrs.sampler._kernels import BLOCK
-from awrs.sampler._layout import F32, F64, CandidateLayout, _is_done, _kept_many
+from awrs.sampler._layout import ENDED, F32, F64, STOP, THEIRS, CandidateLayout, _is_done, _kept_claim, _kept_from_back, _kept_row
 from awrs.sampler.base import Estimator, Step, check_walk
 from awrs.sampler.device import as_host, device_steps, use_device
 from awrs.sampler.kept import Kept, _make_kept, keep_on_row, rest_on_row
@@ -314,55 +315,78 @@ AHEAD_ROWS = 2
 
 class _KeptAhead:
     """The kept distributions of a step's distinct rows (``which``: rows of the model's [N, V]
-    array ``rows``, the full layout), made in one kernel call (``_layout._kept_many``, which
-    releases the GIL) on a thread of the pool while the calling thread walks: a walk in Python
-    holds the GIL for its checks, so the kept passes run beside the walks, on another core,
-    in row order. Into the calling thread's buffers (:func:`_buffers`); :meth:`close` waits
-    until the kernel is done with them (and tells it to stop early)."""
+    array ``rows``, the full layout), made from both ends: the calling thread makes each row
+    as its walk needs it, from the first (``_layout._kept_claim``), while a thread of the pool
+    makes them from the last down, in one kernel call without the GIL
+    (``_layout._kept_from_back``); a walk in Python holds the GIL for its checks, so the two
+    run on two cores until they meet, and the walks then read the rows already made. They
+    claim rows by Dekker's protocol and never make one twice. Into the calling thread's
+    buffers (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and
+    tells it to stop)."""
 
     def __init__(self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout):
         n = len(which)
-        self.weights, self.sums = _buffers(n, layout.size)
+        weights, sums = _buffers(n, layout.size)
+        self.weights, self.sums = weights, sums
         self.meta = np.empty((n, 4))
-        self.done = np.zeros(n + 1, dtype=np.uint8)  # done[n]: stop
+        self.done = np.zeros(n, dtype=np.uint8)
+        self.ctl = np.array([-1, n, 0, 0], dtype=np.int64)  # _layout.MINE, THEIRS, STOP, ENDED
         index = np.asarray(which, dtype=np.int64)
         ats = np.fromiter((rows[p].argmax() for p in which), dtype=np.int64, count=n)  # NumPy's argmax is vectorised
         _, prune_of, pruned = _dfa_walks._restart_rows(rows, prunes, n, layout.size)
         copy = not rows.flags.c_contiguous
-        row = _dfa_walks._row_scratch(rows) if copy else np.empty(0, dtype=rows.dtype)
-        args: tuple[Any, ...] = (
-            rows,
-            index,
-            ats,
-            layout.eos,
-            pruned,
-            prune_of,
-            copy,
-            self.weights,
-            self.sums,
-            self.meta,
-            self.done,
-            row,
-        )
-        self.future = _pool().submit(_kept_many, *args)
+        theirs, self.mine = _copy_rows(rows, copy)
+        self.rows = rows
+        self.args: tuple[Any, ...] = (index, ats, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
+        kernel: Any = _kept_from_back  # numba's dispatcher: its arguments are checked when it runs
+        self.future = _pool().submit(functools.partial(kernel, rows, *self.args, theirs, self.ctl))
+        self.starting = True  # the other thread has not been seen to begin
 
     def get(self, d: int) -> Kept | None:
-        """Row ``d``'s kept distribution, waiting for it. The wait spins: a row takes ~50 µs,
-        and sleeping, even ``time.sleep(0)``, costs as much again (the system's timer slack);
-        each check releases the GIL (a kernel without it), so the kernel's thread can start."""
-        done, future = self.done, self.future
-        while not _is_done(done, d):
-            if future.done() and not _is_done(done, d):
-                future.result()  # raises what the kernel raised
-                raise AssertionError(f"the kept distributions' kernel ended before row {d}")
+        """Row ``d``'s kept distribution: made here if the other thread has not claimed it,
+        else once that thread has made it (or made here if it stopped short of it). Rows are
+        asked for in order.
+
+        Until the other thread has begun, this one makes rows ahead instead of walking: a
+        thread that must take the GIL to begin does not get it from a thread running Python
+        (it waits up to the switch interval, 5 ms, measured 0.2-3.5 ms after the task was
+        handed over), and each row made here is 50 µs without the GIL."""
+        done, ctl = self.done, self.ctl
+        if self.starting and not _is_done(done, d):
+            n = len(done)
+            k = d
+            while k < n and ctl[THEIRS] == n and ctl[ENDED] == 0 and _kept_claim(self.rows, k, *self.args, self.mine, ctl):
+                k += 1
+            self.starting = k < n and ctl[THEIRS] == n and ctl[ENDED] == 0
+        if not _is_done(done, d) and not _kept_claim(self.rows, d, *self.args, self.mine, ctl):
+            while not _is_done(done, d):  # each check releases the GIL (a kernel without it)
+                if _is_done(ctl, ENDED):  # the other thread makes no more rows
+                    if not _is_done(done, d):  # read again: it may have made row d since the read above
+                        _kept_row(self.rows, d, *self.args, self.mine)
+                    break
+                if self.future.done() and self.future.exception() is not None:
+                    raise self.future.exception()  # type: ignore[misc]
         at, top, count, total = self.meta[d]
         if at < 0:
             return None
         return _make_kept(self.weights[d], self.sums[d], int(count), float(total), float(top), int(at))
 
     def close(self) -> None:
-        self.done[-1] = 1
-        self.future.result()
+        self.ctl[STOP] = 1
+        if not self.future.cancel():  # not started (the pool busy elsewhere): nothing to wait for
+            self.future.result()
+
+
+def _copy_rows(rows: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Two rows of this thread (one per side of :class:`_KeptAhead`) into which the kernels copy
+    the model's rows when ``copy`` (rows that are not C-contiguous); empty ones otherwise."""
+    if not copy:
+        empty = np.empty(0, dtype=rows.dtype)
+        return empty, empty
+    found = getattr(_LOCAL, "copies", None)
+    if found is None or found.shape[1] != rows.shape[1] or found.dtype != rows.dtype:
+        found = _LOCAL.copies = np.empty((2, rows.shape[1]), dtype=rows.dtype)
+    return found[0], found[1]
 
 
 _LOCAL = threading.local()

@@ -4,6 +4,8 @@ candidate on the row itself, before any candidate array is built, and must choos
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -264,8 +266,13 @@ def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compac
 
     assert (n_rows >= PARALLEL_ROWS) == (n_rows == 40)
     beside = []
-    kernel = module._kept_many
-    monkeypatch.setattr(module, "_kept_many", lambda *a: beside.append(1) or kernel(*a))
+
+    class Counted(module._KeptAhead):
+        def __init__(self, *args):
+            beside.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(module, "_KeptAhead", Counted)
     for seed in range(40):
         rng = np.random.default_rng(seed)
         vocab, _, allowed, complete = _case(seed)
@@ -305,43 +312,128 @@ def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkey
     assert batched.stats.constraint_checks == one_by_one.stats.constraint_checks
 
 
-def _ahead_case(n_rows: int = 12):
-    vocab, _, allowed, complete = _case(5)
-    rows = np.random.default_rng(5).normal(-3.0, 2.0, size=(n_rows, len(vocab)))
+def _ahead_case(n_rows: int = 12, size: int = 0, seed: int = 5):
+    """Rows and checkers for the kept distributions made beside the walks: ``_case(seed)``'s
+    vocabulary and constraint, or ``size`` tokens of which a few hundred are allowed."""
+    if size:
+        tokens = [f"t{i}".encode() for i in range(size)]
+        vocab = Vocabulary.from_tokens(tokens, eos_ids=[0])
+        allowed = set(tokens[1:300])
+        complete = True
+    else:
+        vocab, _, allowed, complete = _case(seed)
+    rows = np.random.default_rng(seed).normal(-3.0, 2.0, size=(n_rows, len(vocab)))
     c = TokenSet(allowed, complete)
     space = CandidateSpace(vocab, c)
     return rows, [space.checker(c.initial()) for _ in range(n_rows)]
 
 
-def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monkeypatch):
-    """A caller that stops taking steps (an on_token callback that raised) closes the walks:
-    the kernel making the kept distributions beside them is told to stop and waited for before
-    anything else runs (its buffers are this thread's, reused by the next step), and the next
-    step is what it would have been."""
+def _steps(steps) -> list[tuple]:
+    return [(s.token, s.log_weight, s.n_checks) for s in steps]
+
+
+def _alone(n_rows: int, seed: int, size: int = 0, case: int = 5) -> list[tuple]:
+    """The steps of ``_ahead_case(n_rows, size, case)`` one by one, drawing from ``seed``."""
+    rows, checkers = _ahead_case(n_rows, size, case)
+    draws = np.random.default_rng(seed)
+    return _steps(AwrsProposal().propose_row(row, checker, draws) for row, checker in zip(rows, checkers))
+
+
+def _watch_ahead(monkeypatch) -> list:
+    """The :class:`_KeptAhead` objects made from now on, kept for the test to read."""
+    from awrs.sampler import proposal as module
+
+    made = []
+
+    class Watched(module._KeptAhead):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(module, "_KeptAhead", Watched)
+    return made
+
+
+def _needs_two_cores():
     from awrs.sampler import proposal as module
 
     if module._WORKERS < 2:
         pytest.skip("the kept distributions are made beside the walks with 2 cores or more")
+
+
+@pytest.mark.parametrize("size", [0, 20_000])
+def test_the_kept_distributions_made_from_both_ends_are_each_made_once(monkeypatch, size):
+    """The walking thread makes rows from the first as its walks need them while the thread
+    beside it makes them from the last; on a large vocabulary (rows of ~20 µs) the two meet in
+    the middle of the step, again and again: each row is made exactly once, and the steps are
+    those of the rows one by one."""
+    _needs_two_cores()
+    made = _watch_ahead(monkeypatch)
+    for seed in range(12):
+        rows, checkers = _ahead_case(24, size, seed)
+        got = _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(seed)))
+        assert got == _alone(24, seed, size, seed), seed
+        assert made[-1].done.tolist() == [1] * 24, (seed, made[-1].done)
+
+
+@pytest.mark.parametrize("side", ["walks", "thread"])
+def test_either_side_alone_makes_every_kept_distribution(monkeypatch, side):
+    """A thread that never begins (the pool busy elsewhere): the walks make every row. Walks
+    that never make rows: they wait for the thread's."""
+    _needs_two_cores()
+    from awrs.sampler import proposal as module
+
+    made = _watch_ahead(monkeypatch)
+    if side == "walks":
+        from_back = module._kept_from_back
+
+        def late(*args):  # begins once the walks are over (closing says stop)
+            ctl = args[-1]
+            for _ in range(10_000):
+                if ctl[_layout.STOP]:
+                    break
+                time.sleep(0.001)
+            from_back(*args)
+
+        monkeypatch.setattr(module, "_kept_from_back", late)
+    else:
+        monkeypatch.setattr(module, "_kept_claim", lambda *args: False)
+    rows, checkers = _ahead_case(12)
+    assert _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(3))) == _alone(12, 3)
+    ahead = made[-1]
+    assert ahead.done.tolist() == [1] * 12
+    if side == "walks":
+        assert ahead.ctl[_layout.MINE] == 12 - 1  # every row made by the walks; the thread stopped at once
+    else:
+        assert ahead.ctl[_layout.THEIRS] == 0 and ahead.ctl[_layout.MINE] == -1
+
+
+def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monkeypatch):
+    """A caller that stops taking steps (an on_token callback that raised) closes the walks:
+    the thread making the kept distributions is told to stop and waited for before anything
+    else runs (its buffers are this thread's, reused by the next step), and the next step is
+    what it would have been."""
+    _needs_two_cores()
+    from awrs.sampler import proposal as module
+
     calls = []
-    kernel = module._kept_many
+    kernel = module._kept_from_back
 
     def watched(*args):
-        calls.append(args[10])  # the done flags, the last one: stop
+        calls.append(args[-1])  # the control slots (_layout.MINE, THEIRS, STOP, ENDED)
         kernel(*args)
         calls.append("returned")
 
-    monkeypatch.setattr(module, "_kept_many", watched)
+    monkeypatch.setattr(module, "_kept_from_back", watched)
+    monkeypatch.setattr(module, "_kept_claim", lambda *args: False)  # the walks wait for the thread
     rows, checkers = _ahead_case()
     steps = AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0))
     next(steps)
     steps.close()
-    assert calls[-1] == "returned" and calls[0][-1] == 1
+    assert calls[-1] == "returned" and calls[0][_layout.STOP] == 1 and calls[0][_layout.ENDED] == 1
     rows, checkers = _ahead_case()
-    got = [(s.token, s.log_weight, s.n_checks) for s in AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(1))]
-    rows, alone = _ahead_case()
-    draws = np.random.default_rng(1)
-    want = [AwrsProposal().propose_row(row, checker, draws) for row, checker in zip(rows, alone)]
-    assert got == [(s.token, s.log_weight, s.n_checks) for s in want]
+    got = _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(1)))
+    assert got == _alone(12, 1)
 
 
 def test_an_error_making_the_kept_distributions_beside_the_walks_reaches_the_caller(monkeypatch):
@@ -353,7 +445,8 @@ def test_an_error_making_the_kept_distributions_beside_the_walks_reaches_the_cal
     def broken(*args):
         raise MemoryError("no room for the kept weights")
 
-    monkeypatch.setattr(module, "_kept_many", broken)
+    monkeypatch.setattr(module, "_kept_from_back", broken)
+    monkeypatch.setattr(module, "_kept_claim", lambda *args: False)  # the walks wait for the thread
     rows, checkers = _ahead_case()
     with pytest.raises(MemoryError, match="no room"):
         list(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0)))
@@ -381,10 +474,16 @@ def test_twins_share_their_kept_distribution_and_answers_and_step_as_alone(propo
     made once per family and the constraint is asked once per family and candidate."""
     from awrs.sampler import proposal as module
 
-    made = []  # a 1 per kept distribution made, one at a time or by the kernel beside the walks
-    keep, kernel = module.keep_on_row, module._kept_many
+    made = []  # a 1 per kept distribution made, one at a time or beside the walks (each row once)
+    keep = module.keep_on_row
     monkeypatch.setattr(module, "keep_on_row", lambda *a: made.append(1) or keep(*a))
-    monkeypatch.setattr(module, "_kept_many", lambda *a: made.extend([1] * len(a[1])) or kernel(*a))
+
+    class Counted(module._KeptAhead):
+        def __init__(self, rows, which, *rest):
+            made.extend([1] * len(which))
+            super().__init__(rows, which, *rest)
+
+    monkeypatch.setattr(module, "_KeptAhead", Counted)
     for seed in range(30):
         rng = np.random.default_rng(seed)
         vocab, _, allowed, complete = _case(seed)

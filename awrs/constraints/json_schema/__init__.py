@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from awrs.constraints.base import Constraint, probe_next_bytes
+from awrs.constraints.base import Constraint
 from awrs.constraints.json_schema.compiler import Compiler, Options, UnenforcedKeywordWarning
 from awrs.constraints.json_schema.limits import MAX_DEPTH, DepthError, nesting_after
 from awrs.constraints.json_schema.nodes import WHITESPACE, Node
@@ -167,7 +167,7 @@ class JsonSchema(Constraint):
         try:
             found = memo.get(state)
         except TypeError:  # a state holding something unhashable
-            return probe_next_bytes(self, state)
+            return self._probe(state)
         if found is None:
             found = self._probe(state)
             found.flags.writeable = False
