@@ -89,7 +89,11 @@ def _has_llama() -> bool:
 class FixedRows:
     """A language model over ``vocab`` whose rows are recorded ones (no forward pass): at step
     t every row is recorded row t (the model's distribution after t tokens of its own answer,
-    as particles that follow it see), handed out as a broadcast view."""
+    as particles that follow it see), handed out as a model hands its rows out: one
+    C-contiguous [N, V] float32 array (each row a copy, made before the step's sampling
+    clock starts, so it counts as the model's time). Until 8f53a7c the rows were one broadcast
+    view (no copy), which no model gives: every row the same 196 KB, always in cache, and
+    the kernels read it unvectorised or copied it first."""
 
     def __init__(self, rows: np.ndarray, vocab: awrs.Vocabulary):
         self._vocab = vocab
@@ -126,7 +130,8 @@ class _FixedBatch:
 
     def logprobs(self, temperature: float = 1.0) -> np.ndarray:
         row = self._lm._rows[min(self._t, len(self._lm._rows) - 1)]
-        rows = np.broadcast_to(row, (self.size, len(row)))
+        rows = np.empty((self.size, len(row)), dtype=row.dtype)
+        rows[:] = row
         return rows if temperature == 1.0 else log_softmax(rows, temperature)
 
     def select(self, rows) -> None:
