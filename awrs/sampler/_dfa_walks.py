@@ -30,7 +30,7 @@ import numpy as np
 
 from awrs._numba import njit
 from awrs.sampler._kernels import BLOCK, _block_sums, _draw, _total, _unvisited_allowed
-from awrs.sampler._layout import _full_kept
+from awrs.sampler._layout import _ensure_kept, _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
 from awrs.sampler.order import MAX_AHEAD
@@ -133,6 +133,18 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     rejected,
     row,
     refused,
+    beside,
+    kept_rows,
+    which,
+    ats,
+    eos,
+    kept_prunes,
+    kept_prune_of,
+    kept_copy,
+    done,
+    meta,
+    kept_row,
+    ctl,
 ):  # pragma: no cover - compiled
     # Rows p0.. in order; returns (the row handed back or the number of rows, the uniforms used
     # before it, whether it was handed back for want of uniforms). A family f < 0 has nothing kept. A walk narrows after 32 rejections (into
@@ -142,6 +154,29 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     size = weights.shape[1]
     for p in range(p0, family.shape[0]):
         f = family[p]
+        if beside and f >= 0:  # made beside the walks (proposal._KeptAhead): made, or made here
+            _ensure_kept(
+                kept_rows,
+                f,
+                which,
+                ats,
+                eos,
+                kept_prunes,
+                kept_prune_of,
+                kept_copy,
+                weights,
+                block_sums,
+                meta,
+                done,
+                kept_row,
+                ctl,
+            )
+            if meta[f, 0] < 0:
+                f = -1
+            else:
+                counts[f] = np.int64(meta[f, 2])
+                totals[f] = meta[f, 3]
+                log_kept[f] = meta[f, 1] + np.log(meta[f, 3])
         if f < 0:
             out_token[p], out_logw[p], out_checks[p], out_next[p] = -1, -np.inf, 0, -1
             continue
@@ -274,24 +309,28 @@ def dfa_walks(
     python_walk: Callable[[int], Step],
     rows: np.ndarray | None = None,
     prunes: Sequence[np.ndarray] = (),
+    ahead: Any = None,
 ) -> Iterator[Step]:
     """The steps of rows ``0..len(checkers)-1`` (row ``p`` walks ``kept[family[p]]``, whose
     weights and block sums are row ``family[p]`` of ``weights`` and ``block_sums``), tokens in
     the space's layout (as ``walk`` gives them); ``python_walk(p)`` walks a handed-back row with
     ``rng`` where that row's walk begins. A walk restarts in the kernel from row ``p`` of the
-    model's ``rows`` with ``prunes[p]`` pruned (the full layout; else restarts are handed back)."""
+    model's ``rows`` with ``prunes[p]`` pruned (the full layout; else restarts are handed back).
+    ``ahead``: a ``proposal._KeptAhead`` making the kept distributions beside the walks (then
+    ``kept`` is not read: each walk takes its family's row once it is made, or makes it)."""
     space = checkers[0].space
-    d = len(kept)
+    d = len(kept) if ahead is None else len(ahead.done)
     size = weights.shape[1]
     counts = np.zeros(d, dtype=np.int64)
     totals = np.ones(d)
     log_kept = np.zeros(d)
     fam = np.asarray(family, dtype=np.int64)
-    for j, k in enumerate(kept):
+    for j, k in enumerate(() if ahead is not None else kept):
         if k is None:
             fam = np.where(fam == j, -1, fam)
             continue
         counts[j], totals[j], log_kept[j] = k.blocks[1], k.total, k.log_kept
+    made_beside = _beside(ahead, size)
     states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=len(checkers))
     buf, offsets = space.vocab.flat
     positions = space.positions if space.positions is not None else np.zeros(0, dtype=np.int64)
@@ -317,7 +356,7 @@ def dfa_walks(
             weights, block_sums, counts, totals, log_kept, fam, states, dfa.table, dfa.final, buf, offsets, positions,
             space.eos_index, us, 0, weighted, -1 if max_rejects is None else max_rejects, p, out_token, out_logw, out_checks, out_next, taken, sums,
             visited, space.first_bytes, model_rows, restarts, space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums,
-            excluded, rejected, row, refused,
+            excluded, rejected, row, refused, ahead is not None, *made_beside,
         )  # fmt: skip
         bits.state = before
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
@@ -380,6 +419,19 @@ def _row_scratch(rows: np.ndarray) -> np.ndarray:
     if found is None or found.shape[0] != rows.shape[1] or found.dtype != rows.dtype:
         found = _LOCAL.row = np.empty(rows.shape[1], dtype=rows.dtype)
     return found
+
+
+def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
+    """The arguments of the kernel's kept passes made beside the walks (``ahead``: a
+    ``proposal._KeptAhead``), or placeholders of the same types (float32 rows) without."""
+    if ahead is not None:
+        index, ats, eos, pruned, prune_of, copy, _, _, meta, done = ahead.args
+        return ahead.rows, index, ats, eos, pruned, prune_of, copy, done, meta, ahead.mine, ahead.ctl
+    none = np.zeros(0, dtype=np.int64)
+    return (
+        np.zeros((1, 1), dtype=np.float32), none, none, none, np.zeros((1, size), dtype=np.bool_), none, False,
+        np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), none,
+    )  # fmt: skip
 
 
 def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int) -> Step:

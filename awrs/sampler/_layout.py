@@ -121,6 +121,32 @@ def _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, met
 
 
 @njit(cache=True, nogil=True)
+def _ensure_kept(
+    rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl
+):  # pragma: no cover - compiled
+    # Row d made (a kernel's walk needs it): made already, made here if this side can claim
+    # it (_kept_claim), else waited for (spinning: this thread holds no GIL), or made here
+    # once the other thread has ended short of it.
+    ready = done[d] != 0
+    _fence()
+    if ready or _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
+        return
+    while True:
+        ready = done[d] != 0
+        _fence()
+        if ready:
+            return
+        ended = ctl[ENDED] != 0
+        _fence()
+        if ended:
+            ready = done[d] != 0
+            _fence()
+            if not ready:
+                _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+            return
+
+
+@njit(cache=True, nogil=True)
 def _is_done(done, d):  # pragma: no cover - compiled
     # done[d] != 0, read before what the thread that set it wrote before it (_kept_row).
     ready = done[d] != 0

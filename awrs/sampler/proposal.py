@@ -201,32 +201,33 @@ def _walk_rows(
     threads = len(distinct) >= PARALLEL_ROWS and _WORKERS > 1
     dfa = _dfa_walks.supports(checkers, estimator, rng) if len(checkers) >= _dfa_walks.KERNEL_ROWS else None
     if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
-        weights, sums, made = _kept_rows(work, threads)
+        rows_2d = _rows_2d(rows, checkers)
         index = {i: d for d, i in enumerate(distinct)}
+        ahead: _KeptAhead | None = None
+        made: list[Kept | None]
+        if rows_2d is not None and len(distinct) >= AHEAD_ROWS and _WORKERS > 1 and checkers[0].space.positions is None:
+            # made beside the walks: the kernel makes each row its walks need, a thread the rest
+            ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1], starting=False)
+            weights, sums, made = ahead.weights, ahead.sums, []
+        else:
+            weights, sums, made = _kept_rows(work, threads)
 
         def alone(p: int) -> Step:
             view, layout, prune, row = laid[p]
-            return walk(made[index[firsts[p]]], view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+            kept = made[index[firsts[p]]] if ahead is None else ahead.get(index[firsts[p]])
+            return walk(kept, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
 
         family = [index[j] for j in firsts]
         weighted = estimator == "recursive"
-        for i, step in enumerate(
-            _dfa_walks.dfa_walks(
-                dfa,
-                weights,
-                sums,
-                made,
-                family,
-                checkers,
-                rng,
-                weighted,
-                max_rejects,
-                alone,
-                _rows_2d(rows, checkers),
-                [x[2] for x in laid],
-            )
-        ):
-            yield checkers[i].space.to_full(step)
+        steps = _dfa_walks.dfa_walks(
+            dfa, weights, sums, made, family, checkers, rng, weighted, max_rejects, alone, rows_2d, [x[2] for x in laid], ahead
+        )
+        try:
+            for i, step in enumerate(steps):
+                yield checkers[i].space.to_full(step)
+        finally:
+            if ahead is not None:
+                ahead.close()
         return
     rows_2d = _rows_2d(rows, checkers) if len(distinct) >= AHEAD_ROWS and _WORKERS > 1 else None
     if rows_2d is not None and checkers[0].space.positions is None:  # the kept distributions made beside the walks
@@ -324,7 +325,9 @@ class _KeptAhead:
     buffers (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and
     tells it to stop)."""
 
-    def __init__(self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout):
+    def __init__(
+        self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout, starting: bool = True
+    ):
         n = len(which)
         weights, sums = _buffers(n, layout.size)
         self.weights, self.sums = weights, sums
@@ -340,7 +343,9 @@ class _KeptAhead:
         self.args: tuple[Any, ...] = (index, ats, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
         kernel: Any = _kept_from_back  # numba's dispatcher: its arguments are checked when it runs
         self.future = _pool().submit(functools.partial(kernel, rows, *self.args, theirs, self.ctl))
-        self.starting = True  # the other thread has not been seen to begin
+        # The other thread has not been seen to begin (``starting=False``: the walks run in a
+        # kernel without the GIL, so it begins at once).
+        self.starting = starting
 
     def get(self, d: int) -> Kept | None:
         """Row ``d``'s kept distribution: made here if the other thread has not claimed it,

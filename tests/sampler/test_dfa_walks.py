@@ -10,6 +10,7 @@ import pytest
 import awrs
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _dfa_walks
+from awrs.sampler import proposal as proposal_module
 from awrs.sampler.proposal import AwrsProposal, LcdProposal
 from awrs.sampler.space import CandidateSpace
 
@@ -69,6 +70,28 @@ def test_the_kernel_walks_are_the_python_walks(proposal, compact, monkeypatch):
             got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
             assert got == want, (pattern, seed)
             assert RAN  # the kernel made these steps
+    # On the full layout, with 2 cores or more, the kernel's walks made kept distributions
+    # themselves, a thread of the pool the others (proposal._KeptAhead).
+    assert (BESIDE[-1] > 0) == (not compact and proposal_module._WORKERS > 1)
+
+
+BESIDE = [0]
+
+
+@pytest.fixture(autouse=True)
+def _count_beside():
+    """BESIDE[-1]: the steps whose kept distributions were made beside the walks, this test
+    (its own patch: the tests undo theirs midway)."""
+    BESIDE.append(0)
+
+    class Counted(proposal_module._KeptAhead):
+        def __init__(self, *args, **kwargs):
+            BESIDE[-1] += 1
+            super().__init__(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(proposal_module, "_KeptAhead", Counted)
+        yield
 
 
 def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypatch):
