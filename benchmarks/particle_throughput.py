@@ -209,10 +209,15 @@ def main() -> None:
                     best[path] = best["one_by_one"]
                     continue
                 default, proposal.PARALLEL_ROWS = getattr(proposal, "PARALLEL_ROWS", None), parallel_rows
+                ahead = getattr(proposal, "AHEAD_ROWS", None)  # kept distributions beside the walks (none one by one)
+                if ahead is not None and path == "one_by_one":
+                    proposal.AHEAD_ROWS = 10**9
                 try:
                     runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
                 finally:
                     proposal.PARALLEL_ROWS = default
+                    if ahead is not None:
+                        proposal.AHEAD_ROWS = ahead
                 best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
             row = {"constraint": name, "particles": n, **best["batched"]}
             row["one_by_one_ms_per_step"] = best["one_by_one"]["sampler_ms_per_step"]
