@@ -13,11 +13,12 @@ every forward pass.
 
 from __future__ import annotations
 
-import functools
 import math
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -227,7 +228,7 @@ def _walk_rows(
                 yield checkers[i].space.to_full(step)
         finally:
             if ahead is not None:
-                ahead.close()
+                ahead.close(raising=not isinstance(sys.exc_info()[1], Exception))  # closed or done: raise
         return
     rows_2d = _rows_2d(rows, checkers) if len(distinct) >= AHEAD_ROWS and _WORKERS > 1 else None
     if rows_2d is not None and checkers[0].space.positions is None:  # the kept distributions made beside the walks
@@ -239,9 +240,11 @@ def _walk_rows(
                 step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
                 yield checker.space.to_full(step)
         finally:
-            ahead.close()
+            ahead.close(raising=not isinstance(sys.exc_info()[1], Exception))  # closed or done: raise
         return
     kept: dict[int, Kept | None] = {}
+    if threads:  # rows the kernel beside the walks cannot read, or the compact layout: all first, in threads
+        kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
     for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
         j = firsts[i]
         found = kept[j] if j in kept else keep_on_row(layout, row, prune)
@@ -342,8 +345,7 @@ class _KeptAhead:
         theirs, self.mine = _copy_rows(rows, copy)
         self.rows = rows
         self.args: tuple[Any, ...] = (index, ats, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
-        kernel: Any = _kept_from_back  # numba's dispatcher: its arguments are checked when it runs
-        self.future = _pool().submit(functools.partial(kernel, rows, *self.args, theirs, self.ctl))
+        self.future = _pool().submit(_from_back, rows, *self.args, theirs, self.ctl)
         # The other thread has not been seen to begin (``starting=False``: the walks run in a
         # kernel without the GIL, so it begins at once).
         self.starting = starting
@@ -377,10 +379,26 @@ class _KeptAhead:
             return None
         return _make_kept(self.weights[d], self.sums[d], int(count), float(total), float(top), int(at))
 
-    def close(self) -> None:
+    def close(self, raising: bool = True) -> None:
+        """Tell the other thread to stop, and wait for it (unless it never began). What it
+        raised is raised here when ``raising`` (not while another error is on its way)."""
         self.ctl[STOP] = 1
-        if not self.future.cancel():  # not started (the pool busy elsewhere): nothing to wait for
-            self.future.result()
+        if self.future.cancel():  # not begun (the pool busy elsewhere): nothing to wait for
+            return
+        futures.wait([self.future])
+        if raising and self.future.exception() is not None:
+            raise self.future.exception()  # type: ignore[misc]
+
+
+def _from_back(*args: Any) -> None:
+    """``_layout._kept_from_back(*args)`` on a thread of the pool; ``ctl[ENDED]`` set however
+    it ends (a kernel that never began, for its arguments' types, makes no row and claims
+    none, so a walk waiting for a row goes on to make it)."""
+    kernel: Any = _kept_from_back  # numba's dispatcher: its arguments are checked when it runs
+    try:
+        kernel(*args)
+    finally:
+        args[-1][ENDED] = 1
 
 
 def _copy_rows(rows: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from, and nothing of the run outlives it (the batch and the particles are the ru
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -244,27 +245,41 @@ def _step_all(
         assert logprobs is not None, "only the forced last step may go without the model's row"
         steps = config.proposal.propose_rows(logprobs, checkers, rng, twins)
     born: dict[tuple[int, int, int], int] = {}  # (group, family, token) -> the family it makes
-    for row, ((g, i), checker, step) in enumerate(zip(live, checkers, steps)):
-        group = groups[g]
-        particle = group.particles[i]
-        token, spent = _take(particle, checker, step, space, forced)
-        group.checks += spent
-        group.proposals += 1
-        if token is None:
-            continue
-        family = born.get((g, group.families[i], token))
-        if family is None:
-            family = born[g, group.families[i], token] = group.named_families
-            group.named_families += 1
-        group.families[i] = family
-        if on_token is not None:
-            _notify(on_token, i, token, space)
-        if not particle.running:
-            continue  # a stop string appeared: the particle ends with this token
-        if twist is not None and not _retwist(particle, twist, space):
-            continue  # the critic rules the text out: the particle leaves the batch
-        moves.append((row, token))
+    try:
+        for row, ((g, i), checker, step) in enumerate(zip(live, checkers, steps)):
+            group = groups[g]
+            particle = group.particles[i]
+            token, spent = _take(particle, checker, step, space, forced)
+            group.checks += spent
+            group.proposals += 1
+            if token is None:
+                continue
+            family = born.get((g, group.families[i], token))
+            if family is None:
+                family = born[g, group.families[i], token] = group.named_families
+                group.named_families += 1
+            group.families[i] = family
+            if on_token is not None:
+                _notify(on_token, i, token, space)
+            if not particle.running:
+                continue  # a stop string appeared: the particle ends with this token
+            if twist is not None and not _retwist(particle, twist, space):
+                continue  # the critic rules the text out: the particle leaves the batch
+            moves.append((row, token))
+    except BaseException:  # the steps left midway: stop what they run beside the walks now
+        with contextlib.suppress(Exception):  # the error on its way is the one to see
+            _close(steps)
+        raise
+    _close(steps)
     return moves
+
+
+def _close(steps: Iterable[Step]) -> None:
+    """Close ``steps`` when it is a generator (``propose_rows``'s: its walks may have a thread
+    beside them, stopped and waited for when it closes)."""
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()
 
 
 def rows_of(batch: Any, temperature: float) -> Any:

@@ -452,6 +452,40 @@ def test_an_error_making_the_kept_distributions_beside_the_walks_reaches_the_cal
         list(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0)))
 
 
+def test_a_step_an_error_leaves_midway_stops_the_kept_passes_beside_it(monkeypatch):
+    """An on_token callback that raises mid-step: the engine closes the step's walks at once (the
+    traceback the caller holds keeps them alive), so the thread making kept distributions
+    beside them is stopped before anything else runs on this thread's buffers; the error
+    raised is the callback's."""
+    import awrs
+    from awrs.sampler import proposal as module
+
+    _needs_two_cores()
+    opened, closed = [], []
+
+    class Watched(module._KeptAhead):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+        def close(self, raising=True):
+            super().close(raising)
+            closed.append(self)
+
+    monkeypatch.setattr(module, "_KeptAhead", Watched)
+    rng = np.random.default_rng(0)
+    tokens = [bytes([c]) for c in range(97, 123)] + [b"ab", b"@", b".com"]
+    lm = awrs.MockLM(tokens, rng.normal(0, 2, (len(tokens) + 1, len(tokens) + 1)))
+
+    def on_token(i, token):
+        if opened and i == 30:
+            raise RuntimeError("the callback's own error")
+
+    with pytest.raises(RuntimeError, match="the callback's own error") as info:
+        awrs.generate(lm, "a", awrs.Predicate(lambda t: len(t) < 9), n_particles=40, max_new_tokens=20, seed=3, on_token=on_token)
+    assert info.value is not None and opened and closed == opened
+
+
 class Unhashable(TokenSet):
     """TokenSet with list states: nothing is shared between checkers unless they are twins."""
 

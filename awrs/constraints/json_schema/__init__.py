@@ -167,13 +167,19 @@ class JsonSchema(Constraint):
         try:
             found = memo.get(state)
         except TypeError:  # a state holding something unhashable
-            return self._probe(state)
+            return self._probe_checked(state)
         if found is None:
-            found = self._probe(state)
+            found = self._probe_checked(state)
             found.flags.writeable = False
             if len(memo) < _NEXT_BYTES_MEMO:
                 memo[state] = found
         return found
+
+    def _probe_checked(self, state: DocState) -> np.ndarray:
+        try:
+            return self._probe(state)
+        except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
+            raise _beyond_python() from None
 
     def _probe(self, state: DocState) -> np.ndarray:
         """``probe_next_bytes(self, state)`` (256 one-byte advances) without advance's
