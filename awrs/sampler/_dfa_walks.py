@@ -156,21 +156,8 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         f = family[p]
         if beside and f >= 0:  # made beside the walks (proposal._KeptAhead): made, or made here
             _ensure_kept(
-                kept_rows,
-                f,
-                which,
-                ats,
-                eos,
-                kept_prunes,
-                kept_prune_of,
-                kept_copy,
-                weights,
-                block_sums,
-                meta,
-                done,
-                kept_row,
-                ctl,
-            )
+                kept_rows, f, which, ats, eos, kept_prunes, kept_prune_of, kept_copy, weights, block_sums, meta, done, kept_row, ctl
+            )  # fmt: skip
             if meta[f, 0] < 0:
                 f = -1
             else:
