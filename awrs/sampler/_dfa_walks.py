@@ -312,7 +312,7 @@ def dfa_walks(
     totals = np.ones(d)
     log_kept = np.zeros(d)
     fam = np.asarray(family, dtype=np.int64)
-    for j, k in enumerate(() if ahead is not None else kept):
+    for j, k in enumerate(kept):  # empty with ``ahead``: the kernel reads each row's once made
         if k is None:
             fam = np.where(fam == j, -1, fam)
             continue

@@ -127,21 +127,11 @@ def _ensure_kept(
     # Row d made (a kernel's walk needs it): made already, made here if this side can claim
     # it (_kept_claim), else waited for (spinning: this thread holds no GIL), or made here
     # once the other thread has ended short of it.
-    ready = done[d] != 0
-    _fence()
-    if ready or _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
+    if _is_done(done, d) or _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
         return
-    while True:
-        ready = done[d] != 0
-        _fence()
-        if ready:
-            return
-        ended = ctl[ENDED] != 0
-        _fence()
-        if ended:
-            ready = done[d] != 0
-            _fence()
-            if not ready:
+    while not _is_done(done, d):
+        if _is_done(ctl, ENDED):
+            if not _is_done(done, d):  # read again: it may have made row d since the read above
                 _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
             return
 

@@ -191,67 +191,73 @@ def _walk_rows(
     twins: Sequence[int] | None = None,
 ) -> Iterator[Step]:
     """:func:`_walk_row` for each row in order. The kept distributions (the one pass over each
-    row, in a kernel that releases the GIL) are made first, once per row that is not a twin of
-    an earlier one, in threads when there are many; they draw nothing, so the walks then use
-    the generator exactly as one by one. A twin's walk reads its first's kept distribution
+    row, in a kernel that releases the GIL) are made once per row that is not a twin of an
+    earlier one: beside the walks from :data:`AHEAD_ROWS` such rows on (:class:`_KeptAhead`),
+    else first, in threads when there are many; they draw nothing, so the walks use the
+    generator exactly as one by one. A twin's walk reads its first's kept distribution
     (read-only: each walk's order keeps its own taken marks)."""
     firsts = range(len(checkers)) if twins is None else twins
     laid = [(*checker.in_layout(), checker.space.row(logprobs)) for logprobs, checker in zip(rows, checkers)]
     distinct = [i for i, j in enumerate(firsts) if i == j]
-    work = [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
-    threads = len(distinct) >= PARALLEL_ROWS and _WORKERS > 1
+    index = {i: d for d, i in enumerate(distinct)}
+    rows_2d = _rows_2d(rows, checkers)
     dfa = _dfa_walks.supports(checkers, estimator, rng) if len(checkers) >= _dfa_walks.KERNEL_ROWS else None
-    if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
-        rows_2d = _rows_2d(rows, checkers)
-        index = {i: d for d, i in enumerate(distinct)}
-        ahead: _KeptAhead | None = None
-        made: list[Kept | None]
-        if rows_2d is not None and len(distinct) >= AHEAD_ROWS and _WORKERS > 1 and checkers[0].space.positions is None:
-            # made beside the walks: the kernel makes each row its walks need, a thread the rest
-            ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1], starting=False)
-            weights, sums, made = ahead.weights, ahead.sums, []
-        else:
-            weights, sums, made = _kept_rows(work, threads)
+    ahead: _KeptAhead | None = None
+    if rows_2d is not None and len(distinct) >= AHEAD_ROWS and _WORKERS > 1 and checkers[0].space.positions is None:
+        # The kept distributions made beside the walks. The kernel walks hold no GIL, so the
+        # thread begins at once there; the walks in Python make rows ahead until it does.
+        ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1], dfa is None)
+    work = [] if ahead is not None else [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
+    threads = len(distinct) >= PARALLEL_ROWS and _WORKERS > 1
+    try:
+        if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
+            made: list[Kept | None] = []
+            if ahead is not None:  # the kernel makes each row its walks need, a thread the rest
+                weights, sums = ahead.weights, ahead.sums
+            else:
+                weights, sums, made = _kept_rows(work, threads)
 
-        def alone(p: int) -> Step:
-            view, layout, prune, row = laid[p]
-            kept = made[index[firsts[p]]] if ahead is None else ahead.get(index[firsts[p]])
-            return walk(kept, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+            def alone(p: int) -> Step:
+                view, layout, prune, row = laid[p]
+                kept = made[index[firsts[p]]] if ahead is None else ahead.get(index[firsts[p]])
+                return walk(kept, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
 
-        family = [index[j] for j in firsts]
-        weighted = estimator == "recursive"
-        steps = _dfa_walks.dfa_walks(
-            dfa, weights, sums, made, family, checkers, rng, weighted, max_rejects, alone, rows_2d, [x[2] for x in laid], ahead
-        )
-        try:
+            family = [index[j] for j in firsts]
+            weighted = estimator == "recursive"
+            steps = _dfa_walks.dfa_walks(
+                dfa,
+                weights,
+                sums,
+                made,
+                family,
+                checkers,
+                rng,
+                weighted,
+                max_rejects,
+                alone,
+                rows_2d,
+                [x[2] for x in laid],
+                ahead,
+            )
             for i, step in enumerate(steps):
                 yield checkers[i].space.to_full(step)
-        finally:
+            return
+        kept: dict[int, Kept | None] = {}
+        if threads and ahead is None:  # rows the thread beside the walks cannot read, or the compact layout: all first
+            kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
+        for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
+            j = firsts[i]
             if ahead is not None:
-                ahead.close(raising=not isinstance(sys.exc_info()[1], Exception))  # closed or done: raise
-        return
-    rows_2d = _rows_2d(rows, checkers) if len(distinct) >= AHEAD_ROWS and _WORKERS > 1 else None
-    if rows_2d is not None and checkers[0].space.positions is None:  # the kept distributions made beside the walks
-        ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1])
-        index = {i: d for d, i in enumerate(distinct)}
-        try:
-            for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
-                found = ahead.get(index[firsts[i]])
-                step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
-                yield checker.space.to_full(step)
-        finally:
+                found = ahead.get(index[j])
+            else:
+                found = kept[j] if j in kept else keep_on_row(layout, row, prune)
+                if j == i and twins is not None:
+                    kept[i] = found
+            step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
+            yield checker.space.to_full(step)
+    finally:
+        if ahead is not None:
             ahead.close(raising=not isinstance(sys.exc_info()[1], Exception))  # closed or done: raise
-        return
-    kept: dict[int, Kept | None] = {}
-    if threads:  # rows the kernel beside the walks cannot read, or the compact layout: all first, in threads
-        kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
-    for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
-        j = firsts[i]
-        found = kept[j] if j in kept else keep_on_row(layout, row, prune)
-        if j == i and twins is not None:
-            kept[i] = found
-        step = walk(found, view, rng, estimator, max_rejects, view.refused, rest_on_row(layout, row, prune))
-        yield checker.space.to_full(step)
 
 
 def _rows_2d(rows: np.ndarray | Sequence[np.ndarray], checkers: list[TokenChecker]) -> np.ndarray | None:
@@ -368,12 +374,10 @@ class _KeptAhead:
             self.starting = k < n and ctl[THEIRS] == n and ctl[ENDED] == 0
         if not _is_done(done, d) and not _kept_claim(self.rows, d, *self.args, self.mine, ctl):
             while not _is_done(done, d):  # each check releases the GIL (a kernel without it)
-                if _is_done(ctl, ENDED):  # the other thread makes no more rows
+                if _is_done(ctl, ENDED):  # the other thread makes no more rows (what it raised: close)
                     if not _is_done(done, d):  # read again: it may have made row d since the read above
                         _kept_row(self.rows, d, *self.args, self.mine)
                     break
-                if self.future.done() and self.future.exception() is not None:
-                    raise self.future.exception()  # type: ignore[misc]
         at, top, count, total = self.meta[d]
         if at < 0:
             return None
