@@ -244,34 +244,32 @@ class TokenChecker(CountedAccept):
                 hit = bool(space.constraint.is_complete(self.state))
             elif self.final():
                 hit = False
-            elif not space.bytewise:
-                nxt = space.constraint.advance(self.state, space.vocab.tokens[i])
-                hit = nxt is not None
-                if hit:
-                    self.next_states[i] = nxt
             else:
-                hit = self._bytewise(i)
+                hit = self._advance(i)
             allowed[i] = hit
         seen[i] = hit
         return hit
 
-    def _bytewise(self, i: int) -> bool:
-        """Candidate ``i`` checked by a bytewise constraint. A token whose first byte the state
-        refuses alone is refused without a check; a token refused whole has its first byte
-        tried alone once per state and byte (docs/sampler.md, "Refused first bytes")."""
-        token = self.space.vocab.tokens[i]
+    def _advance(self, i: int) -> bool:
+        """Token ``i`` checked by the constraint (the state it leads to remembered). With a
+        bytewise constraint, a token whose first byte the state refuses alone is refused without
+        a check, and a token refused whole has its first byte tried alone once per state and
+        byte (docs/sampler.md, "Refused first bytes")."""
+        space = self.space
+        token = space.vocab.tokens[i]
+        bytewise = space.bytewise
         first = self._answers.known.first
         b = token[0] if token else -1
-        if first.get(b) is False:
+        if bytewise and first.get(b) is False:
             return False
-        constraint = self.space.constraint
-        nxt = constraint.advance(self.state, token)
+        nxt = space.constraint.advance(self.state, token)
         if nxt is not None:
             self.next_states[i] = nxt
-            first[b] = True
+            if bytewise:
+                first[b] = True
             return True
-        if b >= 0 and b not in first:
-            first[b] = len(token) > 1 and constraint.advance(self.state, token[:1]) is not None
+        if bytewise and b >= 0 and b not in first:
+            first[b] = len(token) > 1 and space.constraint.advance(self.state, token[:1]) is not None
         return False
 
     def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:

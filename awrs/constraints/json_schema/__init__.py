@@ -160,26 +160,24 @@ class JsonSchema(Constraint):
         return phase, ws, value
 
     def next_bytes(self, state: DocState) -> np.ndarray:
-        # 256 one-byte advances (advance reads one byte at a time), remembered per state: the
-        # particles of an SMC run meet the same states (a narrowing walk asked 256 advances,
-        # ~3 ms, each time). The table only grows, up to _NEXT_BYTES_MEMO states.
+        # What the 256 one-byte advances say (_probe), remembered per state: the particles of
+        # an SMC run meet the same states (~0.4 ms a state). The table only grows, up to
+        # _NEXT_BYTES_MEMO states; a state holding something unhashable is not remembered.
         memo = self._next_bytes
         try:
-            found = memo.get(state)
-        except TypeError:  # a state holding something unhashable
-            return self._probe_checked(state)
+            found, hashable = memo.get(state), True
+        except TypeError:
+            found, hashable = None, False
         if found is None:
-            found = self._probe_checked(state)
-            found.flags.writeable = False
-            if len(memo) < _NEXT_BYTES_MEMO:
-                memo[state] = found
+            try:
+                found = self._probe(state)
+            except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
+                raise _beyond_python() from None
+            if hashable:
+                found.flags.writeable = False
+                if len(memo) < _NEXT_BYTES_MEMO:
+                    memo[state] = found
         return found
-
-    def _probe_checked(self, state: DocState) -> np.ndarray:
-        try:
-            return self._probe(state)
-        except RecursionError:  # past what MAX_DEPTH bounds (see limits.py): still a typed error
-            raise _beyond_python() from None
 
     def _probe(self, state: DocState) -> np.ndarray:
         """``probe_next_bytes(self, state)`` (256 one-byte advances) without advance's
