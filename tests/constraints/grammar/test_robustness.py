@@ -70,6 +70,39 @@ def test_a_reused_grammar_does_not_keep_what_it_checked():
     assert grown < 1.0, f"{grown:.1f} MB kept after 500 documents"
 
 
+def test_a_chart_no_state_holds_is_kept_while_recent():
+    """A column no state holds any more is not made again while it is among the last
+    ``RECENT`` made (candidate tokens that end a token the same way, most of them refused,
+    each scan the same terminal), and is freed once newer ones push it out."""
+    import weakref
+
+    from awrs.constraints.grammar import earley
+
+    g = Grammar('start: "(" start ")" | "a"')
+    rules = g._g.rules
+    made = []
+    original = earley._column
+    chart = earley.Chart.initial(rules)
+
+    def counted(*args):
+        made.append(args)
+        return original(*args)
+
+    earley._column = counted
+    try:
+        term = next(t for t in range(rules.n_terminals) if chart.by_t.get(t))
+        first = weakref.ref(chart.scan(term))  # dropped at once: no state holds it
+        gc.collect()
+        assert first() is not None and chart.scan(term) is first() and len(made) == 1
+        rules.recent.extend([chart] * earley.RECENT)  # newer columns push it out
+        gc.collect()
+        assert first() is None
+        chart.scan(term)
+        assert len(made) == 2  # made again
+    finally:
+        earley._column = original
+
+
 def test_ambiguous_tokenisations_share_one_hypothesis():
     """40 terminals that all match "x": each byte multiplied the hypotheses by 40 (the check
     never finished); parser states that are the same are now one chart."""
