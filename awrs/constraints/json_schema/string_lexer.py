@@ -47,7 +47,7 @@ _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 class StringState(NamedTuple):
     phase: int
     dfa: int  # DFA state (0 when the spec has no DFA)
-    length: int  # code points so far
+    length: int  # code points so far (up to min_len only, without max_len: StringSpec.kept_length)
     pending: Any  # escape digits, surrogate, or partial UTF-8 (need, value, lo, hi, raw bytes)
     text: str | None  # the decoded text, when the spec needs it
 
@@ -242,7 +242,7 @@ def feed_plain(spec: StringSpec, st: StringState, data: bytes, i: int) -> tuple[
     text = st.text
     if text is not None:
         text = text + data[i:end].decode("ascii")
-    return StringState(IN, state, length + end - i, st.pending, text), end
+    return StringState(IN, state, spec.kept_length(length + end - i), st.pending, text), end
 
 
 def partial_bytes(st: StringState) -> bytes:
@@ -271,7 +271,7 @@ def _add_char(spec: StringSpec, st: StringState, cp: int, walked: bool = False) 
         for pattern in spec.partial:
             if pattern.fullmatch(text, partial=True) is None:
                 return None
-    return StringState(st.phase, state, length, st.pending, text)
+    return StringState(st.phase, state, spec.kept_length(length), st.pending, text)
 
 
 def _complete(spec: StringSpec, st: StringState) -> bool:

@@ -153,6 +153,14 @@ class StringSpec:
 
         return shortest or 0, deepest(0)
 
+    def kept_length(self, length: int) -> int:
+        """``length`` as a string's state keeps it: without ``max_len``, no question asked of
+        the spec tells a length past ``min_len`` from ``min_len`` (each reads it only as
+        ``max(min_len - length, 0)``), so the state keeps ``min(length, min_len)`` and strings
+        that differ only in how long they are share one state (what a state has been checked
+        against is then known for all of them: awrs.sampler.space)."""
+        return length if self.max_len is not None or length < self.min_len else self.min_len
+
     def length_fits(self, state: int, length: int) -> bool:
         """Can the DFA reach acceptance from ``state`` with a total length in bounds?"""
         need_lo = max(self.min_len - length, 0)

@@ -218,3 +218,24 @@ def test_prefixes_agree_with_an_oracle_that_decodes_them(values, max_len, seed):
             assert enum.accepts_prefix(prefix) == want, (values, prefix)
             want = len(text) + (1 if escape else 0) <= max_len and (not escape or _some_character(escape))
             assert bounded.accepts_prefix(prefix) == want, (max_len, prefix)
+
+
+@pytest.mark.parametrize(
+    ("schema", "shared", "apart"),
+    [
+        ({"type": "string"}, ['"a', '"ab', '"abcdefgh', '"\\u00e9\\n'], []),
+        ({"type": "string", "minLength": 3}, ['"abc', '"abcd', '"abc\\u00e9'], ['"a', '"ab']),
+        ({"type": "string", "pattern": "^[a-z]+$"}, ['"ab', '"abcdef'], []),
+        ({"type": "string", "maxLength": 9}, [], ['"a', '"ab', '"abc']),
+    ],
+)
+def test_strings_that_differ_only_in_a_length_no_bound_reads_share_a_state(schema, shared, apart):
+    """Without maxLength, a string's state keeps its length up to minLength only
+    (StringSpec.kept_length): what a state has been checked against then holds for every
+    string past that length; lengths a bound still reads keep their states apart."""
+    c = JsonSchema(schema)
+    states = [c.advance(c.initial(), p.encode()) for p in shared]
+    assert all(s is not None for s in states) and all(s == states[0] for s in states)
+    kept = [c.advance(c.initial(), p.encode()) for p in apart]
+    assert len(set(kept)) == len(kept) and not set(kept) & set(states)
+    # (The language is unchanged: the oracle test above decodes every prefix it checks.)
