@@ -121,6 +121,13 @@ class CandidateSpace:
         out.flags.writeable = False
         return out
 
+    @cached_property
+    def first_of(self) -> list[int]:
+        """Each candidate's first byte in the full layout, 256 for EOS and for tokens without
+        bytes (a list: the Python walks index it once per candidate, docs/sampler.md "Refused
+        first bytes")."""
+        return [256 if b < 0 else int(b) for b in self.vocab.first_byte.tolist()] + [256]
+
     def row(self, logprobs: np.ndarray) -> np.ndarray:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others
         become float64), one per token of the vocabulary."""
@@ -183,13 +190,15 @@ class _Known:
     takes alone. A state is a value (docs/constraints.md), so this holds for every particle in
     that state, at every step of the generation."""
 
-    __slots__ = ("allowed", "final", "first", "next_states")
+    __slots__ = ("allowed", "final", "first", "next_states", "no_first")
 
     def __init__(self) -> None:
         self.allowed: dict[int, bool] = {}
         self.next_states: dict[int, Any] = {}
         self.final: bool | None = None
         self.first: dict[int, bool] = {}
+        #: ``no_first[b]``: ``first[b] is False`` (index 256, never set: no first byte).
+        self.no_first = bytearray(257)
 
 
 class _Answers:
@@ -269,8 +278,20 @@ class TokenChecker(CountedAccept):
                 first[b] = True
             return True
         if bytewise and b >= 0 and b not in first:
-            first[b] = len(token) > 1 and space.constraint.advance(self.state, token[:1]) is not None
+            first[b] = taken = len(token) > 1 and space.constraint.advance(self.state, token[:1]) is not None
+            if not taken:
+                self._answers.known.no_first[b] = 1
         return False
+
+    def refusals(self) -> tuple[bytearray, list[int]] | None:
+        """``(no_first, first_of)``: a walk may refuse candidate ``i`` without asking when
+        ``no_first[first_of[i]]`` (its first byte is refused alone from this state; a bytewise
+        constraint, the full layout), counting it as a check (``calls``) as asking would; it
+        must not ask about ``i`` again. None when there are no such refusals to read."""
+        space = self.space
+        if not space.bytewise or space.positions is not None:
+            return None
+        return self._answers.known.no_first, space.first_of
 
     def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:
         """What checks made elsewhere found (the kernel walks of awrs.sampler._dfa_walks):

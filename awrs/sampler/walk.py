@@ -141,12 +141,18 @@ def _level_walk(
     weights, total = kept.weights, kept.total
     order = _random_order(weights, rng, blocks=kept.blocks, ahead=2 if weighted else 1, restart=again)
     left, n, i = total, len(order), 0
+    # Candidates whose first byte the state refuses alone are refused here, without a call
+    # (TokenChecker.refusals; a level never visits a candidate twice).
+    refusals = getattr(accept, "refusals", None)
+    no_first, first_of = (None, None) if refusals is None else (refusals() or (None, None))
     while True:
         if i >= n or left <= total * RESTART_SHARE:
             return _RESTART
         pos = order.position(i)
         capped = max_rejects is not None and len(visits.rejected) + 1 >= max_rejects
-        if accept(pos):
+        if no_first is not None and no_first[first_of[pos]]:  # type: ignore[index]
+            accept.calls += 1  # type: ignore[misc]
+        elif accept(pos):
             if not weighted:
                 return pos, 0.0
             if i + 1 < n and not capped and not accept(order.position(i + 1)):

@@ -12,7 +12,7 @@ import awrs
 from awrs.constraints.base import Constraint
 from awrs.lm.mock import MockLM
 from awrs.sampler import walk as walk_module
-from awrs.sampler.space import CandidateSpace
+from awrs.sampler.space import CandidateSpace, TokenChecker
 
 CONSTRAINTS = {
     "regex": lambda: awrs.Regex(r"(ab|a[0-9]{2})+c?"),
@@ -137,6 +137,35 @@ def test_a_bytewise_constraints_checker_answers_as_advance_asking_less(name):
         for i in order:
             if checker(int(i)):
                 assert counted.inner.advance(state, tokens[i]) == checker.next_state(int(i))
+
+
+@pytest.mark.parametrize("name", sorted(BYTEWISE))
+def test_walks_refuse_known_first_bytes_without_asking_and_take_the_same_steps(name, monkeypatch):
+    """A walk refuses a candidate whose first byte its state refuses alone without a call
+    (TokenChecker.refusals): the same tokens, weights and counted checks as walks that ask
+    about every candidate, with fewer calls of the checker."""
+    rng = np.random.default_rng(1)
+    alphabet = list(b' "(){},:;0123456789abcdexyzAEFGLMNORSTWnmg')
+    tokens = sorted({bytes(rng.choice(alphabet, size=int(rng.integers(1, 4))).tolist()) for _ in range(300)})
+    lm = MockLM(tokens, np.concatenate([rng.normal(0, 1, len(tokens)), [-3.0]]))
+
+    def run():
+        calls = []
+        original = TokenChecker.__call__
+        monkeypatch.setattr(TokenChecker, "__call__", lambda self, i: calls.append(i) or original(self, i))
+        out = []
+        for method in ("awrs", "smc"):
+            for seed in range(4):
+                r = awrs.generate(lm, "", BYTEWISE[name](), method=method, n_particles=6, max_new_tokens=8, seed=seed)
+                out.append([(p.token_ids, p.log_weight) for p in r.particles] + [r.stats.constraint_checks])
+        monkeypatch.undo()
+        return out, len(calls)
+
+    fast, fast_calls = run()
+    monkeypatch.setattr(TokenChecker, "refusals", lambda self: None)
+    every, every_calls = run()
+    assert fast == every
+    assert fast_calls < 0.8 * every_calls
 
 
 def test_a_constraint_that_is_not_bytewise_is_asked_about_every_token():
