@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from awrs._numba import njit
-from awrs.sampler._kernels import BLOCK, _block_sums, _draw, _total, _unvisited_allowed
+from awrs.sampler._kernels import BLOCK, _argmax, _block_sums, _draw, _total, _unvisited_allowed
 from awrs.sampler._layout import _ensure_kept, _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
@@ -136,7 +136,6 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     beside,
     kept_rows,
     which,
-    ats,
     eos,
     kept_prunes,
     kept_prune_of,
@@ -156,7 +155,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         f = family[p]
         if beside and f >= 0:  # made beside the walks (proposal._KeptAhead): made, or made here
             _ensure_kept(
-                kept_rows, f, which, ats, eos, kept_prunes, kept_prune_of, kept_copy, weights, block_sums, meta, done, kept_row, ctl
+                kept_rows, f, which, eos, kept_prunes, kept_prune_of, kept_copy, weights, block_sums, meta, done, kept_row, ctl
             )  # fmt: skip
             if meta[f, 0] < 0:
                 f = -1
@@ -202,7 +201,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                 for j in range(rejects):
                     excluded[rejected[j]] = True
                 row[:] = rows[p]  # contiguous, as the kept pass reads a row (rows may be a broadcast view)
-                at, top, count, level_total = _full_kept(row, row.argmax(), eos_ids, excluded, levelq, levelsums, 256)
+                at, top, count, level_total = _full_kept(row, _argmax(row), eos_ids, excluded, levelq, levelsums, 256)
                 if at < 0:  # nothing is left: no token, weight 0
                     break
                 q = levelq
@@ -412,11 +411,11 @@ def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
     """The arguments of the kernel's kept passes made beside the walks (``ahead``: a
     ``proposal._KeptAhead``), or placeholders of the same types (float32 rows) without."""
     if ahead is not None:
-        index, ats, eos, pruned, prune_of, copy, _, _, meta, done = ahead.args
-        return ahead.rows, index, ats, eos, pruned, prune_of, copy, done, meta, ahead.mine, ahead.ctl
+        index, eos, pruned, prune_of, copy, _, _, meta, done = ahead.args
+        return ahead.rows, index, eos, pruned, prune_of, copy, done, meta, ahead.mine, ahead.ctl
     none = np.zeros(0, dtype=np.int64)
     return (
-        np.zeros((1, 1), dtype=np.float32), none, none, none, np.zeros((1, size), dtype=np.bool_), none, False,
+        np.zeros((1, 1), dtype=np.float32), none, none, np.zeros((1, size), dtype=np.bool_), none, False,
         np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), none,
     )  # fmt: skip
 

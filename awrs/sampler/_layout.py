@@ -16,15 +16,15 @@ import numba
 import numpy as np
 
 from awrs._numba import njit
-from awrs.sampler._kernels import BLOCK, _argmax_kept, _kept_weights, _masked_argmax, kept_weights
+from awrs.sampler._kernels import BLOCK, _argmax, _argmax_kept, _kept_weights, _masked_argmax, kept_weights
 
 __all__ = ["CandidateLayout", "eos_logprob", "gather_with_eos", "greedy_at", "with_eos"]
 
 
 @njit(cache=True, nogil=True)
 def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - compiled
-    # The full layout's kept weights in one call: `at` is np.argmax(lp) (vectorised; usually
-    # the most likely token kept), the EOS candidate is the log-sum-exp of the end ids, `top`
+    # The full layout's kept weights in one call: `at` is np.argmax(lp) or _argmax(lp)
+    # (vectorised; usually the most likely token kept), the EOS candidate is the log-sum-exp of the end ids, `top`
     # the most likely kept candidate (CandidateLayout.greedy's choice). Returns (at, top, count,
     # total), at = -1 when nothing is kept.
     n = lp.shape[0]
@@ -68,17 +68,18 @@ MINE, THEIRS, STOP, ENDED = range(4)
 
 
 @njit(cache=True, nogil=True)
-def _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
-    # _full_kept of rows[which[d]] (at = ats[d], its argmax) with prunes[prune_of[d]] pruned,
+def _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
+    # _full_kept of rows[which[d]] with prunes[prune_of[d]] pruned,
     # into out[d] and sums[d], and meta[d] = (at, top, count, total); then done[d] += 1, after a
     # fence (a thread that sees it, then fences, sees the row's results: _is_done). ``copy``:
     # copy the row into ``row`` first (rows that are not C-contiguous, a broadcast view, are
     # read unvectorised).
     if copy:
         row[:] = rows[which[d]]
-        at, top, count, total = _full_kept(row, ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+        at, top, count, total = _full_kept(row, _argmax(row), eos, prunes[prune_of[d]], out[d], sums[d], 256)
     else:
-        at, top, count, total = _full_kept(rows[which[d]], ats[d], eos, prunes[prune_of[d]], out[d], sums[d], 256)
+        lp = rows[which[d]]
+        at, top, count, total = _full_kept(lp, _argmax(lp), eos, prunes[prune_of[d]], out[d], sums[d], 256)
     meta[d, 0] = at
     meta[d, 1] = top
     meta[d, 2] = count
@@ -88,9 +89,7 @@ def _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta,
 
 
 @njit(cache=True, nogil=True)
-def _kept_from_back(
-    rows, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl
-):  # pragma: no cover - compiled
+def _kept_from_back(rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
     # The kept passes from the last row down (a thread beside the walks): row b is claimed by
     # writing ctl[THEIRS] = b, then (after a fence) reading that the walking thread's claim,
     # ctl[MINE], is below b (_kept_claim). Each side writes its claim before it reads the
@@ -102,13 +101,13 @@ def _kept_from_back(
         _fence()
         if ctl[MINE] >= b or ctl[STOP] != 0:
             break
-        _kept_row(rows, b, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+        _kept_row(rows, b, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
     _fence()
     ctl[ENDED] = 1
 
 
 @njit(cache=True, nogil=True)
-def _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
+def _kept_claim(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
     # The walking thread's side: claims row d (ctl[MINE] = d, a fence, and the other thread's
     # claim ctl[THEIRS] above d) and makes it. False when the other thread has claimed it
     # (it makes it, or has stopped short of it: ctl[ENDED]).
@@ -116,23 +115,21 @@ def _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, met
     _fence()
     if ctl[THEIRS] <= d:
         return False
-    _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+    _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
     return True
 
 
 @njit(cache=True, nogil=True)
-def _ensure_kept(
-    rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl
-):  # pragma: no cover - compiled
+def _ensure_kept(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
     # Row d made (a kernel's walk needs it): made already, made here if this side can claim
     # it (_kept_claim), else waited for (spinning: this thread holds no GIL), or made here
     # once the other thread has ended short of it.
-    if _is_done(done, d) or _kept_claim(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
+    if _is_done(done, d) or _kept_claim(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
         return
     while not _is_done(done, d):
         if _is_done(ctl, ENDED):
             if not _is_done(done, d):  # read again: it may have made row d since the read above
-                _kept_row(rows, d, which, ats, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+                _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
             return
 
 

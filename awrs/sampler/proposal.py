@@ -345,12 +345,11 @@ class _KeptAhead:
         self.done = np.zeros(n, dtype=np.uint8)
         self.ctl = np.array([-1, n, 0, 0], dtype=np.int64)  # _layout.MINE, THEIRS, STOP, ENDED
         index = np.asarray(which, dtype=np.int64)
-        ats = np.fromiter((rows[p].argmax() for p in which), dtype=np.int64, count=n)  # NumPy's argmax is vectorised
         _, prune_of, pruned = _dfa_walks._restart_rows(rows, prunes, n, layout.size)
         copy = not rows.flags.c_contiguous
         theirs, self.mine = _copy_rows(rows, copy)
         self.rows = rows
-        self.args: tuple[Any, ...] = (index, ats, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
+        self.args: tuple[Any, ...] = (index, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
         self.future = _pool().submit(_from_back, rows, *self.args, theirs, self.ctl)
         # The other thread has not been seen to begin (``starting=False``: the walks run in a
         # kernel without the GIL, so it begins at once).

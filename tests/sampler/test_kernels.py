@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from awrs._numba import njit
 from awrs.sampler import _kernels
 from awrs.sampler.order import RandomOrder
 from tests.exact import chi_square_pvalue
@@ -49,6 +50,40 @@ def test_masked_argmax_matches_a_plain_loop(seed):
             best, at = lp[i], i
     assert _kernels.masked_argmax(lp, prune) == at
     assert _kernels.masked_argmax(lp.astype(np.float32), prune) == at
+
+
+@njit(cache=False)
+def _argmax_compiled(lp):
+    return _kernels._argmax(lp)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_argmax_is_numpys(dtype, seed):
+    # The kernels' _argmax (integer keys, vectorised) against np.argmax: ties (the first),
+    # -0.0 against 0.0, infinities, rows of -inf, blocks of 256 and their ends; with a NaN,
+    # NumPy's answer (the first NaN) or the first largest value that is not a NaN.
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        lp = np.round(rng.normal(size=int(rng.choice([1, 7, 255, 256, 257, 1000]))) * 3, int(rng.integers(0, 3))).astype(dtype)
+        case = rng.integers(6)
+        if case == 1:
+            lp[rng.integers(len(lp))] = np.inf
+        elif case == 2:
+            lp[:] = -np.inf
+        elif case == 3:
+            lp[:] = -0.0
+            lp[rng.integers(len(lp))] = 0.0
+        elif case == 4:
+            lp[rng.integers(len(lp), size=2)] = [np.nan, -np.nan][int(rng.integers(2))]
+        elif case == 5:
+            lp[rng.integers(len(lp))] = lp.max()  # one more tie at the top
+        for row in (lp, lp[::2] if len(lp) > 1 else lp):  # C-contiguous (the integer keys) and strided (a loop)
+            got = _argmax_compiled(row)
+            if np.isnan(row).any():
+                assert got in (int(np.argmax(row)), int(np.argmax(np.where(np.isnan(row), -np.inf, row))))
+            else:
+                assert got == int(np.argmax(row)), (row, got)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
