@@ -143,6 +143,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     done,
     meta,
     kept_row,
+    claims,
     ctl,
 ):  # pragma: no cover - compiled
     # Rows p0.. in order; returns (the row handed back or the number of rows, the uniforms used
@@ -155,7 +156,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
         f = family[p]
         if beside and f >= 0:  # made beside the walks (proposal._KeptAhead): made, or made here
             _ensure_kept(
-                kept_rows, f, which, eos, kept_prunes, kept_prune_of, kept_copy, weights, block_sums, meta, done, kept_row, ctl
+                kept_rows, f, which, eos, kept_prunes, kept_prune_of, kept_copy, weights, block_sums, meta, done, kept_row, claims, ctl
             )  # fmt: skip
             if meta[f, 0] < 0:
                 f = -1
@@ -412,11 +413,11 @@ def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
     ``proposal._KeptAhead``), or placeholders of the same types (float32 rows) without."""
     if ahead is not None:
         index, eos, pruned, prune_of, copy, _, _, meta, done = ahead.args
-        return ahead.rows, index, eos, pruned, prune_of, copy, done, meta, ahead.mine, ahead.ctl
+        return ahead.rows, index, eos, pruned, prune_of, copy, done, meta, ahead.mine, ahead.claims, ahead.ctl
     none = np.zeros(0, dtype=np.int64)
     return (
         np.zeros((1, 1), dtype=np.float32), none, none, np.zeros((1, size), dtype=np.bool_), none, False,
-        np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), none,
+        np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), np.zeros((2, 0), dtype=np.uint8), none,
     )  # fmt: skip
 
 

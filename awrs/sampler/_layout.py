@@ -61,10 +61,14 @@ else:
         return numba.types.void(), codegen
 
 
-#: The slots of ``ctl`` when the kept passes are made from both ends (_kept_from_back,
-#: _kept_claim): the highest row the walking thread claimed, the lowest the other thread
-#: claimed, stop, and the other thread has ended.
-MINE, THEIRS, STOP, ENDED = range(4)
+#: The slots of ``ctl`` when the kept passes are made beside the walks (_kept_in_order,
+#: _ensure_kept): stop, the other thread has ended, it has begun, and the row the walking
+#: thread would take next from the back while it waits.
+STOP, ENDED, BEGUN, TAIL = range(4)
+
+#: ``claims[WALKS, d]``: the walking thread claims row d; ``claims[THREAD, d]``: the thread
+#: beside it does (Dekker's protocol, row by row: :func:`_claim`).
+WALKS, THREAD = 0, 1
 
 
 @njit(cache=True, nogil=True)
@@ -89,48 +93,61 @@ def _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done
 
 
 @njit(cache=True, nogil=True)
-def _kept_from_back(rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
-    # The kept passes from the last row down (a thread beside the walks): row b is claimed by
-    # writing ctl[THEIRS] = b, then (after a fence) reading that the walking thread's claim,
-    # ctl[MINE], is below b (_kept_claim). Each side writes its claim before it reads the
-    # other's, with a sequentially consistent fence between (Dekker's protocol), so they
-    # never both make a row. Stops there, or when ctl[STOP] is set; ctl[ENDED] = 1 once it
-    # makes no more rows.
-    for b in range(which.shape[0] - 1, -1, -1):
-        ctl[THEIRS] = b
-        _fence()
-        if ctl[MINE] >= b or ctl[STOP] != 0:
+def _claim(claims, side, d):  # pragma: no cover - compiled
+    # Dekker's protocol for row d: this side writes its claim, fences, then reads the other's.
+    # Both cannot read the other's as unwritten, so never do both make a row. True: the row
+    # is this side's. When both claimed it, the thread beside the walks withdraws its claim
+    # (the walking thread waits for that, or for the row: _ensure_kept).
+    claims[side, d] = 1
+    _fence()
+    if claims[1 - side, d] == 0:
+        return True
+    if side == THREAD:
+        claims[THREAD, d] = 0
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _kept_in_order(
+    rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl
+):  # pragma: no cover - compiled
+    # The kept passes in the walks' order (the thread beside them), each row it can claim:
+    # ahead of walks that take longer than the passes, the walks never wait and make none.
+    # Stops when ctl[STOP] is set; ctl[ENDED] = 1 once it makes no more rows.
+    ctl[BEGUN] = 1
+    for d in range(which.shape[0]):
+        if ctl[STOP] != 0:
             break
-        _kept_row(rows, b, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+        if claims[WALKS, d] == 0 and _claim(claims, THREAD, d):
+            _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
     _fence()
     ctl[ENDED] = 1
 
 
 @njit(cache=True, nogil=True)
-def _kept_claim(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
-    # The walking thread's side: claims row d (ctl[MINE] = d, a fence, and the other thread's
-    # claim ctl[THEIRS] above d) and makes it. False when the other thread has claimed it
-    # (it makes it, or has stopped short of it: ctl[ENDED]).
-    ctl[MINE] = d
-    _fence()
-    if ctl[THEIRS] <= d:
-        return False
-    _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _ensure_kept(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):  # pragma: no cover - compiled
-    # Row d made (a kernel's walk needs it): made already, made here if this side can claim
-    # it (_kept_claim), else waited for (spinning: this thread holds no GIL), or made here
-    # once the other thread has ended short of it.
-    if _is_done(done, d) or _kept_claim(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, ctl):
+def _ensure_kept(
+    rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl
+):  # pragma: no cover - compiled
+    # Row d made (the walking thread's side; its walk needs it): made already; made here if
+    # this side can claim it; else the other thread is making it, and this one, while it
+    # waits (spinning: it holds no GIL), makes rows from the last down that neither side has
+    # claimed (ctl[TAIL]), so that walks faster than the passes share them. Made here too if
+    # the other thread withdrew its claim or ended short of it.
+    if _is_done(done, d):
+        return
+    if _claim(claims, WALKS, d):
+        _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
         return
     while not _is_done(done, d):
-        if _is_done(ctl, ENDED):
+        if claims[THREAD, d] == 0 or _is_done(ctl, ENDED):  # withdrawn (read after the fence above), or ended
             if not _is_done(done, d):  # read again: it may have made row d since the read above
                 _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
             return
+        t = ctl[TAIL]
+        if t > d:
+            ctl[TAIL] = t - 1
+            if claims[THREAD, t] == 0 and not _is_done(done, t) and _claim(claims, WALKS, t):
+                _kept_row(rows, t, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
 
 
 @njit(cache=True, nogil=True)

@@ -29,7 +29,7 @@ from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler import _dfa_walks
 from awrs.sampler._kernels import BLOCK
-from awrs.sampler._layout import ENDED, F32, F64, STOP, THEIRS, CandidateLayout, _is_done, _kept_claim, _kept_from_back, _kept_row
+from awrs.sampler._layout import BEGUN, ENDED, F32, F64, STOP, CandidateLayout, _ensure_kept, _is_done, _kept_in_order
 from awrs.sampler.base import Estimator, Step, check_walk
 from awrs.sampler.device import as_host, device_steps, use_device
 from awrs.sampler.kept import Kept, _make_kept, keep_on_row, rest_on_row
@@ -326,14 +326,15 @@ AHEAD_ROWS = 12
 
 class _KeptAhead:
     """The kept distributions of a step's distinct rows (``which``: rows of the model's [N, V]
-    array ``rows``, the full layout), made from both ends: the calling thread makes each row
-    as its walk needs it, from the first (``_layout._kept_claim``), while a thread of the pool
-    makes them from the last down, in one kernel call without the GIL
-    (``_layout._kept_from_back``); a walk in Python holds the GIL for its checks, so the two
-    run on two cores until they meet, and the walks then read the rows already made. They
-    claim rows by Dekker's protocol and never make one twice. Into the calling thread's
-    buffers (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and
-    tells it to stop)."""
+    array ``rows``, the full layout), made beside the walks: a thread of the pool makes them
+    in the walks' order, in one kernel call without the GIL (``_layout._kept_in_order``),
+    while the calling thread walks; a walk in Python holds the GIL for its checks, so the two
+    run on two cores. A walk whose row is not made yet makes it (``_layout._ensure_kept``), or,
+    when the thread is making it, makes rows from the last down while it waits: walks slower
+    than the passes make none, walks faster share them. The two sides claim rows by Dekker's
+    protocol, row by row, and never make one twice. Into the calling thread's buffers
+    (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and tells it
+    to stop)."""
 
     def __init__(
         self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout, starting: bool = True
@@ -343,22 +344,23 @@ class _KeptAhead:
         self.weights, self.sums = weights, sums
         self.meta = np.empty((n, 4))
         self.done = np.zeros(n, dtype=np.uint8)
-        self.ctl = np.array([-1, n, 0, 0], dtype=np.int64)  # _layout.MINE, THEIRS, STOP, ENDED
+        self.ctl = np.array([0, 0, 0, n - 1], dtype=np.int64)  # _layout.STOP, ENDED, BEGUN, TAIL
+        self.claims = np.zeros((2, n), dtype=np.uint8)  # _layout.WALKS, THREAD
         index = np.asarray(which, dtype=np.int64)
         _, prune_of, pruned = _dfa_walks._restart_rows(rows, prunes, n, layout.size)
         copy = not rows.flags.c_contiguous
         theirs, self.mine = _copy_rows(rows, copy)
         self.rows = rows
         self.args: tuple[Any, ...] = (index, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
-        self.future = _pool().submit(_from_back, rows, *self.args, theirs, self.ctl)
+        self.future = _pool().submit(_in_order, rows, *self.args, theirs, self.claims, self.ctl)
         # The other thread has not been seen to begin (``starting=False``: the walks run in a
         # kernel without the GIL, so it begins at once).
         self.starting = starting
 
     def get(self, d: int) -> Kept | None:
-        """Row ``d``'s kept distribution: made here if the other thread has not claimed it,
-        else once that thread has made it (or made here if it stopped short of it). Rows are
-        asked for in order.
+        """Row ``d``'s kept distribution: made already, made here if the other thread has not
+        claimed it, else once that thread has made it (``_layout._ensure_kept``). Rows are asked
+        for in order.
 
         Until the other thread has begun, this one makes rows ahead instead of walking: a
         thread that must take the GIL to begin does not get it from a thread running Python
@@ -368,15 +370,11 @@ class _KeptAhead:
         if self.starting and not _is_done(done, d):
             n = len(done)
             k = d
-            while k < n and ctl[THEIRS] == n and ctl[ENDED] == 0 and _kept_claim(self.rows, k, *self.args, self.mine, ctl):
+            while k < n and ctl[BEGUN] == 0 and ctl[ENDED] == 0:
+                _ensure_kept(self.rows, k, *self.args, self.mine, self.claims, ctl)
                 k += 1
-            self.starting = k < n and ctl[THEIRS] == n and ctl[ENDED] == 0
-        if not _is_done(done, d) and not _kept_claim(self.rows, d, *self.args, self.mine, ctl):
-            while not _is_done(done, d):  # each check releases the GIL (a kernel without it)
-                if _is_done(ctl, ENDED):  # the other thread makes no more rows (what it raised: close)
-                    if not _is_done(done, d):  # read again: it may have made row d since the read above
-                        _kept_row(self.rows, d, *self.args, self.mine)
-                    break
+            self.starting = k < n and ctl[BEGUN] == 0 and ctl[ENDED] == 0
+        _ensure_kept(self.rows, d, *self.args, self.mine, self.claims, ctl)
         at, top, count, total = self.meta[d]
         if at < 0:
             return None
@@ -393,11 +391,11 @@ class _KeptAhead:
             raise self.future.exception()  # type: ignore[misc]
 
 
-def _from_back(*args: Any) -> None:
-    """``_layout._kept_from_back(*args)`` on a thread of the pool; ``ctl[ENDED]`` set however
+def _in_order(*args: Any) -> None:
+    """``_layout._kept_in_order(*args)`` on a thread of the pool; ``ctl[ENDED]`` set however
     it ends (a kernel that never began, for its arguments' types, makes no row and claims
     none, so a walk waiting for a row goes on to make it)."""
-    kernel: Any = _kept_from_back  # numba's dispatcher: its arguments are checked when it runs
+    kernel: Any = _kept_in_order  # numba's dispatcher: its arguments are checked when it runs
     try:
         kernel(*args)
     finally:

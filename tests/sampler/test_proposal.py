@@ -4,6 +4,7 @@ candidate on the row itself, before any candidate array is built, and must choos
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from awrs.constraints.base import Constraint
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _layout
+from awrs.sampler._layout import CandidateLayout
 from awrs.sampler.proposal import (
     PROPOSALS,
     AwrsProposal,
@@ -354,6 +356,21 @@ def _watch_ahead(monkeypatch) -> list:
     return made
 
 
+def _walks_wait(monkeypatch):
+    """Walks that make no kept distribution: they wait for the thread's (and make a row only
+    once it has ended short of it, as _layout._ensure_kept does)."""
+    from awrs.sampler import proposal as module
+
+    def wait(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl):
+        while not _layout._is_done(done, d):  # each check releases the GIL (a kernel without it)
+            if _layout._is_done(ctl, _layout.ENDED):
+                if not _layout._is_done(done, d):
+                    _layout._kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
+                return
+
+    monkeypatch.setattr(module, "_ensure_kept", wait)
+
+
 def _needs_two_cores():
     from awrs.sampler import proposal as module
 
@@ -362,18 +379,79 @@ def _needs_two_cores():
 
 
 @pytest.mark.parametrize("size", [0, 20_000])
-def test_the_kept_distributions_made_from_both_ends_are_each_made_once(monkeypatch, size):
-    """The walking thread makes rows from the first as its walks need them while the thread
-    beside it makes them from the last; on a large vocabulary (rows of ~20 µs) the two meet in
-    the middle of the step, again and again: each row is made exactly once, and the steps are
-    those of the rows one by one."""
+def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size):
+    """The thread beside the walks makes rows in their order while the walks make each row
+    they need that it has not claimed, and rows from the last down while they wait for one it
+    is making; on a large vocabulary (rows of ~20 µs) the two claim rows side by side, again
+    and again: each row is made exactly once, and the steps are those of the rows one by one."""
     _needs_two_cores()
     made = _watch_ahead(monkeypatch)
+    sides = np.zeros(2, dtype=int)
     for seed in range(12):
         rows, checkers = _ahead_case(24, size, seed)
         got = _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(seed)))
         assert got == _alone(24, seed, size, seed), seed
         assert made[-1].done.tolist() == [1] * 24, (seed, made[-1].done)
+        claims = made[-1].claims
+        sides += [int((claims[_layout.WALKS] & ~claims[_layout.THREAD]).sum()), int(claims[_layout.THREAD].sum())]
+    if size:
+        assert sides.min() > 0, sides  # both sides made rows
+
+
+def _kept_args(n: int = 10, size: int = 600):
+    """The arguments of _layout._ensure_kept after ``d`` (rows of ``size`` tokens, ``n`` of them)."""
+    rows = np.random.default_rng(0).normal(-3.0, 2.0, size=(n, size)).astype(np.float32)
+    blocks = -(-(size + 1) // 256)
+    return (
+        rows, np.arange(n), np.array([0]), np.zeros((1, size + 1), dtype=bool), np.zeros(n, dtype=np.int64), False,
+        np.zeros((n, size + 1)), np.zeros((n, blocks)), np.zeros((n, 4)), np.zeros(n, dtype=np.uint8),
+        np.zeros(0, dtype=np.float32), np.zeros((2, n), dtype=np.uint8), np.array([0, 0, 0, n - 1]),
+    )  # fmt: skip
+
+
+def test_a_walk_waiting_for_a_row_the_thread_is_making_makes_rows_from_the_last_down():
+    """While the thread beside the walks holds row 3 (made by nobody here), the walk that
+    needs it makes the rows after it from the last down, then row 3 itself once the thread has
+    ended short of it; rows before it are left alone, and each row is made once."""
+    rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl = _kept_args()
+    claims[_layout.THREAD, 3] = 1
+
+    def end_soon():
+        time.sleep(0.2)
+        ctl[_layout.ENDED] = 1
+
+    ender = threading.Thread(target=end_soon)
+    ender.start()
+    _layout._ensure_kept(rows, 3, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl)
+    ender.join()
+    assert done.tolist() == [0, 0, 0] + [1] * 7
+    assert claims[_layout.WALKS].tolist() == [0, 0, 0] + [1] * 7 and ctl[_layout.TAIL] == 3
+    for d in range(3, 10):  # what the rows hold is their kept distribution
+        kept = CandidateLayout(rows.shape[1], eos).kept(rows[d], np.zeros(rows.shape[1] + 1, dtype=bool))
+        assert np.array_equal(out[d], kept[0]) and meta[d, 3] == kept[3]
+
+
+def test_a_row_both_sides_claim_is_the_walks():
+    """Dekker's protocol row by row: a side that finds the other's claim does not make the row,
+    and the thread withdraws its claim so that the walk waiting for it makes it."""
+    claims = np.zeros((2, 3), dtype=np.uint8)
+    assert _layout._claim(claims, _layout.WALKS, 0)
+    assert not _layout._claim(claims, _layout.THREAD, 0) and claims[:, 0].tolist() == [1, 0]
+    assert _layout._claim(claims, _layout.THREAD, 1)
+    assert not _layout._claim(claims, _layout.WALKS, 1) and claims[:, 1].tolist() == [1, 1]
+    rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl = _kept_args(3)
+    claims[_layout.THREAD, 2] = 1
+    ctl[_layout.TAIL] = 0  # nothing to make from the back while it waits
+
+    def withdraw_soon():  # as the thread does when it finds the walk's claim after its own
+        time.sleep(0.2)
+        claims[_layout.THREAD, 2] = 0
+
+    withdrawer = threading.Thread(target=withdraw_soon)
+    withdrawer.start()
+    _layout._ensure_kept(rows, 2, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl)
+    withdrawer.join()
+    assert done.tolist() == [0, 0, 1] and ctl[_layout.ENDED] == 0  # made by the walk, the thread not ended
 
 
 @pytest.mark.parametrize("side", ["walks", "thread"])
@@ -385,7 +463,7 @@ def test_either_side_alone_makes_every_kept_distribution(monkeypatch, side):
 
     made = _watch_ahead(monkeypatch)
     if side == "walks":
-        from_back = module._kept_from_back
+        in_order = module._kept_in_order
 
         def late(*args):  # begins once the walks are over (closing says stop)
             ctl = args[-1]
@@ -393,19 +471,20 @@ def test_either_side_alone_makes_every_kept_distribution(monkeypatch, side):
                 if ctl[_layout.STOP]:
                     break
                 time.sleep(0.001)
-            from_back(*args)
+            in_order(*args)
 
-        monkeypatch.setattr(module, "_kept_from_back", late)
+        monkeypatch.setattr(module, "_kept_in_order", late)
     else:
-        monkeypatch.setattr(module, "_kept_claim", lambda *args: False)
+        _walks_wait(monkeypatch)
     rows, checkers = _ahead_case(12)
     assert _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(3))) == _alone(12, 3)
     ahead = made[-1]
     assert ahead.done.tolist() == [1] * 12
+    mine, theirs = ahead.claims[_layout.WALKS].tolist(), ahead.claims[_layout.THREAD].tolist()
     if side == "walks":
-        assert ahead.ctl[_layout.MINE] == 12 - 1  # every row made by the walks; the thread stopped at once
+        assert mine == [1] * 12 and theirs == [0] * 12  # every row made by the walks; the thread stopped at once
     else:
-        assert ahead.ctl[_layout.THEIRS] == 0 and ahead.ctl[_layout.MINE] == -1
+        assert mine == [0] * 12 and theirs == [1] * 12
 
 
 def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monkeypatch):
@@ -417,15 +496,15 @@ def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monke
     from awrs.sampler import proposal as module
 
     calls = []
-    kernel = module._kept_from_back
+    kernel = module._kept_in_order
 
     def watched(*args):
-        calls.append(args[-1])  # the control slots (_layout.MINE, THEIRS, STOP, ENDED)
+        calls.append(args[-1])  # the control slots (_layout.STOP, ENDED, BEGUN, TAIL)
         kernel(*args)
         calls.append("returned")
 
-    monkeypatch.setattr(module, "_kept_from_back", watched)
-    monkeypatch.setattr(module, "_kept_claim", lambda *args: False)  # the walks wait for the thread
+    monkeypatch.setattr(module, "_kept_in_order", watched)
+    _walks_wait(monkeypatch)
     rows, checkers = _ahead_case()
     steps = AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0))
     next(steps)
@@ -445,8 +524,8 @@ def test_an_error_making_the_kept_distributions_beside_the_walks_reaches_the_cal
     def broken(*args):
         raise MemoryError("no room for the kept weights")
 
-    monkeypatch.setattr(module, "_kept_from_back", broken)
-    monkeypatch.setattr(module, "_kept_claim", lambda *args: False)  # the walks wait for the thread
+    monkeypatch.setattr(module, "_kept_in_order", broken)
+    _walks_wait(monkeypatch)
     rows, checkers = _ahead_case()
     with pytest.raises(MemoryError, match="no room"):
         list(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(0)))
