@@ -95,6 +95,15 @@ class Vocabulary:
         out[nonempty] = buf[offsets[:-1][nonempty]]
         return out
 
+    @cached_property
+    def first_bytes_then_end(self) -> list[int]:
+        """Each token's first byte, 256 for a token with no bytes, then one more 256 (the
+        end-of-sequence candidate the sampler puts after the tokens): a list, which the Python
+        walks index once per candidate (awrs.sampler.space.TokenChecker.refusals)."""
+        out = self.first_byte.astype(np.int64)
+        out[out < 0] = 256
+        return [*out.tolist(), 256]
+
     def tokens_with_bytes_outside(self, allowed: np.ndarray) -> np.ndarray:
         """Boolean array: True for the tokens holding a byte not marked in ``allowed`` (a
         (256,) boolean array)."""

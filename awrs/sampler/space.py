@@ -121,12 +121,13 @@ class CandidateSpace:
         out.flags.writeable = False
         return out
 
-    @cached_property
+    @property
     def first_of(self) -> list[int]:
         """Each candidate's first byte in the full layout, 256 for EOS and for tokens without
         bytes (a list: the Python walks index it once per candidate, docs/sampler.md "Refused
-        first bytes")."""
-        return [256 if b < 0 else int(b) for b in self.vocab.first_byte.tolist()] + [256]
+        first bytes"); made once per vocabulary (5 ms for 49,152 tokens, where a generation of
+        one particle takes ~0.1 ms a step)."""
+        return self.vocab.first_bytes_then_end
 
     def row(self, logprobs: np.ndarray) -> np.ndarray:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others
