@@ -165,9 +165,9 @@ def measure(lm: FixedRows, constraint: awrs.Constraint, n: int, tokens: int, see
         return propose_rows(self, rows, checkers, rng, twins) if takes_twins else propose_rows(self, rows, checkers, rng)
 
     proposal.AwrsProposal.propose_rows = counted
-    rules = getattr(getattr(constraint, "_g", None), "rules", None)
-    if rules is not None and hasattr(rules, "recent"):  # a grammar: no Earley column kept from the run before
-        rules.recent.clear()
+    recent = getattr(constraint, "_recent", None)
+    if recent is not None:  # a grammar: no Earley column kept from the run before
+        recent.clear()
     try:
         result = awrs.generate(lm, "x", constraint, method="smc", n_particles=n, max_new_tokens=tokens, seed=seed)
     finally:

@@ -20,7 +20,8 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   and a greedy step's first candidate). Inside kernels, ``_argmax`` is NumPy's ``argmax``
   (the first NaN, else the first largest value) vectorised as NumPy's is, where numba's own is
   a scalar loop (4 against 35 us over a float32 row of 49,152): the largest of the floats'
-  bit patterns made monotonic as integers, which LLVM reduces in vector registers.
+  bit patterns made monotonic as integers, which LLVM reduces in vector registers (with a
+  NaN whose sign bit is set, the first largest value that is not a NaN instead).
 
 Laying the candidates out from the model's row (the EOS candidate appended, the compact
 layout) is :mod:`awrs.sampler._layout`. Where one call does the work of several, it is for
@@ -30,8 +31,8 @@ Names with a leading underscore are unchecked (the compiled kernels, which index
 bounds checks, and ``_argmax_kept``): the kernels of :mod:`awrs.sampler._layout` build on
 them, and their callers check first. The public wrappers check dtype, shape and contiguity;
 ``*_python`` are the references the tests compare with (NumPy for the exponential; for
-``draw`` the kernel's source run as plain Python, which checks the compiled arithmetic, while
-the statistical tests check the algorithm).
+``draw`` its law in NumPy, position by position, which checks the groups and parts the kernel
+adds by, while the statistical tests check the algorithm).
 """
 
 from __future__ import annotations
@@ -419,5 +420,18 @@ def draw_many(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, us: np.ndarray
 
 
 def draw_python(q: np.ndarray, sums: np.ndarray, taken: np.ndarray, u: float) -> int:
-    """``draw`` run as plain Python (the kernel's own source, not compiled)."""
-    return int(_draw.py_func(q, sums, taken, float(u), BLOCK))
+    """``draw``'s law in NumPy, the reference the tests compare it with: the first position,
+    among those with ``q > 0`` not taken, where their running mass in order passes ``u``
+    times their whole mass (the last of them if rounding leaves it short); it is marked taken
+    and its block summed again. The kernel adds by groups of blocks and parts of a block
+    instead of position by position: the two agree except where ``u`` falls within rounding
+    of a boundary."""
+    left = np.where(taken, 0.0, q)
+    running = np.cumsum(left)
+    live = np.flatnonzero(left > 0)
+    at = int(np.searchsorted(running[live], u * running[-1], side="right"))
+    pos = int(live[min(at, len(live) - 1)])
+    taken[pos] = True
+    b = pos // BLOCK
+    sums[b] = float(np.where(taken, 0.0, q)[b * BLOCK : (b + 1) * BLOCK].sum())
+    return pos

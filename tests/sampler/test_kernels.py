@@ -86,18 +86,22 @@ def test_compiled_argmax_is_numpys(dtype, seed):
                 assert got == int(np.argmax(row)), (row, got)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_draw_matches_its_python_reference_until_exhausted(seed):
+@pytest.mark.parametrize(("seed", "blocks"), [(0, 3), (1, 3), (2, 33), (3, 33)])
+def test_draw_matches_its_python_reference_until_exhausted(seed, blocks):
+    # Several blocks and the last one short; with 33 blocks, three groups of 16 (the draw's
+    # first scan), the first of them without mass, and a last group of two blocks, the second short.
     rng = np.random.default_rng(seed)
-    n = 3 * _kernels.BLOCK + 17  # several blocks, the last one short
+    n = blocks * _kernels.BLOCK + 17
     q = rng.dirichlet(np.full(n, 0.3))
     q[rng.random(n) < 0.2] = 0.0
-    q[5] = 0.9  # one heavy position: the rest is drawn from what remains after it
+    if blocks > 16:
+        q[: 16 * _kernels.BLOCK] = 0.0
+    q[5 if blocks <= 16 else 16 * _kernels.BLOCK + 5] = 0.9  # one heavy position: the rest is drawn from what remains after it
     sums, count = _kernels.block_sums(q)
     assert count == int((q > 0).sum())
     np.testing.assert_allclose(sums, [q[b : b + _kernels.BLOCK].sum() for b in range(0, n, _kernels.BLOCK)], rtol=1e-14)
     taken = np.zeros(n, dtype=bool)
-    for e in (1, 2, 700):
+    for e in (1, 2, 700) if blocks <= 16 else (4097, 4098, 4800):
         taken[e] = True
         count -= q[e] > 0
         sums[e // _kernels.BLOCK] = _kernels.block_sum(q, taken, e // _kernels.BLOCK)
@@ -108,7 +112,8 @@ def test_draw_matches_its_python_reference_until_exhausted(seed):
         pos = _kernels.draw(q, sums, taken, u)
         assert pos == _kernels.draw_python(q, sums_py, taken_py, u)
         seen.append(pos)
-    assert sorted(seen) == sorted(np.flatnonzero((q > 0) & ~np.isin(np.arange(n), [1, 2, 700])))
+    gone = [1, 2, 700] if blocks <= 16 else [4097, 4098, 4800]
+    assert sorted(seen) == sorted(np.flatnonzero((q > 0) & ~np.isin(np.arange(n), gone)))
     assert np.all(sums == 0)
 
 

@@ -380,10 +380,11 @@ def _needs_two_cores():
 
 @pytest.mark.parametrize("size", [0, 20_000])
 def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size):
-    """The thread beside the walks makes rows in their order while the walks make each row
-    they need that it has not claimed, and rows from the last down while they wait for one it
-    is making; on a large vocabulary (rows of ~20 µs) the two claim rows side by side, again
-    and again: each row is made exactly once, and the steps are those of the rows one by one."""
+    """The walks make rows until the thread beside them begins (then each row they need that
+    it has not claimed, and rows from the last down while they wait for one it is making), the
+    thread makes rows in their order; on a large vocabulary (rows of ~20 µs), again and again:
+    each row is made exactly once, and the steps are those of the rows one by one. (Both sides
+    make rows over these runs; the tests below take each path of the claims alone.)"""
     _needs_two_cores()
     made = _watch_ahead(monkeypatch)
     sides = np.zeros(2, dtype=int)
@@ -395,7 +396,7 @@ def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatc
         claims = made[-1].claims
         sides += [int((claims[_layout.WALKS] & ~claims[_layout.THREAD]).sum()), int(claims[_layout.THREAD].sum())]
     if size:
-        assert sides.min() > 0, sides  # both sides made rows
+        assert sides.min() > 0, sides
 
 
 def _kept_args(n: int = 10, size: int = 600):

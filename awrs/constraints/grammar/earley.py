@@ -7,12 +7,10 @@ not with its square. Charts are immutable (particles share prefixes) and **hash-
 columns with the same items still waiting for something, over the same origin columns, are one
 object, so tokenisations of the text that lead to the same parser state (``(A | B)+`` with
 ``A`` and ``B`` matching the same text, a lexer that can cut a word anywhere) are one
-hypothesis, not exponentially many. Scans are memoised on the chart by weak reference, and
-the last :data:`RECENT` columns made are held strongly as well: a chart reached again while some
-state holds it, or soon after it was made, is not recomputed (the sampler checks many candidate
-tokens that end the same token the same way, and most are refused, which would free the chart
-each time), and charts no state holds are freed once newer ones push them out, however long a
-:class:`~awrs.constraints.grammar.Grammar` lives.
+hypothesis, not exponentially many. Scans are memoised on the chart by weak reference: a chart
+reached again while something holds it is not recomputed, and charts nothing holds are freed,
+however long a :class:`~awrs.constraints.grammar.Grammar` lives (a Grammar holds the columns
+its scans made last, a bounded number: :data:`awrs.constraints.grammar.RECENT_COLUMNS`).
 
 Nullable nonterminals are handled by advancing over them at prediction time (Aycock and
 Horspool), and unproductive rules are removed beforehand, so every item in a column can still
@@ -35,11 +33,6 @@ Item = tuple  # (rule index, dot, origin column, or SELF for the column that hol
 #: columns are freed by reference counting alone).
 SELF = None
 
-#: How many of the columns made last a grammar holds strongly (beside the states that hold
-#: them). On the SQL benchmark at 64 particles, without it ~1,000 columns were made per 16
-#: steps; with it, ~60-120 (the same ones a grammar holding every column makes).
-RECENT = 512
-
 
 @dataclass(frozen=True, eq=False)
 class Rules:
@@ -55,7 +48,6 @@ class Rules:
     nullable: frozenset[int] = field(init=False, repr=False)
     columns: weakref.WeakValueDictionary[tuple[bool, bool, frozenset[Item]], Chart] = field(init=False, repr=False)
     lock: threading.Lock = field(init=False, repr=False)
-    recent: deque[Chart] = field(init=False, repr=False)  # the last RECENT columns made, held
 
     def __post_init__(self) -> None:
         by_lhs: list[list[int]] = [[] for _ in range(self.n_nonterminals)]
@@ -66,7 +58,6 @@ class Rules:
         # The hash-consing table of the columns made so far and still held somewhere.
         object.__setattr__(self, "columns", weakref.WeakValueDictionary())
         object.__setattr__(self, "lock", threading.Lock())
-        object.__setattr__(self, "recent", deque(maxlen=RECENT))
 
 
 def _nullable(g: Rules) -> frozenset[int]:
@@ -108,8 +99,9 @@ class Chart:
     def initial(cls, grammar: Rules) -> Chart:
         return _column(grammar, [(r, 0, SELF) for r in grammar.by_lhs[grammar.start]], True)
 
-    def scan(self, terminal: int) -> Chart | None:
-        """The chart after one more terminal, or None if the grammar does not allow it here."""
+    def scan(self, terminal: int, made: deque[Chart] | None = None) -> Chart | None:
+        """The chart after one more terminal, or None if the grammar does not allow it here;
+        a column made here (neither memoised nor hash-consed) is also appended to ``made``."""
         hit = self._next.get(terminal)
         if hit is not None:
             if hit is _FAILS:
@@ -121,7 +113,7 @@ class Chart:
         if not waiting:
             self._next[terminal] = _FAILS
             return None
-        chart = _column(self.grammar, [(r, d + 1, self if o is SELF else o) for r, d, o in waiting], False)
+        chart = _column(self.grammar, [(r, d + 1, self if o is SELF else o) for r, d, o in waiting], False, made)
         self._next[terminal] = weakref.ref(chart)
         return chart
 
@@ -129,9 +121,10 @@ class Chart:
 _FAILS = object()
 
 
-def _column(g: Rules, seeds: Sequence[Item], is_start: bool) -> Chart:
+def _column(g: Rules, seeds: Sequence[Item], is_start: bool, made: deque[Chart] | None = None) -> Chart:
     """The column grown from ``seeds`` by prediction and completion, hash-consed on the items
-    that still wait for something (completed items have done all their work)."""
+    that still wait for something (completed items have done all their work); appended to
+    ``made`` when it is a new one."""
     items: set[Item] = set()
     by_nt: dict[int, list[Item]] = {}
     by_t: dict[int, list[Item]] = {}
@@ -168,5 +161,6 @@ def _column(g: Rules, seeds: Sequence[Item], is_start: bool) -> Chart:
         if found is None:
             found = Chart(g, by_nt, by_t, accepting, is_start)
             g.columns[key] = found
-            g.recent.append(found)
+            if made is not None:
+                made.append(found)
     return found

@@ -72,17 +72,17 @@ def test_a_reused_grammar_does_not_keep_what_it_checked():
 
 def test_a_chart_no_state_holds_is_kept_while_recent():
     """A column no state holds any more is not made again while it is among the last
-    ``RECENT`` made (candidate tokens that end a token the same way, most of them refused,
-    each scan the same terminal), and is freed once newer ones push it out."""
+    ``RECENT_COLUMNS`` the Grammar scanned (candidate tokens that end a token the same way,
+    most of them refused, each scan the same terminal), and is freed once newer ones push it
+    out; a Grammar dropped frees what it held (its compiled tables too)."""
     import weakref
 
+    from awrs.constraints import grammar as module
     from awrs.constraints.grammar import earley
 
     g = Grammar('start: "(" start ")" | "a"')
-    rules = g._g.rules
     made = []
     original = earley._column
-    chart = earley.Chart.initial(rules)
 
     def counted(*args):
         made.append(args)
@@ -90,17 +90,22 @@ def test_a_chart_no_state_holds_is_kept_while_recent():
 
     earley._column = counted
     try:
-        term = next(t for t in range(rules.n_terminals) if chart.by_t.get(t))
-        first = weakref.ref(chart.scan(term))  # dropped at once: no state holds it
+        assert g.advance(g.initial(), b"(a") is not None
+        made.clear()
         gc.collect()
-        assert first() is not None and chart.scan(term) is first() and len(made) == 1
-        rules.recent.extend([chart] * earley.RECENT)  # newer columns push it out
+        assert g.advance(g.initial(), b"(a") is not None and not made  # its columns were kept
+        first = weakref.ref(g._recent[0])
+        g._recent.extend([g._init[0].chart] * module.RECENT_COLUMNS)  # newer ones push them out
         gc.collect()
         assert first() is None
-        chart.scan(term)
-        assert len(made) == 2  # made again
+        assert g.advance(g.initial(), b"(a") is not None and made  # made again
     finally:
         earley._column = original
+    made.clear()  # (the arguments hold columns, which hold their masks under the compiled grammar)
+    compiled = weakref.ref(g._g)
+    del g
+    gc.collect()
+    assert compiled() is None
 
 
 def test_ambiguous_tokenisations_share_one_hypothesis():
