@@ -24,9 +24,9 @@ __all__ = ["CandidateLayout", "eos_logprob", "gather_with_eos", "greedy_at", "wi
 @njit(cache=True, nogil=True)
 def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - compiled
     # The full layout's kept weights in one call: `at` is np.argmax(lp) or _argmax(lp)
-    # (vectorised; usually the most likely token kept), the EOS candidate is the log-sum-exp of the end ids, `top`
-    # the most likely kept candidate (CandidateLayout.greedy's choice). Returns (at, top, count,
-    # total), at = -1 when nothing is kept.
+    # (vectorised; usually the most likely token kept), the EOS candidate is the log-sum-exp
+    # of the end ids, `top` the most likely kept candidate (CandidateLayout.greedy's choice).
+    # Returns (at, top, count, total), at = -1 when nothing is kept.
     n = lp.shape[0]
     if not (lp[at] > -np.inf and not prune[at]):
         at = _masked_argmax(lp, prune[:n])
@@ -73,11 +73,10 @@ WALKS, THREAD = 0, 1
 
 @njit(cache=True, nogil=True)
 def _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row):  # pragma: no cover - compiled
-    # _full_kept of rows[which[d]] with prunes[prune_of[d]] pruned,
-    # into out[d] and sums[d], and meta[d] = (at, top, count, total); then done[d] += 1, after a
-    # fence (a thread that sees it, then fences, sees the row's results: _is_done). ``copy``:
-    # copy the row into ``row`` first (rows that are not C-contiguous, a broadcast view, are
-    # read unvectorised).
+    # _full_kept of rows[which[d]] with prunes[prune_of[d]] pruned, into out[d] and sums[d],
+    # and meta[d] = (at, top, count, total); then done[d] += 1, after a fence (a thread that
+    # sees it, then fences, sees the row's results: _is_done). ``copy``: copy the row into
+    # ``row`` first (rows that are not C-contiguous, a broadcast view, are read unvectorised).
     if copy:
         row[:] = rows[which[d]]
         at, top, count, total = _full_kept(row, _argmax(row), eos, prunes[prune_of[d]], out[d], sums[d], 256)

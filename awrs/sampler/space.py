@@ -33,6 +33,9 @@ COMPACT_SHARE = 1 / 8
 #: forgets them all when full.
 KNOWN_STATES = 16384
 
+#: What :attr:`_Known.first` says of a byte alone from a state, once known.
+FIRST_TAKEN, FIRST_REFUSED = 1, 2
+
 
 class CandidateSpace:
     """The candidate layout for one vocabulary and one constraint (built once per generation).
@@ -121,14 +124,6 @@ class CandidateSpace:
         out.flags.writeable = False
         return out
 
-    @property
-    def first_of(self) -> list[int]:
-        """Each candidate's first byte in the full layout, 256 for EOS and for tokens without
-        bytes (a list: the Python walks index it once per candidate, docs/sampler.md "Refused
-        first bytes"); made once per vocabulary (5 ms for 49,152 tokens, where a generation of
-        one particle takes ~0.1 ms a step)."""
-        return self.vocab.first_bytes_then_end
-
     def row(self, logprobs: np.ndarray) -> np.ndarray:
         """The model's log-probabilities as the kernels read them: float32 or float64 (others
         become float64), one per token of the vocabulary."""
@@ -191,15 +186,16 @@ class _Known:
     takes alone. A state is a value (docs/constraints.md), so this holds for every particle in
     that state, at every step of the generation."""
 
-    __slots__ = ("allowed", "final", "first", "next_states", "no_first")
+    __slots__ = ("allowed", "final", "first", "next_states")
 
     def __init__(self) -> None:
         self.allowed: dict[int, bool] = {}
         self.next_states: dict[int, Any] = {}
         self.final: bool | None = None
-        self.first: dict[int, bool] = {}
-        #: ``no_first[b]``: ``first[b] is False`` (index 256, never set: no first byte).
-        self.no_first = bytearray(257)
+        #: ``first[b]``: what the state says of byte ``b`` alone, 0 until known, then
+        #: :data:`FIRST_TAKEN` or :data:`FIRST_REFUSED` (index 256, for tokens without bytes,
+        #: is never refused).
+        self.first = bytearray(257)
 
 
 class _Answers:
@@ -267,32 +263,32 @@ class TokenChecker(CountedAccept):
         byte (docs/sampler.md, "Refused first bytes")."""
         space = self.space
         token = space.vocab.tokens[i]
-        bytewise = space.bytewise
-        first = self._answers.known.first
-        b = token[0] if token else -1
-        if bytewise and first.get(b) is False:
+        first = self._answers.known.first if space.bytewise else None
+        b = token[0] if token else 256
+        if first is not None and first[b] == FIRST_REFUSED:
             return False
         nxt = space.constraint.advance(self.state, token)
         if nxt is not None:
             self.next_states[i] = nxt
-            if bytewise:
-                first[b] = True
+            if first is not None:
+                first[b] = FIRST_TAKEN
             return True
-        if bytewise and b >= 0 and b not in first:
-            first[b] = taken = len(token) > 1 and space.constraint.advance(self.state, token[:1]) is not None
-            if not taken:
-                self._answers.known.no_first[b] = 1
+        if first is not None and b < 256 and not first[b]:
+            taken = len(token) > 1 and space.constraint.advance(self.state, token[:1]) is not None
+            first[b] = FIRST_TAKEN if taken else FIRST_REFUSED
         return False
 
     def refusals(self) -> tuple[bytearray, list[int]] | None:
-        """``(no_first, first_of)``: a walk may refuse candidate ``i`` without asking when
-        ``no_first[first_of[i]]`` (its first byte is refused alone from this state; a bytewise
-        constraint, the full layout), counting it as a check (``calls``) as asking would; it
-        must not ask about ``i`` again. None when there are no such refusals to read."""
+        """``(first, first_of)``: a walk may refuse candidate ``i`` without asking when
+        ``first[first_of[i]] == FIRST_REFUSED`` (its first byte is refused alone from this
+        state; a bytewise constraint, the full layout), counting it as a check (``calls``) as
+        asking would; it must not ask about ``i`` again. ``first_of`` is each candidate's first
+        byte (256 for EOS and tokens without bytes), a list made once per vocabulary. None when
+        there are no such refusals to read."""
         space = self.space
         if not space.bytewise or space.positions is not None:
             return None
-        return self._answers.known.no_first, space.first_of
+        return self._answers.known.first, space.vocab.first_bytes_then_end
 
     def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:
         """What checks made elsewhere found (the kernel walks of awrs.sampler._dfa_walks):

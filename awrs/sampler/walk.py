@@ -20,6 +20,7 @@ from awrs.sampler import _kernels
 from awrs.sampler.base import Accept, CountedAccept, Estimator, Narrow, Step, counted
 from awrs.sampler.kept import Kept, Rest
 from awrs.sampler.order import RandomOrder
+from awrs.sampler.space import FIRST_REFUSED
 
 __all__ = ["NARROW_AFTER", "RESTART_SHARE", "walk", "walk_on"]
 
@@ -144,13 +145,13 @@ def _level_walk(
     # Candidates whose first byte the state refuses alone are refused here, without a call
     # (TokenChecker.refusals; a level never visits a candidate twice).
     refusals = getattr(accept, "refusals", None)
-    no_first, first_of = (None, None) if refusals is None else (refusals() or (None, None))
+    first, first_of = (None, None) if refusals is None else (refusals() or (None, None))
     while True:
         if i >= n or left <= total * RESTART_SHARE:
             return _RESTART
         pos = order.position(i)
         capped = max_rejects is not None and len(visits.rejected) + 1 >= max_rejects
-        if no_first is not None and no_first[first_of[pos]]:  # type: ignore[index]
+        if first is not None and first[first_of[pos]] == FIRST_REFUSED:  # type: ignore[index]
             accept.calls += 1  # type: ignore[misc]
         elif accept(pos):
             if not weighted:
