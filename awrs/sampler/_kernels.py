@@ -108,21 +108,8 @@ if not getattr(numba.config, "DISABLE_JIT", False):
     @overload(_argmax)
     def _argmax_typed(lp):  # pragma: no cover - compiled
         if lp.layout != "C" or lp.dtype not in (numba.types.float32, numba.types.float64):
-            return _argmax_scalar
+            return lambda lp: lp.argmax()  # numba's (a scalar loop, NumPy's answers)
         return _argmax_bits
-
-
-def _argmax_scalar(lp):  # pragma: no cover - compiled (the overload of _argmax)
-    at = 0
-    top = lp[0]
-    for i in range(lp.shape[0]):
-        v = lp[i]
-        if v != v:
-            return i
-        if v > top:
-            top = v
-            at = i
-    return at
 
 
 def _argmax_bits(lp):  # pragma: no cover - compiled (the overload of _argmax)
