@@ -87,6 +87,15 @@ def _llama() -> Any:
 _backend_ready = False
 
 
+def uses_amx(ll: Any) -> bool:
+    """Does this llama.cpp build run its AMX kernels here (a CPU with AMX, a build that has
+    them)? Weights repacked for them crash in ``ggml_backend_amx_mul_mat`` with the default
+    model's Q4_1 tensors (llama-cpp-python 0.3.36 built on a Sapphire Rapids VM: a segfault at
+    the first decode; llama.cpp issue 20824), and upstream reports wrong results from them with
+    Q4_0 and Q4_1 (pull request 16315)."""
+    return b"AMX_INT8 = 1" in bytes(ll.llama_print_system_info())
+
+
 class LlamaCppModel:
     """A GGUF model run by llama.cpp, seen as byte-string tokens.
 
@@ -119,6 +128,9 @@ class LlamaCppModel:
             raise ModelError(f"n_threads must be at least 1, got {n_threads}")
         params = ll.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
+        # Extra buffer types are the weights repacked for faster kernels: AMX where the CPU has
+        # it, which crashes (uses_amx), so none on such a CPU; elsewhere llama.cpp's default.
+        params.use_extra_bufts = not uses_amx(ll)
         self._model = ll.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise ModelError(f"llama.cpp could not load {self.path}: is it a GGUF model file of an architecture it supports?")

@@ -209,6 +209,27 @@ def test_llama_cpp_errors_are_model_errors(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("info", "amx"),
+    [
+        (b"CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 | ", True),
+        (b"CPU : AVX2 = 1 | AVX512 = 1 | REPACK = 1 | ", False),
+        (b"CPU : AVX2 = 1 | AMX_INT8 = 0 | ", False),
+    ],
+)
+def test_weights_are_not_repacked_for_amx(info, amx):
+    """llama.cpp's AMX kernels crash on the default model (a segfault at the first decode on a
+    Sapphire Rapids machine): where the build runs them, the model loads without extra buffer
+    types. The contract tests above then run on such a machine; this reads the switch."""
+    from awrs.lm.llama_cpp import uses_amx
+
+    class Build:
+        def llama_print_system_info(self):
+            return info
+
+    assert uses_amx(Build()) is amx
+
+
+@pytest.mark.parametrize(
     ("source", "dtype", "installed", "chosen"),
     [
         (None, None, True, "llama_cpp"),
@@ -239,6 +260,30 @@ def test_int8_is_dynamic_quantisation_of_the_transformers_model(default_lm):
     # Lossy on this small model (benchmarks/lm_step.py reports KL ~0.3-0.8 nats from float32),
     # but still a language model: its top token is among float32's top five here.
     assert int(np.argmax(lp)) in np.argsort(-default_lm.start([prompt]).logprobs()[0])[:5]
+
+
+def test_int8_layers_take_8_bit_activations_where_the_kernel_multiplies_them_exactly(default_lm):
+    """Each quantised layer computes exactly (to float rounding) the product of the activations
+    quantised per tensor (8 bits where full_range_is_exact, else torch's 7) and the int8
+    weights: a kernel that saturated would be off by about half on large activations."""
+    import torch
+
+    from awrs.lm.hf import full_range_is_exact
+
+    lm = awrs.load_model(backend="transformers", dtype="int8")
+    layers = [m for m in lm.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert len(layers) == 211  # 30 blocks of 7 linear layers and the output head
+    full = full_range_is_exact()
+    assert {type(m).__name__ for m in layers} == {"FullRangeLinear" if full else "Linear"}
+    gen = torch.Generator().manual_seed(0)
+    for layer in layers[::50]:
+        w = layer.weight().dequantize()
+        x = torch.rand(3, w.shape[1], generator=gen) * 6 - 1  # mostly positive, as after SiLU
+        exact = torch.quantize_per_tensor_dynamic(x, torch.quint8, reduce_range=not full).dequantize() @ w.T
+        if layer.bias() is not None:
+            exact += layer.bias()
+        with torch.no_grad():
+            torch.testing.assert_close(layer(x), exact, rtol=1e-4, atol=1e-3)
 
 
 def test_a_llama_batch_collected_in_a_reference_cycle_leaves_no_closed_context_to_reuse(llama_lm):
