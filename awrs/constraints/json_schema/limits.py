@@ -90,6 +90,8 @@ def nesting_after(nest: int, data: bytes) -> tuple[int, int | None]:
     opens a level beyond :data:`MAX_DEPTH` (None when none does). A nesting state is
     ``depth << 2 | flags``: the arrays and objects open, inside a string, after a backslash.
     Exact for any prefix of valid JSON; the schema's nodes refuse everything else."""
+    if _STRUCTURAL.search(data) is None:  # most tokens (a third of the time of the loop below)
+        return (nest & ~_ESCAPED if data else nest), None  # an escaped byte is read, if any
     depth, flags = nest >> 2, nest & 3
     skip = 0 if not flags & _ESCAPED else 1  # the byte a backslash escapes
     flags &= _IN_STRING

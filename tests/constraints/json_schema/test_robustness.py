@@ -5,6 +5,7 @@ nesting past the stated depth limit (a ConstraintError, never a RecursionError).
 from __future__ import annotations
 
 import json
+import random
 import time
 
 import pytest
@@ -332,3 +333,40 @@ def test_the_limit_leaves_room_for_a_deep_caller():
     assert _from_a_caller(CALLER_FRAMES, lambda: c.accepts(text))
     for keyword in ("properties", "items"):
         _from_a_caller(CALLER_FRAMES, lambda keyword=keyword: JsonSchema(_deep_schema(keyword, MAX_DEPTH - 1)))
+
+
+def _nesting_by_bytes(nest: int, data: bytes) -> int:
+    """The nesting state after ``data`` read one byte at a time (no depth limit)."""
+    depth, in_string, escaped = nest >> 2, nest & 1, nest & 2
+    for c in data:
+        if escaped:
+            escaped = 0
+        elif in_string:
+            escaped = 2 if c == 0x5C else 0
+            in_string = 0 if c == 0x22 else 1
+        elif c == 0x22:
+            in_string = 1
+        elif c in b"[{":
+            depth += 1
+        elif c in b"]}":
+            depth -= 1
+    return depth << 2 | in_string | escaped
+
+
+def test_the_nesting_after_any_piece_of_text_is_read_byte_by_byte():
+    """nesting_after on every split of texts full of strings, escapes and brackets (pieces
+    with and without structural bytes, starting inside a string or after a backslash) gives
+    the state the bytes give one at a time."""
+    from awrs.constraints.json_schema.limits import nesting_after
+
+    rng = random.Random(7)
+    alphabet = b'ab 1"\\[]{},:'
+    for _ in range(300):
+        text = bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 24)))
+        nest = 4 * rng.randrange(0, 5)
+        for cut in range(len(text) + 1):
+            middle = _nesting_by_bytes(nest, text[:cut])
+            if middle >> 2 < 0 or _nesting_by_bytes(middle, text[cut:]) >> 2 < 0:
+                continue  # more closed than opened: not a prefix of JSON
+            after, over = nesting_after(middle, text[cut:])
+            assert over is None and after == _nesting_by_bytes(middle, text[cut:]), (middle, text[cut:])
