@@ -9,6 +9,7 @@ This module imports torch and transformers; ``import awrs`` does not import it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Sequence
@@ -94,9 +95,10 @@ def quantize_int8(model: Any) -> Any:
     return quantized
 
 
-def _full_range_linear() -> type:
+@functools.cache
+def _full_range_linear() -> Any:
     """torch's dynamically quantised Linear with 8-bit activations (torch's own passes
-    ``reduce_range=True``, 7 bits, whatever the kernel)."""
+    ``reduce_range=True``, 7 bits, whatever the kernel); one class per process."""
     from torch.ao.nn.quantized.dynamic import Linear
 
     class FullRangeLinear(Linear):
@@ -112,21 +114,18 @@ _full_range: dict[str, bool] = {}  # by torch.backends.quantized.engine
 
 def full_range_is_exact() -> bool:
     """Does torch's int8 linear kernel on this CPU multiply 8-bit activations by int8 weights
-    without saturating? Asked once per process (and quantized engine) of the kernel itself: the largest activation
-    (255) times the largest weight (127), 64 times over, in each sign. A kernel that sums pairs
-    of products in 16 bits (x86 without VNNI) returns about half the sum (two products make
-    64,770, which saturates at 32,767); one that sums in 32 bits (VNNI, ARM) returns it."""
+    without saturating? Asked once per process and quantized engine, of the layer
+    :func:`quantize_int8` uses: the largest activation (255) times the largest weight (127), 64
+    times over, in each sign. A kernel that sums pairs of products in 16 bits (x86 without
+    VNNI) returns about half the sum (two products make 64,770, which saturates at 32,767); one
+    that sums in 32 bits (VNNI, ARM) returns it."""
     engine = str(torch.backends.quantized.engine)
     if engine not in _full_range:
-        from torch.ao.nn.quantized.dynamic import Linear
-
         with torch.no_grad():
             dense = torch.nn.Linear(64, 2, bias=False)
             dense.weight.copy_(torch.tensor([[1.0], [-1.0]]).expand(2, 64))
             dense.qconfig = torch.ao.quantization.default_dynamic_qconfig  # type: ignore[assignment]
-            quantized = Linear.from_float(dense)  # type: ignore[no-untyped-call]
-            x = torch.ones(1, 64)
-            y = torch.ops.quantized.linear_dynamic(x, quantized._packed_params._packed_params, reduce_range=False)
+            y = _full_range_linear().from_float(dense)(torch.ones(1, 64))  # the layer quantize_int8 would use
         _full_range[engine] = bool(torch.allclose(y, torch.tensor([[64.0, -64.0]]), rtol=0.02))
         logger.debug("int8 activations on %s: %s bits", engine, 8 if _full_range[engine] else 7)
     return _full_range[engine]
