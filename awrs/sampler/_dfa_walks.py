@@ -1,5 +1,4 @@
-"""Every particle's AWRS walk in one Numba call, for constraints that are one byte DFA (private;
-docs/sampler.md, "Walks in one call").
+"""Every particle's AWRS walk in one Numba call (private; docs/sampler.md, "Walks in one call").
 
 A regular expression, a choice, free text and their intersections check a token by walking the
 DFA's table over its bytes, which a kernel can do as well as Python. :func:`dfa_walks` then runs
@@ -17,16 +16,23 @@ first: the same walk). A walk that needs what the kernel does not do (a restart 
 layout or on rows it cannot read, running out again, more than 4,096 draws in one order or
 4,096 rejections) is handed back: the generator is set to where that walk began and Python
 walks it, then the kernel goes on with the next row.
+
+Constraints that are not one DFA walk in the same call: the kernel asks Python for each check
+(:func:`_answer`, called through a ctypes function pointer: ``TokenChecker.answer``) and for the
+candidates a narrowing walk drops (``TokenChecker.refused``); everything else is the same code.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numba
 import numpy as np
+from llvmlite import ir as llvmlite_ir  # type: ignore[import-untyped]
 
 from awrs._numba import njit
 from awrs.sampler._kernels import BLOCK, _argmax, _block_sums, _draw, _total, _unvisited_allowed
@@ -63,6 +69,45 @@ def _check(pos, state, positions, eos_index, table, final, buf, offsets):  # pra
         if s < 0:
             return False, -1
     return True, s
+
+
+#: What a kernel walk asks Python (_answer): may candidate ``c`` follow row ``p``'s text (1 or
+#: 0), or the candidates row ``p``'s state refuses by their first byte, written into the
+#: walks' ``refused`` array (1; 0 when the constraint does not say).
+_CHECK, _NARROW = 0, 1
+
+
+def _call_back_python(addr, op, p, c):
+    """Without the JIT: the callback at ``addr`` called as Python."""
+    return _CALLBACKS[addr](op, p, c)
+
+
+if getattr(numba.config, "DISABLE_JIT", False):
+    _call_back = _call_back_python
+else:
+
+    @numba.extending.intrinsic
+    def _call_back(typingctx, addr, op, p, c):  # pragma: no cover - compiled
+        # The C function at address ``addr`` (a ctypes callback of _CALLBACK_TYPE) called with
+        # (op, p, c), as int64: a call into Python that numba's cache can keep, where an
+        # object-mode block cannot be cached. ctypes takes the GIL for the call.
+        i64 = numba.types.int64
+
+        def codegen(context, builder, signature, args):
+            wide = [context.cast(builder, v, t, i64) for v, t in zip(args, signature.args)]
+            ir = context.get_value_type(i64)
+            fn = builder.inttoptr(wide[0], llvmlite_ir.FunctionType(ir, [ir, ir, ir]).as_pointer())
+            return builder.call(fn, wide[1:])
+
+        return i64(addr, op, p, c), codegen
+
+
+@njit(cache=True, nogil=True)
+def _asked(ask, p, pos, positions):  # pragma: no cover - compiled
+    # _answer's word on candidate ``pos`` (of the layout) after row ``p``'s text: 1, 0, or -1
+    # (it raised).
+    c = positions[pos] if positions.shape[0] > 0 else pos
+    return _call_back(ask, _CHECK, p, c)
 
 
 @njit(cache=True, nogil=True)
@@ -108,6 +153,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     offsets,
     positions,
     eos_index,
+    ask,
     us,
     u,
     weighted,
@@ -222,7 +268,14 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     break
             pos = visited[i]
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
-            ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
+            if ask != 0:  # a constraint that is not a DFA: asked in Python (_answer)
+                code = _asked(ask, p, pos, positions)
+                if code < 0:  # it raised: handed back, dfa_walks raises it
+                    back = True
+                    break
+                ok, s = code == 1, -1
+            else:
+                ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
             checks += 1
             if ok:
                 token, nxt_state = pos, s
@@ -235,7 +288,14 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                         if seen <= i + 1:
                             back, short = True, True
                             break
-                    ok2, _s2 = _check(visited[i + 1], state, positions, eos_index, table, final, buf, offsets)
+                    if ask != 0:
+                        code = _asked(ask, p, visited[i + 1], positions)
+                        if code < 0:
+                            back = True
+                            break
+                        ok2 = code == 1
+                    else:
+                        ok2, _s2 = _check(visited[i + 1], state, positions, eos_index, table, final, buf, offsets)
                     checks += 1
                     if not ok2:
                         left = q[pos]
@@ -252,8 +312,16 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
             left -= q[pos]
             i += 1
             if rejects == 32 and not narrowed:  # NARROW_AFTER: the candidates not visited nor refused
+                if ask != 0:  # refused (TokenChecker.refused) written into ``refused`` by _answer, if it says
+                    code = _call_back(ask, _NARROW, p, 0)
+                    if code < 0:
+                        back = True
+                        break
+                    if code == 0:  # it does not say: the walk goes on unnarrowed (as walk._narrowed)
+                        continue
+                else:
+                    _refused(state, table, first, refused)
                 narrowed = True
-                _refused(state, table, first, refused)
                 _unvisited_allowed(q, refused, visited[:i], narrowq)
                 for j in range(seen):
                     taken[visited[j]] = False
@@ -271,15 +339,21 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     return family.shape[0], u, False
 
 
+#: What :func:`supports` returns for walks whose checks the kernel asks Python for.
+ASKED = "asked"
+
+
 def supports(checkers: Sequence[Any], estimator: Estimator, rng: Any) -> Any:
-    """The DFA the walks of these checkers can run on in one call, or None: the constraint is
-    one byte DFA, the estimator recursive or none, and the generator's bits can be advanced."""
+    """How the walks of these checkers run in one call, or None (in Python, one by one): the
+    estimator recursive or none, and the generator's bits can be advanced. The DFA that makes
+    every check, where the constraint is one byte DFA; else :data:`ASKED`: the kernel asks
+    the checkers (``TokenChecker.answer``) for each check it makes, through a callback."""
     if estimator == "two-loop" or not checkers or not hasattr(getattr(rng, "bit_generator", None), "advance"):
         return None
     space = checkers[0].space
     dfa = space.dfa
     if dfa is None or not all(isinstance(c.state, int) for c in checkers):
-        return None
+        return ASKED
     return dfa
 
 
@@ -306,6 +380,7 @@ def dfa_walks(
     ``ahead``: a ``proposal._KeptAhead`` making the kept distributions beside the walks (then
     ``kept`` is not read: each walk takes its family's row once it is made, or makes it)."""
     space = checkers[0].space
+    asked = dfa is ASKED
     d = len(kept) if ahead is None else len(ahead.done)
     size = weights.shape[1]
     counts = np.zeros(d, dtype=np.int64)
@@ -318,10 +393,14 @@ def dfa_walks(
             continue
         counts[j], totals[j], log_kept[j] = k.blocks[1], k.total, k.log_kept
     made_beside = _beside(ahead, size)
-    states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=len(checkers))
+    n = len(checkers)
+    if asked:
+        states, table, final = np.zeros(n, dtype=np.int64), _NO_TABLE, _NO_FINAL
+    else:
+        states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=n)
+        table, final = dfa.table, dfa.final
     buf, offsets = space.vocab.flat
     positions = space.positions if space.positions is not None else np.zeros(0, dtype=np.int64)
-    n = len(checkers)
     out_token = np.empty(n, dtype=np.int64)
     out_logw = np.empty(n)
     out_checks = np.empty(n, dtype=np.int64)
@@ -333,26 +412,37 @@ def dfa_walks(
     model_rows, prune_of, pruned = _restart_rows(rows if restarts else None, prunes, n, size)
     narrowq, levelq, levelsums, excluded, rejected, refused = _scratch(size, block_sums.shape[1])
     row = _row_scratch(model_rows)
+    asking = _Asking(checkers, space.positions, refused) if asked else None
     bits = rng.bit_generator
     p = 0
     retried = -1  # the row last handed back for want of uniforms, walked again with more
     while p < n:
         before = bits.state
         us = rng.random(UNIFORMS_PER_ROW * (n - p) + (RETRY_UNIFORMS if retried == p else 0))
-        stop, used, short = _walks(
-            weights, block_sums, counts, totals, log_kept, fam, states, dfa.table, dfa.final, buf, offsets, positions,
-            space.eos_index, us, 0, weighted, -1 if max_rejects is None else max_rejects, p, out_token, out_logw, out_checks, out_next, taken, sums,
-            visited, space.first_bytes, model_rows, restarts, space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums,
-            excluded, rejected, row, refused, ahead is not None, *made_beside,
-        )  # fmt: skip
+        outer = getattr(_ASKING, "now", None)
+        _ASKING.now = asking  # what _answer answers from, on this thread, for this call
+        try:
+            stop, used, short = _walks(
+                weights, block_sums, counts, totals, log_kept, fam, states, table, final, buf, offsets, positions,
+                space.eos_index, _ANSWER_AT if asked else 0, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
+                out_token, out_logw, out_checks, out_next, taken, sums, visited, space.first_bytes, model_rows, restarts,
+                space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums, excluded, rejected, row, refused,
+                ahead is not None, *made_beside,
+            )  # fmt: skip
+        finally:
+            _ASKING.now = outer
         bits.state = before
+        if asking is not None and asking.error is not None:  # a check raised: the generator as the walk began
+            raise asking.error
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
         for r in range(p, stop):
-            yield _step(checkers[r], int(out_token[r]), float(out_logw[r]), int(out_checks[r]), int(out_next[r]))
+            yield _step(checkers[r], int(out_token[r]), float(out_logw[r]), int(out_checks[r]), int(out_next[r]), asked)
         if stop < n and short and retried != stop:  # a long walk: the kernel again, with more uniforms
             p = retried = stop
             continue
         if stop < n:
+            if asked:  # walked from its start in Python: what the kernel asked is asked again, and counted
+                checkers[stop]._seen.clear()
             yield python_walk(stop)
         p = stop + 1
 
@@ -421,15 +511,67 @@ def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int) -> Step:
+def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int, asked: bool = False) -> Step:
     """The kernel's step for ``checker``'s row, its checker told what the kernel checked (as if
-    it had checked them itself)."""
-    if token < 0:
+    it had checked them itself; ``asked``: the checker answered the checks, and knows the
+    token's next state)."""
+    if token < 0 or asked:
         checker.took(checks)
-        return Step(None, -math.inf, checks)
+        return Step(None, -math.inf, checks) if token < 0 else Step(token, log_w, checks)
     step = Step(token, log_w, checks)
     checker.took(checks, checker.space.to_full(step).token, next_state)
     return step
+
+
+class _Asking:
+    """What :func:`_answer` answers from during one kernel call: the row checkers' answers and
+    what each walk asked (``TokenChecker._seen``, as if it had asked itself), the candidates
+    their states refuse by first byte (in the layout: ``positions`` maps it, for the compact
+    one), the kernel's array those are written into, and what a check raised."""
+
+    __slots__ = ("answers", "checkers", "error", "positions", "refused", "seen")
+
+    def __init__(self, checkers: Sequence[Any], positions: np.ndarray | None, refused: np.ndarray):
+        self.checkers = checkers
+        self.answers = [c.answer for c in checkers]
+        self.seen = [c._seen for c in checkers]
+        self.positions = positions
+        self.refused = refused
+        self.error: BaseException | None = None
+
+    def narrow(self, p: int) -> int:
+        found = self.checkers[p].refused()
+        if found is None:
+            return 0
+        self.refused[:] = found if self.positions is None else found[self.positions]
+        return 1
+
+
+def _answer(op: int, p: int, c: int) -> int:
+    """The kernel walks' callback (:data:`_CALLBACK_TYPE`): for row ``p`` of the call running on
+    this thread, whether candidate ``c`` (a candidate id) may come next (op :data:`_CHECK`: 1
+    or 0), or the refused candidates written into the kernel's array (op :data:`_NARROW`: 1,
+    or 0 when the constraint does not say). -1 when that raised: kept to be raised once the
+    kernel is back (an exception cannot cross the C frames)."""
+    asking: _Asking = _ASKING.now
+    try:
+        if op == _CHECK:
+            hit = asking.seen[p][c] = asking.answers[p](c)
+            return 1 if hit else 0
+        return asking.narrow(p)
+    except BaseException as exc:  # every one, KeyboardInterrupt too: raised by dfa_walks
+        asking.error = exc
+        return -1
+
+
+_ASKING = threading.local()
+_CALLBACK_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)
+_ANSWER = _CALLBACK_TYPE(_answer)  # kept alive with the module: the kernels call its address
+_ANSWER_AT: int = ctypes.cast(_ANSWER, ctypes.c_void_p).value  # type: ignore[assignment]
+_CALLBACKS = {_ANSWER_AT: _answer}  # without the JIT, _call_back calls it by its address
+#: The DFA arguments of a kernel call that asks (one state, no transitions: never read).
+_NO_TABLE = np.full((1, 256), -1, dtype=np.int32)
+_NO_FINAL = np.zeros(1, dtype=np.bool_)
 
 
 assert RESTART_SHARE == 2.0**-20 and NARROW_AFTER == 32 and MAX_AHEAD == 16 and BLOCK == 256, "the kernel's constants"

@@ -242,6 +242,14 @@ class TokenChecker(CountedAccept):
         if hit is not None:
             return hit
         self.calls += 1
+        hit = self.answer(i)
+        seen[i] = hit
+        return hit
+
+    def answer(self, i: int) -> bool:
+        """Whether candidate ``i`` may come next, not counted as a check (the kernel walks of
+        awrs.sampler._dfa_walks count theirs, :meth:`took`); remembered for every checker
+        from this state."""
         allowed = self._answers.known.allowed
         hit = allowed.get(i)
         if hit is None:
@@ -253,7 +261,6 @@ class TokenChecker(CountedAccept):
             else:
                 hit = self._advance(i)
             allowed[i] = hit
-        seen[i] = hit
         return hit
 
     def _advance(self, i: int) -> bool:

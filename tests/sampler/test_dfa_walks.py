@@ -1,6 +1,7 @@
-"""The walks of a DFA constraint in one kernel call (awrs/sampler/_dfa_walks.py) are the Python
-walks: the same tokens, weights, checks, next states and generator state, row after row, with
-hand-backs (restarts over small masses, narrowing, uniforms running out) in between."""
+"""The walks of a step in one kernel call (awrs/sampler/_dfa_walks.py) are the Python walks: the
+same tokens, weights, checks, next states and generator state, row after row, with hand-backs
+(restarts over small masses, narrowing, uniforms running out) in between; for a DFA constraint,
+whose checks the kernel makes, and for the others, whose checks it asks Python for."""
 
 from __future__ import annotations
 
@@ -166,14 +167,108 @@ def test_walks_that_narrow_and_restart_in_the_kernel_are_the_python_walks(propos
                     assert not any(handed), seed
 
 
-def test_the_kernel_takes_dfa_constraints_only():
+def test_which_walks_run_in_the_kernel():
     vocab = _vocab()
-    checkers = [CandidateSpace(vocab, awrs.Regex("a+")).checker(0)]
+    space = CandidateSpace(vocab, awrs.Regex("a+"))
+    checkers = [space.checker(0)]
     rng = np.random.default_rng(0)
-    assert _dfa_walks.supports(checkers, "recursive", rng) is not None
+    assert _dfa_walks.supports(checkers, "recursive", rng) is space.dfa
     assert _dfa_walks.supports(checkers, "two-loop", rng) is None
     assert _dfa_walks.supports(checkers, "recursive", np.random.Generator(np.random.MT19937(0))) is None  # no advance
     json = CandidateSpace(vocab, awrs.JsonSchema({"type": "integer"}))
-    assert _dfa_walks.supports([json.checker(json.constraint.initial())], "recursive", rng) is None
+    assert _dfa_walks.supports([json.checker(json.constraint.initial())], "recursive", rng) is _dfa_walks.ASKED
     both = awrs.Regex("[a-c]+") & awrs.Regex("a.*")  # an intersection of DFAs is one
     assert CandidateSpace(vocab, both).dfa is not None
+
+
+#: Constraints that are not one DFA, over JSON_TOKENS, with texts whose prefixes give the
+#: states the rows walk from: the kernel asks Python for their checks.
+JSON_TOKENS = [
+    *[bytes([c]) for c in b'{}[]",:0123456789 abcxyz-.'],
+    b'{"', b'":', b'",', b'"a', b"ab", b"abc", b"12", b"true", b"null", b" }", b"],", b"\\n", b"\\", b"\\u00", b"\x00",
+]  # fmt: skip
+ASKED = [
+    (
+        lambda: awrs.JsonSchema(
+            {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}}
+        ),
+        ['[{"a": 12, "b": "xyz"}, {"b": "a\\n"}]', "[", '[{"a', '[{"b": "ab'],
+    ),
+    (lambda: awrs.Grammar('start: "[" item ("," item)* "]"\nitem: /[0-9]+/ | "null" | "true"'), ["[12,null,true]", "[1"]),
+    (
+        lambda: awrs.Predicate(prefix=lambda t: set(t) <= set("abc") and len(t) <= 6, complete=lambda t: t.endswith("c")),
+        ["abcab", "ba"],
+    ),
+]
+
+
+def _asked_states(c, texts):
+    states, found = [c.initial()], {repr(c.initial())}
+    for text in texts:
+        s = c.initial()
+        for ch in text.encode():
+            s = c.advance(s, bytes([ch])) if s is not None else None
+            if s is not None and repr(s) not in found:
+                found.add(repr(s))
+                states.append(s)
+    return states
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("proposal", [AwrsProposal(), LcdProposal(), AwrsProposal(max_rejects=3)])
+@pytest.mark.parametrize("which", range(len(ASKED)))
+def test_the_kernel_walks_that_ask_python_for_checks_are_the_python_walks(which, proposal, compact, monkeypatch):
+    """JSON Schema, a grammar and a predicate, from states along some texts: rows at random,
+    and rows whose allowed tokens are 6 or 20 nats down (walks that narrow after 32
+    rejections, restart over small masses and run out of uniforms); the kernel's checks asked
+    of a fresh space (nothing known) and of the space the Python walks filled."""
+    make, texts = ASKED[which]
+    vocab = Vocabulary.from_tokens(JSON_TOKENS, eos_ids=[len(JSON_TOKENS) - 1], special_ids=[])
+    c = make()
+    space = CandidateSpace(vocab, c, compact=compact)
+    assert space.dfa is None
+    states = _asked_states(c, texts)
+    most = 0
+    for seed in range(6):
+        rng = np.random.default_rng(1000 * which + seed)
+        n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+        rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, len(vocab))).astype(np.float32)
+        rows[rng.random(rows.shape) < 0.1] = -np.inf
+        row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
+        if seed % 2:
+            for p, state in enumerate(row_states):
+                rows[p, space.checker(state).mask()[:-1]] -= (6.0, 20.0)[seed % 4 // 2]
+        want = _steps(proposal, rows, space, row_states, seed, False, monkeypatch)
+        for fresh in (True, False):
+            RAN.clear()
+            kernel_space = CandidateSpace(vocab, c, compact=compact) if fresh else space
+            got = _steps(proposal, rows, kernel_space, row_states, seed, True, monkeypatch)
+            assert got == want, (which, seed, fresh)
+            assert RAN
+        most = max(most, *(checks for _, _, checks in want[0]))
+    if proposal.max_rejects is None:
+        assert most > _dfa_walks.NARROW_AFTER  # walks that narrowed
+
+
+def test_a_check_that_raises_in_a_kernel_walk_raises_from_the_step(monkeypatch):
+    """The error of a check the kernel asked for is raised from ``propose_rows`` (it cannot
+    cross the kernel's frames), the generator set to where the raising walk began."""
+
+    class Odd(Exception):
+        pass
+
+    def prefix(text):
+        if "x" in text:
+            raise Odd("no x")
+        return True
+
+    vocab = _vocab()
+    space = CandidateSpace(vocab, awrs.Predicate(prefix=prefix))
+    rng = np.random.default_rng(0)
+    rows = np.zeros((8, len(vocab)), dtype=np.float32)
+    rows[:, TOKENS.index(b"<x>")] = 30.0  # every walk asks about it first
+    checkers = [space.checker(space.constraint.initial()) for _ in range(8)]
+    before = rng.bit_generator.state
+    with pytest.raises(Odd, match="no x"):
+        list(AwrsProposal().propose_rows(rows, checkers, rng))
+    assert rng.bit_generator.state == before  # the first row raised: nothing was drawn

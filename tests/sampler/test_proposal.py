@@ -358,8 +358,11 @@ def _watch_ahead(monkeypatch) -> list:
 
 def _walks_wait(monkeypatch):
     """Walks that make no kept distribution: they wait for the thread's (and make a row only
-    once it has ended short of it, as _layout._ensure_kept does)."""
+    once it has ended short of it, as _layout._ensure_kept does). Walks in Python: the kernel
+    walks make their rows inside the kernel."""
     from awrs.sampler import proposal as module
+
+    _python_walks(monkeypatch)
 
     def wait(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl):
         while not _layout._is_done(done, d):  # each check releases the GIL (a kernel without it)
@@ -371,6 +374,14 @@ def _walks_wait(monkeypatch):
     monkeypatch.setattr(module, "_ensure_kept", wait)
 
 
+def _python_walks(monkeypatch):
+    """The walks in Python, row by row (the kernel walks, awrs/sampler/_dfa_walks.py, make
+    the rows they need inside the kernel: tests/sampler/test_dfa_walks.py)."""
+    from awrs.sampler import _dfa_walks
+
+    monkeypatch.setattr(_dfa_walks, "supports", lambda *a: None)
+
+
 def _needs_two_cores():
     from awrs.sampler import proposal as module
 
@@ -378,14 +389,18 @@ def _needs_two_cores():
         pytest.skip("the kept distributions are made beside the walks with 2 cores or more")
 
 
+@pytest.mark.parametrize("walks", ["python", "kernel"])
 @pytest.mark.parametrize("size", [0, 20_000])
-def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size):
+def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size, walks):
     """The walks make rows until the thread beside them begins (then each row they need that
     it has not claimed, and rows from the last down while they wait for one it is making), the
     thread makes rows in their order; on a large vocabulary (rows of ~20 µs), again and again:
     each row is made exactly once, and the steps are those of the rows one by one. (Both sides
-    make rows over these runs; the tests below take each path of the claims alone.)"""
+    make rows over these runs, with the walks in Python; the tests below take each path of the
+    claims alone.) The kernel walks too, which make the rows they need inside the kernel."""
     _needs_two_cores()
+    if walks == "python":
+        _python_walks(monkeypatch)
     made = _watch_ahead(monkeypatch)
     sides = np.zeros(2, dtype=int)
     for seed in range(12):
@@ -395,7 +410,7 @@ def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatc
         assert made[-1].done.tolist() == [1] * 24, (seed, made[-1].done)
         claims = made[-1].claims
         sides += [int((claims[_layout.WALKS] & ~claims[_layout.THREAD]).sum()), int(claims[_layout.THREAD].sum())]
-    if size:
+    if size and walks == "python":
         assert sides.min() > 0, sides
 
 
@@ -460,6 +475,7 @@ def test_either_side_alone_makes_every_kept_distribution(monkeypatch, side):
     """A thread that never begins (the pool busy elsewhere): the walks make every row. Walks
     that never make rows: they wait for the thread's."""
     _needs_two_cores()
+    _python_walks(monkeypatch)
     from awrs.sampler import proposal as module
 
     made = _watch_ahead(monkeypatch)
