@@ -66,6 +66,7 @@ def check_constraint(
         _check_states_are_values(constraint, data, rng)
         _check_next_bytes(constraint, data, rng)
         _check_bytewise(constraint, data, rng)
+        _check_byte_steps(constraint, data, rng)
         if vocab is not None:
             _check_impossible_tokens(constraint, data, vocab, rng)
     for example in invalid_data:
@@ -180,6 +181,24 @@ def _check_bytewise(c: Constraint, data: bytes, rng: random.Random) -> None:
                 f"{c!r} says it is bytewise and refuses {found[:1]!r} after {data[:i]!r}, but advance() accepts "
                 f"{found!r} (set bytewise = False for a constraint that judges whole texts)"
             )
+
+
+def _check_byte_steps(c: Constraint, data: bytes, rng: random.Random) -> None:
+    """A constraint that says its ``advance`` is a fold over the bytes gives, at a random cut,
+    the state of the whole text as the state of the prefix advanced by the rest byte by byte
+    (equal values, equal hashes)."""
+    if not c.byte_steps or not data:
+        return
+    cut = rng.randrange(len(data))  # a byte or more read alone
+    whole = c.walk(data)
+    state = c.walk(data[:cut])
+    for b in data[cut:]:
+        state = None if state is None else c.advance(state, bytes((b,)))
+    if state != whole or (state is not None and hash(state) != hash(whole)):
+        raise ContractViolation(
+            f"{c!r} says advance is a fold over the bytes, but {data!r} read as {data[:cut]!r} then byte by byte "
+            f"leads to another state (set byte_steps = False)"
+        )
 
 
 #: Tokens marked impossible that are re-checked with ``advance`` at each prefix of an example.

@@ -64,6 +64,14 @@ class Constraint(ABC):
     #: judge whole texts (a user's predicate).
     bytewise: bool = False
 
+    #: ``advance`` is a fold over the bytes — ``advance(s, x + y)`` equals ``advance(advance(s,
+    #: x), y)`` (None once either is) — and its states are hashable values. The sampler may then
+    #: check a token byte by byte through a table of the (state, byte) steps it has met, asking
+    #: ``advance`` once per new step rather than once per token (docs/sampler.md, "Byte
+    #: steps"). False (the default) unless the constraint promises both; ``awrs.testing``
+    #: checks the promise on examples.
+    byte_steps: bool = False
+
     @abstractmethod
     def initial(self) -> State:
         """The state of the empty text."""

@@ -72,9 +72,13 @@ def _check(pos, state, positions, eos_index, table, final, buf, offsets):  # pra
 
 
 #: What a kernel walk asks Python (_answer): may candidate ``c`` follow row ``p``'s text (1 or
-#: 0), or the candidates row ``p``'s state refuses by their first byte, written into the
-#: walks' ``refused`` array (1; 0 when the constraint does not say).
-_CHECK, _NARROW = 0, 1
+#: 0); the candidates row ``p``'s state refuses by their first byte, written into the walks'
+#: ``refused`` array (1; 0 when the constraint does not say); the byte step from state id
+#: ``p`` by byte ``c`` (space.ByteSteps.step: the id of the state it leads to, or a code below).
+_CHECK, _NARROW, _STEP = 0, 1, 2
+#: A byte step's entry in the table (space.ByteSteps): not met yet, refused (else the id of the
+#: state it leads to); and from _answer, no room to keep it, or it raised.
+_UNKNOWN, _REFUSED, _NO_ROOM, _RAISED = -2, -1, -3, -4
 
 
 def _call_back_python(addr, op, p, c):
@@ -103,11 +107,30 @@ else:
 
 
 @njit(cache=True, nogil=True)
-def _asked(ask, p, pos, positions):  # pragma: no cover - compiled
-    # _answer's word on candidate ``pos`` (of the layout) after row ``p``'s text: 1, 0, or -1
-    # (it raised).
+def _asked(ask, p, pos, positions, eos_index, table, ids, finals, buf, offsets):  # pragma: no cover - compiled
+    # (1, 0, or -1 when a check raised; the state id the candidate leads to, or -1) for
+    # candidate ``pos`` (of the layout) after row ``p``'s text: through the byte steps from
+    # the row's state id ``ids[p]`` (space.ByteSteps: a step not met yet is asked once), else
+    # (no id, EOS, a step with no room in the table) asked of the row's checker (_answer).
     c = positions[pos] if positions.shape[0] > 0 else pos
-    return _call_back(ask, _CHECK, p, c)
+    s = ids[p]
+    if s < 0 or c == eos_index:
+        return _call_back(ask, _CHECK, p, c), -1
+    if finals[p]:  # TokenChecker: a final state takes EOS alone
+        return 0, -1
+    for i in range(offsets[c], offsets[c + 1]):
+        b = buf[i]
+        t = table[s, b]
+        if t == _UNKNOWN:
+            t = _call_back(ask, _STEP, s, b)
+            if t == _RAISED:
+                return -1, -1
+            if t == _NO_ROOM:
+                return _call_back(ask, _CHECK, p, c), -1
+        if t < 0:
+            return 0, -1
+        s = t
+    return 1, s
 
 
 @njit(cache=True, nogil=True)
@@ -154,6 +177,9 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     positions,
     eos_index,
     ask,
+    step_table,
+    step_ids,
+    finals,
     us,
     u,
     weighted,
@@ -268,12 +294,12 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     break
             pos = visited[i]
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
-            if ask != 0:  # a constraint that is not a DFA: asked in Python (_answer)
-                code = _asked(ask, p, pos, positions)
+            if ask != 0:  # a constraint that is not a DFA: its byte steps, or asked in Python (_answer)
+                code, s = _asked(ask, p, pos, positions, eos_index, step_table, step_ids, finals, buf, offsets)
                 if code < 0:  # it raised: handed back, dfa_walks raises it
                     back = True
                     break
-                ok, s = code == 1, -1
+                ok = code == 1
             else:
                 ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
             checks += 1
@@ -289,7 +315,9 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                             back, short = True, True
                             break
                     if ask != 0:
-                        code = _asked(ask, p, visited[i + 1], positions)
+                        code, _s2 = _asked(
+                            ask, p, visited[i + 1], positions, eos_index, step_table, step_ids, finals, buf, offsets
+                        )
                         if code < 0:
                             back = True
                             break
@@ -394,8 +422,14 @@ def dfa_walks(
         counts[j], totals[j], log_kept[j] = k.blocks[1], k.total, k.log_kept
     made_beside = _beside(ahead, size)
     n = len(checkers)
+    steps = space.byte_steps if asked else None
+    step_ids, finals = _NO_IDS, _NO_FINALS
     if asked:
         states, table, final = np.zeros(n, dtype=np.int64), _NO_TABLE, _NO_FINAL
+        if steps is not None:
+            step_ids, finals = _step_ids(steps, checkers)
+        else:  # every check asked whole
+            step_ids, finals = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.bool_)
     else:
         states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=n)
         table, final = dfa.table, dfa.final
@@ -412,7 +446,7 @@ def dfa_walks(
     model_rows, prune_of, pruned = _restart_rows(rows if restarts else None, prunes, n, size)
     narrowq, levelq, levelsums, excluded, rejected, refused = _scratch(size, block_sums.shape[1])
     row = _row_scratch(model_rows)
-    asking = _Asking(checkers, space.positions, refused) if asked else None
+    asking = _Asking(checkers, space.positions, refused, steps) if asked else None
     bits = rng.bit_generator
     p = 0
     retried = -1  # the row last handed back for want of uniforms, walked again with more
@@ -424,7 +458,7 @@ def dfa_walks(
         try:
             stop, used, short = _walks(
                 weights, block_sums, counts, totals, log_kept, fam, states, table, final, buf, offsets, positions,
-                space.eos_index, _ANSWER_AT if asked else 0, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
+                space.eos_index, _ANSWER_AT if asked else 0, _NO_TABLE if steps is None else steps.table, step_ids, finals, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
                 out_token, out_logw, out_checks, out_next, taken, sums, visited, space.first_bytes, model_rows, restarts,
                 space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums, excluded, rejected, row, refused,
                 ahead is not None, *made_beside,
@@ -436,7 +470,7 @@ def dfa_walks(
             raise asking.error
         bits.advance(int(used))  # type: ignore[attr-defined]  # PCG64 and the others that have it (supports)
         for r in range(p, stop):
-            yield _step(checkers[r], int(out_token[r]), float(out_logw[r]), int(out_checks[r]), int(out_next[r]), asked)
+            yield _step(checkers[r], int(out_token[r]), float(out_logw[r]), int(out_checks[r]), int(out_next[r]), asked, steps)
         if stop < n and short and retried != stop:  # a long walk: the kernel again, with more uniforms
             p = retried = stop
             continue
@@ -511,16 +545,40 @@ def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int, asked: bool = False) -> Step:
+def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int, asked: bool = False, steps: Any = None) -> Step:
     """The kernel's step for ``checker``'s row, its checker told what the kernel checked (as if
-    it had checked them itself; ``asked``: the checker answered the checks, and knows the
-    token's next state)."""
-    if token < 0 or asked:
+    it had checked them itself). ``asked``: the kernel asked Python for checks; the token's next
+    state is ``steps.states[next_state]`` when it followed the byte steps there, else its
+    checker knows it (it answered the check)."""
+    if token < 0 or (asked and next_state < 0):
         checker.took(checks)
         return Step(None, -math.inf, checks) if token < 0 else Step(token, log_w, checks)
     step = Step(token, log_w, checks)
-    checker.took(checks, checker.space.to_full(step).token, next_state)
+    checker.took(checks, checker.space.to_full(step).token, steps.states[next_state] if asked else next_state)
     return step
+
+
+def _step_ids(steps: Any, checkers: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's state id in ``steps`` (space.ByteSteps; -1: its checks are asked whole) and
+    whether the state is final, with room made for the states the call may meet. A state's id
+    is remembered with what is known of it (``_Known.step_id``, for the table's epoch)."""
+    n = len(checkers)
+    steps.ready(n + STEP_ROOM)
+    ids = np.empty(n, dtype=np.int64)
+    finals = np.empty(n, dtype=np.bool_)
+    epoch = steps.epoch
+    for p, checker in enumerate(checkers):
+        known = checker._answers.known
+        if known.step_epoch != epoch:
+            known.step_id, known.step_epoch = steps.id_of(checker.state), epoch
+        ids[p] = known.step_id
+        finals[p] = checker.final()
+    return ids, finals
+
+
+#: Room for new states made before each kernel call that follows byte steps (a step that finds
+#: none is asked whole, and the table grows before the next call).
+STEP_ROOM = 4096
 
 
 class _Asking:
@@ -529,10 +587,11 @@ class _Asking:
     their states refuse by first byte (in the layout: ``positions`` maps it, for the compact
     one), the kernel's array those are written into, and what a check raised."""
 
-    __slots__ = ("answers", "checkers", "error", "positions", "refused", "seen")
+    __slots__ = ("answers", "checkers", "error", "positions", "refused", "seen", "steps")
 
-    def __init__(self, checkers: Sequence[Any], positions: np.ndarray | None, refused: np.ndarray):
+    def __init__(self, checkers: Sequence[Any], positions: np.ndarray | None, refused: np.ndarray, steps: Any = None):
         self.checkers = checkers
+        self.steps = steps
         self.answers = [c.answer for c in checkers]
         self.seen = [c._seen for c in checkers]
         self.positions = positions
@@ -558,10 +617,12 @@ def _answer(op: int, p: int, c: int) -> int:
         if op == _CHECK:
             hit = asking.seen[p][c] = asking.answers[p](c)
             return 1 if hit else 0
+        if op == _STEP:
+            return asking.steps.step(p, c)
         return asking.narrow(p)
     except BaseException as exc:  # every one, KeyboardInterrupt too: raised by dfa_walks
         asking.error = exc
-        return -1
+        return _RAISED if op == _STEP else -1
 
 
 _ASKING = threading.local()
@@ -572,6 +633,8 @@ _CALLBACKS = {_ANSWER_AT: _answer}  # without the JIT, _call_back calls it by it
 #: The DFA arguments of a kernel call that asks (one state, no transitions: never read).
 _NO_TABLE = np.full((1, 256), -1, dtype=np.int32)
 _NO_FINAL = np.zeros(1, dtype=np.bool_)
+_NO_IDS = np.full(0, -1, dtype=np.int64)  # a DFA's call: never read
+_NO_FINALS = np.zeros(0, dtype=np.bool_)
 
 
 assert RESTART_SHARE == 2.0**-20 and NARROW_AFTER == 32 and MAX_AHEAD == 16 and BLOCK == 256, "the kernel's constants"

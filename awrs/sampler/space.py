@@ -23,7 +23,7 @@ from awrs.lm.vocab import Vocabulary
 from awrs.sampler._layout import F32, F64, CandidateLayout
 from awrs.sampler.base import CountedAccept, Step
 
-__all__ = ["COMPACT_SHARE", "KNOWN_STATES", "CandidateSpace", "TokenChecker"]
+__all__ = ["COMPACT_SHARE", "KNOWN_STATES", "STEP_STATES", "ByteSteps", "CandidateSpace", "TokenChecker"]
 
 #: A space whose constraint can use at most this share of the vocabulary's tokens (by the
 #: bytes it ever produces) lays its steps out compactly: those tokens and EOS only.
@@ -35,6 +35,79 @@ KNOWN_STATES = 16384
 
 #: What :attr:`_Known.first` says of a byte alone from a state, once known.
 FIRST_TAKEN, FIRST_REFUSED = 1, 2
+
+#: The most states a space's :class:`ByteSteps` table holds (1 KB each); it is emptied, between
+#: steps, once full.
+STEP_STATES = 16384
+#: A byte step's entry in :attr:`ByteSteps.table`: not met yet, or refused (else a state id);
+#: and what :meth:`ByteSteps.step` says when it cannot keep the step.
+UNKNOWN_STEP, REFUSED_STEP, NO_ROOM = -2, -1, -3
+_BYTES = [bytes((b,)) for b in range(256)]
+
+
+class ByteSteps:
+    """The (state, byte) steps of a constraint whose ``advance`` is a fold over the bytes
+    (:attr:`Constraint.byte_steps`) met so far: the states as ids (``states[k]``), and
+    ``table[k, b]``, the id of the state after byte ``b`` from state ``k``
+    (:data:`REFUSED_STEP`, or :data:`UNKNOWN_STEP` until met). The kernel walks
+    (awrs.sampler._dfa_walks) check a token by following it through the table, and ask
+    ``advance`` only for the steps not met yet (docs/sampler.md, "Byte steps"). ``epoch``
+    counts the times the table was emptied (an id is valid in the epoch that gave it)."""
+
+    __slots__ = ("advance", "epoch", "ids", "limit", "states", "table")
+
+    def __init__(self, constraint: Constraint):
+        self.advance = constraint.advance
+        self.ids: dict[Any, int] = {}
+        self.states: list[Any] = []
+        self.table = np.full((256, 256), UNKNOWN_STEP, dtype=np.int32)
+        self.epoch = 0
+        self.limit = 0  # the most states the table may hold until the next ready()
+
+    def ready(self, room: int) -> None:
+        """Room for ``room`` more states (up to :data:`STEP_STATES` in all; :meth:`id_of` gives
+        no more), the table emptied first when full; between kernel calls only (a call reads
+        the table it was given)."""
+        if len(self.states) >= STEP_STATES:
+            self.ids.clear()
+            self.states.clear()
+            self.table[:] = UNKNOWN_STEP
+            self.epoch += 1
+        self.limit = min(len(self.states) + room, STEP_STATES)
+        size = self.table.shape[0]
+        if self.limit > size:
+            while size < self.limit:
+                size *= 2
+            grown = np.full((min(size, STEP_STATES), 256), UNKNOWN_STEP, dtype=np.int32)
+            grown[: self.table.shape[0]] = self.table
+            self.table = grown
+
+    def id_of(self, state: Any) -> int:
+        """``state``'s id, given it if new; -1 when it is unhashable or there is no room."""
+        try:
+            found = self.ids.get(state)
+        except TypeError:
+            return -1
+        if found is None:
+            if len(self.states) >= self.limit:
+                return -1
+            found = self.ids[state] = len(self.states)
+            self.states.append(state)
+        return found
+
+    def step(self, k: int, b: int) -> int:
+        """The id of the state after byte ``b`` from state ``k`` (:data:`REFUSED_STEP` when
+        ``advance`` refuses it), kept in the table; :data:`NO_ROOM` when a new state has no
+        room (or is unhashable): nothing is kept."""
+        nxt = self.advance(self.states[k], _BYTES[b])
+        if nxt is None:
+            self.table[k, b] = REFUSED_STEP
+            return REFUSED_STEP
+        found = self.id_of(nxt)
+        if found < 0:
+            return NO_ROOM
+        self.table[k, b] = found
+        return found
 
 
 class CandidateSpace:
@@ -66,6 +139,9 @@ class CandidateSpace:
         self.bytewise = bool(getattr(constraint, "bytewise", False))
         self._known: dict[Any, _Known] = {}
         self._refused: dict[bytes, np.ndarray] = {}
+        #: The byte steps the kernel walks check tokens through, for a constraint whose
+        #: ``advance`` is a fold over the bytes (:attr:`Constraint.byte_steps`), else None.
+        self.byte_steps = ByteSteps(constraint) if getattr(constraint, "byte_steps", False) else None
         self.eos_ids = np.array(sorted(set(vocab.eos_ids) | set(extra_eos_ids)), dtype=np.int64)
         prune = np.zeros(self.eos_index + 1, dtype=np.bool_)  # EOS (last) is never pruned
         prune[: self.eos_index] = ~vocab.text_mask
@@ -186,7 +262,7 @@ class _Known:
     takes alone. A state is a value (docs/constraints.md), so this holds for every particle in
     that state, at every step of the generation."""
 
-    __slots__ = ("allowed", "final", "first", "next_states")
+    __slots__ = ("allowed", "final", "first", "next_states", "step_epoch", "step_id")
 
     def __init__(self) -> None:
         self.allowed: dict[int, bool] = {}
@@ -196,6 +272,9 @@ class _Known:
         #: :data:`FIRST_TAKEN` or :data:`FIRST_REFUSED` (index 256, for tokens without bytes,
         #: is never refused).
         self.first = bytearray(257)
+        #: The state's id in the space's ByteSteps (-1: none), valid in epoch ``step_epoch``.
+        self.step_id = -1
+        self.step_epoch = -1
 
 
 class _Answers:

@@ -127,6 +127,25 @@ def test_the_contract_kit_catches_broken_constraints():
     with pytest.raises(ContractViolation, match="says it is bytewise"):
         check_constraint(Unbytewise(lambda t: not t.endswith("x")), valid=["ab"])
     check_constraint(Predicate(lambda t: not t.endswith("x")), valid=["ab"])  # not bytewise: fine
+    with pytest.raises(ContractViolation, match="says advance is a fold over the bytes"):
+        check_constraint(Chunky(), valid=["abcd"])
+    check_constraint(Chunky(byte_steps=False), valid=["abcd"])  # no such promise: fine
+
+
+class Chunky(Constraint):
+    """A constraint whose states count the pieces its text came in: not a fold over the bytes."""
+
+    def __init__(self, byte_steps: bool = True):
+        self.byte_steps = byte_steps
+
+    def initial(self):
+        return (b"", 0)
+
+    def advance(self, state, data):
+        return (state[0] + data, state[1] + 1)
+
+    def is_complete(self, state):
+        return True
 
 
 class Unbytewise(Predicate):

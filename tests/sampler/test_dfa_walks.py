@@ -12,6 +12,7 @@ import awrs
 from awrs.lm.vocab import Vocabulary
 from awrs.sampler import _dfa_walks
 from awrs.sampler import proposal as proposal_module
+from awrs.sampler import space as space_module
 from awrs.sampler.proposal import AwrsProposal, LcdProposal
 from awrs.sampler.space import CandidateSpace
 
@@ -272,3 +273,30 @@ def test_a_check_that_raises_in_a_kernel_walk_raises_from_the_step(monkeypatch):
     with pytest.raises(Odd, match="no x"):
         list(AwrsProposal().propose_rows(rows, checkers, rng))
     assert rng.bit_generator.state == before  # the first row raised: nothing was drawn
+
+
+@pytest.mark.parametrize("limit", [2, 6, 16384])
+def test_walks_through_byte_steps_with_little_room_are_the_python_walks(limit, monkeypatch):
+    """JSON Schema's checks follow its byte steps (space.ByteSteps); the table held to
+    ``limit`` states and grown by one state per call: steps with no room are asked whole, and
+    the table is emptied between calls once full (a new epoch: the ids remembered per state are
+    read anew). The same steps as the Python walks, call after call on one space."""
+    make, texts = ASKED[0]
+    vocab = Vocabulary.from_tokens(JSON_TOKENS, eos_ids=[len(JSON_TOKENS) - 1], special_ids=[])
+    c = make()
+    states = _asked_states(c, texts)
+    python_space, kernel_space = CandidateSpace(vocab, c), CandidateSpace(vocab, c)
+    assert kernel_space.byte_steps is not None
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+        rows = rng.normal(-3.0, 4.0, size=(n, len(vocab))).astype(np.float32)
+        row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
+        want = _steps(AwrsProposal(), rows, python_space, row_states, seed, False, monkeypatch)
+        monkeypatch.setattr(space_module, "STEP_STATES", limit)
+        monkeypatch.setattr(_dfa_walks, "STEP_ROOM", 1)
+        got = _steps(AwrsProposal(), rows, kernel_space, row_states, seed, True, monkeypatch)
+        assert got == want, (limit, seed)
+    steps = kernel_space.byte_steps
+    assert len(steps.states) > 0 and (steps.table >= 0).any()  # tokens followed through the table
+    assert (steps.epoch > 0) == (limit < 16384)

@@ -68,6 +68,7 @@ class JsonSchema(Constraint):
     """
 
     bytewise = True  # advance reads byte by byte (next_bytes probes it so)
+    byte_steps = True  # a fold over the bytes (the runs read at once end where byte-by-byte reading would), states namedtuples
 
     def __init__(
         self,
