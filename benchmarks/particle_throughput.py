@@ -11,8 +11,9 @@ restarts than real runs (pessimistic for the checks). Twins (particles with the 
 docs/sampler.md "Twins") share their work as they would on a real model; the table gives the
 distinct texts per step. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar)
 and N: sampler milliseconds per step and particle-steps per second, for the steps made one
-particle at a time (as before issue 26) and for the batched path (``Proposal.propose_rows``:
-every row's kept distribution first, in threads), in one run.
+particle at a time (as before issue 26: each kept distribution, then each walk in Python) and
+for the batched path (``Proposal.propose_rows``: the kept distributions beside the walks, the
+walks in one kernel call), in one run.
 
     python benchmarks/particle_throughput.py [--particles 1 4 16 64 256] [--tokens 24]
 """
@@ -34,6 +35,11 @@ import awrs
 from awrs._cache import cache_root
 from awrs.lm.base import log_softmax
 from awrs.sampler import proposal
+
+try:  # the walks in one kernel call (an awrs from before them has none)
+    from awrs.sampler import _dfa_walks
+except ImportError:
+    _dfa_walks = None  # type: ignore[assignment]
 
 RECORD_TOKENS = 64
 PERSON = {
@@ -213,14 +219,20 @@ def main() -> None:
                     continue
                 default, proposal.PARALLEL_ROWS = getattr(proposal, "PARALLEL_ROWS", None), parallel_rows
                 ahead = getattr(proposal, "AHEAD_ROWS", None)  # kept distributions beside the walks (none one by one)
-                if ahead is not None and path == "one_by_one":
-                    proposal.AHEAD_ROWS = 10**9
+                kernel = getattr(_dfa_walks, "KERNEL_ROWS", None) if _dfa_walks else None  # walks in one call (none one by one)
+                if path == "one_by_one":
+                    if ahead is not None:
+                        proposal.AHEAD_ROWS = 10**9
+                    if kernel is not None:
+                        _dfa_walks.KERNEL_ROWS = 10**9
                 try:
                     runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
                 finally:
                     proposal.PARALLEL_ROWS = default
                     if ahead is not None:
                         proposal.AHEAD_ROWS = ahead
+                    if kernel is not None:
+                        _dfa_walks.KERNEL_ROWS = kernel
                 best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
             row = {"constraint": name, "particles": n, **best["batched"]}
             row["one_by_one_ms_per_step"] = best["one_by_one"]["sampler_ms_per_step"]
