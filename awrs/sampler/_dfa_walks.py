@@ -40,6 +40,7 @@ from awrs.sampler._layout import _ensure_kept, _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
 from awrs.sampler.order import MAX_AHEAD
+from awrs.sampler.space import STEP_DTYPE
 from awrs.sampler.walk import NARROW_AFTER, RESTART_SHARE
 
 __all__ = ["dfa_walks", "supports"]
@@ -458,7 +459,7 @@ def dfa_walks(
         try:
             stop, used, short = _walks(
                 weights, block_sums, counts, totals, log_kept, fam, states, table, final, buf, offsets, positions,
-                space.eos_index, _ANSWER_AT if asked else 0, _NO_TABLE if steps is None else steps.table, step_ids, finals, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
+                space.eos_index, _ANSWER_AT if asked else 0, _NO_STEPS if steps is None else steps.table, step_ids, finals, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
                 out_token, out_logw, out_checks, out_next, taken, sums, visited, space.first_bytes, model_rows, restarts,
                 space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums, excluded, rejected, row, refused,
                 ahead is not None, *made_beside,
@@ -632,6 +633,7 @@ _ANSWER_AT: int = ctypes.cast(_ANSWER, ctypes.c_void_p).value  # type: ignore[as
 _CALLBACKS = {_ANSWER_AT: _answer}  # without the JIT, _call_back calls it by its address
 #: The DFA arguments of a kernel call that asks (one state, no transitions: never read).
 _NO_TABLE = np.full((1, 256), -1, dtype=np.int32)
+_NO_STEPS = np.full((1, 256), -1, dtype=STEP_DTYPE)
 _NO_FINAL = np.zeros(1, dtype=np.bool_)
 _NO_IDS = np.full(0, -1, dtype=np.int64)  # a DFA's call: never read
 _NO_FINALS = np.zeros(0, dtype=np.bool_)

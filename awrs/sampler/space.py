@@ -36,13 +36,16 @@ KNOWN_STATES = 16384
 #: What :attr:`_Known.first` says of a byte alone from a state, once known.
 FIRST_TAKEN, FIRST_REFUSED = 1, 2
 
-#: The most states a space's :class:`ByteSteps` table holds (1 KB each); it is emptied, between
-#: steps, once full.
+#: The most states a space's :class:`ByteSteps` table holds (512 bytes each: 8 MB at most per
+#: generation); it is emptied, between steps, once full.
 STEP_STATES = 16384
+#: The table's entries: state ids below STEP_STATES, and the codes below.
+STEP_DTYPE = np.int16
 #: A byte step's entry in :attr:`ByteSteps.table`: not met yet, or refused (else a state id);
 #: and what :meth:`ByteSteps.step` says when it cannot keep the step.
 UNKNOWN_STEP, REFUSED_STEP, NO_ROOM = -2, -1, -3
 _BYTES = [bytes((b,)) for b in range(256)]
+assert np.iinfo(STEP_DTYPE).max + 1 >= STEP_STATES and np.iinfo(STEP_DTYPE).min <= NO_ROOM, "ids and codes fit the table"
 
 
 class ByteSteps:
@@ -60,7 +63,7 @@ class ByteSteps:
         self.advance = constraint.advance
         self.ids: dict[Any, int] = {}
         self.states: list[Any] = []
-        self.table = np.full((256, 256), UNKNOWN_STEP, dtype=np.int32)
+        self.table = np.full((256, 256), UNKNOWN_STEP, dtype=STEP_DTYPE)
         self.epoch = 0
         self.limit = 0  # the most states the table may hold until the next ready()
 
@@ -78,7 +81,7 @@ class ByteSteps:
         if self.limit > size:
             while size < self.limit:
                 size *= 2
-            grown = np.full((min(size, STEP_STATES), 256), UNKNOWN_STEP, dtype=np.int32)
+            grown = np.full((min(size, STEP_STATES), 256), UNKNOWN_STEP, dtype=STEP_DTYPE)
             grown[: self.table.shape[0]] = self.table
             self.table = grown
 
