@@ -62,6 +62,7 @@ class Grammar(Constraint):
     """
 
     bytewise = True  # advance reads byte by byte (awrs.SQL's whole-text check at ";" refuses what follows too)
+    byte_steps = True  # a fold over the bytes (advance loops over them), its states tuples of hash-consed hypotheses
 
     def __init__(self, text: str, start: str = "start", *, terminals: Mapping[str, str | Lexemes] | None = None, flags: int = 0):
         if not isinstance(text, str):
