@@ -622,7 +622,8 @@ def _answer(op: int, p: int, c: int) -> int:
             return asking.steps.step(p, c)
         return asking.narrow(p)
     except BaseException as exc:  # every one, KeyboardInterrupt too: raised by dfa_walks
-        asking.error = exc
+        if asking.error is None:  # the first (the kernel stops at it)
+            asking.error = exc
         return _RAISED if op == _STEP else -1
 
 

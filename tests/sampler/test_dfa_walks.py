@@ -251,20 +251,30 @@ def test_the_kernel_walks_that_ask_python_for_checks_are_the_python_walks(which,
         assert most > _dfa_walks.NARROW_AFTER  # walks that narrowed
 
 
-def test_a_check_that_raises_in_a_kernel_walk_raises_from_the_step(monkeypatch):
-    """The error of a check the kernel asked for is raised from ``propose_rows`` (it cannot
-    cross the kernel's frames), the generator set to where the raising walk began."""
+class Odd(Exception):
+    pass
 
-    class Odd(Exception):
-        pass
 
-    def prefix(text):
-        if "x" in text:
-            raise Odd("no x")
-        return True
+class OddBytes(awrs.Predicate):
+    """A predicate that raises on an "x", read as a fold over the bytes (its text its state)."""
 
+    byte_steps = True
+
+
+def _no_x(text):
+    if "x" in text:
+        raise Odd("no x")
+    return True
+
+
+@pytest.mark.parametrize("make", [awrs.Predicate, OddBytes], ids=["asked", "byte steps"])
+def test_a_check_that_raises_in_a_kernel_walk_raises_from_the_step(make):
+    """The error of a check the kernel asked for (whole, or a byte step) is raised from
+    ``propose_rows`` (it cannot cross the kernel's frames), the generator set to where the
+    raising walk began."""
     vocab = _vocab()
-    space = CandidateSpace(vocab, awrs.Predicate(prefix=prefix))
+    space = CandidateSpace(vocab, make(prefix=_no_x))
+    assert (space.byte_steps is not None) == (make is OddBytes)
     rng = np.random.default_rng(0)
     rows = np.zeros((8, len(vocab)), dtype=np.float32)
     rows[:, TOKENS.index(b"<x>")] = 30.0  # every walk asks about it first
