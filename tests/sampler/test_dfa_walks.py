@@ -30,6 +30,15 @@ PATTERNS = [r"[a-c]+-[0-9]{1,3}", r"(ab|ba)*c?", r"j0|1|<x>", r"[a-j]{3,5}", r"x
 RAN: list[int] = []
 
 
+def _random_rows(rng, width: int, states: list) -> tuple[np.ndarray, list]:
+    """4-39 rows of ``width`` random log-probabilities (a tenth of them -inf), and a state of
+    ``states`` for each row."""
+    n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+    rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, width)).astype(np.float32)
+    rows[rng.random(rows.shape) < 0.1] = -np.inf
+    return rows, [states[int(i)] for i in rng.integers(0, len(states), n)]
+
+
 def _steps(proposal, rows, space, states, seed, kernel: bool, monkeypatch):
     if not kernel:
         monkeypatch.setattr(_dfa_walks, "supports", lambda *a: None)
@@ -62,11 +71,7 @@ def test_the_kernel_walks_are_the_python_walks(proposal, compact, monkeypatch):
                     states.add(s)
         states = sorted(states)
         for seed in range(12):
-            rng = np.random.default_rng(100 * k + seed)
-            n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
-            rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, len(vocab))).astype(np.float32)
-            rows[rng.random(rows.shape) < 0.1] = -np.inf
-            row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
+            rows, row_states = _random_rows(np.random.default_rng(100 * k + seed), len(vocab), states)
             want = _steps(proposal, rows, space, row_states, seed, False, monkeypatch)
             RAN.clear()
             got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
@@ -231,11 +236,7 @@ def test_the_kernel_walks_that_ask_python_for_checks_are_the_python_walks(which,
     states = _asked_states(c, texts)
     most = 0
     for seed in range(6):
-        rng = np.random.default_rng(1000 * which + seed)
-        n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
-        rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, len(vocab))).astype(np.float32)
-        rows[rng.random(rows.shape) < 0.1] = -np.inf
-        row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
+        rows, row_states = _random_rows(np.random.default_rng(1000 * which + seed), len(vocab), states)
         if seed % 2:
             for p, state in enumerate(row_states):
                 rows[p, space.checker(state).mask()[:-1]] -= (6.0, 20.0)[seed % 4 // 2]
