@@ -37,9 +37,9 @@ from awrs.lm.base import log_softmax
 from awrs.sampler import proposal
 
 try:  # the walks in one kernel call (an awrs from before them has none)
-    from awrs.sampler import _dfa_walks
+    from awrs.sampler import _kernel_walks
 except ImportError:
-    _dfa_walks = None  # type: ignore[assignment]
+    _kernel_walks = None  # type: ignore[assignment]
 
 RECORD_TOKENS = 64
 PERSON = {
@@ -219,12 +219,14 @@ def main() -> None:
                     continue
                 default, proposal.PARALLEL_ROWS = getattr(proposal, "PARALLEL_ROWS", None), parallel_rows
                 ahead = getattr(proposal, "AHEAD_ROWS", None)  # kept distributions beside the walks (none one by one)
-                kernel = getattr(_dfa_walks, "KERNEL_ROWS", None) if _dfa_walks else None  # walks in one call (none one by one)
+                kernel = (
+                    getattr(_kernel_walks, "KERNEL_ROWS", None) if _kernel_walks else None
+                )  # walks in one call (none one by one)
                 if path == "one_by_one":
                     if ahead is not None:
                         proposal.AHEAD_ROWS = 10**9
                     if kernel is not None:
-                        _dfa_walks.KERNEL_ROWS = 10**9
+                        _kernel_walks.KERNEL_ROWS = 10**9
                 try:
                     runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
                 finally:
@@ -232,7 +234,7 @@ def main() -> None:
                     if ahead is not None:
                         proposal.AHEAD_ROWS = ahead
                     if kernel is not None:
-                        _dfa_walks.KERNEL_ROWS = kernel
+                        _kernel_walks.KERNEL_ROWS = kernel
                 best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
             row = {"constraint": name, "particles": n, **best["batched"]}
             row["one_by_one_ms_per_step"] = best["one_by_one"]["sampler_ms_per_step"]

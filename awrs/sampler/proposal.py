@@ -27,7 +27,7 @@ import numpy as np
 
 from awrs._platform import available_cores
 from awrs.errors import GenerationError
-from awrs.sampler import _dfa_walks
+from awrs.sampler import _kernel_walks
 from awrs.sampler._kernels import BLOCK
 from awrs.sampler._layout import BEGUN, ENDED, F32, F64, STOP, CandidateLayout, _ensure_kept, _is_done, _kept_in_order
 from awrs.sampler.base import Estimator, Step, check_walk
@@ -201,16 +201,16 @@ def _walk_rows(
     distinct = [i for i, j in enumerate(firsts) if i == j]
     index = {i: d for d, i in enumerate(distinct)}
     rows_2d = _rows_2d(rows, checkers)
-    dfa = _dfa_walks.supports(checkers, estimator, rng) if len(checkers) >= _dfa_walks.KERNEL_ROWS else None
+    kernel = _kernel_walks.supports(checkers, estimator, rng) if len(checkers) >= _kernel_walks.KERNEL_ROWS else None
     ahead: _KeptAhead | None = None
     if rows_2d is not None and len(distinct) >= AHEAD_ROWS and _WORKERS > 1 and checkers[0].space.positions is None:
         # The kept distributions made beside the walks. The kernel walks hold no GIL, so the
         # thread begins at once there; the walks in Python make rows ahead until it does.
-        ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1], dfa is None)
+        ahead = _KeptAhead(rows_2d, distinct, [laid[i][2] for i in distinct], laid[0][1], kernel is None)
     work = [] if ahead is not None else [(laid[i][1], laid[i][3], laid[i][2]) for i in distinct]
     threads = len(distinct) >= PARALLEL_ROWS and _WORKERS > 1
     try:
-        if dfa is not None:  # every walk in one kernel call, the kept distributions in one buffer
+        if kernel is not None:  # every walk in one kernel call, the kept distributions in one buffer
             made: list[Kept | None] = []
             if ahead is not None:  # the kernel makes each row its walks need, a thread the rest
                 weights, sums = ahead.weights, ahead.sums
@@ -224,8 +224,8 @@ def _walk_rows(
 
             family = [index[j] for j in firsts]
             weighted = estimator == "recursive"
-            steps = _dfa_walks.dfa_walks(
-                dfa,
+            steps = _kernel_walks.kernel_walks(
+                kernel,
                 weights,
                 sums,
                 made,
@@ -347,7 +347,7 @@ class _KeptAhead:
         self.ctl = np.array([0, 0, 0, n - 1], dtype=np.int64)  # _layout.STOP, ENDED, BEGUN, TAIL
         self.claims = np.zeros((2, n), dtype=np.uint8)  # _layout.WALKS, THREAD
         index = np.asarray(which, dtype=np.int64)
-        _, prune_of, pruned = _dfa_walks._restart_rows(rows, prunes, n, layout.size)
+        _, prune_of, pruned = _kernel_walks._restart_rows(rows, prunes, n, layout.size)
         copy = not rows.flags.c_contiguous
         theirs, self.mine = _copy_rows(rows, copy)
         self.rows = rows

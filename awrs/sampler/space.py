@@ -53,7 +53,7 @@ class ByteSteps:
     (:attr:`Constraint.byte_steps`) met so far: the states as ids (``states[k]``), and
     ``table[k, b]``, the id of the state after byte ``b`` from state ``k``
     (:data:`REFUSED_STEP`, or :data:`UNKNOWN_STEP` until met). The kernel walks
-    (awrs.sampler._dfa_walks) check a token by following it through the table, and ask
+    (awrs.sampler._kernel_walks) check a token by following it through the table, and ask
     ``advance`` only for the steps not met yet (docs/sampler.md, "Byte steps"). ``epoch``
     counts the times the table was emptied (an id is valid in the epoch that gave it)."""
 
@@ -135,7 +135,7 @@ class CandidateSpace:
         self._impossible = None if kind.impossible_tokens is Constraint.impossible_tokens else constraint.impossible_tokens
         self.eos_index = len(vocab)
         #: The byte DFA that makes every check, when the constraint is one (its walks can run
-        #: in one kernel call: awrs.sampler._dfa_walks), else None.
+        #: in one kernel call: awrs.sampler._kernel_walks), else None.
         self.dfa = as_dfa(constraint)
         #: The constraint reads bytes one at a time (:attr:`Constraint.bytewise`): a first byte
         #: it refuses alone is refused for every token that starts with it.
@@ -330,7 +330,7 @@ class TokenChecker(CountedAccept):
 
     def answer(self, i: int) -> bool:
         """Whether candidate ``i`` may come next, not counted as a check (the kernel walks of
-        awrs.sampler._dfa_walks count theirs, :meth:`took`); remembered for every checker
+        awrs.sampler._kernel_walks count theirs, :meth:`took`); remembered for every checker
         from this state."""
         allowed = self._answers.known.allowed
         hit = allowed.get(i)
@@ -380,7 +380,7 @@ class TokenChecker(CountedAccept):
         return self._answers.known.first, space.vocab.first_bytes_then_end
 
     def took(self, checks: int, i: int | None = None, next_state: Any = None) -> None:
-        """What checks made elsewhere found (the kernel walks of awrs.sampler._dfa_walks):
+        """What checks made elsewhere found (the kernel walks of awrs.sampler._kernel_walks):
         ``checks`` more candidates asked, and candidate ``i`` (when one was taken) leads to
         ``next_state``."""
         self.calls += checks

@@ -178,7 +178,7 @@ def _narrowed(order, visited: int, weights: np.ndarray, narrow: Narrow, rng, vis
     walk's ``left`` becomes that mass: the refused candidates leave ``mult`` with the kept
     share of the unvisited mass as a factor, exactly (docs/algorithm.md §2). That mass is the
     sum of its block sums in order, as a level's total is (and as the kernel walks of
-    :mod:`awrs.sampler._dfa_walks` make it)."""
+    :mod:`awrs.sampler._kernel_walks` make it)."""
     refused = narrow()
     if refused is None:
         return None

@@ -375,11 +375,11 @@ def _walks_wait(monkeypatch):
 
 
 def _python_walks(monkeypatch):
-    """The walks in Python, row by row (the kernel walks, awrs/sampler/_dfa_walks.py, make
-    the rows they need inside the kernel: tests/sampler/test_dfa_walks.py)."""
-    from awrs.sampler import _dfa_walks
+    """The walks in Python, row by row (the kernel walks, awrs/sampler/_kernel_walks.py, make
+    the rows they need inside the kernel: tests/sampler/test_kernel_walks.py)."""
+    from awrs.sampler import _kernel_walks
 
-    monkeypatch.setattr(_dfa_walks, "supports", lambda *a: None)
+    monkeypatch.setattr(_kernel_walks, "supports", lambda *a: None)
 
 
 def _needs_two_cores():

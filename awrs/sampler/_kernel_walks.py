@@ -1,13 +1,13 @@
 """Every particle's AWRS walk in one Numba call (private; docs/sampler.md, "Walks in one call").
 
 A regular expression, a choice, free text and their intersections check a token by walking the
-DFA's table over its bytes, which a kernel can do as well as Python. :func:`dfa_walks` then runs
+DFA's table over its bytes, which a kernel can do as well as Python. :func:`kernel_walks` then runs
 the walks of all rows of a step — the draws without replacement, the checks, the recursive
 weight — in one call, in row order, reading the uniforms the Python walks would have drawn from
 the generator, in the order they would have drawn them: one block of uniforms is drawn, and the
 generator is then set to where the walks left it (``bit_generator.advance``; PCG64, NumPy's
 default). So the steps are those of :func:`~awrs.sampler.walk.walk` row by row — tokens,
-weights, checks and the generator's state (tests/sampler/test_dfa_walks.py). Long walks too:
+weights, checks and the generator's state (tests/sampler/test_kernel_walks.py). Long walks too:
 narrowing after ``NARROW_AFTER`` rejections (a candidate is refused when its first byte has no
 transition from the state) and restarts over a small remaining mass (the kept pass again, from
 the particle's own row of the model's array). A walk that runs out of the uniforms drawn is
@@ -43,7 +43,7 @@ from awrs.sampler.order import MAX_AHEAD
 from awrs.sampler.space import STEP_DTYPE
 from awrs.sampler.walk import NARROW_AFTER, RESTART_SHARE
 
-__all__ = ["dfa_walks", "supports"]
+__all__ = ["kernel_walks", "supports"]
 
 #: Rows from which a step's walks run in the kernel: below, its call costs more than the Python
 #: walks it saves (one row: 0.11 against 0.10 ms per step; 16 rows: 1.18x faster).
@@ -297,7 +297,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
             if ask != 0:  # a constraint that is not a DFA: its byte steps, or asked in Python (_answer)
                 code, s = _asked(ask, p, pos, positions, eos_index, step_table, step_ids, finals, buf, offsets)
-                if code < 0:  # it raised: handed back, dfa_walks raises it
+                if code < 0:  # it raised: handed back, kernel_walks raises it
                     back = True
                     break
                 ok = code == 1
@@ -386,8 +386,8 @@ def supports(checkers: Sequence[Any], estimator: Estimator, rng: Any) -> Any:
     return dfa
 
 
-def dfa_walks(
-    dfa: Any,
+def kernel_walks(
+    how: Any,
     weights: np.ndarray,
     block_sums: np.ndarray,
     kept: list[Kept | None],
@@ -403,13 +403,14 @@ def dfa_walks(
 ) -> Iterator[Step]:
     """The steps of rows ``0..len(checkers)-1`` (row ``p`` walks ``kept[family[p]]``, whose
     weights and block sums are row ``family[p]`` of ``weights`` and ``block_sums``), tokens in
-    the space's layout (as ``walk`` gives them); ``python_walk(p)`` walks a handed-back row with
+    the space's layout (as ``walk`` gives them), their checks made as ``how`` says (what
+    :func:`supports` returned: the DFA, or :data:`ASKED`); ``python_walk(p)`` walks a handed-back row with
     ``rng`` where that row's walk begins. A walk restarts in the kernel from row ``p`` of the
     model's ``rows`` with ``prunes[p]`` pruned (the full layout; else restarts are handed back).
     ``ahead``: a ``proposal._KeptAhead`` making the kept distributions beside the walks (then
     ``kept`` is not read: each walk takes its family's row once it is made, or makes it)."""
     space = checkers[0].space
-    asked = dfa is ASKED
+    asked = how is ASKED
     d = len(kept) if ahead is None else len(ahead.done)
     size = weights.shape[1]
     counts = np.zeros(d, dtype=np.int64)
@@ -433,7 +434,7 @@ def dfa_walks(
             step_ids, finals = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.bool_)
     else:
         states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=n)
-        table, final = dfa.table, dfa.final
+        table, final = how.table, how.final
     buf, offsets = space.vocab.flat
     positions = space.positions if space.positions is not None else np.zeros(0, dtype=np.int64)
     out_token = np.empty(n, dtype=np.int64)
@@ -621,7 +622,7 @@ def _answer(op: int, p: int, c: int) -> int:
         if op == _STEP:
             return asking.steps.step(p, c)
         return asking.narrow(p)
-    except BaseException as exc:  # every one, KeyboardInterrupt too: raised by dfa_walks
+    except BaseException as exc:  # every one, KeyboardInterrupt too: raised by kernel_walks
         if asking.error is None:  # the first (the kernel stops at it)
             asking.error = exc
         return _RAISED if op == _STEP else -1

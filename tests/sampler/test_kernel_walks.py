@@ -1,4 +1,4 @@
-"""The walks of a step in one kernel call (awrs/sampler/_dfa_walks.py) are the Python walks: the
+"""The walks of a step in one kernel call (awrs/sampler/_kernel_walks.py) are the Python walks: the
 same tokens, weights, checks, next states and generator state, row after row, with hand-backs
 (restarts over small masses, narrowing, uniforms running out) in between; for a DFA constraint,
 whose checks the kernel makes, and for the others, whose checks it asks Python for."""
@@ -10,7 +10,7 @@ import pytest
 
 import awrs
 from awrs.lm.vocab import Vocabulary
-from awrs.sampler import _dfa_walks
+from awrs.sampler import _kernel_walks
 from awrs.sampler import proposal as proposal_module
 from awrs.sampler import space as space_module
 from awrs.sampler.proposal import AwrsProposal, LcdProposal
@@ -33,7 +33,7 @@ RAN: list[int] = []
 def _random_rows(rng, width: int, states: list) -> tuple[np.ndarray, list]:
     """4-39 rows of ``width`` random log-probabilities (a tenth of them -inf), and a state of
     ``states`` for each row."""
-    n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+    n = int(rng.integers(_kernel_walks.KERNEL_ROWS, 40))
     rows = rng.normal(-3.0, rng.choice([1.0, 4.0, 12.0]), size=(n, width)).astype(np.float32)
     rows[rng.random(rows.shape) < 0.1] = -np.inf
     return rows, [states[int(i)] for i in rng.integers(0, len(states), n)]
@@ -41,10 +41,10 @@ def _random_rows(rng, width: int, states: list) -> tuple[np.ndarray, list]:
 
 def _steps(proposal, rows, space, states, seed, kernel: bool, monkeypatch):
     if not kernel:
-        monkeypatch.setattr(_dfa_walks, "supports", lambda *a: None)
+        monkeypatch.setattr(_kernel_walks, "supports", lambda *a: None)
     else:
-        walks = _dfa_walks._walks
-        monkeypatch.setattr(_dfa_walks, "_walks", lambda *a: RAN.append(1) or walks(*a))
+        walks = _kernel_walks._walks
+        monkeypatch.setattr(_kernel_walks, "_walks", lambda *a: RAN.append(1) or walks(*a))
     rng = np.random.default_rng(seed)
     checkers = [space.checker(s) for s in states]
     steps = list(proposal.propose_rows(rows, checkers, rng))
@@ -112,7 +112,7 @@ def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypa
     rows = rng.normal(0, 1, size=(30, len(vocab))).astype(np.float32)
     rows[:, TOKENS.index(b"<x>")] = -40.0  # the one allowed token, 2**-57 of the mass: restarts
     handed = []
-    kernel = _dfa_walks._walks
+    kernel = _kernel_walks._walks
 
     def counting(*args):
         out = kernel(*args)
@@ -120,12 +120,16 @@ def test_rows_the_kernel_hands_back_are_walked_in_python_in_their_place(monkeypa
         return out
 
     # (uniforms per row, more for a row that ran out): with none more, it is walked in Python
-    for budget, retry in ((1, 0), (1, _dfa_walks.RETRY_UNIFORMS), (_dfa_walks.UNIFORMS_PER_ROW, _dfa_walks.RETRY_UNIFORMS)):
-        monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
+    for budget, retry in (
+        (1, 0),
+        (1, _kernel_walks.RETRY_UNIFORMS),
+        (_kernel_walks.UNIFORMS_PER_ROW, _kernel_walks.RETRY_UNIFORMS),
+    ):
+        monkeypatch.setattr(_kernel_walks, "UNIFORMS_PER_ROW", budget)
         want = _steps(AwrsProposal(), rows, space, [0] * 30, 3, False, monkeypatch)
-        monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
-        monkeypatch.setattr(_dfa_walks, "RETRY_UNIFORMS", retry)
-        monkeypatch.setattr(_dfa_walks, "_walks", counting)
+        monkeypatch.setattr(_kernel_walks, "UNIFORMS_PER_ROW", budget)
+        monkeypatch.setattr(_kernel_walks, "RETRY_UNIFORMS", retry)
+        monkeypatch.setattr(_kernel_walks, "_walks", counting)
         got = _steps(AwrsProposal(), rows, space, [0] * 30, 3, True, monkeypatch)
         monkeypatch.undo()
         assert got == want
@@ -147,10 +151,10 @@ def test_walks_that_narrow_and_restart_in_the_kernel_are_the_python_walks(propos
     vocab = Vocabulary.from_tokens(tokens, eos_ids=[len(tokens) - 1], special_ids=[])
     c = awrs.Regex(r"y[a-h]+")
     states = [c.initial(), c.advance(c.initial(), b"y")]
-    kernel = _dfa_walks._walks
+    kernel = _kernel_walks._walks
     for compact in (False, True):
         space = CandidateSpace(vocab, c, compact=compact)
-        for budget in (_dfa_walks.UNIFORMS_PER_ROW, 200):
+        for budget in (_kernel_walks.UNIFORMS_PER_ROW, 200):
             for seed in range(4):
                 rng = np.random.default_rng(seed)
                 rows = rng.normal(0.0, 0.5, size=(24, len(vocab))).astype(np.float32)
@@ -164,11 +168,11 @@ def test_walks_that_narrow_and_restart_in_the_kernel_are_the_python_walks(propos
                     handed.append(out[0] < len(args[5]))
                     return out
 
-                monkeypatch.setattr(_dfa_walks, "UNIFORMS_PER_ROW", budget)
-                monkeypatch.setattr(_dfa_walks, "_walks", counting)
+                monkeypatch.setattr(_kernel_walks, "UNIFORMS_PER_ROW", budget)
+                monkeypatch.setattr(_kernel_walks, "_walks", counting)
                 got = _steps(proposal, rows, space, row_states, seed, True, monkeypatch)
                 assert got == want, (compact, budget, seed)
-                assert max(checks for _, _, checks in got[0]) > _dfa_walks.NARROW_AFTER  # walks that narrowed
+                assert max(checks for _, _, checks in got[0]) > _kernel_walks.NARROW_AFTER  # walks that narrowed
                 if budget == 200 and not compact:  # the compact layout hands restarts back
                     assert not any(handed), seed
 
@@ -178,11 +182,11 @@ def test_which_walks_run_in_the_kernel():
     space = CandidateSpace(vocab, awrs.Regex("a+"))
     checkers = [space.checker(0)]
     rng = np.random.default_rng(0)
-    assert _dfa_walks.supports(checkers, "recursive", rng) is space.dfa
-    assert _dfa_walks.supports(checkers, "two-loop", rng) is None
-    assert _dfa_walks.supports(checkers, "recursive", np.random.Generator(np.random.MT19937(0))) is None  # no advance
+    assert _kernel_walks.supports(checkers, "recursive", rng) is space.dfa
+    assert _kernel_walks.supports(checkers, "two-loop", rng) is None
+    assert _kernel_walks.supports(checkers, "recursive", np.random.Generator(np.random.MT19937(0))) is None  # no advance
     json = CandidateSpace(vocab, awrs.JsonSchema({"type": "integer"}))
-    assert _dfa_walks.supports([json.checker(json.constraint.initial())], "recursive", rng) is _dfa_walks.ASKED
+    assert _kernel_walks.supports([json.checker(json.constraint.initial())], "recursive", rng) is _kernel_walks.ASKED
     both = awrs.Regex("[a-c]+") & awrs.Regex("a.*")  # an intersection of DFAs is one
     assert CandidateSpace(vocab, both).dfa is not None
 
@@ -249,7 +253,7 @@ def test_the_kernel_walks_that_ask_python_for_checks_are_the_python_walks(which,
             assert RAN
         most = max(most, *(checks for _, _, checks in want[0]))
     if proposal.max_rejects is None:
-        assert most > _dfa_walks.NARROW_AFTER  # walks that narrowed
+        assert most > _kernel_walks.NARROW_AFTER  # walks that narrowed
 
 
 class Odd(Exception):
@@ -303,12 +307,12 @@ def test_walks_through_byte_steps_with_little_room_are_the_python_walks(which, l
     kept = 0
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        n = int(rng.integers(_dfa_walks.KERNEL_ROWS, 40))
+        n = int(rng.integers(_kernel_walks.KERNEL_ROWS, 40))
         rows = rng.normal(-3.0, 4.0, size=(n, len(vocab))).astype(np.float32)
         row_states = [states[int(i)] for i in rng.integers(0, len(states), n)]
         want = _steps(AwrsProposal(), rows, python_space, row_states, seed, False, monkeypatch)
         monkeypatch.setattr(space_module, "STEP_STATES", limit)
-        monkeypatch.setattr(_dfa_walks, "STEP_ROOM", 1)
+        monkeypatch.setattr(_kernel_walks, "STEP_ROOM", 1)
         got = _steps(AwrsProposal(), rows, kernel_space, row_states, seed, True, monkeypatch)
         assert got == want, (limit, seed)
         kept = max(kept, int((kernel_space.byte_steps.table >= 0).sum()))
