@@ -95,7 +95,10 @@ else:
     def _call_back(typingctx, addr, op, p, c):  # pragma: no cover - compiled
         # The C function at address ``addr`` (a ctypes callback of _CALLBACK_TYPE) called with
         # (op, p, c), as int64: a call into Python that numba's cache can keep, where an
-        # object-mode block cannot be cached. ctypes takes the GIL for the call.
+        # object-mode block cannot be cached. ctypes takes the GIL for the call. The call
+        # writes arrays the kernel reads (the byte steps' table, the refused candidates):
+        # numba compiles without ``noalias`` (its default, kept here), so LLVM assumes an
+        # opaque call may write any array it was given, and reads them after it.
         i64 = numba.types.int64
 
         def codegen(context, builder, signature, args):
