@@ -21,10 +21,12 @@ walks in one kernel call), in one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,10 +38,20 @@ from awrs._cache import cache_root
 from awrs.lm.base import log_softmax
 from awrs.sampler import proposal
 
-try:  # the walks in one kernel call (an awrs from before them has none)
-    from awrs.sampler import _kernel_walks
-except ImportError:
-    _kernel_walks = None  # type: ignore[assignment]
+
+def _walks_module() -> Any:
+    """The module of the walks in one kernel call: ``_kernel_walks``, ``_dfa_walks`` in an awrs
+    from before it walked every constraint, None in one from before them (PYTHONPATH=<older
+    checkout>)."""
+    for name in ("_kernel_walks", "_dfa_walks"):
+        try:
+            return importlib.import_module(f"awrs.sampler.{name}")
+        except ImportError:
+            continue
+    return None
+
+
+_kernel_walks = _walks_module()
 
 RECORD_TOKENS = 64
 PERSON = {
@@ -219,9 +231,7 @@ def main() -> None:
                     continue
                 default, proposal.PARALLEL_ROWS = getattr(proposal, "PARALLEL_ROWS", None), parallel_rows
                 ahead = getattr(proposal, "AHEAD_ROWS", None)  # kept distributions beside the walks (none one by one)
-                kernel = (
-                    getattr(_kernel_walks, "KERNEL_ROWS", None) if _kernel_walks else None
-                )  # walks in one call (none one by one)
+                kernel = getattr(_kernel_walks, "KERNEL_ROWS", None)  # walks in one call (none one by one)
                 if path == "one_by_one":
                     if ahead is not None:
                         proposal.AHEAD_ROWS = 10**9

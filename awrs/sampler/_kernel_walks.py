@@ -40,7 +40,7 @@ from awrs.sampler._layout import _ensure_kept, _full_kept
 from awrs.sampler.base import Estimator, Step
 from awrs.sampler.kept import Kept
 from awrs.sampler.order import MAX_AHEAD
-from awrs.sampler.space import STEP_DTYPE
+from awrs.sampler.space import NO_ROOM, STEP_DTYPE, UNKNOWN_STEP
 from awrs.sampler.walk import NARROW_AFTER, RESTART_SHARE
 
 __all__ = ["kernel_walks", "supports"]
@@ -75,11 +75,11 @@ def _check(pos, state, positions, eos_index, table, final, buf, offsets):  # pra
 #: What a kernel walk asks Python (_answer): may candidate ``c`` follow row ``p``'s text (1 or
 #: 0); the candidates row ``p``'s state refuses by their first byte, written into the walks'
 #: ``refused`` array (1; 0 when the constraint does not say); the byte step from state id
-#: ``p`` by byte ``c`` (space.ByteSteps.step: the id of the state it leads to, or a code below).
+#: ``p`` by byte ``c`` (space.ByteSteps.step: the id of the state it leads to, or a code).
 _CHECK, _NARROW, _STEP = 0, 1, 2
-#: A byte step's entry in the table (space.ByteSteps): not met yet, refused (else the id of the
-#: state it leads to); and from _answer, no room to keep it, or it raised.
-_UNKNOWN, _REFUSED, _NO_ROOM, _RAISED = -2, -1, -3, -4
+#: What _answer says of a byte step that raised (beside space.ByteSteps.step's words: the id of
+#: the state it leads to, REFUSED_STEP, NO_ROOM).
+_RAISED = -4
 
 
 def _call_back_python(addr, op, p, c):
@@ -111,25 +111,29 @@ else:
 
 
 @njit(cache=True, nogil=True)
-def _asked(ask, p, pos, positions, eos_index, table, ids, finals, buf, offsets):  # pragma: no cover - compiled
-    # (1, 0, or -1 when a check raised; the state id the candidate leads to, or -1) for
-    # candidate ``pos`` (of the layout) after row ``p``'s text: through the byte steps from
-    # the row's state id ``ids[p]`` (space.ByteSteps: a step not met yet is asked once), else
-    # (no id, EOS, a step with no room in the table) asked of the row's checker (_answer).
+def _checked(
+    pos, p, state, positions, eos_index, table, final, buf, offsets, ask, step_table, step_ids
+):  # pragma: no cover - compiled
+    # (1 or 0, the state candidate ``pos`` (of the layout) leads to; -1 for either when unknown
+    # or when a check raised) after row ``p``'s text: the DFA's table from ``state`` (``ask``
+    # 0), else through the byte steps from the row's state id ``step_ids[p]`` (space.ByteSteps:
+    # a step not met yet is asked once), or (no id, EOS, a step with no room in the table)
+    # asked of the row's checker (_answer).
+    if ask == 0:
+        ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
+        return (1 if ok else 0), s
     c = positions[pos] if positions.shape[0] > 0 else pos
-    s = ids[p]
+    s = step_ids[p]
     if s < 0 or c == eos_index:
         return _call_back(ask, _CHECK, p, c), -1
-    if finals[p]:  # TokenChecker: a final state takes EOS alone
-        return 0, -1
     for i in range(offsets[c], offsets[c + 1]):
         b = buf[i]
-        t = table[s, b]
-        if t == _UNKNOWN:
+        t = step_table[s, b]
+        if t == UNKNOWN_STEP:
             t = _call_back(ask, _STEP, s, b)
             if t == _RAISED:
                 return -1, -1
-            if t == _NO_ROOM:
+            if t == NO_ROOM:
                 return _call_back(ask, _CHECK, p, c), -1
         if t < 0:
             return 0, -1
@@ -183,7 +187,6 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
     ask,
     step_table,
     step_ids,
-    finals,
     us,
     u,
     weighted,
@@ -298,14 +301,11 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     break
             pos = visited[i]
             capped = max_rejects >= 0 and rejects + 1 >= max_rejects
-            if ask != 0:  # a constraint that is not a DFA: its byte steps, or asked in Python (_answer)
-                code, s = _asked(ask, p, pos, positions, eos_index, step_table, step_ids, finals, buf, offsets)
-                if code < 0:  # it raised: handed back, kernel_walks raises it
-                    back = True
-                    break
-                ok = code == 1
-            else:
-                ok, s = _check(pos, state, positions, eos_index, table, final, buf, offsets)
+            code, s = _checked(pos, p, state, positions, eos_index, table, final, buf, offsets, ask, step_table, step_ids)
+            if code < 0:  # a check asked of Python raised: handed back, kernel_walks raises it
+                back = True
+                break
+            ok = code == 1
             checks += 1
             if ok:
                 token, nxt_state = pos, s
@@ -318,16 +318,13 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                         if seen <= i + 1:
                             back, short = True, True
                             break
-                    if ask != 0:
-                        code, _s2 = _asked(
-                            ask, p, visited[i + 1], positions, eos_index, step_table, step_ids, finals, buf, offsets
-                        )
-                        if code < 0:
-                            back = True
-                            break
-                        ok2 = code == 1
-                    else:
-                        ok2, _s2 = _check(visited[i + 1], state, positions, eos_index, table, final, buf, offsets)
+                    code, _s2 = _checked(
+                        visited[i + 1], p, state, positions, eos_index, table, final, buf, offsets, ask, step_table, step_ids
+                    )
+                    if code < 0:
+                        back = True
+                        break
+                    ok2 = code == 1
                     checks += 1
                     if not ok2:
                         left = q[pos]
@@ -428,16 +425,12 @@ def kernel_walks(
     made_beside = _beside(ahead, size)
     n = len(checkers)
     steps = space.byte_steps if asked else None
-    step_ids, finals = _NO_IDS, _NO_FINALS
     if asked:
         states, table, final = np.zeros(n, dtype=np.int64), _NO_TABLE, _NO_FINAL
-        if steps is not None:
-            step_ids, finals = _step_ids(steps, checkers)
-        else:  # every check asked whole
-            step_ids, finals = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.bool_)
+        step_ids = _step_ids(steps, checkers)
     else:
         states = np.fromiter((c.state for c in checkers), dtype=np.int64, count=n)
-        table, final = how.table, how.final
+        table, final, step_ids = how.table, how.final, _NO_IDS
     buf, offsets = space.vocab.flat
     positions = space.positions if space.positions is not None else np.zeros(0, dtype=np.int64)
     out_token = np.empty(n, dtype=np.int64)
@@ -463,7 +456,7 @@ def kernel_walks(
         try:
             stop, used, short = _walks(
                 weights, block_sums, counts, totals, log_kept, fam, states, table, final, buf, offsets, positions,
-                space.eos_index, _ANSWER_AT if asked else 0, _NO_STEPS if steps is None else steps.table, step_ids, finals, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
+                space.eos_index, _ANSWER_AT if asked else 0, _NO_STEPS if steps is None else steps.table, step_ids, us, 0, weighted, -1 if max_rejects is None else max_rejects, p,
                 out_token, out_logw, out_checks, out_next, taken, sums, visited, space.first_bytes, model_rows, restarts,
                 space.full_layout.eos, pruned, prune_of, narrowq, levelq, levelsums, excluded, rejected, row, refused,
                 ahead is not None, *made_beside,
@@ -563,22 +556,25 @@ def _step(checker: Any, token: int, log_w: float, checks: int, next_state: int, 
     return step
 
 
-def _step_ids(steps: Any, checkers: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's state id in ``steps`` (space.ByteSteps; -1: its checks are asked whole) and
-    whether the state is final, with room made for the states the call may meet. A state's id
-    is remembered with what is known of it (``_Known.step_id``, for the table's epoch)."""
+def _step_ids(steps: Any, checkers: Sequence[Any]) -> np.ndarray:
+    """Each row's state id in ``steps`` (space.ByteSteps), with room made for the states the
+    call may meet; -1 where its checks are asked whole: no byte steps, a state unhashable or
+    without room, or a final one (which takes EOS alone: TokenChecker.answer says so). A
+    state's id is remembered with what is known of it (``_Known.step_id``, for the table's
+    epoch)."""
     n = len(checkers)
+    ids = np.full(n, -1, dtype=np.int64)
+    if steps is None:
+        return ids
     steps.ready(n + STEP_ROOM)
-    ids = np.empty(n, dtype=np.int64)
-    finals = np.empty(n, dtype=np.bool_)
     epoch = steps.epoch
     for p, checker in enumerate(checkers):
         known = checker._answers.known
         if known.step_epoch != epoch:
             known.step_id, known.step_epoch = steps.id_of(checker.state), epoch
-        ids[p] = known.step_id
-        finals[p] = checker.final()
-    return ids, finals
+        if not checker.final():
+            ids[p] = known.step_id
+    return ids
 
 
 #: Room for new states made before each kernel call that follows byte steps (a step that finds
@@ -641,7 +637,6 @@ _NO_TABLE = np.full((1, 256), -1, dtype=np.int32)
 _NO_STEPS = np.full((1, 256), -1, dtype=STEP_DTYPE)
 _NO_FINAL = np.zeros(1, dtype=np.bool_)
 _NO_IDS = np.full(0, -1, dtype=np.int64)  # a DFA's call: never read
-_NO_FINALS = np.zeros(0, dtype=np.bool_)
 
 
 assert RESTART_SHARE == 2.0**-20 and NARROW_AFTER == 32 and MAX_AHEAD == 16 and BLOCK == 256, "the kernel's constants"

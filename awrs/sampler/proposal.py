@@ -331,8 +331,8 @@ class _KeptAhead:
     while the calling thread walks; a walk in Python holds the GIL for its checks, so the two
     run on two cores. A walk whose row is not made yet makes it (``_layout._ensure_kept``), or,
     when the thread is making it, makes rows from the last down while it waits: once the
-    thread has begun, walks slower than the passes make none, walks faster share them. The two sides claim rows by Dekker's
-    protocol, row by row, and never make one twice. Into the calling thread's buffers
+    thread has begun, walks slower than the passes make none, walks faster share them. The
+    two sides claim rows by Dekker's protocol, row by row, and never make one twice. Into the calling thread's buffers
     (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and tells it
     to stop)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from awrs.constraints.base import Constraint
+from awrs.constraints.base import _SINGLE_BYTES, Constraint
 from awrs.constraints.compose import as_dfa
 from awrs.errors import GenerationError
 from awrs.lm.vocab import Vocabulary
@@ -44,7 +44,6 @@ STEP_DTYPE = np.int16
 #: A byte step's entry in :attr:`ByteSteps.table`: not met yet, or refused (else a state id);
 #: and what :meth:`ByteSteps.step` says when it cannot keep the step.
 UNKNOWN_STEP, REFUSED_STEP, NO_ROOM = -2, -1, -3
-_BYTES = [bytes((b,)) for b in range(256)]
 assert np.iinfo(STEP_DTYPE).max + 1 >= STEP_STATES and np.iinfo(STEP_DTYPE).min <= NO_ROOM, "ids and codes fit the table"
 
 
@@ -102,7 +101,7 @@ class ByteSteps:
         """The id of the state after byte ``b`` from state ``k`` (:data:`REFUSED_STEP` when
         ``advance`` refuses it), kept in the table; :data:`NO_ROOM` when a new state has no
         room (or is unhashable): nothing is kept."""
-        nxt = self.advance(self.states[k], _BYTES[b])
+        nxt = self.advance(self.states[k], _SINGLE_BYTES[b])
         if nxt is None:
             self.table[k, b] = REFUSED_STEP
             return REFUSED_STEP
