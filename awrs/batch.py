@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from awrs._platform import settle_heap
 from awrs.errors import AwrsError
 from awrs.result import json_ready
 
@@ -387,6 +388,7 @@ class _Replica:
         from awrs.lm.loading import load_model
 
         self.lm = load_model(model, **load)
+        settle_heap()  # the replica's process is ours: the model out of the collector's full passes
         self.constraints = _Constraints(named)
         self.pid = os.getpid()
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from awrs._platform import settle_heap
 from awrs._version import __version__
 from awrs.errors import AwrsError
 from awrs.lm.loading import BACKENDS
@@ -387,6 +388,7 @@ def _batch(args: argparse.Namespace) -> int:
         from awrs.lm.loading import load_model
 
         lm = load_model(args.model, **load)
+        settle_heap()  # a long job: the model and the imports out of the collector's full passes
         summary = batch.run_local(lm, items, args.output, progress=not args.quiet, **options)
     print(f"awrs batch: {summary.line()}", file=sys.stderr)
     return 0

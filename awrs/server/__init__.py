@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from awrs._platform import settle_heap
 from awrs.errors import AwrsError
 
 __all__ = ["create_app", "serve"]
@@ -55,4 +56,5 @@ def serve(
     app = create_app(
         lm, model_name=model_name, api_key=api_key, max_pending=max_pending, databases=dict(databases or {}), **limits
     )
+    settle_heap()  # the model and the imports: out of the collector's full passes (a stall mid-step)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

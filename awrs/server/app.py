@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import json
 import time
@@ -96,6 +97,8 @@ class _Handlers:
                 "version": __version__,
                 "pending": service.pending,
                 "steps": service.steps,
+                # objects out of the collector's passes (serve() settles the heap) and its full passes so far
+                "gc": {"frozen": gc.get_freeze_count(), "full_collections": gc.get_stats()[2]["collections"]},
             }
         )
 
