@@ -22,7 +22,7 @@ PEERS_PIP  := $(PEERS_PY) -m pip --disable-pip-version-check
 PEER_PKGS  := llguidance xgrammar outlines genlm-control lm-format-enforcer transformers-cfg formatron
 COMPARE_ARGS ?=
 
-.PHONY: demo test test-all bench-lm bench-compare peers install install-dev llama-cpp browser clean
+.PHONY: demo test test-all bench-lm bench-compare gpu-pack peers install install-dev llama-cpp browser clean
 
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/awrs demo
@@ -38,6 +38,10 @@ test-all: $(VENV)/.installed-dev browser
 
 bench-lm: $(VENV)/.installed-run
 	$(PY) benchmarks/lm_step.py
+
+# The folder .gpu that benchmarks/gpu_checks.sh needs on a lent GPU machine (carried there).
+gpu-pack: $(VENV)/.installed-run
+	$(PY) benchmarks/gpu_pack.py .gpu
 
 # awrs beside the peer libraries, in a separate environment (some peers pin other versions).
 # Each peer installs on its own with torch and transformers held at awrs's versions; one that

@@ -16,6 +16,14 @@ for the batched path (``Proposal.propose_rows``: the kept distributions beside t
 walks in one kernel call), in one run.
 
     python benchmarks/particle_throughput.py [--particles 1 4 16 64 256] [--tokens 24]
+
+With ``--device`` (cuda), the rows are handed out as torch tensors on that device instead, so
+the steps take the device path (awrs.sampler.device: each row's first candidates drawn there,
+only those copied to the host), and the table sets it against the host path of the same run.
+``--folder`` reads the recorded rows and the vocabulary from a folder (``make gpu-pack`` makes
+one, with benchmarks/_random_model.py's tokenizer files) where the default model is absent.
+
+    python benchmarks/particle_throughput.py --device cuda --folder .gpu/model
 """
 
 from __future__ import annotations
@@ -72,11 +80,25 @@ RECORDINGS = {
 }
 
 
-def recorded_rows(kind: str, refresh: bool = False) -> tuple[np.ndarray, awrs.Vocabulary]:
+def rows_file(kind: str, vocab_size: int) -> str:
+    """The name of the recorded rows' file (in the cache's benchmarks folder, or ``--folder``)."""
+    return f"rows-{kind}-{vocab_size}-{RECORD_TOKENS}.npy"
+
+
+def recorded_rows(kind: str, refresh: bool = False, folder: Path | None = None) -> tuple[np.ndarray, awrs.Vocabulary]:
     """[RECORD_TOKENS, V] float32 log-probabilities of the default model along its greedy answer
-    under the ``kind`` recording, recorded once and cached; and the model's vocabulary."""
+    under the ``kind`` recording, recorded once and cached; and the model's vocabulary. From
+    ``folder`` (its rows file and tokenizer files) when given: no model is loaded."""
+    if folder is not None:
+        from _random_model import vocabulary
+
+        vocab = vocabulary(folder)
+        path = folder / rows_file(kind, len(vocab))
+        if not path.exists():
+            raise SystemExit(f"{path} is missing: make gpu-pack copies the recorded rows there")
+        return np.load(path), vocab
     lm = awrs.load_model(backend="llama_cpp" if _has_llama() else "transformers")
-    path = cache_root() / "benchmarks" / f"rows-{kind}-{len(lm.vocab)}-{RECORD_TOKENS}.npy"
+    path = cache_root() / "benchmarks" / rows_file(kind, len(lm.vocab))
     if path.exists() and not refresh:
         return np.load(path), lm.vocab
     prompt, make = RECORDINGS[kind]
@@ -113,9 +135,14 @@ class FixedRows:
     view (no copy), which no model gives: every row the same 196 KB, always in cache, and
     the kernels read it unvectorised or copied it first."""
 
-    def __init__(self, rows: np.ndarray, vocab: awrs.Vocabulary):
+    def __init__(self, rows: np.ndarray, vocab: awrs.Vocabulary, device: str | None = None):
         self._vocab = vocab
         self._rows = rows
+        self._device_rows = None
+        if device is not None:  # the device path: rows as tensors there (_DeviceBatch)
+            import torch
+
+            self._device_rows = torch.from_numpy(rows).to(device)
 
     @property
     def vocab(self) -> awrs.Vocabulary:
@@ -129,6 +156,8 @@ class FixedRows:
         return [0]
 
     def start(self, prompts, copies: int = 1) -> _FixedBatch:
+        if self._device_rows is not None:
+            return _DeviceBatch(self, len(prompts) * copies)
         return _FixedBatch(self, len(prompts) * copies)
 
 
@@ -159,6 +188,27 @@ class _FixedBatch:
         for g, t in zip(self._generated, tokens):
             g.append(int(t))
         self._t += 1
+
+
+class _DeviceBatch(_FixedBatch):
+    """The rows as a model on a device hands them to the device path (``logprobs_tensor``):
+    an [N, V] float32 tensor there, each row a copy, made and waited for before the step's
+    sampling clock starts (the model's time)."""
+
+    @property
+    def device(self):
+        return self._lm._device_rows.device
+
+    def logprobs_tensor(self, temperature: float = 1.0):
+        import torch
+
+        recorded = self._lm._device_rows
+        rows = recorded[min(self._t, len(recorded) - 1)].expand(self.size, -1).clone()
+        if temperature != 1.0:
+            rows = torch.log_softmax(rows / temperature, dim=-1)
+        if rows.device.type == "cuda":
+            torch.cuda.synchronize(rows.device)
+        return rows
 
 
 def constraints() -> dict[str, tuple[str, awrs.Constraint]]:
@@ -210,15 +260,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the least time is kept")
     parser.add_argument("--only", nargs="+", default=None, help="constraints to run (json, regex, sql)")
     parser.add_argument("--refresh", action="store_true", help="record the model's rows again")
+    parser.add_argument("--device", default=None, help="the device path against the host path, rows on this device (cuda)")
+    parser.add_argument("--folder", default=None, help="the recorded rows and tokenizer files (make gpu-pack), no model loaded")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    folder = Path(args.folder) if args.folder else None
+    if args.device is not None:
+        _device_table(args, folder)
+    else:
+        _host_table(args, folder)
+
+
+def _host_table(args: argparse.Namespace, folder: Path | None) -> None:
+    """Each constraint and N: the steps one particle at a time (as before issue 26) and the
+    batched steps, in one run, least of the repeats."""
     found = []
     recorded = {}
     for name, (kind, constraint) in constraints().items():
         if args.only and name not in args.only:
             continue
         if kind not in recorded:
-            recorded[kind] = recorded_rows(kind, args.refresh)
+            recorded[kind] = recorded_rows(kind, args.refresh, folder)
         rows, vocab = recorded[kind]
         lm = FixedRows(rows, vocab)
         measure(lm, constraint, 16, args.tokens, 99)  # warm-up: compile the kernels, fill the memo tables
@@ -260,6 +322,44 @@ def main() -> None:
         "recordings": {k: v[1]().__class__.__name__ for k, v in RECORDINGS.items()},
     }
     print(f"\nwrote {write_json('particle_throughput', run_metadata(parameters), found, args.out)}")
+
+
+def _device_table(args: argparse.Namespace, folder: Path | None) -> None:
+    """Each constraint and N: the host path (the batched steps on the rows as arrays) and the
+    device path (the rows as tensors on ``args.device``), in one run, least of the repeats."""
+    from awrs.sampler import device as device_path
+
+    mode = device_path.MODE
+    device_path.MODE = "auto" if args.device.startswith("cuda") else "always"  # "always": a CPU tensor takes it too
+    found = []
+    try:
+        for name, (kind, constraint) in constraints().items():
+            if args.only and name not in args.only:
+                continue
+            rows, vocab = recorded_rows(kind, False, folder)
+            host, on_device = FixedRows(rows, vocab), FixedRows(rows, vocab, args.device)
+            for lm in (host, on_device):
+                measure(lm, constraint, 16, args.tokens, 99)  # warm-up: kernels compiled, memo tables filled
+            for n in args.particles:
+                best = {}
+                for path, lm in (("host", host), ("device", on_device)):
+                    runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
+                    best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
+                row = {"constraint": name, "particles": n, "device": args.device, **best["device"]}
+                row["host_ms_per_step"] = best["host"]["sampler_ms_per_step"]
+                row["host_vs_device"] = row["host_ms_per_step"] / row["sampler_ms_per_step"]
+                found.append(row)
+                print(
+                    f"{name} N={n}: device {row['sampler_ms_per_step']:.2f} ms/step, host {row['host_ms_per_step']:.2f}",
+                    file=sys.stderr,
+                )
+    finally:
+        device_path.MODE = mode
+    columns = ["constraint", "particles", "host_ms_per_step", "sampler_ms_per_step", "host_vs_device", "particle_steps_per_s"]
+    columns += ["distinct_texts_per_step", "checks_per_token", "steps", "resamples"]
+    print_table(found, columns)
+    parameters = {**vars(args), "recorded_rows": RECORD_TOKENS}
+    print(f"\nwrote {write_json('particle_throughput_device', run_metadata(parameters), found, args.out)}")
 
 
 if __name__ == "__main__":

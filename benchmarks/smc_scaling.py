@@ -6,7 +6,13 @@ ms per step (all of it), of which the sampling part (proposals, constraint check
 resampling: awrs's own time) and the rest (the model's forward pass and its
 log-probabilities), and the ratio of the step time to N = 1. On a GPU (``--device cuda``) try N up to 64.
 
+``--shape`` times a model of that shape with random weights instead (benchmarks/_random_model.py:
+``smollm2-135m``, ``llama-1b``), with the tokenizer of ``--folder`` (default: the default
+model's); a forward pass costs the same whatever the weights, so a GPU needs no trained
+checkpoint of that size (and no model hub) for these timings.
+
     python benchmarks/smc_scaling.py [--particles 1 2 4 8 16] [--tokens 32] [--repeats 2]
+    python benchmarks/smc_scaling.py --shape llama-1b --device cuda --dtype bfloat16 --particles 1 4 16 64
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import median, print_table, run_metadata, write_json
+from _random_model import SHAPES, random_model, tokenizer_folder
 
 import awrs
+from awrs._cache import cache_root
 
 PROMPT = [{"role": "user", "content": "Write a long, calm paragraph about the sea, in lowercase."}]
 PATTERN = r"[a-z ,.]{400}"  # longer than any budget here: no particle ends early
@@ -49,10 +57,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--backend", default="auto", choices=["auto", "transformers", "llama_cpp"])
+    parser.add_argument("--shape", default=None, choices=sorted(SHAPES), help="random weights of this shape (no --model)")
+    parser.add_argument(
+        "--folder", default=None, help="the tokenizer and config files for --shape (default: the default model's)"
+    )
+    parser.add_argument("--dtype", default="float32", help="the random model's dtype (float32, bfloat16, float16)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    lm = awrs.load_model(args.model, device=args.device, backend=args.backend)
+    if args.shape is not None:
+        folder = Path(args.folder) if args.folder else tokenizer_folder(cache_root() / "benchmarks" / "tokenizer")
+        lm = random_model(args.shape, folder, device=args.device, dtype=args.dtype)
+    else:
+        lm = awrs.load_model(args.model, device=args.device, backend=args.backend)
     time_steps(lm, 1, 4, 0)  # warm-up
     samples: dict[int, list[tuple[float, float]]] = {n: [] for n in args.particles}
     for r in range(args.repeats):  # interleaved so machine load drifts hit every N alike

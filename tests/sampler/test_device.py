@@ -1,12 +1,16 @@
 """The device path (awrs/sampler/device.py) on CPU tensors: the first candidates drawn by
 Gumbel top-k are draws without replacement (Plackett-Luce), and the whole step — device
 candidates, host continuation — samples the allowed tokens in proportion to the model and
-weighs them with an unbiased estimate of the allowed mass, as the host path does."""
+weighs them with an unbiased estimate of the allowed mass, as the host path does.
+
+``AWRS_TEST_DEVICE=cuda`` puts the rows on that device instead (benchmarks/gpu_checks.sh runs
+these tests so on a lent GPU machine)."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
 
 import numpy as np
 import pytest
@@ -19,6 +23,9 @@ from awrs.sampler.space import CandidateSpace
 from tests.exact import chi_square_pvalue
 
 torch = pytest.importorskip("torch")
+
+#: Where the tests' rows are made (the device path draws its candidates there).
+DEVICE = os.environ.get("AWRS_TEST_DEVICE", "cpu")
 
 
 class Allowed(Constraint):
@@ -109,7 +116,7 @@ def test_the_device_step_samples_the_allowed_tokens_and_weighs_them_without_bias
     target, mass = _exact(vocab, row, allowed, complete)
     space = CandidateSpace(vocab, Allowed(vocab, allowed, complete, impossible), compact=False)
     n = 6000
-    rows = torch.tensor(np.tile(row, (n, 1)), dtype=torch.float32)
+    rows = torch.tensor(np.tile(row, (n, 1)), dtype=torch.float32, device=DEVICE)
     checkers = [space.checker(0) for _ in range(n)]
     steps = list(proposal.propose_rows(rows, checkers, np.random.default_rng(case)))
     tokens = [s.token for s in steps]
@@ -147,7 +154,9 @@ def test_smc_through_the_device_path_approaches_the_global_target(monkeypatch):
 
     monkeypatch.setattr(device, "MODE", "always")
     monkeypatch.setattr(device, "DEFAULT_K", 2)
-    monkeypatch.setattr(MockBatch, "logprobs_tensor", lambda self, t=1.0: torch.from_numpy(self.logprobs(t)), raising=False)
+    monkeypatch.setattr(
+        MockBatch, "logprobs_tensor", lambda self, t=1.0: torch.from_numpy(self.logprobs(t)).to(DEVICE), raising=False
+    )
     used = []
     steps = device.device_steps
     monkeypatch.setattr(device, "device_steps", lambda *a, **k: used.append(1) or steps(*a, **k))
@@ -195,7 +204,7 @@ def test_the_device_step_on_the_default_models_row_matches_the_exact_allowed_dis
     assert 0.05 < mass < 0.95  # the weight varies from step to step: the test can tell a biased mean
     exact = {int(i): float(p[i] / mass) for i in np.flatnonzero(p)}
     n = 3000
-    rows = torch.tensor(np.tile(row, (n, 1)))
+    rows = torch.tensor(np.tile(row, (n, 1)), device=DEVICE)
     steps = list(AwrsProposal().propose_rows(rows, [space.checker(state) for _ in range(n)], np.random.default_rng(0)))
     assert all(s.token is not None and allowed[s.token] for s in steps)
     assert chi_square_against([s.token for s in steps], exact) > 1e-3
