@@ -262,9 +262,13 @@ def main() -> None:
     parser.add_argument("--refresh", action="store_true", help="record the model's rows again")
     parser.add_argument("--device", default=None, help="the device path against the host path, rows on this device (cuda)")
     parser.add_argument("--folder", default=None, help="the recorded rows and tokenizer files (make gpu-pack), no model loaded")
+    parser.add_argument("--helpers", type=int, default=None, help="threads making kept distributions beside the walks")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     folder = Path(args.folder) if args.folder else None
+    if args.helpers is not None:  # (default: every core but the walking thread's, proposal.KEPT_HELPERS)
+        proposal.KEPT_HELPERS = args.helpers
+    args.helpers = getattr(proposal, "KEPT_HELPERS", 1)  # recorded with the parameters
     if args.device is not None:
         _device_table(args, folder)
     else:

@@ -539,7 +539,8 @@ def _beside(ahead: Any, size: int) -> tuple[Any, ...]:
     none = np.zeros(0, dtype=np.int64)
     return (
         np.zeros((1, 1), dtype=np.float32), none, none, np.zeros((1, size), dtype=np.bool_), none, False,
-        np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), np.zeros((2, 0), dtype=np.uint8), none,
+        np.zeros(0, dtype=np.uint8), np.zeros((0, 4)), np.zeros(0, dtype=np.float32), np.zeros((2, 0), dtype=np.uint8),
+        np.zeros((1, 4), dtype=np.int64),
     )  # fmt: skip
 
 

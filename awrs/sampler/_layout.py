@@ -61,13 +61,15 @@ else:
         return numba.types.void(), codegen
 
 
-#: The slots of ``ctl`` when the kept passes are made beside the walks (_kept_in_order,
-#: _ensure_kept): stop, the other thread has ended, it has begun, and the row the walking
-#: thread would take next from the back while it waits.
+#: The slots of a row of ``ctl`` when the kept passes are made beside the walks
+#: (_kept_in_order, _ensure_kept), row j for the j-th of the threads beside them: stop, it has
+#: ended, it has begun; and in row 0, the row the walking thread would take next from the back
+#: while it waits.
 STOP, ENDED, BEGUN, TAIL = range(4)
 
 #: ``claims[WALKS, d]``: the walking thread claims row d; ``claims[THREAD, d]``: the thread
-#: beside it does (Dekker's protocol, row by row: :func:`_claim`).
+#: beside it that makes row d does (with h threads, thread d mod h; Dekker's protocol, row by
+#: row: :func:`_claim`).
 WALKS, THREAD = 0, 1
 
 
@@ -108,19 +110,20 @@ def _claim(claims, side, d):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _kept_in_order(
-    rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl
+    rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl, me
 ):  # pragma: no cover - compiled
-    # The kept passes in the walks' order (the thread beside them), each row it can claim:
-    # ahead of walks that take longer than the passes, the walks never wait and make none.
-    # Stops when ctl[STOP] is set; ctl[ENDED] = 1 once it makes no more rows.
-    ctl[BEGUN] = 1
-    for d in range(which.shape[0]):
-        if ctl[STOP] != 0:
+    # The kept passes of thread ``me`` of the h = ctl.shape[0] beside the walks: rows me,
+    # me + h, me + 2h... in the walks' order, each it can claim: ahead of walks that take
+    # longer than the passes, the walks never wait and make none. Stops when ctl[me, STOP] is
+    # set; ctl[me, ENDED] = 1 once it makes no more rows.
+    ctl[me, BEGUN] = 1
+    for d in range(me, which.shape[0], ctl.shape[0]):
+        if ctl[me, STOP] != 0:
             break
         if claims[WALKS, d] == 0 and _claim(claims, THREAD, d):
             _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
     _fence()
-    ctl[ENDED] = 1
+    ctl[me, ENDED] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -128,23 +131,24 @@ def _ensure_kept(
     rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl
 ):  # pragma: no cover - compiled
     # Row d made (the walking thread's side; its walk needs it): made already; made here if
-    # this side can claim it; else the other thread is making it, and this one, while it
-    # waits (spinning: it holds no GIL), makes rows from the last down that neither side has
-    # claimed (ctl[TAIL]), so that walks faster than the passes share them. Made here too if
-    # the other thread withdrew its claim or ended short of it.
+    # this side can claim it; else the thread beside that owns it (d mod h) is making it, and
+    # this one, while it waits (spinning: it holds no GIL), makes rows from the last down that
+    # no side has claimed (ctl[0, TAIL]), so that walks faster than the passes share them.
+    # Made here too if that thread withdrew its claim or ended short of it.
     if _is_done(done, d):
         return
     if _claim(claims, WALKS, d):
         _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
         return
+    owner = ctl[d % ctl.shape[0]]
     while not _is_done(done, d):
-        if claims[THREAD, d] == 0 or _is_done(ctl, ENDED):  # withdrawn (read after the fence above), or ended
+        if claims[THREAD, d] == 0 or _is_done(owner, ENDED):  # withdrawn (read after the fence above), or ended
             if not _is_done(done, d):  # read again: it may have made row d since the read above
                 _kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
             return
-        t = ctl[TAIL]
+        t = ctl[0, TAIL]
         if t > d:
-            ctl[TAIL] = t - 1
+            ctl[0, TAIL] = t - 1
             if claims[THREAD, t] == 0 and not _is_done(done, t) and _claim(claims, WALKS, t):
                 _kept_row(rows, t, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
 

@@ -29,7 +29,7 @@ from awrs._platform import available_cores
 from awrs.errors import GenerationError
 from awrs.sampler import _kernel_walks
 from awrs.sampler._kernels import BLOCK
-from awrs.sampler._layout import BEGUN, ENDED, F32, F64, STOP, CandidateLayout, _ensure_kept, _is_done, _kept_in_order
+from awrs.sampler._layout import BEGUN, ENDED, F32, F64, STOP, TAIL, CandidateLayout, _ensure_kept, _is_done, _kept_in_order
 from awrs.sampler.base import Estimator, Step, check_walk
 from awrs.sampler.device import as_host, device_steps, use_device
 from awrs.sampler.kept import Kept, _make_kept, keep_on_row, rest_on_row
@@ -323,18 +323,23 @@ def _pool() -> ThreadPoolExecutor:
 #: distinct rows: 0.53-0.60 against 0.49-0.55 ms per step with JSON Schema, per seed).
 AHEAD_ROWS = 12
 
+#: Threads of the pool that make the kept distributions beside the walks (:class:`_KeptAhead`):
+#: every core but the walking thread's (one on two cores). Each takes every h-th row.
+KEPT_HELPERS = max(_WORKERS - 1, 1)
+
 
 class _KeptAhead:
     """The kept distributions of a step's distinct rows (``which``: rows of the model's [N, V]
-    array ``rows``, the full layout), made beside the walks: a thread of the pool makes them
-    in the walks' order, in one kernel call without the GIL (``_layout._kept_in_order``),
-    while the calling thread walks; a walk in Python holds the GIL for its checks, so the two
-    run on two cores. A walk whose row is not made yet makes it (``_layout._ensure_kept``), or,
-    when the thread is making it, makes rows from the last down while it waits: once the
-    thread has begun, walks slower than the passes make none, walks faster share them. The
-    two sides claim rows by Dekker's protocol, row by row, and never make one twice. Into the calling thread's buffers
-    (:func:`_buffers`); :meth:`close` waits until the thread is done with them (and tells it
-    to stop)."""
+    array ``rows``, the full layout), made beside the walks: :data:`KEPT_HELPERS` threads of
+    the pool make them in the walks' order (thread j rows j, j + h, ...), each in one kernel
+    call without the GIL (``_layout._kept_in_order``), while the calling thread walks; a walk
+    in Python holds the GIL for its checks, so they run on as many cores. A walk whose row is
+    not made yet makes it (``_layout._ensure_kept``), or, when a thread is making it, makes
+    rows from the last down while it waits: once the threads have begun, walks slower than
+    the passes make none, walks faster share them. The walking side and the thread that owns
+    a row claim it by Dekker's protocol and never make it twice. Into the calling thread's
+    buffers (:func:`_buffers`); :meth:`close` waits until the threads are done with them (and
+    tells them to stop)."""
 
     def __init__(
         self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout, starting: bool = True
@@ -344,15 +349,20 @@ class _KeptAhead:
         self.weights, self.sums = weights, sums
         self.meta = np.empty((n, 4))
         self.done = np.zeros(n, dtype=np.uint8)
-        self.ctl = np.array([0, 0, 0, n - 1], dtype=np.int64)  # _layout.STOP, ENDED, BEGUN, TAIL
+        helpers = max(min(KEPT_HELPERS, n // 2), 1)  # two rows a thread at least
+        self.ctl = np.zeros((helpers, 4), dtype=np.int64)  # a row per thread: _layout.STOP, ENDED, BEGUN; TAIL in row 0
+        self.ctl[0, TAIL] = n - 1
         self.claims = np.zeros((2, n), dtype=np.uint8)  # _layout.WALKS, THREAD
         index = np.asarray(which, dtype=np.int64)
         _, prune_of, pruned = _kernel_walks._restart_rows(rows, prunes, n, layout.size)
         copy = not rows.flags.c_contiguous
-        theirs, self.mine = _copy_rows(rows, copy)
+        copies = _copy_rows(rows, copy, helpers + 1)
+        self.mine = copies[0]
         self.rows = rows
         self.args: tuple[Any, ...] = (index, layout.eos, pruned, prune_of, copy, weights, sums, self.meta, self.done)
-        self.future = _pool().submit(_in_order, rows, *self.args, theirs, self.claims, self.ctl)
+        self.futures = [
+            _pool().submit(_in_order, rows, *self.args, copies[j + 1], self.claims, self.ctl, j) for j in range(helpers)
+        ]
         # The other thread has not been seen to begin (``starting=False``: the walks run in a
         # kernel without the GIL, so it begins at once).
         self.starting = starting
@@ -370,10 +380,10 @@ class _KeptAhead:
         if self.starting and not _is_done(done, d):
             n = len(done)
             k = d
-            while k < n and ctl[BEGUN] == 0 and ctl[ENDED] == 0:
+            while k < n and not ctl[:, BEGUN].any() and not ctl[:, ENDED].any():
                 _ensure_kept(self.rows, k, *self.args, self.mine, self.claims, ctl)
                 k += 1
-            self.starting = k < n and ctl[BEGUN] == 0 and ctl[ENDED] == 0
+            self.starting = k < n and not ctl[:, BEGUN].any() and not ctl[:, ENDED].any()
         _ensure_kept(self.rows, d, *self.args, self.mine, self.claims, ctl)
         at, top, count, total = self.meta[d]
         if at < 0:
@@ -381,37 +391,39 @@ class _KeptAhead:
         return _make_kept(self.weights[d], self.sums[d], int(count), float(total), float(top), int(at))
 
     def close(self, raising: bool = True) -> None:
-        """Tell the other thread to stop, and wait for it (unless it never began). What it
-        raised is raised here when ``raising`` (not while another error is on its way)."""
-        self.ctl[STOP] = 1
-        if self.future.cancel():  # not begun (the pool busy elsewhere): nothing to wait for
-            return
-        futures.wait([self.future])
-        if raising and self.future.exception() is not None:
-            raise self.future.exception()  # type: ignore[misc]
+        """Tell the threads to stop, and wait for them (those that never began are cancelled).
+        What one raised is raised here when ``raising`` (not while another error is on its
+        way)."""
+        self.ctl[:, STOP] = 1
+        running = [f for f in self.futures if not f.cancel()]  # not begun (the pool busy elsewhere): nothing to wait for
+        futures.wait(running)
+        for future in running:
+            if raising and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
 
 
 def _in_order(*args: Any) -> None:
-    """``_layout._kept_in_order(*args)`` on a thread of the pool; ``ctl[ENDED]`` set however
-    it ends (a kernel that never began, for its arguments' types, makes no row and claims
-    none, so a walk waiting for a row goes on to make it)."""
+    """``_layout._kept_in_order(*args)`` on a thread of the pool (the last two: ``ctl`` and
+    its row); that row's ENDED set however it ends (a kernel that never began, for its
+    arguments' types, makes no row and claims none, so a walk waiting for a row goes on to
+    make it)."""
     kernel: Any = _kept_in_order  # numba's dispatcher: its arguments are checked when it runs
     try:
         kernel(*args)
     finally:
-        args[-1][ENDED] = 1
+        args[-2][args[-1], ENDED] = 1
 
 
-def _copy_rows(rows: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Two rows of this thread (one per side of :class:`_KeptAhead`) into which the kernels copy
-    the model's rows when ``copy`` (rows that are not C-contiguous); empty ones otherwise."""
+def _copy_rows(rows: np.ndarray, copy: bool, count: int) -> list[np.ndarray]:
+    """``count`` rows of this thread (one per side of :class:`_KeptAhead`: the walks', then each
+    thread's) into which the kernels copy the model's rows when ``copy`` (rows that are not
+    C-contiguous); empty ones otherwise."""
     if not copy:
-        empty = np.empty(0, dtype=rows.dtype)
-        return empty, empty
+        return [np.empty(0, dtype=rows.dtype)] * count
     found = getattr(_LOCAL, "copies", None)
-    if found is None or found.shape[1] != rows.shape[1] or found.dtype != rows.dtype:
-        found = _LOCAL.copies = np.empty((2, rows.shape[1]), dtype=rows.dtype)
-    return found[0], found[1]
+    if found is None or found.shape[0] < count or found.shape[1] != rows.shape[1] or found.dtype != rows.dtype:
+        found = _LOCAL.copies = np.empty((count, rows.shape[1]), dtype=rows.dtype)
+    return list(found[:count])
 
 
 _LOCAL = threading.local()

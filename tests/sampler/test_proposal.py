@@ -366,7 +366,7 @@ def _walks_wait(monkeypatch):
 
     def wait(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl):
         while not _layout._is_done(done, d):  # each check releases the GIL (a kernel without it)
-            if _layout._is_done(ctl, _layout.ENDED):
+            if _layout._is_done(ctl[d % len(ctl)], _layout.ENDED):
                 if not _layout._is_done(done, d):
                     _layout._kept_row(rows, d, which, eos, prunes, prune_of, copy, out, sums, meta, done, row)
                 return
@@ -389,16 +389,22 @@ def _needs_two_cores():
         pytest.skip("the kept distributions are made beside the walks with 2 cores or more")
 
 
+@pytest.mark.parametrize("helpers", [1, 3])
 @pytest.mark.parametrize("walks", ["python", "kernel"])
 @pytest.mark.parametrize("size", [0, 20_000])
-def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size, walks):
-    """The walks make rows until the thread beside them begins (then each row they need that
-    it has not claimed, and rows from the last down while they wait for one it is making), the
-    thread makes rows in their order; on a large vocabulary (rows of ~20 µs), again and again:
-    each row is made exactly once, and the steps are those of the rows one by one. (Both sides
-    make rows over these runs, with the walks in Python; the tests below take each path of the
-    claims alone.) The kernel walks too, which make the rows they need inside the kernel."""
+def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatch, size, walks, helpers):
+    """The walks make rows until the threads beside them begin (then each row they need that
+    no thread has claimed, and rows from the last down while they wait for one a thread is
+    making), each thread makes its rows (every h-th) in their order; on a large vocabulary
+    (rows of ~20 µs), again and again: each row is made exactly once, and the steps are those
+    of the rows one by one. (Both sides make rows over these runs, with the walks in Python;
+    the tests below take each path of the claims alone.) The kernel walks too, which make the
+    rows they need inside the kernel. Three threads beside the walks, on however many cores
+    (the pool's threads: a thread that waits for one makes its rows late, or the walks make them)."""
     _needs_two_cores()
+    from awrs.sampler import proposal as module
+
+    monkeypatch.setattr(module, "KEPT_HELPERS", helpers)
     if walks == "python":
         _python_walks(monkeypatch)
     made = _watch_ahead(monkeypatch)
@@ -408,6 +414,7 @@ def test_the_kept_distributions_made_on_both_sides_are_each_made_once(monkeypatc
         got = _steps(AwrsProposal().propose_rows(rows, checkers, np.random.default_rng(seed)))
         assert got == _alone(24, seed, size, seed), seed
         assert made[-1].done.tolist() == [1] * 24, (seed, made[-1].done)
+        assert made[-1].ctl.shape == (helpers, 4)
         claims = made[-1].claims
         sides += [int((claims[_layout.WALKS] & ~claims[_layout.THREAD]).sum()), int(claims[_layout.THREAD].sum())]
     if size and walks == "python":
@@ -421,7 +428,7 @@ def _kept_args(n: int = 10, size: int = 600):
     return (
         rows, np.arange(n), np.array([0]), np.zeros((1, size + 1), dtype=bool), np.zeros(n, dtype=np.int64), False,
         np.zeros((n, size + 1)), np.zeros((n, blocks)), np.zeros((n, 4)), np.zeros(n, dtype=np.uint8),
-        np.zeros(0, dtype=np.float32), np.zeros((2, n), dtype=np.uint8), np.array([0, 0, 0, n - 1]),
+        np.zeros(0, dtype=np.float32), np.zeros((2, n), dtype=np.uint8), np.array([[0, 0, 0, n - 1]]),
     )  # fmt: skip
 
 
@@ -434,14 +441,14 @@ def test_a_walk_waiting_for_a_row_the_thread_is_making_makes_rows_from_the_last_
 
     def end_soon():
         time.sleep(0.2)
-        ctl[_layout.ENDED] = 1
+        ctl[0, _layout.ENDED] = 1
 
     ender = threading.Thread(target=end_soon)
     ender.start()
     _layout._ensure_kept(rows, 3, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl)
     ender.join()
     assert done.tolist() == [0, 0, 0] + [1] * 7
-    assert claims[_layout.WALKS].tolist() == [0, 0, 0] + [1] * 7 and ctl[_layout.TAIL] == 3
+    assert claims[_layout.WALKS].tolist() == [0, 0, 0] + [1] * 7 and ctl[0, _layout.TAIL] == 3
     for d in range(3, 10):  # what the rows hold is their kept distribution
         kept = CandidateLayout(rows.shape[1], eos).kept(rows[d], np.zeros(rows.shape[1] + 1, dtype=bool))
         assert np.array_equal(out[d], kept[0]) and meta[d, 3] == kept[3]
@@ -457,7 +464,7 @@ def test_a_row_both_sides_claim_is_the_walks():
     assert not _layout._claim(claims, _layout.WALKS, 1) and claims[:, 1].tolist() == [1, 1]
     rows, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl = _kept_args(3)
     claims[_layout.THREAD, 2] = 1
-    ctl[_layout.TAIL] = 0  # nothing to make from the back while it waits
+    ctl[0, _layout.TAIL] = 0  # nothing to make from the back while it waits
 
     def withdraw_soon():  # as the thread does when it finds the walk's claim after its own
         time.sleep(0.2)
@@ -467,7 +474,7 @@ def test_a_row_both_sides_claim_is_the_walks():
     withdrawer.start()
     _layout._ensure_kept(rows, 2, which, eos, prunes, prune_of, copy, out, sums, meta, done, row, claims, ctl)
     withdrawer.join()
-    assert done.tolist() == [0, 0, 1] and ctl[_layout.ENDED] == 0  # made by the walk, the thread not ended
+    assert done.tolist() == [0, 0, 1] and ctl[0, _layout.ENDED] == 0  # made by the walk, the thread not ended
 
 
 @pytest.mark.parametrize("side", ["walks", "thread"])
@@ -483,9 +490,9 @@ def test_either_side_alone_makes_every_kept_distribution(monkeypatch, side):
         in_order = module._kept_in_order
 
         def late(*args):  # begins once the walks are over (closing says stop)
-            ctl = args[-1]
+            ctl, me = args[-2:]
             for _ in range(10_000):
-                if ctl[_layout.STOP]:
+                if ctl[me, _layout.STOP]:
                     break
                 time.sleep(0.001)
             in_order(*args)
@@ -516,7 +523,7 @@ def test_a_step_left_early_waits_for_the_kept_distributions_made_beside_it(monke
     kernel = module._kept_in_order
 
     def watched(*args):
-        calls.append(args[-1])  # the control slots (_layout.STOP, ENDED, BEGUN, TAIL)
+        calls.append(args[-2][args[-1]])  # the thread's control slots (_layout.STOP, ENDED, BEGUN)
         kernel(*args)
         calls.append("returned")
 
