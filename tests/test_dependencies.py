@@ -40,8 +40,8 @@ def imported_distributions(folder: Path) -> dict[str, str]:
     by_module = importlib.metadata.packages_distributions()
     found = {}
     for module, where in modules.items():
-        if module in sys.stdlib_module_names or module in ("awrs", "tests", "_common"):
-            continue
+        if module in sys.stdlib_module_names or module in ("awrs", "tests") or (ROOT / "benchmarks" / f"{module}.py").exists():
+            continue  # the standard library, or ours (benchmarks/ modules are imported by their names)
         for dist in by_module.get(module, [module]):
             found.setdefault(canonical(dist), where)
     return found
