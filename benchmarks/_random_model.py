@@ -14,6 +14,7 @@ Shapes (``SHAPES``):
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ def random_model(shape: str, folder: Path, *, device: str | None = None, dtype: 
     """An ``awrs`` transformers model of ``shape`` with random weights (seeded) and the
     tokenizer of ``folder`` (:func:`tokenizer_folder`), on ``device`` in ``dtype``."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     from awrs.lm.hf import HFModel
 
@@ -77,17 +78,13 @@ def random_model(shape: str, folder: Path, *, device: str | None = None, dtype: 
     torch.manual_seed(seed)
     with torch.device(device or "cpu"):
         model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    if (folder / "generation_config.json").exists():  # its end ids, as a trained checkpoint's loading reads them
+        model.generation_config = GenerationConfig.from_pretrained(folder)
     return HFModel(model, AutoTokenizer.from_pretrained(folder))
 
 
+@functools.cache
 def vocabulary(folder: Path) -> Any:
-    """The vocabulary a model of ``folder``'s config and tokenizer has (as HFModel makes it),
-    without building the model."""
-    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
-
-    from awrs.lm.token_bytes import vocabulary_from_tokenizer
-
-    config = AutoConfig.from_pretrained(folder)
-    eos = GenerationConfig.from_pretrained(folder).eos_token_id if (folder / "generation_config.json").exists() else None
-    eos_ids = [] if eos is None else [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
-    return vocabulary_from_tokenizer(AutoTokenizer.from_pretrained(folder), vocab_size=config.vocab_size, eos_token_ids=eos_ids)
+    """The vocabulary a model of ``folder``'s config and tokenizer has, as HFModel makes it:
+    of a model with no weights (torch's meta device); once per folder."""
+    return random_model("smollm2-135m", folder, device="meta").vocab

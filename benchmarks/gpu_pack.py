@@ -23,8 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import particle_throughput
 from _random_model import tokenizer_folder
 
-from awrs._cache import cache_root
-
 #: awrs's dependencies that the GPU machines' image lacks (device tool, KINDS.md).
 WHEELS = ["lark>=1.1.9"]
 
@@ -41,8 +39,7 @@ def main() -> None:
     model = tokenizer_folder(target / "model")
     for kind in particle_throughput.RECORDINGS:
         _, vocab = particle_throughput.recorded_rows(kind)  # recorded here once, if not yet
-        name = particle_throughput.rows_file(kind, len(vocab))
-        shutil.copy2(cache_root() / "benchmarks" / name, model / name)
+        shutil.copy2(particle_throughput.rows_path(kind, len(vocab)), particle_throughput.rows_path(kind, len(vocab), model))
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     print(
         f"{target}: {size / 2**20:.1f} MiB ({', '.join(sorted(p.name for p in wheels.iterdir()))}; {len(list(model.iterdir()))} files in model/)"

@@ -33,6 +33,7 @@ import importlib
 import inspect
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,9 @@ RECORDINGS = {
 }
 
 
-def rows_file(kind: str, vocab_size: int) -> str:
-    """The name of the recorded rows' file (in the cache's benchmarks folder, or ``--folder``)."""
-    return f"rows-{kind}-{vocab_size}-{RECORD_TOKENS}.npy"
+def rows_path(kind: str, vocab_size: int, folder: Path | None = None) -> Path:
+    """The recorded rows' file: in ``folder``, else in the cache's benchmarks folder."""
+    return (cache_root() / "benchmarks" if folder is None else folder) / f"rows-{kind}-{vocab_size}-{RECORD_TOKENS}.npy"
 
 
 def recorded_rows(kind: str, refresh: bool = False, folder: Path | None = None) -> tuple[np.ndarray, awrs.Vocabulary]:
@@ -93,12 +94,12 @@ def recorded_rows(kind: str, refresh: bool = False, folder: Path | None = None) 
         from _random_model import vocabulary
 
         vocab = vocabulary(folder)
-        path = folder / rows_file(kind, len(vocab))
+        path = rows_path(kind, len(vocab), folder)
         if not path.exists():
             raise SystemExit(f"{path} is missing: make gpu-pack copies the recorded rows there")
         return np.load(path), vocab
     lm = awrs.load_model(backend="llama_cpp" if _has_llama() else "transformers")
-    path = cache_root() / "benchmarks" / rows_file(kind, len(lm.vocab))
+    path = rows_path(kind, len(lm.vocab))
     if path.exists() and not refresh:
         return np.load(path), lm.vocab
     prompt, make = RECORDINGS[kind]
@@ -275,17 +276,29 @@ def main() -> None:
         _host_table(args, folder)
 
 
-def _host_table(args: argparse.Namespace, folder: Path | None) -> None:
-    """Each constraint and N: the steps one particle at a time (as before issue 26) and the
-    batched steps, in one run, least of the repeats."""
-    found = []
-    recorded = {}
+def _constraints_run(args: argparse.Namespace, folder: Path | None) -> Iterator[tuple[str, awrs.Constraint, np.ndarray, Any]]:
+    """(name, constraint, recorded rows, vocabulary) of each constraint ``--only`` keeps, each
+    kind of rows read once."""
+    recorded: dict[str, tuple[np.ndarray, Any]] = {}
     for name, (kind, constraint) in constraints().items():
         if args.only and name not in args.only:
             continue
         if kind not in recorded:
             recorded[kind] = recorded_rows(kind, args.refresh, folder)
-        rows, vocab = recorded[kind]
+        yield name, constraint, *recorded[kind]
+
+
+def _least(lm: FixedRows, constraint: awrs.Constraint, n: int, args: argparse.Namespace) -> dict[str, float]:
+    """The run of least sampler time per step over ``args.repeats`` seeds."""
+    runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
+    return min(runs, key=lambda r: r["sampler_ms_per_step"])
+
+
+def _host_table(args: argparse.Namespace, folder: Path | None) -> None:
+    """Each constraint and N: the steps one particle at a time (as before issue 26) and the
+    batched steps, in one run, least of the repeats."""
+    found = []
+    for name, constraint, rows, vocab in _constraints_run(args, folder):
         lm = FixedRows(rows, vocab)
         measure(lm, constraint, 16, args.tokens, 99)  # warm-up: compile the kernels, fill the memo tables
         for n in args.particles:
@@ -304,14 +317,13 @@ def _host_table(args: argparse.Namespace, folder: Path | None) -> None:
                     if kernel is not None:
                         _kernel_walks.KERNEL_ROWS = 10**9
                 try:
-                    runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
+                    best[path] = _least(lm, constraint, n, args)
                 finally:
                     proposal.PARALLEL_ROWS = default
                     if ahead is not None:
                         proposal.AHEAD_ROWS = ahead
                     if kernel is not None:
                         _kernel_walks.KERNEL_ROWS = kernel
-                best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
             row = {"constraint": name, "particles": n, **best["batched"]}
             row["one_by_one_ms_per_step"] = best["one_by_one"]["sampler_ms_per_step"]
             row["speedup"] = row["one_by_one_ms_per_step"] / row["sampler_ms_per_step"]
@@ -337,18 +349,12 @@ def _device_table(args: argparse.Namespace, folder: Path | None) -> None:
     device_path.MODE = "auto" if args.device.startswith("cuda") else "always"  # "always": a CPU tensor takes it too
     found = []
     try:
-        for name, (kind, constraint) in constraints().items():
-            if args.only and name not in args.only:
-                continue
-            rows, vocab = recorded_rows(kind, False, folder)
+        for name, constraint, rows, vocab in _constraints_run(args, folder):
             host, on_device = FixedRows(rows, vocab), FixedRows(rows, vocab, args.device)
             for lm in (host, on_device):
                 measure(lm, constraint, 16, args.tokens, 99)  # warm-up: kernels compiled, memo tables filled
             for n in args.particles:
-                best = {}
-                for path, lm in (("host", host), ("device", on_device)):
-                    runs = [measure(lm, constraint, n, args.tokens, seed) for seed in range(args.repeats)]
-                    best[path] = min(runs, key=lambda r: r["sampler_ms_per_step"])
+                best = {path: _least(lm, constraint, n, args) for path, lm in (("host", host), ("device", on_device))}
                 row = {"constraint": name, "particles": n, "device": args.device, **best["device"]}
                 row["host_ms_per_step"] = best["host"]["sampler_ms_per_step"]
                 row["host_vs_device"] = row["host_ms_per_step"] / row["sampler_ms_per_step"]

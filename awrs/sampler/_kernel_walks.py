@@ -157,6 +157,16 @@ def _draw_block(q, sums, taken, us, u, visited, seen, ahead, i, n):  # pragma: n
 
 
 @njit(cache=True, nogil=True)
+def _untake(taken, visited, seen):  # pragma: no cover - compiled
+    # The ``seen`` positions drawn (``visited[:seen]``) marked not taken again, for a new
+    # order over the same candidates (a restart, a narrowing, the next row); returns 0, the
+    # positions drawn since.
+    for j in range(seen):
+        taken[visited[j]] = False
+    return 0
+
+
+@njit(cache=True, nogil=True)
 def _refused(state, table, first, out):  # pragma: no cover - compiled
     # out[pos]: narrowing drops candidate ``pos``, whose first byte (``first[pos]``; -1 for EOS
     # and tokens without bytes, which never are) has no transition from ``state``
@@ -269,9 +279,7 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                 if not restarts:
                     back = True
                     break
-                for j in range(seen):
-                    taken[visited[j]] = False
-                seen = 0
+                seen = _untake(taken, visited, seen)
                 prune = prunes[prune_of[p]]
                 if narrowed:
                     for c in range(size):
@@ -352,16 +360,13 @@ def _walks(  # noqa: C901 - one walk, kept in one function to mirror walk._level
                     _refused(state, table, first, refused)
                 narrowed = True
                 _unvisited_allowed(q, refused, visited[:i], narrowq)
-                for j in range(seen):
-                    taken[visited[j]] = False
-                seen = 0
+                seen = _untake(taken, visited, seen)
                 q = narrowq
                 n = _block_sums(q, 256, sums)
                 left = _total(sums)
                 ahead = 1
                 i = 0
-        for j in range(seen):
-            taken[visited[j]] = False
+        _untake(taken, visited, seen)
         if back:
             return p, start, short
         out_token[p], out_logw[p], out_checks[p], out_next[p] = token, logw, checks, nxt_state

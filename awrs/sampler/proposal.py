@@ -380,15 +380,19 @@ class _KeptAhead:
         if self.starting and not _is_done(done, d):
             n = len(done)
             k = d
-            while k < n and not ctl[:, BEGUN].any() and not ctl[:, ENDED].any():
+            while k < n and not self._heard_from():
                 _ensure_kept(self.rows, k, *self.args, self.mine, self.claims, ctl)
                 k += 1
-            self.starting = k < n and not ctl[:, BEGUN].any() and not ctl[:, ENDED].any()
+            self.starting = k < n and not self._heard_from()
         _ensure_kept(self.rows, d, *self.args, self.mine, self.claims, ctl)
         at, top, count, total = self.meta[d]
         if at < 0:
             return None
         return _make_kept(self.weights[d], self.sums[d], int(count), float(total), float(top), int(at))
+
+    def _heard_from(self) -> bool:
+        """A thread beside the walks has begun, or ended (without beginning: it failed)."""
+        return bool(self.ctl[:, [BEGUN, ENDED]].any())
 
     def close(self, raising: bool = True) -> None:
         """Tell the threads to stop, and wait for them (those that never began are cancelled).
@@ -397,9 +401,9 @@ class _KeptAhead:
         self.ctl[:, STOP] = 1
         running = [f for f in self.futures if not f.cancel()]  # not begun (the pool busy elsewhere): nothing to wait for
         futures.wait(running)
-        for future in running:
-            if raising and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
+        failed = [error for error in (f.exception() for f in running) if error is not None]
+        if raising and failed:
+            raise failed[0]
 
 
 def _in_order(*args: Any) -> None:

@@ -65,7 +65,7 @@ def test_the_recorded_rows_are_read_from_a_folder_without_a_model(tmp_path, fold
     with pytest.raises(SystemExit, match="make gpu-pack"):
         pt.recorded_rows("json", folder=mine)
     rows = np.log(np.random.default_rng(0).dirichlet(np.ones(49152), size=pt.RECORD_TOKENS)).astype(np.float32)
-    np.save(mine / pt.rows_file("json", 49152), rows)
+    np.save(pt.rows_path("json", 49152, mine), rows)
     found, vocab = pt.recorded_rows("json", folder=mine)
     assert np.array_equal(found, rows) and len(vocab) == 49152
 
