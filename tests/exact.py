@@ -133,3 +133,20 @@ def chi_square_against(samples, exact: dict, min_expected: float = 5.0) -> float
     keys = big + (["<pooled>"] if small else [])
     probs = [exact[k] for k in big] + ([sum(exact[k] for k in small)] if small else [])
     return chi_square_pvalue([counts[k] for k in keys], probs)
+
+
+def float32_weight_rel(row: np.ndarray) -> float:
+    """How far, relatively (or in log space), a weight made from the float32 ``row`` may sit
+    from the one exact arithmetic gives, by rounding alone: each kept weight is within
+    (|lp - top| + 1) * 2**-23 of its exact value, |lp - top| at most the row's span and the
+    87-nat window (docs/sampler.md, "Weights in the row's precision"), and a weight is a ratio
+    of sums of them, so twice that."""
+    finite = np.asarray(row, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    span = min(float(np.ptp(finite)), 87.0) if len(finite) else 0.0
+    return 2 * (span + 1) * 2.0**-23
+
+
+def float32_weight_slack(row: np.ndarray, mass: float) -> float:
+    """:func:`float32_weight_rel` of ``row`` as a slack around the allowed ``mass``."""
+    return float32_weight_rel(row) * mass

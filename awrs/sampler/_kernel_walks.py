@@ -447,7 +447,7 @@ def kernel_walks(
     visited = np.empty(_VISITED, dtype=np.int64)
     restarts = rows is not None and space.positions is None
     model_rows, prune_of, pruned = _restart_rows(rows if restarts else None, prunes, n, size)
-    narrowq, levelq, levelsums, excluded, rejected, refused = _scratch(size, block_sums.shape[1])
+    narrowq, levelq, levelsums, excluded, rejected, refused = _scratch(size, block_sums.shape[1], weights.dtype)
     row = _row_scratch(model_rows)
     asking = _Asking(checkers, space.positions, refused, steps) if asked else None
     bits = rng.bit_generator
@@ -490,15 +490,15 @@ _LOCAL = threading.local()
 _REJECTED = 4096
 
 
-def _scratch(size: int, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _scratch(size: int, blocks: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """This thread's arrays for the narrowed weights, a restart's weights, its block sums, the
     excluded candidates, the rejected ones and the refused ones (reused: fresh ones would fault
     a page per 4 KB)."""
     found = getattr(_LOCAL, "scratch", None)
-    if found is None or len(found[0]) != size:
+    if found is None or len(found[0]) != size or found[0].dtype != dtype:
         found = _LOCAL.scratch = (
-            np.empty(size),
-            np.empty(size),
+            np.empty(size, dtype=dtype),
+            np.empty(size, dtype=dtype),
             np.empty(blocks),
             np.empty(size, dtype=np.bool_),
             np.empty(_REJECTED, dtype=np.int64),

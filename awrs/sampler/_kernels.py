@@ -8,7 +8,10 @@ candidate) and a way to draw from it without replacement. On SmolLM2's 49,153 ca
   exponential, and NumPy's float64 ``exp`` is scalar on CPUs without AVX-512): about 3x
   faster than ``np.exp`` here, with relative error below 4e-16 (two ulps; the tests compare
   with ``np.exp``). Values more than ``LOWEST`` = 708 nats below ``top`` give 0 (they are
-  below float64's normal range relative to the top candidate).
+  below float64's normal range relative to the top candidate). A float32 row into float32
+  weights is computed in float32 instead (``_exp_shifted32``: a degree-7 polynomial, twice
+  the lanes, half the bytes written), within ``(|lp - top| + 1) * 2**-23`` relative and down
+  to ``LOWEST32`` = 87 nats (docs/sampler.md, "Weights in the row's precision").
 - ``block_sums`` and ``draw`` keep the mass in blocks of ``BLOCK`` = 256 positions, so one
   draw without replacement reads the 193 block sums and one block instead of a cumulative
   sum over the whole vocabulary; a taken position's block is summed again from its
@@ -46,6 +49,7 @@ from awrs._numba import njit
 __all__ = [
     "BLOCK",
     "LOWEST",
+    "LOWEST32",
     "block_sum",
     "block_sums",
     "draw",
@@ -174,10 +178,78 @@ def _exp_one(v, pruned):  # pragma: no cover - compiled
     return 0.0 if (low | pruned) else p * scale
 
 
+# float32: the same reduction and a degree-7 polynomial (its tail below 6e-9 for |r| <= ln(2) / 2),
+# 2**k from the bits of t as above; kept down to LOWEST32 nats (float32's normal range).
+LOWEST32 = np.float32(-87.0)
+_INV_LN2_32 = np.float32(_INV_LN2)
+_LN2_HI_32 = np.float32(0.693145751953125)  # 12 bits: k * _LN2_HI_32 is exact for |k| < 2**12
+_LN2_LO_32 = np.float32(1.428606765330187e-06)
+_ROUND_32 = np.float32(12582912.0)  # 1.5 * 2**23
+_ROUND_BITS_32 = 0x4B400000
+_EXP_BIAS_32 = 127
+
+
+@njit(inline="always", fastmath={"contract"})
+def _exp_one32(v, pruned):  # pragma: no cover - compiled
+    low = not v >= LOWEST32
+    v = LOWEST32 if low else v
+    t = v * _INV_LN2_32 + _ROUND_32
+    k = t - _ROUND_32
+    r = (v - k * _LN2_HI_32) - k * _LN2_LO_32
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    scale = np.int32((np.float32(t).view(np.int32) - _ROUND_BITS_32 + _EXP_BIAS_32) << 23).view(np.float32)
+    return np.float32(0.0) if (low | pruned) else p * scale
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _exp_shifted(lp, prune, top, out):  # pragma: no cover - compiled
+def _exp_shifted64(lp, prune, top, out):  # pragma: no cover - compiled
     for i in range(lp.shape[0]):
         out[i] = _exp_one(np.float64(lp[i]) - top, prune[i])
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _exp_shifted32(lp, prune, top, out):  # pragma: no cover - compiled
+    t = np.float32(top)
+    for i in range(lp.shape[0]):
+        out[i] = _exp_one32(lp[i] - t, prune[i])
+
+
+def _exp_shifted(lp, prune, top, out):
+    """``out = exp(lp - top)`` (0 where pruned or below the window), in ``out``'s precision:
+    float64, or float32 for float32 ``lp`` and ``out``. Compiled, the overload below picks
+    the kernel by ``out``'s type."""
+    if out.dtype == np.float32 and lp.dtype == np.float32:
+        _exp_shifted32(lp, prune, top, out)
+    else:
+        _exp_shifted64(lp, prune, top, out)
+
+
+def _as_candidate(out, v):
+    """``v`` (float64) as a candidate of weights ``out`` is: rounded to float32 for float32
+    weights (the EOS candidate of a float32 row), else as it is. Compiled, the overload below."""
+    return float(np.float32(v)) if out.dtype == np.float32 else v
+
+
+if not getattr(numba.config, "DISABLE_JIT", False):
+
+    @overload(_exp_shifted)
+    def _exp_shifted_typed(lp, prune, top, out):  # pragma: no cover - compiled
+        if out.dtype == numba.types.float32 and lp.dtype == numba.types.float32:
+            return lambda lp, prune, top, out: _exp_shifted32(lp, prune, top, out)
+        return lambda lp, prune, top, out: _exp_shifted64(lp, prune, top, out)
+
+    @overload(_as_candidate)
+    def _as_candidate_typed(out, v):  # pragma: no cover - compiled
+        if out.dtype == numba.types.float32:
+            return lambda out, v: np.float64(np.float32(v))
+        return lambda out, v: np.float64(v)
 
 
 @njit(cache=True, nogil=True)
@@ -189,9 +261,9 @@ def _kept_weights(lp, extra, prune, top, out, sums, block):  # pragma: no cover 
     n = lp.shape[0]
     _exp_shifted(lp, prune[:n], top, out[:n])
     if out.shape[0] > n:
-        tail = np.empty(1)
-        _exp_shifted(np.array([extra]), prune[n:], top, tail)
-        out[n] = tail[0]
+        tail = np.empty_like(lp[:1])  # the candidate in the row's type, its weight in out's
+        tail[0] = extra
+        _exp_shifted(tail, prune[n:], top, out[n:])
     count = _block_sums(out, block, sums)
     return count, _total(sums)
 
@@ -320,7 +392,7 @@ def _unvisited_allowed(q, refused, visited, out):  # pragma: no cover - compiled
 
 def unvisited_allowed(q: np.ndarray, refused: np.ndarray, visited: list[int]) -> np.ndarray:
     """``q`` with the ``refused`` positions and the ``visited`` ones set to 0, in one pass."""
-    _check(q, refused)
+    _check(q, refused, np.float32)
     out = np.empty_like(q)
     _unvisited_allowed(q, refused, np.asarray(visited, dtype=np.int64), out)
     return out
@@ -349,18 +421,22 @@ def _argmax_kept(lp: np.ndarray, prune: np.ndarray) -> int:
 
 
 def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
-    """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf) or NaN."""
-    _check(lp, prune)
+    """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf) or NaN;
+    for float32 ``lp``, in float32 (``LOWEST32``: docs/sampler.md, "Weights in the row's
+    precision")."""
+    _check(lp, prune, np.float32)
     out = np.empty_like(lp)
     _exp_shifted(lp, prune, float(top), out)
     return out
 
 
 def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """``(q, sums, count, total)``: ``exp_shifted(lp, prune, top)`` (in float64, from float32
-    or float64 ``lp``), its ``block_sums`` and their total, in one pass."""
+    """``(q, sums, count, total)``: ``exp(lp - top)`` in ``lp``'s precision (float64, or
+    float32 for float32 ``lp``: docs/sampler.md, "Weights in the row's precision"), 0 where
+    pruned or more than the window below ``top``, its ``block_sums`` (float64) and their total,
+    in one pass."""
     _check(lp, prune, np.float32)
-    out = np.empty(len(lp), dtype=np.float64)
+    out = np.empty(len(lp), dtype=lp.dtype)
     sums = np.empty(-(-len(lp) // BLOCK), dtype=np.float64)
     count, total = _kept_weights(lp, 0.0, prune, float(top), out, sums, BLOCK)
     return out, sums, int(count), float(total)
@@ -373,8 +449,8 @@ def exp_shifted_python(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndar
 
 def block_sums(q: np.ndarray) -> tuple[np.ndarray, int]:
     """The mass of each block of ``BLOCK`` positions, and how many positions have ``q > 0``."""
-    if q.dtype != np.float64 or q.ndim != 1 or not q.flags.c_contiguous:
-        raise TypeError("the values must be a C-contiguous 1-D float64 array")
+    if q.dtype not in (np.float32, np.float64) or q.ndim != 1 or not q.flags.c_contiguous:
+        raise TypeError("the values must be a C-contiguous 1-D float64 (or float32) array")
     sums = np.empty(-(-len(q) // BLOCK), dtype=np.float64)
     count = _block_sums(q, BLOCK, sums)
     return sums, int(count)
@@ -387,7 +463,7 @@ def total(sums: np.ndarray) -> float:
 
 def block_sum(q: np.ndarray, taken: np.ndarray, b: int) -> float:
     """The mass of block ``b`` over the positions not ``taken``."""
-    _check(q, taken)
+    _check(q, taken, np.float32)
     return float(_block_sum(q, taken, b, BLOCK))
 
 

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from awrs._numba import njit
-from awrs.sampler._kernels import BLOCK, _argmax, _argmax_kept, _kept_weights, _masked_argmax, kept_weights
+from awrs.sampler._kernels import BLOCK, _argmax, _argmax_kept, _as_candidate, _kept_weights, _masked_argmax, kept_weights
 
 __all__ = ["CandidateLayout", "eos_logprob", "gather_with_eos", "greedy_at", "with_eos"]
 
@@ -25,13 +25,14 @@ __all__ = ["CandidateLayout", "eos_logprob", "gather_with_eos", "greedy_at", "wi
 def _full_kept(lp, at, eos, prune, out, sums, block):  # pragma: no cover - compiled
     # The full layout's kept weights in one call: `at` is np.argmax(lp) or _argmax(lp)
     # (vectorised; usually the most likely token kept), the EOS candidate is the log-sum-exp
-    # of the end ids, `top` the most likely kept candidate (CandidateLayout.greedy's choice).
+    # of the end ids (rounded to float32 for float32 weights, as a float32 greedy step compares
+    # it), `top` the most likely kept candidate (CandidateLayout.greedy's choice).
     # Returns (at, top, count, total), at = -1 when nothing is kept.
     n = lp.shape[0]
     if not (lp[at] > -np.inf and not prune[at]):
         at = _masked_argmax(lp, prune[:n])
     top = np.float64(lp[at]) if at >= 0 else -np.inf
-    eos_lp = _logsumexp_at(lp, eos)
+    eos_lp = _as_candidate(out, _logsumexp_at(lp, eos))
     if eos_lp > top and not prune[n]:
         at = n
         top = eos_lp
@@ -270,23 +271,28 @@ class CandidateLayout:
     def kept(
         self, lp: np.ndarray, prune: np.ndarray, out: np.ndarray | None = None, sums: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, int, float, float, int] | None:
-        """``(q, sums, count, total, top, at)`` of the candidates in float64: ``at`` the most
-        likely one not pruned (:meth:`greedy`), ``top`` its log-probability, ``q``, ``sums``,
-        ``count`` and ``total`` as :func:`kept_weights` gives them for
-        ``self.candidates(lp)``; None when every candidate is pruned or -inf. The full layout
-        reads the row in one kernel call (after NumPy's vectorised argmax), EOS appended, into
-        ``out`` and ``sums`` when given (buffers a caller reuses; the compact layout ignores them)."""
+        """``(q, sums, count, total, top, at)`` of the candidates in the row's precision
+        (float64, or float32 for a float32 row: docs/sampler.md, "Weights in the row's
+        precision"): ``at`` the most likely one not pruned (:meth:`greedy` in that type), ``top``
+        its log-probability, ``q``, ``sums``, ``count`` and ``total`` as :func:`kept_weights`
+        gives them for ``self.candidates(lp, lp.dtype)``; None when every candidate is pruned or
+        -inf. The full layout reads the row in one kernel call (after NumPy's vectorised
+        argmax), EOS appended, into ``out`` and ``sums`` when given (buffers of the row's type
+        that a caller reuses; the compact layout ignores them)."""
         if self.ids is not None:
-            at = self.greedy(lp, prune)
+            cand = self.candidates(lp, lp.dtype)
+            if prune.shape != (self.size,) or prune.dtype != np.bool_:
+                raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
+            at = _argmax_kept(cand, prune)
             if at < 0:
                 return None
-            top = float(_logsumexp_at(lp, self.eos)) if at == self.size - 1 else float(lp[self.ids[at]])
-            return (*kept_weights(self.candidates(lp), prune, top), top, at)
+            top = float(cand[at])
+            return (*kept_weights(cand, prune, top), top, at)
         self._row(lp)
         if prune.shape != (self.size,) or prune.dtype != np.bool_:
             raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
-        if out is None or sums is None:  # else the caller's buffers (float64, of the right sizes)
-            out = np.empty(self.size, dtype=np.float64)
+        if out is None or sums is None:  # else the caller's buffers (of the row's type, of the right sizes)
+            out = np.empty(self.size, dtype=lp.dtype)
             sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
         at, top, count, total = _full_kept(lp, int(lp.argmax()), self.eos, prune, out, sums, BLOCK)
         if at < 0:

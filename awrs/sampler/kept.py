@@ -2,7 +2,8 @@
 
 A step keeps the candidates that are not pruned and whose log-probability is finite and
 within 708 nats of the most likely kept one (below that their mass underflows float64
-relative to it); their weights ``exp(lp - top)`` are kept unnormalised, with the log of the
+relative to it; 87 nats for a float32 row, whose weights are float32: docs/sampler.md,
+"Weights in the row's precision"); their weights ``exp(lp - top)`` are kept unnormalised, with the log of the
 kept mass ``P_kept`` (pruning is exact: docs/algorithm.md §2). A walk that restarts over the
 candidates it has not visited makes their kept distribution again, with its own top
 (:data:`Rest`; docs/sampler.md, "Small masses").
@@ -43,7 +44,8 @@ Rest = Callable[[np.ndarray], "Kept | None"]
 
 def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """``(q, log_kept)``: the probabilities renormalised among the kept candidates (float64,
-    0 for the others; positions as in ``logprobs``) and the log of the kept mass ``P_kept``.
+    from float32 weights for float32 ``logprobs``, 0 for the others; positions as in
+    ``logprobs``) and the log of the kept mass ``P_kept``.
 
     ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
     with ``prune`` True or a log-probability of -inf are not kept, nor are those more than
@@ -52,13 +54,13 @@ def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None) -> 
     found = keep(logprobs, prune)
     if found is None:
         return np.zeros(len(logprobs)), -math.inf
-    return found.weights * (1.0 / found.total), found.log_kept
+    return np.multiply(found.weights, 1.0 / found.total, dtype=np.float64), found.log_kept
 
 
 def keep(logprobs: np.ndarray, prune: np.ndarray | None) -> Kept | None:
     """The kept distribution in two calls (a masked argmax; the exponentials and their block
     sums, ``awrs.sampler._kernels``); None when nothing is kept. float32 log-probabilities
-    are read as they are (widened one at a time), others as float64."""
+    are read as they are and weighed in float32, others as float64."""
     lp = np.asarray(logprobs)
     if lp.dtype != np.float32:
         lp = as_logprobs(lp)
@@ -78,7 +80,7 @@ def keep(logprobs: np.ndarray, prune: np.ndarray | None) -> Kept | None:
 def keep_on_row(
     layout: CandidateLayout, row: np.ndarray, prune: np.ndarray, out: np.ndarray | None = None, sums: np.ndarray | None = None
 ) -> Kept | None:
-    """:func:`keep` of ``layout.candidates(row)`` (float64), without laying them out (into the
+    """:func:`keep` of ``layout.candidates(row, row.dtype)``, without laying them out (into the
     buffers ``out`` and ``sums`` when given: see :meth:`CandidateLayout.kept`)."""
     found = layout.kept(row, prune, out, sums)
     return None if found is None else _make_kept(*found)

@@ -273,7 +273,8 @@ def _kept_rows(
 ) -> tuple[np.ndarray, np.ndarray, list[Kept | None]]:
     """``keep_on_row`` of each item, every kept distribution's weights and block sums in a row
     of this thread's two buffers (which it returns): in threads when ``threads``."""
-    weights, sums = _buffers(len(work), work[0][0].size)
+    layout, row = work[0][0], work[0][1]
+    weights, sums = _buffers(len(work), layout.size, row.dtype if layout.ids is None else np.float64)
     made = (
         _in_threads(work, weights, sums) if threads else [keep_on_row(*item, weights[i], sums[i]) for i, item in enumerate(work)]
     )
@@ -345,7 +346,7 @@ class _KeptAhead:
         self, rows: np.ndarray, which: list[int], prunes: list[np.ndarray], layout: CandidateLayout, starting: bool = True
     ):
         n = len(which)
-        weights, sums = _buffers(n, layout.size)
+        weights, sums = _buffers(n, layout.size, rows.dtype)
         self.weights, self.sums = weights, sums
         self.meta = np.empty((n, 4))
         self.done = np.zeros(n, dtype=np.uint8)
@@ -433,14 +434,14 @@ def _copy_rows(rows: np.ndarray, copy: bool, count: int) -> list[np.ndarray]:
 _LOCAL = threading.local()
 
 
-def _buffers(rows: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _buffers(rows: int, size: int, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """This thread's reused buffers for ``rows`` rows of kept weights and block sums: a step's
     kept distributions live until its walks are done, and a fresh 400 KB array per row per
     step would cost a page fault per 4 KB."""
     weights = getattr(_LOCAL, "weights", None)
-    if weights is None or weights.shape[0] < rows or weights.shape[1] != size:
+    if weights is None or weights.shape[0] < rows or weights.shape[1] != size or weights.dtype != dtype:
         had = 0 if weights is None or weights.shape[1] != size else weights.shape[0]  # same vocabulary: room to spare
-        weights = _LOCAL.weights = np.empty((max(rows, 2 * had), size))
+        weights = _LOCAL.weights = np.empty((max(rows, 2 * had), size), dtype=dtype)
         _LOCAL.sums = np.empty((weights.shape[0], -(-size // BLOCK)))
     return weights, _LOCAL.sums
 

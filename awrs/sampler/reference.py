@@ -31,6 +31,9 @@ Narrow = Callable[[], "np.ndarray | None"]
 #: exp(-708) ~ 3e-308 is the smallest power of e that is a normal float64: a candidate further
 #: below the most likely kept one has weight 0 (§3.4 restarts the walk to reach it).
 LOWEST = -708.0
+#: The same for float32 log-probabilities, whose weights are float32 (docs/sampler.md, "Weights
+#: in the row's precision"): exp(-87) is the smallest normal float32 power of e.
+LOWEST32 = -87.0
 #: A level restarts once its unvisited mass is this share of its total or less (§3.4): up to
 #: that point ``left`` has lost at most 20 of float64's 52 bits to the subtractions.
 RESTART_SHARE = 2.0**-20
@@ -56,7 +59,11 @@ class Level(NamedTuple):
 
 def kept_weights(lp: np.ndarray, pruned: np.ndarray) -> Level | None:
     """docs/algorithm.md §2.3: the candidates not ``pruned`` whose log-probability is at most
-    708 nats below the most likely of them (NaN and -inf are never kept); None if none is."""
+    708 nats below the most likely of them (NaN and -inf are never kept); None if none is.
+    float32 log-probabilities are kept down to 87 nats, their difference to the top taken in
+    float32 as the engine takes it; the weights are float64 here, within the engine's float32
+    rounding of its own."""
+    as32 = np.asarray(lp).dtype == np.float32
     top, top_at = -math.inf, -1
     for x in range(len(lp)):
         if not pruned[x] and lp[x] > top:
@@ -65,7 +72,11 @@ def kept_weights(lp: np.ndarray, pruned: np.ndarray) -> Level | None:
         return None
     m = np.zeros(len(lp))
     for x in range(len(lp)):
-        if not pruned[x] and lp[x] - top >= LOWEST:
+        if pruned[x]:
+            continue
+        if as32 and np.float32(lp[x]) - np.float32(top) >= LOWEST32:
+            m[x] = math.exp(float(lp[x]) - top)
+        elif not as32 and lp[x] - top >= LOWEST:
             m[x] = math.exp(lp[x] - top)
     total = float(sum(m))
     return Level(m, total, top + math.log(total), top_at)
@@ -155,7 +166,7 @@ def awrs_step(
         raise GenerationError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if max_rejects is not None and max_rejects < 1:
         raise GenerationError(f"max_rejects must be a positive integer or None, got {max_rejects!r}")
-    lp = np.asarray(logprobs, dtype=np.float64)
+    lp = _as_logprobs(logprobs)
     pruned = np.zeros(len(lp), dtype=np.bool_) if prune is None else np.asarray(prune, dtype=np.bool_)
     check = Checks(accept)
     if estimator == "two-loop":
@@ -284,10 +295,17 @@ def mask_step(logprobs: np.ndarray, allowed: np.ndarray, rng: np.random.Generato
     """docs/algorithm.md §3.7: one draw from the masked distribution (the argmax when ``rng``
     is None) and the exact allowed mass ``Z`` as the weight; ``n_checks`` defaults to every
     candidate."""
-    lp = np.asarray(logprobs, dtype=np.float64)
+    lp = _as_logprobs(logprobs)
     checks = len(lp) if n_checks is None else n_checks
     level = kept_weights(lp, ~np.asarray(allowed, dtype=np.bool_))
     if level is None:
         return Step(None, -math.inf, checks)
     x = level.top_at if rng is None else Order(level.m, rng)[0]
     return Step(x, level.log_kept, checks)
+
+
+def _as_logprobs(logprobs: np.ndarray) -> np.ndarray:
+    """float32 log-probabilities as they are (their window is 87 nats: :func:`kept_weights`),
+    others as float64."""
+    lp = np.asarray(logprobs)
+    return lp if lp.dtype == np.float32 else lp.astype(np.float64)

@@ -69,7 +69,7 @@ def row_step(
     *,
     narrow: Narrow | None = None,
 ) -> Step:
-    """:func:`awrs_step` over ``layout.candidates(row)`` (float64), without laying them out:
+    """:func:`awrs_step` over ``layout.candidates(row, row.dtype)``, without laying them out:
     the kept distribution is made from the model's row in one pass (the same arithmetic, so
     the same walk, weight and checks)."""
     check_walk(estimator, max_rejects)

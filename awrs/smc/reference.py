@@ -174,12 +174,14 @@ class Candidates:
         """The model's next-token log-probabilities after ``ids``, as it gives them."""
         return self.lm.start([ids]).logprobs(temperature)[0]
 
-    def logprobs(self, row: np.ndarray, greedy: bool = False) -> np.ndarray:
+    def logprobs(self, row: np.ndarray, as_row: bool = False) -> np.ndarray:
         """The candidates' log-probabilities, EOS last (the log-sum-exp of the end ids), as
-        float64; for a greedy step in the row's own float type (it only compares them)."""
+        float64; ``as_row``: in the row's own float type (a greedy step only compares them; an
+        AWRS or LCD step weighs a float32 row in float32: docs/sampler.md, "Weights in the
+        row's precision")."""
         top = max(float(row[e]) for e in self.eos_ids)
         eos = top + math.log(sum(math.exp(float(row[e]) - top) for e in self.eos_ids)) if top > -math.inf else -math.inf
-        return np.append(row.astype(np.float64), eos).astype(row.dtype if greedy else np.float64)
+        return np.append(row.astype(np.float64), eos).astype(row.dtype if as_row else np.float64)
 
     def accept(self, state: Any, x: int) -> bool:
         """``c(x)``: the text stays a viable prefix (a token), or is complete (EOS)."""
@@ -236,11 +238,12 @@ def propose(row: np.ndarray, state: Any, space: Candidates, proposal: Proposal, 
         checks = int(space.vocab.text_mask.sum()) + 1
         return sampler.mask_step(space.logprobs(row), allowed, None if proposal.greedy else rng, n_checks=checks)
     if isinstance(proposal, GreedyProposal):
-        return sampler.greedy_step(space.logprobs(row, greedy=True), accept, pruned, narrow=narrow)
+        return sampler.greedy_step(space.logprobs(row, as_row=True), accept, pruned, narrow=narrow)
     if isinstance(proposal, AwrsProposal):
         return sampler.awrs_step(
-            space.logprobs(row), accept, rng, proposal.estimator, proposal.max_rejects, pruned, narrow=narrow
+            space.logprobs(row, as_row=True), accept, rng, proposal.estimator, proposal.max_rejects, pruned, narrow=narrow
         )
     if isinstance(proposal, LcdProposal):
-        return sampler.awrs_step(space.logprobs(row), accept, rng, "none", proposal.max_rejects, pruned, narrow=narrow)
+        lp = space.logprobs(row, as_row=True)
+        return sampler.awrs_step(lp, accept, rng, "none", proposal.max_rejects, pruned, narrow=narrow)
     raise GenerationError(f"the reference has no step for {proposal!r}")

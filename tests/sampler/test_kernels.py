@@ -24,6 +24,28 @@ def test_exp_shifted_matches_numpy_to_two_ulps():
     assert got[-3] == 1.0  # exp(0) is exact
 
 
+def test_float32_exponentials_are_within_their_bound_and_window():
+    """A float32 row's weights, in float32: relative error at most (|lp - top| + 1) * 2**-23
+    (the difference rounded to float32, then a few ulps), kept down to LOWEST32 nats below
+    the top (docs/sampler.md, "Weights in the row's precision")."""
+    rng = np.random.default_rng(1)
+    top = float(np.float32(-0.3))  # a difference that float32 rounds (not a power of two)
+    lp = np.concatenate([rng.uniform(-95, 0, 40000), rng.normal(-3, 2, 40000)])
+    lp = np.concatenate([np.minimum(lp, top), [top, -np.inf, np.nan, top - 86.99, top - 87.01]]).astype(np.float32)
+    prune = rng.random(len(lp)) < 0.1
+    prune[-5:] = False
+    got = _kernels.exp_shifted(lp, prune, top)
+    assert got.dtype == np.float32
+    v = lp.astype(np.float64) - top
+    kept = ~prune & (v >= _kernels.LOWEST32)  # NaN compares False: never kept
+    assert np.array_equal(got > 0, kept)
+    assert kept[-2] and not kept[-1]
+    rel = np.abs(got[kept] / np.exp(v[kept]) - 1)
+    assert np.all(rel <= (np.abs(v[kept]) + 1) * 2.0**-23)
+    assert rel.max() > 2.0**-23  # the bound is near what it bounds (rounded differences far below the top)
+    assert got[-5] == 1.0  # exp(0) is exact
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_masked_argmax_skips_pruned_and_takes_the_first_tie(dtype):
     lp = np.array([3.0, 1.0, -np.inf, 2.0, 2.0], dtype=dtype)
@@ -141,7 +163,9 @@ def test_drawing_ahead_gives_the_same_order():
 
 def test_wrappers_refuse_wrong_arrays():
     with pytest.raises(TypeError, match="float64"):
-        _kernels.exp_shifted(np.zeros(3, dtype=np.float32), np.zeros(3, dtype=bool), 0.0)
+        _kernels.exp_shifted(np.zeros(3, dtype=np.float16), np.zeros(3, dtype=bool), 0.0)
+    with pytest.raises(TypeError, match="float64"):
+        _kernels.exp_shifted(np.zeros(6)[::2], np.zeros(3, dtype=bool), 0.0)
     with pytest.raises(TypeError, match="bool"):
         _kernels.block_sum(np.zeros(3), np.zeros(4, dtype=bool), 0)
 
@@ -171,7 +195,8 @@ def test_kept_weights_are_the_exponentials_and_their_block_sums_in_one_pass(dtyp
     prune = rng.random(len(lp)) < 0.2
     top = float(lp[_kernels.masked_argmax(lp, prune)])
     q, sums, count, total = _kernels.kept_weights(lp, prune, top)
-    want = _kernels.exp_shifted(lp.astype(np.float64), prune, top)
+    want = _kernels.exp_shifted(lp, prune, top)  # in the row's precision
+    assert q.dtype == want.dtype == dtype
     np.testing.assert_array_equal(q, want)
     want_sums, want_count = _kernels.block_sums(want)
     # LLVM vectorises the block sums (a reassociated reduction), differently in each compiled

@@ -97,17 +97,22 @@ def test_a_layouts_kept_weights_are_those_of_its_candidates(dtype, compact):
         lp[rng.random(n) < 0.05] = -np.inf
         lp[rng.random(n) < 0.02] = np.nan  # never kept (NumPy's argmax picks a NaN first)
         eos = np.sort(rng.choice(n, size=int(rng.integers(0, 3)), replace=False)).astype(np.int64)
+        if len(eos) == 2 and rng.random() < 0.5:  # the EOS candidate on top, its log-sum-exp not a float32
+            lp[eos] = np.float32(rng.uniform(-0.5, 0.0))
         ids = np.flatnonzero(rng.random(n) < 0.3).astype(np.int64) if compact else None
         layout = _layout.CandidateLayout(n, eos, ids)
         prune = rng.random(layout.size) < (0.1 if rng.random() < 0.9 else 1.0)  # sometimes nothing is kept
-        cand = layout.candidates(lp)
+        # A layout weighs its candidates in the row's precision, a float32 row's EOS candidate
+        # rounded to float32 (docs/sampler.md, "Weights in the row's precision").
+        as_cand = dtype
+        cand = layout.candidates(lp, as_cand)
         at = _kernels.masked_argmax(cand, prune)
         got = layout.kept(lp, prune)
         if at < 0:
             assert got is None
             continue
         q, sums, count, total, top, got_at = got
-        assert (got_at, top) == (at, cand[at])
+        assert q.dtype == as_cand and (got_at, top) == (at, float(cand[at]))  # (NumPy would compare in float32)
         want_q, want_sums, want_count, want_total = _kernels.kept_weights(cand, prune, cand[at])
         np.testing.assert_array_equal(q, want_q)
         np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)  # rounding: see above

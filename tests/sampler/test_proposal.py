@@ -427,7 +427,7 @@ def _kept_args(n: int = 10, size: int = 600):
     blocks = -(-(size + 1) // 256)
     return (
         rows, np.arange(n), np.array([0]), np.zeros((1, size + 1), dtype=bool), np.zeros(n, dtype=np.int64), False,
-        np.zeros((n, size + 1)), np.zeros((n, blocks)), np.zeros((n, 4)), np.zeros(n, dtype=np.uint8),
+        np.zeros((n, size + 1), dtype=rows.dtype), np.zeros((n, blocks)), np.zeros((n, 4)), np.zeros(n, dtype=np.uint8),
         np.zeros(0, dtype=np.float32), np.zeros((2, n), dtype=np.uint8), np.array([[0, 0, 0, n - 1]]),
     )  # fmt: skip
 

@@ -20,6 +20,7 @@ from awrs.sampler import _kernels, awrs_step, greedy_step, mask_step, reference
 from awrs.sampler import order as order_module
 from awrs.sampler import step as step_module
 from awrs.sampler import walk as walk_module
+from tests.exact import float32_weight_rel
 
 #: Hypothesis budget per test: each example is a few steps on at most a few hundred candidates
 #: (milliseconds), so every test here stays within a few seconds.
@@ -27,14 +28,17 @@ EXAMPLES = 150
 DEADLINE_MS = 2000
 
 
-def log_weight_tolerance(n: int) -> float:
-    """How far the two log weights may differ on ``n`` candidates. The engine's exponentials
-    are within 2 ulps of ``math.exp`` and it sums the weights in another order (blocks, with
-    reassociation), so totals agree to about ``n`` ulps; the unvisited mass ``left`` is a
-    difference that can cancel down to ``RESTART_SHARE`` = 2**-20 of the total before a
-    restart, which magnifies the relative error by up to 2**20. In log space the relative
-    error is the absolute one."""
-    return 2.0**20 * (n + 4) * 2.0**-52
+def log_weight_tolerance(lp: np.ndarray) -> float:
+    """How far the two log weights may differ on the candidates ``lp``. The engine's
+    exponentials are within 2 ulps of ``math.exp`` and it sums the weights in another order
+    (blocks, with reassociation), so totals agree to about ``n`` ulps; the unvisited mass
+    ``left`` is a difference that can cancel down to ``RESTART_SHARE`` = 2**-20 of the total
+    before a restart, which magnifies the relative error by up to 2**20. In log space the
+    relative error is the absolute one. float32 candidates are weighed in float32 by the
+    engine, in float64 here: each weight within (|lp - top| + 1) * 2**-23 of the other
+    (docs/sampler.md, "Weights in the row's precision"), on top."""
+    float64 = 2.0**20 * (len(lp) + 4) * 2.0**-52
+    return float64 + (float32_weight_rel(lp) if lp.dtype == np.float32 else 0.0)
 
 
 @st.composite
@@ -57,13 +61,13 @@ def walks(draw, max_size: int = 40):
     return lp.astype(dtype), allowed, prune, draw(st.integers(0, 2**32 - 1))
 
 
-def assert_same_step(fast, ref, fast_rng, ref_rng, n: int) -> None:
+def assert_same_step(fast, ref, fast_rng, ref_rng, lp: np.ndarray) -> None:
     assert fast.token == ref.token
     assert fast.n_checks == ref.n_checks
     if ref.token is None:
         assert fast.log_weight == ref.log_weight == -math.inf
     else:
-        assert fast.log_weight == pytest.approx(ref.log_weight, rel=0, abs=log_weight_tolerance(n))
+        assert fast.log_weight == pytest.approx(ref.log_weight, rel=0, abs=log_weight_tolerance(lp))
     assert fast_rng.bit_generator.state == ref_rng.bit_generator.state  # the same uniforms taken
 
 
@@ -91,7 +95,7 @@ CAPS = st.sampled_from([None, None, 1, 2, 3, 5])
 def test_walks_match_the_reference(walk, estimator, max_rejects):
     lp, allowed, prune, seed = walk
     (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, prune, seed, estimator, max_rejects)
-    assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
+    assert_same_step(fast, ref, fast_rng, ref_rng, lp)
 
 
 @pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
@@ -104,7 +108,7 @@ def test_capped_walks_match_the_reference_on_fixed_seeds(estimator, max_rejects)
         n = int(r.integers(2, 12))
         lp, allowed = r.normal(0.0, 2.0, n), r.random(n) < 0.3
         (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, None, seed, estimator, max_rejects)
-        assert_same_step(fast, ref, fast_rng, ref_rng, n)
+        assert_same_step(fast, ref, fast_rng, ref_rng, lp)
 
 
 @settings(max_examples=EXAMPLES, deadline=DEADLINE_MS)
@@ -116,7 +120,7 @@ def test_restarting_walks_match_the_reference(walk, estimator, max_rejects):
         mp.setattr(walk_module, "RESTART_SHARE", 0.5)
         mp.setattr(reference, "RESTART_SHARE", 0.5)
         (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, prune, seed, estimator, max_rejects)
-    assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
+    assert_same_step(fast, ref, fast_rng, ref_rng, lp)
 
 
 @settings(max_examples=EXAMPLES, deadline=DEADLINE_MS)
@@ -135,7 +139,7 @@ def test_narrowed_walks_match_the_reference(walk, estimator, max_rejects, after,
         (fast, fast_rng, fast_asked), (ref, ref_rng, ref_asked) = both_steps(
             lp, allowed, prune, walk_seed, estimator, max_rejects, lambda: answer
         )
-    assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
+    assert_same_step(fast, ref, fast_rng, ref_rng, lp)
     assert fast_asked == ref_asked <= 1
 
 
@@ -145,7 +149,7 @@ def test_long_walks_over_several_blocks_match_the_reference(walk, estimator):
     """Past 256 candidates the engine keeps its mass in several blocks (§2.2)."""
     lp, allowed, prune, seed = walk
     (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, prune, seed, estimator, None)
-    assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
+    assert_same_step(fast, ref, fast_rng, ref_rng, lp)
 
 
 @pytest.mark.parametrize("estimator", ["recursive", "two-loop", "none"])
@@ -157,7 +161,7 @@ def test_a_tiny_allowed_mass_is_found_by_both(estimator, log_mass):
     for seed in range(5):
         (fast, fast_rng, _), (ref, ref_rng, _) = both_steps(lp, allowed, None, seed, estimator, None)
         assert ref.token == 2
-        assert_same_step(fast, ref, fast_rng, ref_rng, len(lp))
+        assert_same_step(fast, ref, fast_rng, ref_rng, lp)
 
 
 @settings(max_examples=EXAMPLES, deadline=DEADLINE_MS)
@@ -179,7 +183,7 @@ def test_mask_steps_match_the_reference(walk, sampled):
     fast = mask_step(lp, allowed, fast_rng)
     ref = reference.mask_step(lp, allowed, ref_rng)
     assert (fast.token, fast.n_checks) == (ref.token, ref.n_checks)
-    assert fast.log_weight == pytest.approx(ref.log_weight, rel=0, abs=log_weight_tolerance(len(lp)))
+    assert fast.log_weight == pytest.approx(ref.log_weight, rel=0, abs=log_weight_tolerance(lp))
     if sampled:
         assert fast_rng.bit_generator.state == ref_rng.bit_generator.state
 
