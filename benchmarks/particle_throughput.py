@@ -11,7 +11,8 @@ restarts than real runs (pessimistic for the checks). Twins (particles with the 
 docs/sampler.md "Twins") share their work as they would on a real model; the table gives the
 distinct texts per step. Reported per constraint (JSON Schema, a DFA regex, the SQL grammar)
 and N: sampler milliseconds per step and particle-steps per second, for the steps made one
-particle at a time (as before issue 26: each kept distribution, then each walk in Python) and
+particle at a time (the structure before issue 26: each kept distribution, then each walk in
+Python; the kept passes themselves are this tree's, float32 weights included) and
 for the batched path (``Proposal.propose_rows``: the kept distributions beside the walks, the
 walks in one kernel call), in one run.
 
@@ -295,7 +296,7 @@ def _least(lm: FixedRows, constraint: awrs.Constraint, n: int, args: argparse.Na
 
 
 def _host_table(args: argparse.Namespace, folder: Path | None) -> None:
-    """Each constraint and N: the steps one particle at a time (as before issue 26) and the
+    """Each constraint and N: the steps one particle at a time (structured as before issue 26) and the
     batched steps, in one run, least of the repeats."""
     found = []
     for name, constraint, rows, vocab in _constraints_run(args, folder):
