@@ -182,7 +182,7 @@ def _exp_one(v, pruned):  # pragma: no cover - compiled
 # 2**k from the bits of t as above; kept down to LOWEST32 nats (float32's normal range).
 LOWEST32 = np.float32(-87.0)
 _INV_LN2_32 = np.float32(_INV_LN2)
-_LN2_HI_32 = np.float32(0.693145751953125)  # 12 bits: k * _LN2_HI_32 is exact for |k| < 2**12
+_LN2_HI_32 = np.float32(0.693145751953125)  # 15 bits: k * _LN2_HI_32 is exact for |k| < 2**9 (|k| <= 126 here)
 _LN2_LO_32 = np.float32(1.428606765330187e-06)
 _ROUND_32 = np.float32(12582912.0)  # 1.5 * 2**23
 _ROUND_BITS_32 = 0x4B400000
@@ -222,9 +222,9 @@ def _exp_shifted32(lp, prune, top, out):  # pragma: no cover - compiled
 
 
 def _exp_shifted(lp, prune, top, out):
-    """``out = exp(lp - top)`` (0 where pruned or below the window), in ``out``'s precision:
-    float64, or float32 for float32 ``lp`` and ``out``. Compiled, the overload below picks
-    the kernel by ``out``'s type."""
+    """``out = exp(lp - top)`` (0 where pruned or below the window): in float32 for float32
+    ``lp`` and ``out`` (``top`` then a float32 value: the row's top candidate), else in
+    float64. Compiled, the overload below picks the kernel by both types."""
     if out.dtype == np.float32 and lp.dtype == np.float32:
         _exp_shifted32(lp, prune, top, out)
     else:
@@ -233,7 +233,8 @@ def _exp_shifted(lp, prune, top, out):
 
 def _as_candidate(out, v):
     """``v`` (float64) as a candidate of weights ``out`` is: rounded to float32 for float32
-    weights (the EOS candidate of a float32 row), else as it is. Compiled, the overload below."""
+    weights (the EOS candidate of a float32 row: float32 weights are a float32 row's, which
+    ``CandidateLayout.kept`` checks), else as it is. Compiled, the overload below."""
     return float(np.float32(v)) if out.dtype == np.float32 else v
 
 
@@ -423,8 +424,9 @@ def _argmax_kept(lp: np.ndarray, prune: np.ndarray) -> int:
 def exp_shifted(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:
     """``exp(lp - top)``, 0 where ``prune`` is set or ``lp - top < LOWEST`` (so for -inf) or NaN;
     for float32 ``lp``, in float32 (``LOWEST32``: docs/sampler.md, "Weights in the row's
-    precision")."""
+    precision"), where ``top`` must be a float32 value (the top candidate's own)."""
     _check(lp, prune, np.float32)
+    _check_top(lp, top)
     out = np.empty_like(lp)
     _exp_shifted(lp, prune, float(top), out)
     return out
@@ -434,12 +436,19 @@ def kept_weights(lp: np.ndarray, prune: np.ndarray, top: float) -> tuple[np.ndar
     """``(q, sums, count, total)``: ``exp(lp - top)`` in ``lp``'s precision (float64, or
     float32 for float32 ``lp``: docs/sampler.md, "Weights in the row's precision"), 0 where
     pruned or more than the window below ``top``, its ``block_sums`` (float64) and their total,
-    in one pass."""
+    in one pass. For float32 ``lp``, ``top`` must be a float32 value (the top candidate's own:
+    the weights are shifted by it in float32)."""
     _check(lp, prune, np.float32)
+    _check_top(lp, top)
     out = np.empty(len(lp), dtype=lp.dtype)
     sums = np.empty(-(-len(lp) // BLOCK), dtype=np.float64)
     count, total = _kept_weights(lp, 0.0, prune, float(top), out, sums, BLOCK)
     return out, sums, int(count), float(total)
+
+
+def _check_top(lp: np.ndarray, top: float) -> None:
+    if lp.dtype == np.float32 and float(np.float32(top)) != float(top) and not np.isnan(top):
+        raise ValueError(f"a float32 row's weights are shifted by a float32 top; {top!r} is not one (round it first)")
 
 
 def exp_shifted_python(lp: np.ndarray, prune: np.ndarray, top: float) -> np.ndarray:

@@ -3,9 +3,10 @@
 A step's candidates are the vocabulary's tokens (all of them, or the compact layout's few,
 ``awrs.sampler.proposal``) and one end-of-sequence candidate, the log-sum-exp of the end ids.
 :class:`CandidateLayout` makes them from the model's row in one pass: ``candidates`` widens
-the model's log-probabilities to float64 (or copies float32 for greedy steps, which only
+the model's log-probabilities to float64 (or keeps float32 when asked: greedy steps only
 compare them) and appends the EOS candidate; ``greedy`` finds the most likely one not pruned
-and ``kept`` the kept weights (:mod:`awrs.sampler._kernels`), both without laying the
+and ``kept`` the kept weights in the row's precision (:mod:`awrs.sampler._kernels`; a float32
+row's in float32, docs/sampler.md "Weights in the row's precision"), both without laying the
 candidates out. ``with_eos``, ``gather_with_eos``, ``greedy_at`` and ``eos_logprob`` are the
 same for one call (each checks its arguments anew).
 """
@@ -294,6 +295,8 @@ class CandidateLayout:
         if out is None or sums is None:  # else the caller's buffers (of the row's type, of the right sizes)
             out = np.empty(self.size, dtype=lp.dtype)
             sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)
+        elif out.dtype != lp.dtype:
+            raise TypeError(f"the weights' buffer must be of the row's type ({lp.dtype}), got {out.dtype}")
         at, top, count, total = _full_kept(lp, int(lp.argmax()), self.eos, prune, out, sums, BLOCK)
         if at < 0:
             return None

@@ -49,7 +49,8 @@ def kept_distribution(logprobs: np.ndarray, prune: np.ndarray | None = None) -> 
 
     ``logprobs`` need not be normalised: mass missing from it counts as pruned. Candidates
     with ``prune`` True or a log-probability of -inf are not kept, nor are those more than
-    708 nats below the most likely kept one (their mass underflows float64 relative to it).
+    708 nats below the most likely kept one (their mass underflows float64 relative to it;
+    87 nats for float32 ``logprobs``, whose weights are float32).
     """
     found = keep(logprobs, prune)
     if found is None:

@@ -54,6 +54,7 @@ class RandomOrder:
         caller has it (it is copied). ``ahead``: how many positions the first draw takes
         (the number the caller expects to visit); each later draw takes twice as many as the
         one before, up to ``MAX_AHEAD``."""
+        q = np.asarray(q)
         self._q = q if q.dtype in _FLOATS and q.flags.c_contiguous else np.ascontiguousarray(q, dtype=np.float64)
         self._rng = rng
         self._taken = np.zeros(len(self._q), dtype=np.bool_)

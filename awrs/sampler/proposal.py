@@ -69,8 +69,10 @@ class Proposal(ABC):
     """How one token is proposed from a constraint state. Made once per generation; the
     steps call :meth:`propose_row` after every forward pass (docs/sampler.md, "The hot path").
 
-    ``dtype``: the float type of the candidates its steps read (float32 where they only
-    compare log-probabilities, float64 wherever masses are summed). ``weighted``: whether
+    ``dtype``: the float type of the candidates its steps read when they lay them out (float32
+    where they only compare log-probabilities, float64 where masking sums them; the steps on
+    the model's row weigh it in its own type: docs/sampler.md, "Weights in the row's
+    precision"). ``weighted``: whether
     its steps' log weights are importance weights (else they mean nothing, and the
     generation reports none).
     """
@@ -244,7 +246,7 @@ def _walk_rows(
             return
         kept: dict[int, Kept | None] = {}
         if threads and ahead is None:  # rows the thread beside the walks cannot read, or the compact layout: all first
-            kept = dict(zip(distinct, _in_threads(work, *_buffers(len(work), work[0][0].size))))
+            kept = dict(zip(distinct, _in_threads(work, *_work_buffers(work))))
         for i, ((view, layout, prune, row), checker) in enumerate(zip(laid, checkers)):
             j = firsts[i]
             if ahead is not None:
@@ -273,8 +275,7 @@ def _kept_rows(
 ) -> tuple[np.ndarray, np.ndarray, list[Kept | None]]:
     """``keep_on_row`` of each item, every kept distribution's weights and block sums in a row
     of this thread's two buffers (which it returns): in threads when ``threads``."""
-    layout, row = work[0][0], work[0][1]
-    weights, sums = _buffers(len(work), layout.size, row.dtype if layout.ids is None else np.float64)
+    weights, sums = _work_buffers(work)
     made = (
         _in_threads(work, weights, sums) if threads else [keep_on_row(*item, weights[i], sums[i]) for i, item in enumerate(work)]
     )
@@ -434,16 +435,28 @@ def _copy_rows(rows: np.ndarray, copy: bool, count: int) -> list[np.ndarray]:
 _LOCAL = threading.local()
 
 
-def _buffers(rows: int, size: int, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's reused buffers for ``rows`` rows of kept weights and block sums: a step's
-    kept distributions live until its walks are done, and a fresh 400 KB array per row per
-    step would cost a page fault per 4 KB."""
-    weights = getattr(_LOCAL, "weights", None)
-    if weights is None or weights.shape[0] < rows or weights.shape[1] != size or weights.dtype != dtype:
+def _buffers(rows: int, size: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's reused buffers for ``rows`` rows of kept weights of type ``dtype`` (the
+    rows', docs/sampler.md "Weights in the row's precision") and their block sums: a step's
+    kept distributions live until its walks are done, and a fresh 200-400 KB array per row per
+    step would cost a page fault per 4 KB. One pair per float type."""
+    found: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = getattr(_LOCAL, "buffers", None) or {}
+    _LOCAL.buffers = found
+    dtype = np.dtype(dtype)
+    weights, sums = found.get(dtype, (None, None))
+    if weights is None or sums is None or weights.shape[0] < rows or weights.shape[1] != size:
         had = 0 if weights is None or weights.shape[1] != size else weights.shape[0]  # same vocabulary: room to spare
-        weights = _LOCAL.weights = np.empty((max(rows, 2 * had), size), dtype=dtype)
-        _LOCAL.sums = np.empty((weights.shape[0], -(-size // BLOCK)))
-    return weights, _LOCAL.sums
+        weights = np.empty((max(rows, 2 * had), size), dtype=dtype)
+        sums = np.empty((weights.shape[0], -(-size // BLOCK)))
+        found[dtype] = weights, sums
+    return weights, sums
+
+
+def _work_buffers(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_buffers` for the kept distributions of ``work`` (layout, row, prune): its rows'
+    float type, which is the type a layout's kept weights take."""
+    layout, row = work[0][0], work[0][1]
+    return _buffers(len(work), layout.size, row.dtype)
 
 
 @dataclass(frozen=True, slots=True)

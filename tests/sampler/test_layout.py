@@ -118,3 +118,14 @@ def test_a_layouts_kept_weights_are_those_of_its_candidates(dtype, compact):
         np.testing.assert_allclose(sums, want_sums, rtol=1e-14, atol=0)  # rounding: see above
         assert count == want_count
         assert total == pytest.approx(want_total, rel=1e-14)
+
+
+def test_a_layouts_kept_weights_refuse_a_buffer_of_another_float_type():
+    """A float32 row's weights are float32: a float64 buffer would widen them (and leave the EOS
+    candidate unrounded), so it is refused."""
+    lp = np.log(np.full(8, 0.125, dtype=np.float32))
+    layout = _layout.CandidateLayout(8, np.array([7]))
+    prune = np.zeros(layout.size, dtype=bool)
+    with pytest.raises(TypeError, match="row's type"):
+        layout.kept(lp, prune, np.empty(layout.size), np.empty(1))
+    assert layout.kept(lp, prune, np.empty(layout.size, dtype=np.float32), np.empty(1))[0].dtype == np.float32

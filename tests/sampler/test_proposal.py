@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -243,9 +244,12 @@ def test_a_step_on_the_row_is_the_step_on_the_laid_out_candidates(estimator, max
         assert got == want, seed
 
 
-def _view(rows: np.ndarray, view: str) -> np.ndarray:
+def _view(rows: np.ndarray, view: str) -> Any:
     """``rows`` as the model's array, or as the same values in an array that is not
-    C-contiguous: the first columns of a wider one, or one row broadcast to all."""
+    C-contiguous: the first columns of a wider one, or one row broadcast to all; or as a list
+    of rows (no [N, V] array: no kept passes beside the walks)."""
+    if view == "list":
+        return list(rows)
     if view == "columns":
         wide = np.zeros((rows.shape[0], rows.shape[1] + 3), dtype=rows.dtype)
         wide[:, : rows.shape[1]] = rows
@@ -255,7 +259,7 @@ def _view(rows: np.ndarray, view: str) -> np.ndarray:
     return rows
 
 
-@pytest.mark.parametrize("view", ["array", "columns", "broadcast"])
+@pytest.mark.parametrize("view", ["array", "columns", "broadcast", "list"])
 @pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("proposal", [AwrsProposal(), AwrsProposal("two-loop"), LcdProposal(), AwrsProposal(max_rejects=2)])
 @pytest.mark.parametrize("n_rows", [3, 40])  # one by one, and (>= PARALLEL_ROWS) kept distributions in threads
@@ -294,7 +298,7 @@ def test_propose_rows_gives_the_steps_of_propose_row_one_by_one(proposal, compac
             outcomes.append(([(s.token, s.log_weight, s.n_checks) for s in steps], c.calls, draws.random()))
         assert outcomes[0] == outcomes[1], seed
     # The walks in Python on the full layout make the kept distributions beside them, with 2 cores or more.
-    assert bool(beside) == (not compact and module._WORKERS > 1 and n_rows >= module.AHEAD_ROWS), beside
+    assert bool(beside) == (view != "list" and not compact and module._WORKERS > 1 and n_rows >= module.AHEAD_ROWS), beside
 
 
 def test_an_smc_run_with_many_particles_is_the_same_batched_or_one_by_one(monkeypatch):
@@ -704,3 +708,16 @@ def test_twins_through_the_engine_change_nothing(monkeypatch):
     for a, b in zip(together, alone):
         assert a.particles == b.particles and a.text == b.text
         assert a.stats.constraint_checks == b.stats.constraint_checks
+
+
+def test_the_kept_buffers_are_kept_per_float_type():
+    """Steps on float32 and float64 rows in turn reuse one pair of buffers per type: neither
+    grows when the other is asked for (each flip had doubled the one buffer)."""
+    from awrs.sampler import proposal as module
+
+    seen: dict[type, set[int]] = {np.float32: set(), np.float64: set()}
+    for dtype in [np.float32, np.float64] * 5:
+        weights, sums = module._buffers(4, 1237, dtype)
+        assert weights.dtype == dtype and weights.shape[1] == 1237 and sums.shape[0] == weights.shape[0]
+        seen[dtype].add(id(weights))
+    assert [len(ids) for ids in seen.values()] == [1, 1]
