@@ -48,19 +48,23 @@ else:
     _InTreeLocator = _numba_class("InTreeCacheLocator", "_InTreeCacheLocator")
 
 
-class _AwrsCacheLocator(_UserWideLocator):
+class _PackageStamped:
+    """A locator whose source stamp is the file's, as numba's, and the stamp of every other
+    file of the package: numba checks only the file that defines a function, so a kernel that
+    calls one from another module (``_layout`` calls ``_kernels``) would otherwise keep running
+    the old callee's code after that module changes. Every locator awrs's kernels use has it,
+    the one of ``NUMBA_CACHE_DIR`` included."""
+
+    def get_source_stamp(self) -> Any:
+        return (super().get_source_stamp(), _package_stamp())  # type: ignore[misc]
+
+
+class _AwrsCacheLocator(_PackageStamped, _UserWideLocator):
     """A source file's functions cached under ``cache_root()/numba/<folder>_<hash of its path>``."""
 
     def __init__(self, py_func: Callable, py_file: str):
         super().__init__(py_func, py_file)
         self._cache_path = str(cache_root() / "numba" / self.get_suitable_cache_subpath(py_file))
-
-    def get_source_stamp(self) -> Any:
-        """The source file's stamp, as numba's, and the stamp of every other file of the
-        package: numba checks only the file that defines a function, so a kernel that calls
-        one from another module (``_layout`` calls ``_kernels``) would otherwise keep running
-        the old callee's code after that module changes."""
-        return (super().get_source_stamp(), _package_stamp())
 
     @classmethod
     def from_function(cls, py_func: Callable, py_file: str) -> _AwrsCacheLocator | None:
@@ -86,11 +90,17 @@ def _could_write(folder: Path) -> bool:
     return False
 
 
+def _stamped(locator: type) -> type:
+    """``locator`` with the package's stamp in its source stamp (:class:`_PackageStamped`)."""
+    return type(locator.__name__, (_PackageStamped, locator), {"__module__": __name__})
+
+
 class _AwrsCacheImpl(caching.CompileResultCacheImpl):
     # A class variable, as numba reads it; numba's own is unannotated, which mypy takes for an
     # instance variable that a ClassVar may not override.
     _locator_classes: ClassVar[list[type[object]]] = [  # type: ignore[misc]
-        _AwrsCacheLocator if issubclass(c, _InTreeLocator) else c for c in caching.CompileResultCacheImpl._locator_classes
+        _AwrsCacheLocator if issubclass(c, _InTreeLocator) else _stamped(c)
+        for c in caching.CompileResultCacheImpl._locator_classes
     ]
 
 

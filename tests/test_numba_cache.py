@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Imports awrs, reports where each cached kernel would go and whether the cache folder exists
@@ -68,16 +70,20 @@ def test_an_unwritable_awrs_cache_falls_back_to_numbas_user_cache(tmp_path):
         assert not Path(path).is_relative_to(awrs_package) and Path(path).is_relative_to(home), path
 
 
-def test_a_cached_kernel_is_stale_once_another_awrs_file_changes():
+@pytest.mark.parametrize("where", ["awrs", "NUMBA_CACHE_DIR"])
+def test_a_cached_kernel_is_stale_once_another_awrs_file_changes(where):
     """numba compares only the stamp of the file that defines a function, and _layout's
     kernels inline _kernels' code: after _kernels.py changes they must compile again (a stale
-    cache once ran the old block sums, 60% slower)."""
+    cache once ran the old block sums, 60% slower), wherever the cache is: awrs's folder, or
+    the one the user names for numba (whose locator comes first)."""
     import os
 
     from awrs import _numba
     from awrs.sampler import _kernels, _layout
 
-    locator = _numba._AwrsCacheLocator(_layout._full_kept.py_func, _layout.__file__)
+    kinds = _numba._AwrsCacheImpl._locator_classes
+    kind = _numba._AwrsCacheLocator if where == "awrs" else next(c for c in kinds if c.__name__ == "UserProvidedCacheLocator")
+    locator = kind(_layout._full_kept.py_func, _layout.__file__)
     _numba._package_stamp.cache_clear()  # the files as they are now (the stamp is read once per process)
     before = locator.get_source_stamp()
     stat = os.stat(_kernels.__file__)
