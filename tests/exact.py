@@ -145,8 +145,3 @@ def float32_weight_rel(row: np.ndarray) -> float:
     finite = finite[np.isfinite(finite)]
     span = min(float(np.ptp(finite)), 87.0) if len(finite) else 0.0
     return 2 * (span + 1) * 2.0**-23
-
-
-def float32_weight_slack(row: np.ndarray, mass: float) -> float:
-    """:func:`float32_weight_rel` of ``row`` as a slack around the allowed ``mass``."""
-    return float32_weight_rel(row) * mass

@@ -242,6 +242,10 @@ class CandidateLayout:
         if dtype is not None and dtype is not np.float64 and np.dtype(dtype) not in (np.float64, lp.dtype):
             raise TypeError("the candidates' float type widens float32 to float64 or keeps the input's type; it never narrows")
 
+    def _flags(self, prune: np.ndarray) -> None:
+        if prune.shape != (self.size,) or prune.dtype != np.bool_:
+            raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
+
     def candidates(self, lp: np.ndarray, dtype=np.float64) -> np.ndarray:
         """The candidates' log-probabilities (the EOS candidate last), as ``dtype``."""
         self._row(lp, dtype)
@@ -256,8 +260,7 @@ class CandidateLayout:
         """``masked_argmax(self.candidates(lp, dtype), prune)`` without the array: the most
         likely candidate not pruned (the first of equals), or -1."""
         self._row(lp, dtype)
-        if prune.shape != (self.size,) or prune.dtype != np.bool_:
-            raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
+        self._flags(prune)
         as32 = dtype is not np.float64 and np.dtype(dtype) == np.float32
         if self.ids is not None:
             return int(_greedy_at(lp, self.ids, self.eos, prune, as32))
@@ -280,18 +283,15 @@ class CandidateLayout:
         -inf. The full layout reads the row in one kernel call (after NumPy's vectorised
         argmax), EOS appended, into ``out`` and ``sums`` when given (buffers of the row's type
         that a caller reuses; the compact layout ignores them)."""
+        self._row(lp)
+        self._flags(prune)
         if self.ids is not None:
             cand = self.candidates(lp, lp.dtype)
-            if prune.shape != (self.size,) or prune.dtype != np.bool_:
-                raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
             at = _argmax_kept(cand, prune)
             if at < 0:
                 return None
             top = float(cand[at])
             return (*kept_weights(cand, prune, top), top, at)
-        self._row(lp)
-        if prune.shape != (self.size,) or prune.dtype != np.bool_:
-            raise TypeError(f"the flags must be a bool array over the {self.size} candidates")
         if out is None or sums is None:  # else the caller's buffers (of the row's type, of the right sizes)
             out = np.empty(self.size, dtype=lp.dtype)
             sums = np.empty(-(-self.size // BLOCK), dtype=np.float64)

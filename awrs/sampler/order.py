@@ -26,10 +26,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from awrs.sampler import _kernels
+from awrs.sampler._layout import F32, F64
 
 __all__ = ["MAX_AHEAD", "GreedyOrder", "RandomOrder"]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the weights the draws read as they are
 
 #: The most positions one draw of a :class:`RandomOrder` takes ahead.
 MAX_AHEAD = 16
@@ -55,7 +55,7 @@ class RandomOrder:
         (the number the caller expects to visit); each later draw takes twice as many as the
         one before, up to ``MAX_AHEAD``."""
         q = np.asarray(q)
-        self._q = q if q.dtype in _FLOATS and q.flags.c_contiguous else np.ascontiguousarray(q, dtype=np.float64)
+        self._q = q if q.dtype in (F32, F64) and q.flags.c_contiguous else np.ascontiguousarray(q, dtype=np.float64)
         self._rng = rng
         self._taken = np.zeros(len(self._q), dtype=np.bool_)
         if blocks is None:

@@ -440,16 +440,16 @@ def _buffers(rows: int, size: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     rows', docs/sampler.md "Weights in the row's precision") and their block sums: a step's
     kept distributions live until its walks are done, and a fresh 200-400 KB array per row per
     step would cost a page fault per 4 KB. One pair per float type."""
-    found: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = getattr(_LOCAL, "buffers", None) or {}
-    _LOCAL.buffers = found
+    found: dict[np.dtype, tuple[np.ndarray, np.ndarray]] | None = getattr(_LOCAL, "buffers", None)
+    if found is None:
+        found = _LOCAL.buffers = {}
     dtype = np.dtype(dtype)
-    weights, sums = found.get(dtype, (None, None))
-    if weights is None or sums is None or weights.shape[0] < rows or weights.shape[1] != size:
-        had = 0 if weights is None or weights.shape[1] != size else weights.shape[0]  # same vocabulary: room to spare
+    pair = found.get(dtype)
+    if pair is None or pair[0].shape[0] < rows or pair[0].shape[1] != size:
+        had = 0 if pair is None or pair[0].shape[1] != size else pair[0].shape[0]  # same vocabulary: room to spare
         weights = np.empty((max(rows, 2 * had), size), dtype=dtype)
-        sums = np.empty((weights.shape[0], -(-size // BLOCK)))
-        found[dtype] = weights, sums
-    return weights, sums
+        pair = found[dtype] = weights, np.empty((weights.shape[0], -(-size // BLOCK)))
+    return pair
 
 
 def _work_buffers(work: list[tuple[CandidateLayout, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

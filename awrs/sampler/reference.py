@@ -72,12 +72,9 @@ def kept_weights(lp: np.ndarray, pruned: np.ndarray) -> Level | None:
         return None
     m = np.zeros(len(lp))
     for x in range(len(lp)):
-        if pruned[x]:
-            continue
-        if as32 and np.float32(lp[x]) - np.float32(top) >= LOWEST32:
+        within = np.float32(lp[x]) - np.float32(top) >= LOWEST32 if as32 else lp[x] - top >= LOWEST
+        if not pruned[x] and within:
             m[x] = math.exp(float(lp[x]) - top)
-        elif not as32 and lp[x] - top >= LOWEST:
-            m[x] = math.exp(lp[x] - top)
     total = float(sum(m))
     return Level(m, total, top + math.log(total), top_at)
 
